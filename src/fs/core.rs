@@ -1,0 +1,551 @@
+//! The filesystem's logic, free of FUSE: which nodes exist, their attributes, their contents,
+//! and what is refused. The FUSE adapter only translates; tests drive this directly.
+
+use std::collections::{HashMap, VecDeque};
+use std::ffi::OsStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use super::inode::{image_id, ImageFile, Node, RegionFile, MAX_REGIONS};
+use crate::error::{Error, Result};
+use crate::model::{format_api_time, parse_api_time, ImageId, ImageKind, Region};
+use crate::service::ImageService;
+
+/// Lines kept in `errors`.
+const ERROR_LOG_LINES: usize = 1000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    Directory,
+    File,
+}
+
+/// What `stat` shows of a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attr {
+    pub ino: u64,
+    pub kind: EntryKind,
+    pub size: u64,
+    pub perm: u16,
+    pub mtime: SystemTime,
+}
+
+/// One entry of a directory listing, with its attributes (for readdirplus).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirEntry {
+    pub name: String,
+    pub attr: Attr,
+}
+
+enum Handle {
+    Dir(Arc<Vec<DirEntry>>),
+    File(Arc<Vec<u8>>),
+}
+
+/// The recent refusals and failures of this mount, shown in `errors`.
+struct ErrorLog {
+    lines: VecDeque<String>,
+    changed: SystemTime,
+}
+
+/// The filesystem: one account's view of an image service.
+pub struct ImageFs {
+    service: Arc<dyn ImageService>,
+    regions: Vec<Region>,
+    mounted_at: SystemTime,
+    errors: Mutex<ErrorLog>,
+    handles: Mutex<HashMap<u64, Handle>>,
+    next_handle: AtomicU64,
+}
+
+fn no_such(what: impl std::fmt::Display) -> Error {
+    Error::with_errno(
+        "ResourceNotFound",
+        format!("{what} does not exist"),
+        libc::ENOENT,
+    )
+}
+
+fn stale_handle() -> Error {
+    Error::with_errno("InvalidParameter", "unknown file handle", libc::EBADF)
+}
+
+fn pretty_json(value: &impl Serialize) -> Result<Vec<u8>> {
+    let mut out = serde_json::to_vec_pretty(value)
+        .map_err(|e| Error::internal(format!("cannot render JSON: {e}")))?;
+    out.push(b'\n');
+    Ok(out)
+}
+
+fn line(text: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len() + 1);
+    out.extend_from_slice(text.as_bytes());
+    out.push(b'\n');
+    out
+}
+
+impl ImageFs {
+    pub fn new(service: Arc<dyn ImageService>) -> Result<ImageFs> {
+        let regions = service.regions()?;
+        if regions.len() > MAX_REGIONS {
+            return Err(Error::internal(format!(
+                "the backend offers {} regions; imagefs shows at most {MAX_REGIONS}",
+                regions.len()
+            )));
+        }
+        let now = SystemTime::now();
+        Ok(ImageFs {
+            service,
+            regions,
+            mounted_at: now,
+            errors: Mutex::new(ErrorLog {
+                lines: VecDeque::new(),
+                changed: now,
+            }),
+            handles: Mutex::new(HashMap::new()),
+            next_handle: AtomicU64::new(1),
+        })
+    }
+
+    fn region(&self, index: u8) -> Result<&Region> {
+        self.regions
+            .get(usize::from(index))
+            .ok_or_else(|| no_such(format!("region #{index}")))
+    }
+
+    fn region_index(&self, name: &str) -> Option<u8> {
+        self.regions
+            .iter()
+            .position(|r| r.region == name)
+            .and_then(|i| u8::try_from(i).ok())
+    }
+
+    fn node(&self, ino: u64) -> Result<Node> {
+        let node = Node::from_ino(ino).ok_or_else(|| no_such(format!("inode {ino}")))?;
+        let region = match node {
+            Node::Region(r)
+            | Node::RegionFile(r, _)
+            | Node::KindDir(r, _)
+            | Node::ImageDir(r, _, _)
+            | Node::ImageFile(r, _, _, _) => Some(r),
+            _ => None,
+        };
+        if let Some(r) = region {
+            self.region(r)?;
+        }
+        Ok(node)
+    }
+
+    /// The node's path inside the mount, for messages and `errors`.
+    pub fn path(&self, node: Node) -> String {
+        let region = |r: u8| {
+            self.regions
+                .get(usize::from(r))
+                .map(|x| x.region.as_str())
+                .unwrap_or("?")
+        };
+        let id = |n: u64| image_id(n).map(|i| i.to_string()).unwrap_or_default();
+        match node {
+            Node::Root => "/".into(),
+            Node::AccountJson => "/account.json".into(),
+            Node::Errors => "/errors".into(),
+            Node::Regions => "/regions".into(),
+            Node::Region(r) => format!("/regions/{}", region(r)),
+            Node::RegionFile(r, f) => format!("/regions/{}/{}", region(r), f.name()),
+            Node::KindDir(r, k) => format!("/regions/{}/{}", region(r), k.dir_name()),
+            Node::ImageDir(r, k, n) => format!("/regions/{}/{}/{}", region(r), k.dir_name(), id(n)),
+            Node::ImageFile(r, k, n, f) => format!(
+                "/regions/{}/{}/{}/{}",
+                region(r),
+                k.dir_name(),
+                id(n),
+                f.name()
+            ),
+        }
+    }
+
+    fn image_of(&self, r: u8, number: u64) -> Result<(String, ImageId)> {
+        let region = self.region(r)?.region.clone();
+        let id = image_id(number).ok_or_else(|| no_such(format!("image #{number}")))?;
+        Ok((region, id))
+    }
+
+    fn perm(node: Node) -> u16 {
+        match node {
+            // Directories whose entries the user may remove.
+            Node::KindDir(_, ImageKind::Custom) => 0o755,
+            n if n.is_dir() => 0o555,
+            _ => 0o444,
+        }
+    }
+
+    fn attr(&self, node: Node, size: u64, mtime: SystemTime) -> Attr {
+        Attr {
+            ino: node.ino(),
+            kind: if node.is_dir() {
+                EntryKind::Directory
+            } else {
+                EntryKind::File
+            },
+            size,
+            perm: Self::perm(node),
+            mtime,
+        }
+    }
+
+    fn created(time: &str) -> SystemTime {
+        parse_api_time(time).unwrap_or(SystemTime::UNIX_EPOCH)
+    }
+
+    /// The attributes of a node, checking that it exists.
+    pub fn getattr(&self, ino: u64) -> Result<Attr> {
+        let node = self.node(ino)?;
+        self.attr_of(node)
+    }
+
+    fn attr_of(&self, node: Node) -> Result<Attr> {
+        match node {
+            Node::ImageDir(r, kind, n) => {
+                let (region, id) = self.image_of(r, n)?;
+                let image = self.service.image(&region, kind, &id)?;
+                Ok(self.attr(node, 0, Self::created(&image.created_time)))
+            }
+            Node::ImageFile(r, kind, n, f) => {
+                let (region, id) = self.image_of(r, n)?;
+                let image = self.service.image(&region, kind, &id)?;
+                let content = self.render_image_file(&region, kind, &id, f, &image)?;
+                Ok(self.attr(
+                    node,
+                    content.len() as u64,
+                    Self::created(&image.created_time),
+                ))
+            }
+            Node::Errors => {
+                let log = self.lock_errors();
+                let size: usize = log.lines.iter().map(|l| l.len() + 1).sum();
+                Ok(self.attr(node, size as u64, log.changed))
+            }
+            Node::AccountJson | Node::RegionFile(..) => {
+                let content = self.render(node)?;
+                Ok(self.attr(node, content.len() as u64, self.mounted_at))
+            }
+            Node::Root | Node::Regions | Node::Region(_) | Node::KindDir(..) => {
+                Ok(self.attr(node, 0, self.mounted_at))
+            }
+        }
+    }
+
+    /// The entry `name` in directory `parent`.
+    pub fn lookup(&self, parent: u64, name: &OsStr) -> Result<Attr> {
+        let parent = self.node(parent)?;
+        let missing = || no_such(format!("{}/{}", self.path(parent), name.to_string_lossy()));
+        let name = name.to_str().ok_or_else(missing)?;
+        let child = match parent {
+            Node::Root => match name {
+                "account.json" => Node::AccountJson,
+                "errors" => Node::Errors,
+                "regions" => Node::Regions,
+                _ => return Err(missing()),
+            },
+            Node::Regions => Node::Region(self.region_index(name).ok_or_else(missing)?),
+            Node::Region(r) => {
+                if let Some(f) = RegionFile::ALL.into_iter().find(|f| f.name() == name) {
+                    Node::RegionFile(r, f)
+                } else if let Some(k) = ImageKind::from_dir_name(name) {
+                    Node::KindDir(r, k)
+                } else {
+                    return Err(missing());
+                }
+            }
+            Node::KindDir(r, k) => {
+                let id = ImageId::parse(name).map_err(|_| missing())?;
+                Node::ImageDir(r, k, id.number())
+            }
+            Node::ImageDir(r, k, n) => {
+                let f = ImageFile::ALL
+                    .into_iter()
+                    .find(|f| f.name() == name && f.exists_for(k))
+                    .ok_or_else(missing)?;
+                Node::ImageFile(r, k, n, f)
+            }
+            _ => {
+                return Err(Error::with_errno(
+                    "InvalidParameter",
+                    format!("{} is not a directory", self.path(parent)),
+                    libc::ENOTDIR,
+                ))
+            }
+        };
+        self.attr_of(child).map_err(|e| {
+            if e.errno() == libc::ENOENT {
+                missing()
+            } else {
+                e
+            }
+        })
+    }
+
+    /// The entries of a directory, with their attributes, in a stable order.
+    pub fn list(&self, ino: u64) -> Result<Vec<DirEntry>> {
+        let node = self.node(ino)?;
+        let entry = |name: &str, node: Node| -> Result<DirEntry> {
+            Ok(DirEntry {
+                name: name.to_string(),
+                attr: self.attr_of(node)?,
+            })
+        };
+        match node {
+            Node::Root => Ok(vec![
+                entry("account.json", Node::AccountJson)?,
+                entry("errors", Node::Errors)?,
+                entry("regions", Node::Regions)?,
+            ]),
+            Node::Regions => (0..self.regions.len())
+                .map(|i| {
+                    let r = u8::try_from(i).map_err(|_| no_such("region"))?;
+                    entry(&self.regions[i].region, Node::Region(r))
+                })
+                .collect(),
+            Node::Region(r) => {
+                let mut out = Vec::new();
+                for f in RegionFile::ALL {
+                    out.push(entry(f.name(), Node::RegionFile(r, f))?);
+                }
+                for k in ImageKind::ALL {
+                    out.push(entry(k.dir_name(), Node::KindDir(r, k))?);
+                }
+                Ok(out)
+            }
+            Node::KindDir(r, kind) => {
+                let region = &self.region(r)?.region;
+                let images = self.service.list_images(region, kind)?;
+                Ok(images
+                    .into_iter()
+                    .map(|image| {
+                        let child = Node::ImageDir(r, kind, image.image_id.number());
+                        DirEntry {
+                            name: image.image_id.to_string(),
+                            attr: self.attr(child, 0, Self::created(&image.created_time)),
+                        }
+                    })
+                    .collect())
+            }
+            Node::ImageDir(r, kind, n) => {
+                let (region, id) = self.image_of(r, n)?;
+                let image = self.service.image(&region, kind, &id)?;
+                let mtime = Self::created(&image.created_time);
+                let mut out = Vec::new();
+                for f in ImageFile::ALL.into_iter().filter(|f| f.exists_for(kind)) {
+                    let child = Node::ImageFile(r, kind, n, f);
+                    let size = self.render_image_file(&region, kind, &id, f, &image)?.len();
+                    out.push(DirEntry {
+                        name: f.name().to_string(),
+                        attr: self.attr(child, size as u64, mtime),
+                    });
+                }
+                Ok(out)
+            }
+            _ => Err(Error::with_errno(
+                "InvalidParameter",
+                format!("{} is not a directory", self.path(node)),
+                libc::ENOTDIR,
+            )),
+        }
+    }
+
+    /// The contents of a file node, as `cat` shows them now.
+    pub fn render(&self, node: Node) -> Result<Vec<u8>> {
+        match node {
+            Node::AccountJson => pretty_json(&self.service.account()?),
+            Node::Errors => {
+                let log = self.lock_errors();
+                let mut out = Vec::new();
+                for l in &log.lines {
+                    out.extend_from_slice(l.as_bytes());
+                    out.push(b'\n');
+                }
+                Ok(out)
+            }
+            Node::RegionFile(r, f) => {
+                let region = self.region(r)?;
+                match f {
+                    RegionFile::RegionJson => pretty_json(region),
+                    RegionFile::QuotaJson => pretty_json(&self.service.quota(&region.region)?),
+                    RegionFile::ImportOsJson => {
+                        pretty_json(&self.service.import_os(&region.region)?)
+                    }
+                }
+            }
+            Node::ImageFile(r, kind, n, f) => {
+                let (region, id) = self.image_of(r, n)?;
+                let image = self.service.image(&region, kind, &id)?;
+                self.render_image_file(&region, kind, &id, f, &image)
+            }
+            _ => Err(Error::with_errno(
+                "InvalidParameter",
+                format!("{} is a directory", self.path(node)),
+                libc::EISDIR,
+            )),
+        }
+    }
+
+    fn render_image_file(
+        &self,
+        region: &str,
+        kind: ImageKind,
+        id: &ImageId,
+        file: ImageFile,
+        image: &crate::model::Image,
+    ) -> Result<Vec<u8>> {
+        match file {
+            ImageFile::Metadata => pretty_json(image),
+            ImageFile::Name => Ok(line(&image.image_name)),
+            ImageFile::Description => Ok(line(&image.image_description)),
+            ImageFile::State => Ok(line(image.image_state.as_str())),
+            ImageFile::Price => pretty_json(&self.service.price(region, kind, id)?),
+        }
+    }
+
+    fn new_handle(&self, handle: Handle) -> u64 {
+        let fh = self.next_handle.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut handles) = self.handles.lock() {
+            handles.insert(fh, handle);
+        }
+        fh
+    }
+
+    /// Opens a directory: its listing is taken now, so a `readdir` sequence is consistent.
+    pub fn opendir(&self, ino: u64) -> Result<u64> {
+        let entries = self.list(ino)?;
+        Ok(self.new_handle(Handle::Dir(Arc::new(entries))))
+    }
+
+    /// The listing taken by `opendir`.
+    pub fn dir_entries(&self, fh: u64) -> Result<Arc<Vec<DirEntry>>> {
+        match self.handles.lock().ok().and_then(|h| match h.get(&fh) {
+            Some(Handle::Dir(entries)) => Some(entries.clone()),
+            _ => None,
+        }) {
+            Some(entries) => Ok(entries),
+            None => Err(stale_handle()),
+        }
+    }
+
+    /// Opens a file. Its contents are taken now, so one `cat` sees one consistent version.
+    /// Every write access is refused: nothing in this tree is writable yet.
+    pub fn open(&self, ino: u64, write: bool) -> Result<u64> {
+        let node = self.node(ino)?;
+        if node.is_dir() {
+            return Err(Error::with_errno(
+                "InvalidParameter",
+                format!("{} is a directory", self.path(node)),
+                libc::EISDIR,
+            ));
+        }
+        if write {
+            return Err(self.refuse("write", node, None));
+        }
+        let content = self.render(node)?;
+        Ok(self.new_handle(Handle::File(Arc::new(content))))
+    }
+
+    /// Reads from a file opened with `open`.
+    pub fn read(&self, fh: u64, offset: u64, size: u32) -> Result<Vec<u8>> {
+        let content = match self.handles.lock().ok().and_then(|h| match h.get(&fh) {
+            Some(Handle::File(content)) => Some(content.clone()),
+            _ => None,
+        }) {
+            Some(c) => c,
+            None => return Err(stale_handle()),
+        };
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(content.len());
+        let end = start.saturating_add(size as usize).min(content.len());
+        Ok(content[start..end].to_vec())
+    }
+
+    /// Forgets a file or directory handle.
+    pub fn release(&self, fh: u64) {
+        if let Ok(mut handles) = self.handles.lock() {
+            handles.remove(&fh);
+        }
+    }
+
+    /// Refuses a change to the tree (mkdir, rmdir, rename, chmod, ...) on `node`, or on the
+    /// entry `name` in it, recording why in `errors`.
+    pub fn refuse(&self, operation: &str, node: Node, name: Option<&OsStr>) -> Error {
+        let mut path = self.path(node);
+        if let Some(name) = name {
+            if !path.ends_with('/') {
+                path.push('/');
+            }
+            path.push_str(&name.to_string_lossy());
+        }
+        let (code, message) = match (operation, node) {
+            ("write" | "setattr", Node::ImageFile(_, ImageKind::Custom, _, _)) => (
+                "UnsupportedOperation",
+                format!("{path} is read-only: this imagefs cannot change custom images yet"),
+            ),
+            ("write" | "setattr", Node::ImageFile(_, ImageKind::Shared, _, _)) => (
+                "UnsupportedOperation.SharedImageModifyUnsupported",
+                format!("{path} is read-only: an image shared with you cannot be modified"),
+            ),
+            ("write" | "setattr", Node::ImageFile(_, kind, _, _)) => (
+                "UnsupportedOperation",
+                format!("{path} is read-only: {kind} images cannot be modified"),
+            ),
+            ("write" | "setattr", _) => ("UnsupportedOperation", format!("{path} is read-only")),
+            ("rmdir", Node::KindDir(_, ImageKind::Custom)) => (
+                "UnsupportedOperation",
+                format!("cannot remove {path}: this imagefs cannot delete custom images yet"),
+            ),
+            ("rmdir", Node::KindDir(_, ImageKind::Shared)) => (
+                "UnsupportedOperation.SharedImageModifyUnsupported",
+                format!("cannot remove {path}: an image shared with you can only be deleted by its owner"),
+            ),
+            ("rmdir", Node::KindDir(_, kind)) => (
+                "UnsupportedOperation",
+                format!("cannot remove {path}: {kind} images cannot be deleted"),
+            ),
+            _ => (
+                "UnsupportedOperation",
+                format!("cannot {operation} {path}: the tree's entries come from the image service"),
+            ),
+        };
+        let error = Error::new(code, message);
+        self.record(operation, &path, &error);
+        error
+    }
+
+    /// Appends a failed operation to `errors`.
+    pub fn record(&self, operation: &str, path: &str, error: &Error) {
+        let now = SystemTime::now();
+        let entry = format!(
+            "{} {operation} {path} {} {}",
+            format_api_time(now),
+            error.code(),
+            error.message().replace('\n', " ")
+        );
+        log::info!("refused: {entry}");
+        let mut log = self.lock_errors();
+        if log.lines.len() == ERROR_LOG_LINES {
+            log.lines.pop_front();
+        }
+        log.lines.push_back(entry);
+        log.changed = now;
+    }
+
+    fn lock_errors(&self) -> std::sync::MutexGuard<'_, ErrorLog> {
+        // A poisoned log is still a valid log: every update is a single push.
+        self.errors.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The node of an inode number, for the adapter's refusals.
+    pub fn node_of(&self, ino: u64) -> Result<Node> {
+        self.node(ino)
+    }
+}

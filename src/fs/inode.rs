@@ -1,0 +1,264 @@
+//! The nodes of the tree and their inode numbers.
+//!
+//! An inode number encodes its node completely (region index, image kind, the image ID's
+//! 42-bit base-36 value, file), so numbers are stable for the life of a mount, need no table,
+//! and `forget` costs nothing: memory does not grow with the number of files visited.
+
+use crate::model::{ImageId, ImageKind};
+
+/// Regions a mount can show (6 bits of the inode number).
+pub const MAX_REGIONS: usize = 64;
+
+/// Files directly under `regions/<r>/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RegionFile {
+    RegionJson,
+    QuotaJson,
+    ImportOsJson,
+}
+
+impl RegionFile {
+    pub const ALL: [RegionFile; 3] = [
+        RegionFile::RegionJson,
+        RegionFile::QuotaJson,
+        RegionFile::ImportOsJson,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RegionFile::RegionJson => "region.json",
+            RegionFile::QuotaJson => "quota.json",
+            RegionFile::ImportOsJson => "import-os.json",
+        }
+    }
+
+    fn index(self) -> u64 {
+        self as u64
+    }
+}
+
+/// Files of an image directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ImageFile {
+    Metadata,
+    Name,
+    Description,
+    State,
+    Price,
+}
+
+impl ImageFile {
+    pub const ALL: [ImageFile; 5] = [
+        ImageFile::Metadata,
+        ImageFile::Name,
+        ImageFile::Description,
+        ImageFile::State,
+        ImageFile::Price,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ImageFile::Metadata => "metadata.json",
+            ImageFile::Name => "name",
+            ImageFile::Description => "description",
+            ImageFile::State => "state",
+            ImageFile::Price => "price.json",
+        }
+    }
+
+    /// Whether an image of `kind` has this file (DESIGN.md section 1).
+    pub fn exists_for(self, _kind: ImageKind) -> bool {
+        true
+    }
+
+    fn index(self) -> u64 {
+        self as u64
+    }
+}
+
+/// A node of the tree. Regions are referred to by their index in the mount's region list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Node {
+    Root,
+    AccountJson,
+    Errors,
+    Regions,
+    Region(u8),
+    RegionFile(u8, RegionFile),
+    KindDir(u8, ImageKind),
+    /// An image directory; the `u64` is the image ID's number ([`ImageId::number`]).
+    ImageDir(u8, ImageKind, u64),
+    ImageFile(u8, ImageKind, u64, ImageFile),
+}
+
+const TAG_SHIFT: u32 = 56;
+const REGION_SHIFT: u32 = 50;
+const KIND_SHIFT: u32 = 47;
+const ID_SHIFT: u32 = 5;
+const ID_MASK: u64 = (1 << 42) - 1;
+
+const TAG_REGION: u64 = 1;
+const TAG_REGION_FILE: u64 = 2;
+const TAG_KIND_DIR: u64 = 3;
+const TAG_IMAGE_DIR: u64 = 4;
+const TAG_IMAGE_FILE: u64 = 5;
+
+fn kind_index(kind: ImageKind) -> u64 {
+    match kind {
+        ImageKind::Public => 0,
+        ImageKind::Custom => 1,
+        ImageKind::Shared => 2,
+        ImageKind::Marketplace => 3,
+    }
+}
+
+fn kind_from_index(i: u64) -> Option<ImageKind> {
+    ImageKind::ALL.get(usize::try_from(i).ok()?).copied()
+}
+
+impl Node {
+    pub const ROOT_INO: u64 = 1;
+
+    /// The node's inode number.
+    pub fn ino(self) -> u64 {
+        let region = |r: u8| u64::from(r) << REGION_SHIFT;
+        match self {
+            Node::Root => Self::ROOT_INO,
+            Node::AccountJson => 2,
+            Node::Errors => 3,
+            Node::Regions => 4,
+            Node::Region(r) => (TAG_REGION << TAG_SHIFT) | region(r),
+            Node::RegionFile(r, f) => (TAG_REGION_FILE << TAG_SHIFT) | region(r) | f.index(),
+            Node::KindDir(r, k) => {
+                (TAG_KIND_DIR << TAG_SHIFT) | region(r) | (kind_index(k) << KIND_SHIFT)
+            }
+            Node::ImageDir(r, k, id) => {
+                (TAG_IMAGE_DIR << TAG_SHIFT)
+                    | region(r)
+                    | (kind_index(k) << KIND_SHIFT)
+                    | ((id & ID_MASK) << ID_SHIFT)
+            }
+            Node::ImageFile(r, k, id, f) => {
+                (TAG_IMAGE_FILE << TAG_SHIFT)
+                    | region(r)
+                    | (kind_index(k) << KIND_SHIFT)
+                    | ((id & ID_MASK) << ID_SHIFT)
+                    | f.index()
+            }
+        }
+    }
+
+    /// The node an inode number names, if any.
+    pub fn from_ino(ino: u64) -> Option<Node> {
+        match ino {
+            1 => return Some(Node::Root),
+            2 => return Some(Node::AccountJson),
+            3 => return Some(Node::Errors),
+            4 => return Some(Node::Regions),
+            _ => {}
+        }
+        let tag = ino >> TAG_SHIFT;
+        let region = ((ino >> REGION_SHIFT) & 0x3f) as u8;
+        let kind = (ino >> KIND_SHIFT) & 0x7;
+        let id = (ino >> ID_SHIFT) & ID_MASK;
+        let file = ino & 0x1f;
+        let node = match tag {
+            TAG_REGION => Node::Region(region),
+            TAG_REGION_FILE => {
+                Node::RegionFile(region, *RegionFile::ALL.get(usize::try_from(file).ok()?)?)
+            }
+            TAG_KIND_DIR => Node::KindDir(region, kind_from_index(kind)?),
+            TAG_IMAGE_DIR => Node::ImageDir(region, kind_from_index(kind)?, id),
+            TAG_IMAGE_FILE => Node::ImageFile(
+                region,
+                kind_from_index(kind)?,
+                id,
+                *ImageFile::ALL.get(usize::try_from(file).ok()?)?,
+            ),
+            _ => return None,
+        };
+        // Only canonical encodings name a node.
+        (node.ino() == ino).then_some(node)
+    }
+
+    /// The directory containing this node.
+    pub fn parent(self) -> Node {
+        match self {
+            Node::Root | Node::AccountJson | Node::Errors | Node::Regions => Node::Root,
+            Node::Region(_) => Node::Regions,
+            Node::RegionFile(r, _) | Node::KindDir(r, _) => Node::Region(r),
+            Node::ImageDir(r, k, _) => Node::KindDir(r, k),
+            Node::ImageFile(r, k, id, _) => Node::ImageDir(r, k, id),
+        }
+    }
+
+    pub fn is_dir(self) -> bool {
+        matches!(
+            self,
+            Node::Root | Node::Regions | Node::Region(_) | Node::KindDir(..) | Node::ImageDir(..)
+        )
+    }
+}
+
+/// The image ID of an image node's number.
+pub fn image_id(number: u64) -> Option<ImageId> {
+    ImageId::from_number(number)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn samples() -> Vec<Node> {
+        let id = ImageId::parse("img-9qabwvbn").unwrap().number();
+        let max = ImageId::parse("img-zzzzzzzz").unwrap().number();
+        let mut nodes = vec![Node::Root, Node::AccountJson, Node::Errors, Node::Regions];
+        for r in [0u8, 1, 17, 63] {
+            nodes.push(Node::Region(r));
+            for f in RegionFile::ALL {
+                nodes.push(Node::RegionFile(r, f));
+            }
+            for k in ImageKind::ALL {
+                nodes.push(Node::KindDir(r, k));
+                for n in [0, id, max] {
+                    nodes.push(Node::ImageDir(r, k, n));
+                    for f in ImageFile::ALL {
+                        nodes.push(Node::ImageFile(r, k, n, f));
+                    }
+                }
+            }
+        }
+        nodes
+    }
+
+    #[test]
+    fn inode_numbers_round_trip_and_are_unique() {
+        let nodes = samples();
+        let mut seen = std::collections::HashSet::new();
+        for node in &nodes {
+            let ino = node.ino();
+            assert!(seen.insert(ino), "duplicate ino {ino:#x} for {node:?}");
+            assert_eq!(Node::from_ino(ino), Some(*node), "{ino:#x}");
+        }
+    }
+
+    #[test]
+    fn unknown_numbers_name_nothing() {
+        for ino in [
+            0,
+            5,
+            u64::MAX,
+            7 << TAG_SHIFT,
+            (TAG_REGION_FILE << TAG_SHIFT) | 31,
+        ] {
+            assert_eq!(Node::from_ino(ino), None, "{ino:#x}");
+        }
+    }
+
+    #[test]
+    fn parents_are_directories() {
+        for node in samples() {
+            assert!(node.parent().is_dir(), "{node:?}");
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! The filesystem: the tree's logic ([`core`]), its inode numbers ([`inode`]) and the thin FUSE
+//! adapter ([`adapter`]), plus running a mount until it is unmounted or signalled.
+
+pub mod adapter;
+pub mod core;
+pub mod inode;
+
+use std::io;
+use std::path::Path;
+
+pub use self::core::ImageFs;
+pub use inode::MAX_REGIONS;
+
+/// FUSE worker threads: a backend call (SQLite, HTTP) on one must not stall the others.
+const FUSE_THREADS: usize = 4;
+
+/// How a mount is made.
+#[derive(Debug, Clone)]
+pub struct MountSettings {
+    /// Let other users enter the mount (file modes are then enforced for them).
+    pub allow_other: bool,
+}
+
+fn config(settings: &MountSettings) -> fuser::Config {
+    use fuser::MountOption;
+    let mut config = fuser::Config::default();
+    config.mount_options = vec![
+        MountOption::FSName("imagefs".into()),
+        MountOption::Subtype("imagefs".into()),
+        MountOption::DefaultPermissions,
+        MountOption::NoDev,
+        MountOption::NoSuid,
+        MountOption::NoAtime,
+    ];
+    if settings.allow_other {
+        config.acl = fuser::SessionACL::All;
+    }
+    config.n_threads = Some(FUSE_THREADS);
+    config
+}
+
+/// Mounts `fs` at `mountpoint`, calls `ready` once the mount is usable, and serves requests
+/// until the filesystem is unmounted (`imagefs unmount`, `umount`) or the process receives
+/// SIGINT or SIGTERM, which unmount it.
+pub fn serve(
+    fs: ImageFs,
+    mountpoint: &Path,
+    settings: &MountSettings,
+    ready: impl FnOnce(),
+) -> io::Result<()> {
+    // SAFETY: getuid/getgid cannot fail and touch no memory.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let adapter = adapter::FuseAdapter::new(fs, uid, gid);
+    let mut session = fuser::Session::new(adapter, mountpoint, &config(settings))?;
+    let mut unmounter = session.unmount_callable();
+    let mut signals = signal_hook::iterator::Signals::new([libc::SIGINT, libc::SIGTERM])?;
+    let signal_handle = signals.handle();
+    let target = mountpoint.to_path_buf();
+    std::thread::Builder::new()
+        .name("imagefs-signals".into())
+        .spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                log::info!("signal {signal}: unmounting {}", target.display());
+                if let Err(e) = unmounter.unmount() {
+                    // Something still has a file open in the mount: detach it now; the kernel
+                    // finishes the unmount when the last file closes.
+                    log::warn!(
+                        "unmount of {} failed ({e}); detaching it lazily",
+                        target.display()
+                    );
+                    if let Err(e) = crate::mounts::unmount(&target, true) {
+                        log::error!("lazy unmount of {} failed: {e}", target.display());
+                    }
+                }
+            }
+        })?;
+    ready();
+    let result = session.run();
+    signal_handle.close();
+    result
+}

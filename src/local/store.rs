@@ -1,0 +1,535 @@
+//! The local backend's state: one SQLite database (WAL), shared by every process that mounts
+//! or serves the same store, each acting as its own account.
+
+use std::fs::OpenOptions;
+use std::io::ErrorKind;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use crate::error::{Error, Result};
+use crate::local::catalog::Catalog;
+use crate::model::{format_api_time, AccountId};
+
+/// The schema version this build writes. A store with a higher one was written by a newer
+/// imagefs and is refused rather than misread.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// The account a store creates on first use, used when a mount names none.
+pub const FIRST_ACCOUNT: &str = "100000000001";
+
+/// Defaults of the store's settings (the seed document's limits).
+pub const DEFAULT_CUSTOM_IMAGE_QUOTA: u64 = 10;
+pub const DEFAULT_SHARE_LIMIT: u64 = 50;
+
+/// Idle connections kept for reuse; one per concurrent FUSE worker is plenty.
+const POOL_SIZE: usize = 8;
+
+const SCHEMA_V1: &str = r#"
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE accounts (
+    account_id   TEXT PRIMARY KEY,
+    created_time TEXT NOT NULL
+);
+CREATE TABLE regions (
+    region      TEXT PRIMARY KEY,
+    region_name TEXT NOT NULL,
+    mainland    INTEGER NOT NULL,
+    position    INTEGER NOT NULL
+);
+-- Public and marketplace images exist once per region (public IDs are global); custom
+-- images belong to an owner. Shared images are custom images seen through `shares`.
+CREATE TABLE images (
+    region               TEXT NOT NULL,
+    image_id             TEXT NOT NULL,
+    kind                 TEXT NOT NULL CHECK (kind IN ('PUBLIC', 'CUSTOM', 'MARKETPLACE')),
+    owner                TEXT,
+    image_name           TEXT NOT NULL,
+    image_description    TEXT NOT NULL,
+    os_name              TEXT NOT NULL,
+    platform             TEXT NOT NULL,
+    architecture         TEXT NOT NULL,
+    image_size           INTEGER NOT NULL,
+    image_state          TEXT NOT NULL,
+    image_source         TEXT NOT NULL,
+    image_creator        TEXT NOT NULL,
+    created_time         TEXT NOT NULL,
+    sync_percent         INTEGER,
+    is_support_cloudinit INTEGER NOT NULL,
+    license_type         TEXT NOT NULL,
+    image_family         TEXT NOT NULL DEFAULT '',
+    image_deprecated     INTEGER NOT NULL DEFAULT 0,
+    snapshot_set         TEXT NOT NULL DEFAULT '[]',
+    tags                 TEXT NOT NULL DEFAULT '[]',
+    fee_unit_price       REAL,
+    fee_charge_unit      TEXT,
+    fee_currency         TEXT,
+    fee_provider         TEXT,
+    PRIMARY KEY (region, image_id)
+);
+CREATE INDEX images_by_kind ON images (region, kind, owner, image_id);
+CREATE INDEX images_by_id ON images (image_id);
+CREATE TABLE shares (
+    region       TEXT NOT NULL,
+    image_id     TEXT NOT NULL,
+    account_id   TEXT NOT NULL,
+    created_time TEXT NOT NULL,
+    PRIMARY KEY (region, image_id, account_id),
+    FOREIGN KEY (region, image_id) REFERENCES images (region, image_id) ON DELETE CASCADE
+);
+CREATE INDEX shares_by_account ON shares (account_id, region, image_id);
+"#;
+
+/// A handle on one store file. Cheap to share; connections are pooled.
+pub struct Store {
+    path: PathBuf,
+    pool: Mutex<Vec<Connection>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+/// Where the store lives when none is named: `$XDG_DATA_HOME/imagefs/store.db`, else
+/// `~/.local/share/imagefs/store.db`.
+pub fn default_store_path() -> Option<PathBuf> {
+    let base = match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            PathBuf::from(std::env::var_os("HOME").filter(|v| !v.is_empty())?).join(".local/share")
+        }
+    };
+    Some(base.join("imagefs").join("store.db"))
+}
+
+fn store_error(path: &Path, what: impl std::fmt::Display) -> Error {
+    Error::internal(format!("store {}: {what}", path.display()))
+}
+
+impl Store {
+    /// Opens the store at `path`, creating (mode 0600) and seeding it on first use.
+    ///
+    /// `catalog` replaces the built-in catalog; a store seeded from another catalog is
+    /// re-seeded (public and marketplace images, regions), keeping accounts and custom images.
+    pub fn open(path: &Path, catalog: Option<&str>) -> Result<Store> {
+        let parent = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        if !parent.is_dir() {
+            return Err(store_error(
+                path,
+                format!("directory {} does not exist", parent.display()),
+            ));
+        }
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => log::info!("creating store {}", path.display()),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(store_error(path, format!("cannot create: {e}"))),
+        }
+        let store = Store {
+            path: path.to_path_buf(),
+            pool: Mutex::new(Vec::new()),
+        };
+        let conn = store.connect()?;
+        store.migrate(&conn)?;
+        store.seed(&conn, catalog)?;
+        store.give_back(conn);
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn connect(&self) -> Result<Connection> {
+        let conn = Connection::open(&self.path)
+            .map_err(|e| store_error(&self.path, format!("cannot open: {e}")))?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        // WAL lets readers of other mounts proceed while one writes; NORMAL sync keeps every
+        // committed transaction across a process crash (kill -9).
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(|e| {
+                store_error(
+                    &self.path,
+                    format!("not an imagefs store (unreadable or not SQLite): {e}"),
+                )
+            })?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            log::warn!(
+                "store {}: journal mode is {mode}, not WAL",
+                self.path.display()
+            );
+        }
+        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+        Ok(conn)
+    }
+
+    fn give_back(&self, conn: Connection) {
+        if let Ok(mut pool) = self.pool.lock() {
+            if pool.len() < POOL_SIZE {
+                pool.push(conn);
+            }
+        }
+    }
+
+    /// Runs `f` on a pooled connection.
+    pub fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let pooled = self.pool.lock().ok().and_then(|mut p| p.pop());
+        let conn = match pooled {
+            Some(c) => c,
+            None => self.connect()?,
+        };
+        let out = f(&conn);
+        self.give_back(conn);
+        out
+    }
+
+    /// Runs `f` in a write transaction (taken at once, so racing writers queue instead of
+    /// failing), committed when `f` succeeds.
+    pub fn with_tx<T>(&self, f: impl FnOnce(&rusqlite::Transaction) -> Result<T>) -> Result<T> {
+        let pooled = self.pool.lock().ok().and_then(|mut p| p.pop());
+        let mut conn = match pooled {
+            Some(c) => c,
+            None => self.connect()?,
+        };
+        let out = (|| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value = f(&tx)?;
+            tx.commit()?;
+            Ok(value)
+        })();
+        self.give_back(conn);
+        out
+    }
+
+    fn migrate(&self, conn: &Connection) -> Result<()> {
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| store_error(&self.path, format!("not an imagefs store: {e}")))?;
+        if version > SCHEMA_VERSION {
+            return Err(store_error(
+                &self.path,
+                format!(
+                    "schema version {version} was written by a newer imagefs (this one reads up to {SCHEMA_VERSION})"
+                ),
+            ));
+        }
+        if version == SCHEMA_VERSION {
+            return Ok(());
+        }
+        let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+        // Another process may have migrated between our read and our lock.
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version == 0 {
+            let tables: i64 = tx.query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+                [],
+                |r| r.get(0),
+            )?;
+            if tables > 0 {
+                return Err(store_error(
+                    &self.path,
+                    "is an SQLite database but not an imagefs store",
+                ));
+            }
+            tx.execute_batch(SCHEMA_V1)?;
+            let now = format_api_time(SystemTime::now());
+            tx.execute(
+                "INSERT INTO accounts (account_id, created_time) VALUES (?1, ?2)",
+                params![FIRST_ACCOUNT, now],
+            )?;
+            for (key, value) in [
+                ("default_account", FIRST_ACCOUNT.to_string()),
+                ("custom_image_quota", DEFAULT_CUSTOM_IMAGE_QUOTA.to_string()),
+                ("share_limit", DEFAULT_SHARE_LIMIT.to_string()),
+            ] {
+                tx.execute(
+                    "INSERT INTO meta (key, value) VALUES (?1, ?2)",
+                    params![key, value],
+                )?;
+            }
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn seed(&self, conn: &Connection, catalog: Option<&str>) -> Result<()> {
+        let stored: Option<String> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'catalog'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let wanted = match (catalog, &stored) {
+            (Some(text), Some(old)) if text == old => return Ok(()),
+            (Some(text), _) => text,
+            (None, Some(_)) => return Ok(()),
+            (None, None) => super::catalog::BUILTIN_CATALOG,
+        };
+        let parsed = Catalog::parse(wanted)?;
+        let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+        let stored_now: Option<String> = tx
+            .query_row("SELECT value FROM meta WHERE key = 'catalog'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if stored_now.as_deref() == Some(wanted) {
+            return Ok(());
+        }
+        if stored_now.is_some() {
+            log::info!("store {}: loading a new catalog", self.path.display());
+        }
+        tx.execute(
+            "DELETE FROM images WHERE kind IN ('PUBLIC', 'MARKETPLACE')",
+            [],
+        )?;
+        tx.execute("DELETE FROM regions", [])?;
+        {
+            let mut region_stmt = tx.prepare(
+                "INSERT INTO regions (region, region_name, mainland, position) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            let mut image_stmt = tx.prepare(
+                "INSERT INTO images (region, image_id, kind, owner, image_name, image_description,
+                    os_name, platform, architecture, image_size, image_state, image_source,
+                    image_creator, created_time, sync_percent, is_support_cloudinit, license_type,
+                    fee_unit_price, fee_charge_unit, fee_currency, fee_provider)
+                 VALUES (?1, ?2, ?3, NULL, ?4, ?5, ?6, ?7, ?8, ?9, 'NORMAL', 'OFFICIAL', ?10, ?11,
+                    100, ?12, ?13, ?14, ?15, ?16, ?17)",
+            )?;
+            for (position, region) in parsed.regions.iter().enumerate() {
+                region_stmt.execute(params![
+                    region.region,
+                    region.region_name,
+                    region.mainland,
+                    position as i64
+                ])?;
+                let marketplace: &[_] = if region.mainland {
+                    &parsed.marketplace_images
+                } else {
+                    // The marketplace serves mainland regions only.
+                    &[]
+                };
+                for (kind, image) in parsed
+                    .public_images
+                    .iter()
+                    .map(|i| ("PUBLIC", i))
+                    .chain(marketplace.iter().map(|i| ("MARKETPLACE", i)))
+                {
+                    let creator = image.image_creator.as_deref().unwrap_or("tencent");
+                    let fee = image.price.as_ref();
+                    image_stmt.execute(params![
+                        region.region,
+                        image.image_id.as_str(),
+                        kind,
+                        image.image_name,
+                        image.image_description,
+                        image.os_name,
+                        image.platform,
+                        image.architecture,
+                        image.image_size,
+                        creator,
+                        image.created_time,
+                        image.is_support_cloudinit,
+                        image.license_type,
+                        fee.map(|f| f.unit_price),
+                        fee.map(|f| f.charge_unit.as_str()),
+                        fee.map(|f| f.currency.as_str()),
+                        image.provider.as_deref(),
+                    ])?;
+                }
+            }
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('catalog', ?1)",
+            params![wanted],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A setting or other value of the `meta` table.
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        self.with_conn(|c| {
+            Ok(
+                c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                    .optional()?,
+            )
+        })
+    }
+
+    /// A numeric setting, or `default` when unset.
+    pub fn setting_u64(&self, key: &str, default: u64) -> Result<u64> {
+        match self.meta(key)? {
+            Some(v) => v.parse().map_err(|_| {
+                store_error(&self.path, format!("setting {key} = `{v}` is not a number"))
+            }),
+            None => Ok(default),
+        }
+    }
+
+    /// The catalog the store was seeded from.
+    pub fn catalog(&self) -> Result<Catalog> {
+        let text = self
+            .meta("catalog")?
+            .ok_or_else(|| store_error(&self.path, "has no catalog"))?;
+        Catalog::parse(&text)
+    }
+
+    pub fn default_account(&self) -> Result<AccountId> {
+        let id = self
+            .meta("default_account")?
+            .ok_or_else(|| store_error(&self.path, "has no default account"))?;
+        AccountId::parse(&id)
+    }
+
+    /// Adds an account; `Ok(false)` if it already existed.
+    pub fn add_account(&self, account: &AccountId) -> Result<bool> {
+        self.with_tx(|tx| {
+            let added = tx.execute(
+                "INSERT OR IGNORE INTO accounts (account_id, created_time) VALUES (?1, ?2)",
+                params![account.as_str(), format_api_time(SystemTime::now())],
+            )?;
+            Ok(added == 1)
+        })
+    }
+
+    pub fn account_exists(&self, account: &AccountId) -> Result<bool> {
+        self.with_conn(|c| {
+            Ok(c.query_row(
+                "SELECT 1 FROM accounts WHERE account_id = ?1",
+                [account.as_str()],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+        })
+    }
+
+    /// Every account with its creation time, oldest first.
+    pub fn accounts(&self) -> Result<Vec<(AccountId, String)>> {
+        self.with_conn(|c| {
+            let mut stmt = c.prepare(
+                "SELECT account_id, created_time FROM accounts ORDER BY created_time, account_id",
+            )?;
+            let rows =
+                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (id, created) = row?;
+                out.push((AccountId::parse(&id)?, created));
+            }
+            Ok(out)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_new_store_is_private_seeded_and_versioned() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        let store = Store::open(&path, None).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let version: i64 = store
+            .with_conn(|c| Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let regions: i64 = store
+            .with_conn(|c| Ok(c.query_row("SELECT count(*) FROM regions", [], |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(regions, 18);
+        assert_eq!(store.default_account().unwrap().as_str(), FIRST_ACCOUNT);
+        // Opening again neither fails nor seeds twice.
+        let again = Store::open(&path, None).unwrap();
+        let images: i64 = again
+            .with_conn(|c| Ok(c.query_row("SELECT count(*) FROM images WHERE region='ap-guangzhou' AND image_id='img-9qabwvbn'", [], |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(images, 1);
+    }
+
+    #[test]
+    fn a_missing_directory_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Store::open(&dir.path().join("nope/store.db"), None).unwrap_err();
+        assert!(e.message().contains("does not exist"), "{e}");
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_store_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        std::fs::write(&path, vec![b'x'; 4096]).unwrap();
+        let e = Store::open(&path, None).unwrap_err();
+        assert!(e.message().contains("not an imagefs store"), "{e}");
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        drop(Store::open(&path, None).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        drop(conn);
+        let e = Store::open(&path, None).unwrap_err();
+        assert!(e.message().contains("newer imagefs"), "{e}");
+    }
+
+    #[test]
+    fn accounts_are_added_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db"), None).unwrap();
+        let id = AccountId::parse("100000000002").unwrap();
+        assert!(store.add_account(&id).unwrap());
+        assert!(!store.add_account(&id).unwrap());
+        let ids: Vec<_> = store
+            .accounts()
+            .unwrap()
+            .into_iter()
+            .map(|(a, _)| a)
+            .collect();
+        assert!(ids.contains(&id));
+        assert_eq!(ids.len(), 2);
+    }
+
+    #[test]
+    fn another_catalog_reseeds_but_keeps_accounts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let store = Store::open(&path, None).unwrap();
+        store
+            .add_account(&AccountId::parse("100000000002").unwrap())
+            .unwrap();
+        let mut v: serde_json::Value =
+            serde_json::from_str(crate::local::catalog::BUILTIN_CATALOG).unwrap();
+        v["Regions"].as_array_mut().unwrap().truncate(2);
+        let small = v.to_string();
+        let store = Store::open(&path, Some(&small)).unwrap();
+        let regions: i64 = store
+            .with_conn(|c| Ok(c.query_row("SELECT count(*) FROM regions", [], |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(regions, 2);
+        assert_eq!(store.accounts().unwrap().len(), 2);
+    }
+}

@@ -1,0 +1,403 @@
+//! The `imagefs` command: mount, unmount, and manage a local store's accounts.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use imagefs::fs::{ImageFs, MountSettings};
+use imagefs::local::store::{default_store_path, Store};
+use imagefs::local::LocalService;
+use imagefs::model::AccountId;
+use imagefs::mounts;
+
+/// How long `imagefs mount` waits for its daemon to report the mount ready.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[derive(Parser)]
+#[command(
+    name = "imagefs",
+    version,
+    about = "Cloud machine images (Tencent Cloud CVM) as files",
+    long_about = "imagefs mounts an image service as a directory tree: regions, public, custom, \
+                  shared and marketplace images, each a directory of files. By default it runs on \
+                  an embedded local emulator whose state lives in one SQLite file."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command_,
+}
+
+#[derive(Subcommand)]
+enum Command_ {
+    /// Mount the image service at MOUNTPOINT (in the background unless --foreground).
+    Mount(MountArgs),
+    /// Unmount an imagefs mount.
+    Unmount(UnmountArgs),
+    /// List or add the accounts of a local store.
+    Accounts {
+        #[command(subcommand)]
+        action: AccountsAction,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Args, Clone)]
+struct StoreArgs {
+    /// The local store (an SQLite file) [default: $XDG_DATA_HOME/imagefs/store.db or
+    /// ~/.local/share/imagefs/store.db]
+    #[arg(long, env = "IMAGEFS_STORE", value_name = "FILE", global = true)]
+    store: Option<PathBuf>,
+    /// Seed the store from this catalog instead of the built-in one.
+    #[arg(long, value_name = "FILE", global = true)]
+    catalog: Option<PathBuf>,
+}
+
+#[derive(Args, Clone)]
+struct MountArgs {
+    /// Where to mount (created if missing; its parent must exist; must be empty).
+    mountpoint: PathBuf,
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Act as this account (a numeric account ID) [default: the store's default account].
+    #[arg(long, value_name = "ID")]
+    account: Option<String>,
+    /// Stay in the foreground, logging to stderr, until unmounted or interrupted.
+    #[arg(short, long)]
+    foreground: bool,
+    /// Let other users enter the mount; file modes are enforced for them.
+    #[arg(long)]
+    allow_other: bool,
+    /// Write the daemon's log here (RUST_LOG sets the level; default warn).
+    #[arg(long, value_name = "FILE")]
+    log_file: Option<PathBuf>,
+    /// Internal: run as the background daemon of `imagefs mount`.
+    #[arg(long, hide = true)]
+    daemon_child: bool,
+}
+
+#[derive(Args)]
+struct UnmountArgs {
+    /// The mountpoint of an imagefs mount.
+    mountpoint: PathBuf,
+    /// Detach the mount even if files in it are open; it goes away when they close.
+    #[arg(long)]
+    lazy: bool,
+}
+
+#[derive(Subcommand)]
+enum AccountsAction {
+    /// List the store's accounts (the default one is marked).
+    List,
+    /// Add an account (a numeric account ID) to the store.
+    Add { id: String },
+}
+
+/// A failure to report to the user, as one line.
+struct Failure(String);
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure(e.to_string())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let log_file = match &cli.command {
+        Command_::Mount(args) => args.log_file.clone(),
+        _ => None,
+    };
+    init_logging(log_file.as_deref());
+    let result = match cli.command {
+        Command_::Mount(args) => mount(args),
+        Command_::Unmount(args) => unmount(args),
+        Command_::Accounts { action, store } => accounts(action, &store),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(message)) => {
+            eprintln!("imagefs: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(file: Option<&Path>) {
+    let mut builder =
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"));
+    if let Some(path) = file {
+        match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            Ok(f) => {
+                builder.target(env_logger::Target::Pipe(Box::new(f)));
+            }
+            Err(e) => eprintln!("imagefs: cannot open log file {}: {e}", path.display()),
+        }
+    }
+    builder.init();
+}
+
+fn store_path(args: &StoreArgs) -> Result<PathBuf, Failure> {
+    if let Some(path) = &args.store {
+        return Ok(std::path::absolute(path)?);
+    }
+    let path = default_store_path().ok_or_else(|| {
+        Failure("no store given and neither XDG_DATA_HOME nor HOME is set: use --store FILE".into())
+    })?;
+    if let Some(dir) = path.parent() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| Failure(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    Ok(path)
+}
+
+fn open_store(args: &StoreArgs) -> Result<Store, Failure> {
+    let path = store_path(args)?;
+    let catalog = match &args.catalog {
+        Some(file) => Some(
+            std::fs::read_to_string(file)
+                .map_err(|e| Failure(format!("cannot read catalog {}: {e}", file.display())))?,
+        ),
+        None => None,
+    };
+    Ok(Store::open(&path, catalog.as_deref())?)
+}
+
+/// Checks the mountpoint (creating it if missing) and returns its absolute path.
+fn prepare_mountpoint(path: &Path) -> Result<PathBuf, Failure> {
+    let path = std::path::absolute(path)?;
+    if let Some(existing) = mounts::mount_at(&path)? {
+        if mounts::is_imagefs(&existing) {
+            if let Err(e) = std::fs::metadata(&path) {
+                if e.raw_os_error() == Some(libc::ENOTCONN) {
+                    return Err(Failure(format!(
+                        "{} is a stale imagefs mount (its daemon has exited): clear it with `imagefs unmount {}`",
+                        path.display(),
+                        path.display()
+                    )));
+                }
+            }
+            return Err(Failure(format!(
+                "{} is already mounted (imagefs); unmount it first with `imagefs unmount {}`",
+                path.display(),
+                path.display()
+            )));
+        }
+        return Err(Failure(format!(
+            "{} is already a mount point ({}); choose an empty directory",
+            path.display(),
+            existing.fs_type
+        )));
+    }
+    match std::fs::metadata(&path) {
+        Ok(meta) if !meta.is_dir() => {
+            return Err(Failure(format!("{} is not a directory", path.display())));
+        }
+        Ok(_) => {
+            if std::fs::read_dir(&path)?.next().is_some() {
+                return Err(Failure(format!(
+                    "{} is not empty; mount on an empty directory",
+                    path.display()
+                )));
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let parent = path.parent().unwrap_or(Path::new("/"));
+            if !parent.is_dir() {
+                return Err(Failure(format!(
+                    "cannot create {}: its parent {} does not exist",
+                    path.display(),
+                    parent.display()
+                )));
+            }
+            std::fs::create_dir(&path)
+                .map_err(|e| Failure(format!("cannot create {}: {e}", path.display())))?;
+        }
+        Err(e) => return Err(Failure(format!("{}: {e}", path.display()))),
+    }
+    if !Path::new("/dev/fuse").exists() {
+        return Err(Failure(
+            "/dev/fuse is missing: load the FUSE kernel module (modprobe fuse) or install fuse3"
+                .into(),
+        ));
+    }
+    Ok(path)
+}
+
+fn mount(args: MountArgs) -> Result<(), Failure> {
+    if args.daemon_child {
+        return run_mount(&args, &args.mountpoint, true);
+    }
+    let mountpoint = prepare_mountpoint(&args.mountpoint)?;
+    if args.foreground {
+        return run_mount(&args, &mountpoint, false);
+    }
+    spawn_daemon(&args, &mountpoint)
+}
+
+/// Mounts in this process and serves until unmounted. As the daemon of `imagefs mount`, it
+/// reports readiness on stdout and then lets go of the terminal.
+fn run_mount(args: &MountArgs, mountpoint: &Path, daemon: bool) -> Result<(), Failure> {
+    let store = Arc::new(open_store(&args.store)?);
+    let account = args.account.as_deref().map(AccountId::parse).transpose()?;
+    let service = LocalService::open(store.clone(), account)?;
+    let summary = format!(
+        "mounted {} as account {} (local store {})",
+        mountpoint.display(),
+        service.account_id(),
+        store.path().display()
+    );
+    let fs = ImageFs::new(Arc::new(service))?;
+    let settings = MountSettings {
+        allow_other: args.allow_other,
+    };
+    let log_to_file = args.log_file.is_some();
+    imagefs::fs::serve(fs, mountpoint, &settings, || {
+        log::info!("{summary}");
+        if daemon {
+            println!("ready {summary}");
+            let _ = std::io::stdout().flush();
+            detach_from_terminal(log_to_file);
+        }
+    })
+    .map_err(|e| Failure(format!("cannot mount {}: {e}", mountpoint.display())))
+}
+
+/// Points stdin, stdout and (unless logging to a file) stderr at /dev/null, and leaves the
+/// working directory, so the daemon holds nothing of the shell that started it.
+fn detach_from_terminal(keep_stderr: bool) {
+    if let Ok(null) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
+        use std::os::fd::AsRawFd;
+        let fd = null.as_raw_fd();
+        let targets: &[i32] = if keep_stderr { &[0, 1] } else { &[0, 1, 2] };
+        for &target in targets {
+            // SAFETY: dup2 on two valid descriptors; failure leaves the old one in place.
+            unsafe {
+                libc::dup2(fd, target);
+            }
+        }
+    }
+    let _ = std::env::set_current_dir("/");
+}
+
+/// Starts `imagefs mount --daemon-child` in its own process group and waits until it reports
+/// the mount ready (or fails, having printed why on the shared stderr).
+fn spawn_daemon(args: &MountArgs, mountpoint: &Path) -> Result<(), Failure> {
+    let exe = std::env::current_exe()?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("mount").arg(mountpoint).arg("--daemon-child");
+    if let Some(store) = &args.store.store {
+        cmd.arg("--store").arg(std::path::absolute(store)?);
+    }
+    if let Some(catalog) = &args.store.catalog {
+        cmd.arg("--catalog").arg(std::path::absolute(catalog)?);
+    }
+    if let Some(account) = &args.account {
+        cmd.arg("--account").arg(account);
+    }
+    if args.allow_other {
+        cmd.arg("--allow-other");
+    }
+    if let Some(log) = &args.log_file {
+        cmd.arg("--log-file").arg(std::path::absolute(log)?);
+    }
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .process_group(0);
+    let mut child = cmd.spawn()?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| Failure("cannot read the daemon's output".into()))?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    match rx.recv_timeout(READY_TIMEOUT) {
+        Ok(line) if line.starts_with("ready") => {
+            eprintln!("imagefs: {}", line.trim_start_matches("ready").trim());
+            Ok(())
+        }
+        Ok(_) => {
+            let status = child.wait()?;
+            Err(Failure(format!(
+                "mount of {} failed (daemon exited: {status})",
+                mountpoint.display()
+            )))
+        }
+        Err(_) => {
+            let _ = child.kill();
+            Err(Failure(format!(
+                "mount of {} did not become ready within {} s",
+                mountpoint.display(),
+                READY_TIMEOUT.as_secs()
+            )))
+        }
+    }
+}
+
+fn unmount(args: UnmountArgs) -> Result<(), Failure> {
+    let path = std::path::absolute(&args.mountpoint)?;
+    let entry = mounts::mount_at(&path)?
+        .ok_or_else(|| Failure(format!("{} is not mounted", path.display())))?;
+    if !mounts::is_imagefs(&entry) {
+        return Err(Failure(format!(
+            "{} is not an imagefs mount (it is {})",
+            path.display(),
+            entry.fs_type
+        )));
+    }
+    mounts::unmount(&path, args.lazy).map_err(|e| {
+        if e.raw_os_error() == Some(libc::EBUSY) {
+            Failure(format!(
+                "{} is busy: a process has a file or its working directory in it; close it, or detach now with `imagefs unmount --lazy {}`",
+                path.display(),
+                path.display()
+            ))
+        } else {
+            Failure(format!("cannot unmount {}: {e}", path.display()))
+        }
+    })
+}
+
+fn accounts(action: AccountsAction, store_args: &StoreArgs) -> Result<(), Failure> {
+    let store = open_store(store_args)?;
+    match action {
+        AccountsAction::List => {
+            let default = store.default_account()?;
+            for (id, created) in store.accounts()? {
+                let mark = if id == default { "  (default)" } else { "" };
+                println!("{id}  {created}{mark}");
+            }
+        }
+        AccountsAction::Add { id } => {
+            let id = AccountId::parse(&id)?;
+            if store.add_account(&id)? {
+                println!("added account {id}");
+            } else {
+                println!("account {id} already exists");
+            }
+        }
+    }
+    Ok(())
+}
