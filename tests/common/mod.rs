@@ -1,0 +1,260 @@
+//! The mounted-test harness: a temporary store and mountpoint, an `imagefs mount
+//! --foreground` daemon, a wait for the mount, a watchdog that breaks a hung mount, and an
+//! unmount on drop even when the test fails.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use imagefs::mounts;
+
+/// The longest a mounted test may take before its mount is torn down under it.
+const TEST_DEADLINE: Duration = Duration::from_secs(180);
+const MOUNT_WAIT: Duration = Duration::from_secs(20);
+
+pub fn imagefs_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_imagefs")
+}
+
+/// Whether mounted tests can run. With `CI` set, a missing `/dev/fuse` fails the test.
+pub fn fuse_available() -> bool {
+    if Path::new("/dev/fuse").exists() {
+        return true;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("/dev/fuse is missing and CI is set: mounted tests must run in CI");
+    }
+    eprintln!("skipping mounted test: /dev/fuse is missing (set CI to make this a failure)");
+    false
+}
+
+/// A scratch directory holding a store (and mountpoints), removed at the end unless a mount
+/// in it could not be taken down.
+pub struct Scratch {
+    dir: Option<tempfile::TempDir>,
+}
+
+impl Scratch {
+    pub fn new() -> Scratch {
+        Scratch {
+            dir: Some(
+                tempfile::Builder::new()
+                    .prefix("imagefs-test-")
+                    .tempdir()
+                    .expect("tempdir"),
+            ),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.as_ref().expect("scratch dir").path()
+    }
+
+    pub fn store(&self) -> PathBuf {
+        self.path().join("store.db")
+    }
+
+    /// Mounts the scratch store as `account` (the store's default when `None`).
+    pub fn mount(&self, account: Option<&str>) -> Mount {
+        let name = format!("mnt-{}", account.unwrap_or("default"));
+        Mount::start(&self.path().join(name), &self.store(), account, &[])
+    }
+
+    /// Leaves the directory on disk (a mount in it may still be alive).
+    pub fn leak(&mut self) {
+        if let Some(dir) = self.dir.take() {
+            let _ = dir.keep();
+        }
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.dir {
+            let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+            let still_mounted = mounts::parse_mountinfo(&text)
+                .iter()
+                .any(|m| m.mount_point.starts_with(dir.path()));
+            if still_mounted {
+                eprintln!(
+                    "leaving {} in place: a mount in it is still alive",
+                    dir.path().display()
+                );
+                self.leak();
+            }
+        }
+    }
+}
+
+/// A running mount: `imagefs mount --foreground` as a child process.
+pub struct Mount {
+    pub root: PathBuf,
+    child: Option<Child>,
+    log: PathBuf,
+    stop_watchdog: Option<mpsc::Sender<()>>,
+}
+
+pub fn is_mounted(path: &Path) -> bool {
+    matches!(mounts::mount_at(path), Ok(Some(m)) if mounts::is_imagefs(&m))
+}
+
+impl Mount {
+    pub fn start(mountpoint: &Path, store: &Path, account: Option<&str>, extra: &[&str]) -> Mount {
+        let log = mountpoint.with_extension("log");
+        let log_file = std::fs::File::create(&log).expect("log file");
+        let mut cmd = Command::new(imagefs_bin());
+        cmd.arg("mount")
+            .arg(mountpoint)
+            .arg("--foreground")
+            .arg("--store")
+            .arg(store)
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file);
+        if let Some(a) = account {
+            cmd.arg("--account").arg(a);
+        }
+        let mut child = cmd.spawn().expect("spawn imagefs");
+        let deadline = Instant::now() + MOUNT_WAIT;
+        while !is_mounted(mountpoint) {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "imagefs exited ({status}) before mounting:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("mount did not appear within {MOUNT_WAIT:?}");
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        let (stop, stopped) = mpsc::channel::<()>();
+        let watched = mountpoint.to_path_buf();
+        let pid = child.id();
+        thread::spawn(move || {
+            if let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(TEST_DEADLINE) {
+                // A hung mount would block the test forever: kill the daemon (pending requests
+                // then fail with ENOTCONN) and detach the mount.
+                eprintln!(
+                    "test deadline passed: killing imagefs {pid} and detaching {}",
+                    watched.display()
+                );
+                // SAFETY: kill with a pid we spawned.
+                unsafe {
+                    libc::kill(pid as i32, libc::SIGKILL);
+                }
+                let _ = mounts::unmount(&watched, true);
+            }
+        });
+        Mount {
+            root: mountpoint.to_path_buf(),
+            child: Some(child),
+            log,
+            stop_watchdog: Some(stop),
+        }
+    }
+
+    /// A path inside the mount.
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.root.join(relative)
+    }
+
+    pub fn region(&self, region: &str) -> PathBuf {
+        self.root.join("regions").join(region)
+    }
+
+    /// The daemon's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
+    /// Sends a signal to the daemon and waits for it to exit; returns whether it exited 0.
+    pub fn signal_and_wait(&mut self, signal: i32) -> bool {
+        let Some(mut child) = self.child.take() else {
+            return false;
+        };
+        // SAFETY: kill with a pid we spawned and have not reaped.
+        unsafe {
+            libc::kill(child.id() as i32, signal);
+        }
+        let status = wait_with_timeout(&mut child, Duration::from_secs(20));
+        status.map(|s| s.success()).unwrap_or(false)
+    }
+}
+
+fn wait_with_timeout(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + limit;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(status),
+            Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(20)),
+            _ => {
+                let _ = child.kill();
+                return child.wait().ok();
+            }
+        }
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        if is_mounted(&self.root) && mounts::unmount(&self.root, false).is_err() {
+            let _ = mounts::unmount(&self.root, true);
+        }
+        if let Some(mut child) = self.child.take() {
+            if wait_with_timeout(&mut child, Duration::from_secs(10)).is_none() {
+                eprintln!("imagefs daemon did not exit");
+            }
+        }
+        if let Some(stop) = self.stop_watchdog.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Runs a command, returning its output.
+pub fn run(program: &str, args: &[&str]) -> Output {
+    Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"))
+}
+
+/// Runs `sh -c script` in `dir`.
+pub fn sh(dir: &Path, script: &str) -> Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .current_dir(dir)
+        .output()
+        .expect("sh")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The errno of an I/O result that must have failed.
+pub fn errno_of<T: std::fmt::Debug>(result: std::io::Result<T>) -> i32 {
+    match result {
+        Ok(v) => panic!("expected an error, got {v:?}"),
+        Err(e) => e
+            .raw_os_error()
+            .unwrap_or_else(|| panic!("no errno in {e}")),
+    }
+}

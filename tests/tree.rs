@@ -1,0 +1,765 @@
+//! Mounted tests of the read-only tree: listings, contents, sizes, modes, errno.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::sync::Arc;
+
+use common::*;
+use imagefs::local::store::Store;
+use imagefs::local::{insert_custom_image, insert_share, LocalService, NewCustomImage};
+use imagefs::model::{parse_api_time, AccountId, ImageId, ImageKind, ImageState};
+use imagefs::service::ImageService;
+
+fn service(store: &Path, account: Option<&str>) -> LocalService {
+    let store = Arc::new(Store::open(store, None).expect("store"));
+    LocalService::open(
+        store,
+        account.map(|a| AccountId::parse(a).expect("account")),
+    )
+    .expect("service")
+}
+
+fn names_in(dir: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("read_dir {}: {e}", dir.display()))
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+fn custom_image(region: &str, id: &str, owner: &str, name: &str) -> NewCustomImage {
+    NewCustomImage {
+        region: region.into(),
+        image_id: ImageId::parse(id).expect("id"),
+        owner: AccountId::parse(owner).expect("owner"),
+        image_name: name.into(),
+        image_description: format!("{name}, made by a test"),
+        os_name: "Ubuntu Server 22.04 LTS 64位".into(),
+        platform: "Ubuntu".into(),
+        architecture: "x86_64".into(),
+        image_size: 20,
+        image_state: ImageState::Normal,
+        image_source: "CREATE_IMAGE".into(),
+        created_time: "2026-01-02T03:04:05Z".into(),
+        fee: None,
+    }
+}
+
+#[test]
+fn regions_are_the_catalog_regions() {
+    if !fuse_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let mount = scratch.mount(None);
+    let out = run("ls", &[mount.path("regions").to_str().expect("path")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listed: BTreeSet<String> = stdout(&out).lines().map(str::to_owned).collect();
+    let expected: BTreeSet<String> = service(&scratch.store(), None)
+        .regions()
+        .expect("regions")
+        .into_iter()
+        .map(|r| r.region)
+        .collect();
+    assert_eq!(listed.len(), 18);
+    assert_eq!(listed, expected);
+    assert_eq!(
+        names_in(&mount.region("ap-guangzhou")),
+        [
+            "custom",
+            "import-os.json",
+            "marketplace",
+            "public",
+            "quota.json",
+            "region.json",
+            "shared"
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect()
+    );
+    assert_eq!(
+        names_in(&mount.root),
+        ["account.json", "errors", "regions"]
+            .into_iter()
+            .map(String::from)
+            .collect()
+    );
+}
+
+#[test]
+fn listings_and_metadata_match_the_store() {
+    if !fuse_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let mount = scratch.mount(None);
+    let svc = service(&scratch.store(), None);
+    for (region, kind) in [
+        ("ap-guangzhou", ImageKind::Public),
+        ("ap-singapore", ImageKind::Public),
+        ("ap-guangzhou", ImageKind::Marketplace),
+        ("ap-singapore", ImageKind::Marketplace),
+    ] {
+        let listed = names_in(&mount.region(region).join(kind.dir_name()));
+        let stored: BTreeSet<String> = svc
+            .list_images(region, kind)
+            .expect("list")
+            .into_iter()
+            .map(|e| e.image_id.to_string())
+            .collect();
+        assert_eq!(listed, stored, "{region}/{kind}");
+    }
+    assert!(names_in(&mount.region("ap-guangzhou").join("public")).contains("img-9qabwvbn"));
+    assert_eq!(
+        names_in(&mount.region("ap-guangzhou").join("marketplace")).len(),
+        8
+    );
+    assert!(
+        names_in(&mount.region("ap-singapore").join("marketplace")).is_empty(),
+        "no marketplace overseas"
+    );
+    assert!(
+        names_in(&mount.region("ap-hongkong").join("marketplace")).is_empty(),
+        "Hong Kong is not mainland"
+    );
+
+    let dir = mount.region("ap-guangzhou").join("public/img-9qabwvbn");
+    let text = std::fs::read_to_string(dir.join("metadata.json")).expect("metadata");
+    assert!(text.ends_with("}\n"), "pretty JSON ending in a newline");
+    assert!(
+        text.starts_with("{\n  \"ImageId\": \"img-9qabwvbn\",\n"),
+        "{text}"
+    );
+    let value: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let keys: Vec<&str> = value
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for key in [
+        "ImageId",
+        "OsName",
+        "ImageType",
+        "CreatedTime",
+        "ImageName",
+        "ImageDescription",
+        "ImageSize",
+        "Architecture",
+        "ImageState",
+        "Platform",
+        "ImageCreator",
+        "ImageSource",
+        "SyncPercent",
+        "IsSupportCloudinit",
+        "SnapshotSet",
+        "Tags",
+        "LicenseType",
+    ] {
+        assert!(keys.contains(&key), "metadata.json lacks {key}: {keys:?}");
+    }
+    let stored = svc
+        .image(
+            "ap-guangzhou",
+            ImageKind::Public,
+            &ImageId::parse("img-9qabwvbn").expect("id"),
+        )
+        .expect("image");
+    assert_eq!(value, serde_json::to_value(&stored).expect("json"));
+    assert_eq!(value["ImageType"], "PUBLIC_IMAGE");
+    assert_eq!(value["ImageName"], "CentOS 7.6 64位");
+    assert!(value["CreatedTime"].as_str().expect("time").ends_with('Z'));
+
+    assert_eq!(
+        std::fs::read_to_string(dir.join("state")).expect("state"),
+        "NORMAL\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("name")).expect("name"),
+        "CentOS 7.6 64位\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("description")).expect("description"),
+        format!("{}\n", stored.image_description)
+    );
+
+    let market = mount.region("ap-guangzhou").join("marketplace");
+    let first = names_in(&market)
+        .into_iter()
+        .next()
+        .expect("a marketplace image");
+    let value: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(market.join(&first).join("metadata.json")).expect("read"),
+    )
+    .expect("json");
+    assert_eq!(value["ImageType"], "MARKET_IMAGE");
+}
+
+#[test]
+fn account_region_quota_and_import_os_files() {
+    if !fuse_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let mount = scratch.mount(None);
+    let account: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(mount.path("account.json")).expect("read"))
+            .expect("json");
+    assert_eq!(account["AccountId"], "100000000001");
+    assert_eq!(account["Backend"], "local");
+
+    let region: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(mount.region("ap-guangzhou").join("region.json")).expect("read"),
+    )
+    .expect("json");
+    assert_eq!(region["Region"], "ap-guangzhou");
+    assert_eq!(region["RegionName"], "华南地区(广州)");
+    assert_eq!(region["RegionState"], "AVAILABLE");
+    assert_eq!(region["Mainland"], true);
+    let hk: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(mount.region("ap-hongkong").join("region.json")).expect("read"),
+    )
+    .expect("json");
+    assert_eq!(hk["Mainland"], false);
+
+    let quota: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(mount.region("ap-guangzhou").join("quota.json")).expect("read"),
+    )
+    .expect("json");
+    assert_eq!(
+        quota,
+        serde_json::json!({"CustomImageQuota": 10, "CustomImagesUsed": 0, "ShareLimitPerImage": 50})
+    );
+
+    let os: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(mount.region("ap-guangzhou").join("import-os.json"))
+            .expect("read"),
+    )
+    .expect("json");
+    let linux = os["ImportImageOsListSupported"]["Linux"]
+        .as_array()
+        .expect("Linux");
+    assert!(linux.iter().any(|v| v == "Ubuntu"));
+    assert!(os["ImportImageOsVersionSet"]
+        .as_array()
+        .expect("versions")
+        .iter()
+        .any(|v| v["OsName"] == "CentOS"));
+}
+
+#[test]
+fn prices_follow_the_fee_rules() {
+    if !fuse_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let mount = scratch.mount(None);
+    let price = |path: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(path.join("price.json")).expect("read"))
+            .expect("json")
+    };
+    // Windows Server 2022 (English): free in mainland regions, a license fee overseas.
+    let mainland = price(&mount.region("ap-guangzhou").join("public/img-9tzezztj"));
+    assert_eq!(mainland["Free"], true);
+    assert_eq!(mainland["ChargeType"], "FREE");
+    let overseas = price(&mount.region("ap-singapore").join("public/img-9tzezztj"));
+    assert_eq!(overseas["Free"], false);
+    assert_eq!(overseas["ChargeType"], "LICENSE_FEE");
+    assert!(overseas["Fee"]["UnitPrice"].as_f64().expect("price") > 0.0);
+    assert!(overseas["Reason"]
+        .as_str()
+        .expect("reason")
+        .contains("Windows"));
+    // Linux is free everywhere.
+    assert_eq!(
+        price(&mount.region("ap-singapore").join("public/img-487zeit5"))["Free"],
+        true
+    );
+    // Marketplace: some free, some carry the provider's fee.
+    let market = mount.region("ap-guangzhou").join("marketplace");
+    let charges: BTreeSet<String> = names_in(&market)
+        .iter()
+        .map(|id| {
+            price(&market.join(id))["ChargeType"]
+                .as_str()
+                .expect("type")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        charges,
+        ["FREE", "MARKETPLACE_FEE"]
+            .into_iter()
+            .map(String::from)
+            .collect()
+    );
+}
+
+#[test]
+fn every_file_size_equals_its_contents() {
+    if !fuse_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let mount = scratch.mount(None);
+    let mut files = 0;
+    let mut stack = vec![mount.root.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read_dir") {
+            let entry = entry.expect("entry");
+            let meta = entry.metadata().expect("metadata");
+            if meta.is_dir() {
+                stack.push(entry.path());
+            } else {
+                let data = std::fs::read(entry.path()).expect("read");
+                assert_eq!(meta.len(), data.len() as u64, "{}", entry.path().display());
+                files += 1;
+            }
+        }
+    }
+    assert!(files > 7000, "walked {files} files");
+
+    // The same with ordinary tools: wc -c, cp -r and tar see sizes that match contents.
+    let region = mount.region("ap-guangzhou");
+    let out = sh(
+        &region,
+        "wc -c < public/img-9qabwvbn/metadata.json; stat -c %s public/img-9qabwvbn/metadata.json",
+    );
+    let lines: Vec<&str> = std::str::from_utf8(&out.stdout)
+        .expect("utf8")
+        .lines()
+        .collect();
+    assert_eq!(lines.len(), 2, "{}", stderr(&out));
+    assert_eq!(lines[0].trim(), lines[1].trim());
+
+    let copy = scratch.path().join("copy");
+    let out = run(
+        "cp",
+        &[
+            "-r",
+            region.to_str().expect("path"),
+            copy.to_str().expect("path"),
+        ],
+    );
+    assert!(out.status.success(), "cp: {}", stderr(&out));
+    let out = run(
+        "diff",
+        &[
+            "-r",
+            region.to_str().expect("path"),
+            copy.to_str().expect("path"),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "diff: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let out = sh(&region, "tar cf - public marketplace | tar tvf - | wc -l");
+    assert!(out.status.success(), "tar: {}", stderr(&out));
+    assert!(stderr(&out).is_empty(), "tar complained: {}", stderr(&out));
+}
+
+#[test]
+fn modes_owner_and_times() {
+    if !fuse_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let mount = scratch.mount(None);
+    let mode = |p: &Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o7777;
+    let region = mount.region("ap-guangzhou");
+    assert_eq!(mode(&mount.root), 0o555);
+    assert_eq!(mode(&mount.path("regions")), 0o555);
+    assert_eq!(mode(&region), 0o555);
+    assert_eq!(mode(&region.join("custom")), 0o755);
+    for kind in ["public", "shared", "marketplace"] {
+        assert_eq!(mode(&region.join(kind)), 0o555, "{kind}");
+    }
+    let image = region.join("public/img-9qabwvbn");
+    assert_eq!(mode(&image), 0o555);
+    for file in [
+        "metadata.json",
+        "name",
+        "description",
+        "state",
+        "price.json",
+    ] {
+        assert_eq!(mode(&image.join(file)), 0o444, "{file}");
+    }
+    for file in ["account.json", "errors"] {
+        assert_eq!(mode(&mount.path(file)), 0o444, "{file}");
+    }
+    assert_eq!(mode(&region.join("quota.json")), 0o444);
+
+    // SAFETY: getuid/getgid cannot fail.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let meta = std::fs::metadata(image.join("metadata.json")).expect("metadata");
+    assert_eq!((meta.uid(), meta.gid()), (uid, gid));
+
+    // Image directories carry CreatedTime as their mtime.
+    let metadata: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(image.join("metadata.json")).expect("read"))
+            .expect("json");
+    let created = parse_api_time(metadata["CreatedTime"].as_str().expect("time")).expect("time");
+    assert_eq!(
+        std::fs::metadata(&image)
+            .expect("metadata")
+            .modified()
+            .expect("mtime"),
+        created
+    );
+
+    // Inode numbers are stable within a mount.
+    let first = std::fs::metadata(&image).expect("metadata").ino();
+    let again = std::fs::metadata(&image).expect("metadata").ino();
+    assert_eq!(first, again);
+    let out = sh(&region, "ls -i -d public/img-9qabwvbn | cut -d' ' -f1");
+    assert_eq!(stdout(&out).trim(), first.to_string());
+}
+
+#[test]
+fn unknown_names_are_enoent() {
+    if !fuse_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let mount = scratch.mount(None);
+    for path in [
+        "nothing",
+        "regions/xx-nowhere-1",
+        "regions/ap-guangzhou/private",
+        "regions/ap-guangzhou/public/img-zzzzzzzz",
+        "regions/ap-guangzhou/public/not-an-image",
+        "regions/ap-guangzhou/public/IMG-9QABWVBN",
+        "regions/ap-guangzhou/custom/img-9qabwvbn",
+        "regions/ap-guangzhou/shared/img-9qabwvbn",
+        "regions/ap-guangzhou/marketplace/img-9qabwvbn",
+        "regions/ap-singapore/marketplace/img-mk3wp7qa",
+        "regions/ap-guangzhou/public/img-9qabwvbn/share",
+        "regions/ap-guangzhou/public/img-9qabwvbn/nope",
+    ] {
+        assert_eq!(
+            errno_of(std::fs::metadata(mount.path(path))),
+            libc::ENOENT,
+            "{path}"
+        );
+    }
+    assert_eq!(
+        errno_of(std::fs::metadata(mount.path("account.json/x"))),
+        libc::ENOTDIR
+    );
+    let out = sh(
+        &mount.root,
+        "cat regions/ap-guangzhou/public/img-zzzzzzzz/state",
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("No such file or directory"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn every_change_is_refused_with_eperm_and_recorded() {
+    if !fuse_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let mount = scratch.mount(None);
+    let image = mount.region("ap-guangzhou").join("public/img-9qabwvbn");
+
+    // The shell: echo into a file fails in write/open, with the message bash prints.
+    for file in [
+        "name",
+        "description",
+        "state",
+        "metadata.json",
+        "price.json",
+    ] {
+        let out = sh(&image, &format!("echo changed > {file}"));
+        assert!(!out.status.success(), "{file}");
+        assert!(
+            stderr(&out).contains("Operation not permitted"),
+            "{file}: {}",
+            stderr(&out)
+        );
+        assert_eq!(
+            std::fs::read_to_string(image.join("state")).expect("state"),
+            "NORMAL\n"
+        );
+    }
+    let open_write = |p: &Path| std::fs::OpenOptions::new().write(true).open(p);
+    assert_eq!(errno_of(open_write(&image.join("name"))), libc::EPERM);
+    assert_eq!(
+        errno_of(open_write(&mount.path("account.json"))),
+        libc::EPERM
+    );
+    assert_eq!(errno_of(open_write(&mount.path("errors"))), libc::EPERM);
+    assert_eq!(
+        errno_of(open_write(&mount.region("ap-guangzhou").join("quota.json"))),
+        libc::EPERM
+    );
+    let append = std::fs::OpenOptions::new()
+        .append(true)
+        .open(image.join("description"));
+    assert_eq!(errno_of(append), libc::EPERM);
+
+    let custom = mount.region("ap-guangzhou").join("custom");
+    assert_eq!(
+        errno_of(std::fs::create_dir(custom.join("img-aaaaaaaa"))),
+        libc::EPERM
+    );
+    assert_eq!(
+        errno_of(std::fs::write(custom.join("new-file"), b"x")),
+        libc::EPERM
+    );
+    assert_eq!(errno_of(std::fs::remove_dir(&image)), libc::EPERM);
+    assert_eq!(
+        errno_of(std::fs::remove_file(image.join("name"))),
+        libc::EPERM
+    );
+    assert_eq!(
+        errno_of(std::fs::rename(image.join("name"), image.join("name2"))),
+        libc::EPERM
+    );
+    assert_eq!(
+        errno_of(std::os::unix::fs::symlink(
+            "/etc/passwd",
+            custom.join("link")
+        )),
+        libc::EPERM
+    );
+    assert_eq!(
+        errno_of(std::fs::hard_link(image.join("name"), custom.join("hard"))),
+        libc::EPERM
+    );
+    assert_eq!(
+        errno_of(std::fs::set_permissions(
+            image.join("name"),
+            std::fs::Permissions::from_mode(0o666)
+        )),
+        libc::EPERM
+    );
+    let out = sh(&image, "touch name");
+    assert!(!out.status.success(), "touch must fail");
+    let out = sh(&image, "truncate -s 0 metadata.json");
+    assert!(!out.status.success(), "truncate must fail");
+    assert!(
+        std::fs::read_to_string(image.join("metadata.json"))
+            .expect("read")
+            .len()
+            > 100
+    );
+
+    // Each refusal is a line of `errors`: time, operation, path, API code, message.
+    let errors = std::fs::read_to_string(mount.path("errors")).expect("errors");
+    let lines: Vec<&str> = errors.lines().collect();
+    assert!(lines.len() >= 15, "{errors}");
+    assert!(
+        lines.iter().any(|l| l.contains(
+            " write /regions/ap-guangzhou/public/img-9qabwvbn/name UnsupportedOperation "
+        )),
+        "{errors}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(" mkdir /regions/ap-guangzhou/custom/img-aaaaaaaa ")),
+        "{errors}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(" rmdir /regions/ap-guangzhou/public/img-9qabwvbn ")),
+        "{errors}"
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|l| parse_api_time(l.split(' ').next().unwrap_or("")).is_some()),
+        "{errors}"
+    );
+    assert_eq!(
+        std::fs::metadata(mount.path("errors")).expect("stat").len(),
+        errors.len() as u64
+    );
+}
+
+#[test]
+fn custom_and_shared_images_follow_ownership() {
+    if !fuse_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let owner = "100000000001";
+    let friend = "100000000002";
+    let store = Store::open(&scratch.store(), None).expect("store");
+    store
+        .add_account(&AccountId::parse(friend).expect("id"))
+        .expect("account");
+    insert_custom_image(
+        &store,
+        &custom_image("ap-guangzhou", "img-k3j4h5g6", owner, "web-golden"),
+    )
+    .expect("insert");
+    insert_custom_image(
+        &store,
+        &custom_image("ap-guangzhou", "img-p0q9r8s7", owner, "db-backup"),
+    )
+    .expect("insert");
+    insert_share(
+        &store,
+        "ap-guangzhou",
+        &ImageId::parse("img-k3j4h5g6").expect("id"),
+        &AccountId::parse(friend).expect("id"),
+        "2026-01-03T00:00:00Z",
+    )
+    .expect("share");
+
+    let mine = scratch.mount(Some(owner));
+    let theirs = scratch.mount(Some(friend));
+    let set = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+
+    assert_eq!(
+        names_in(&mine.region("ap-guangzhou").join("custom")),
+        set(&["img-k3j4h5g6", "img-p0q9r8s7"])
+    );
+    assert!(names_in(&mine.region("ap-guangzhou").join("shared")).is_empty());
+    assert!(names_in(&theirs.region("ap-guangzhou").join("custom")).is_empty());
+    assert_eq!(
+        names_in(&theirs.region("ap-guangzhou").join("shared")),
+        set(&["img-k3j4h5g6"])
+    );
+    // Shared images show only in the original's region.
+    assert!(names_in(&theirs.region("ap-shanghai").join("shared")).is_empty());
+    // Not reachable by name outside one's view either.
+    assert_eq!(
+        errno_of(std::fs::metadata(
+            theirs.region("ap-guangzhou").join("custom/img-k3j4h5g6")
+        )),
+        libc::ENOENT
+    );
+    assert_eq!(
+        errno_of(std::fs::metadata(
+            theirs.region("ap-guangzhou").join("shared/img-p0q9r8s7")
+        )),
+        libc::ENOENT
+    );
+
+    let read_json = |p: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(p).expect("read")).expect("json")
+    };
+    let as_owner = read_json(
+        &mine
+            .region("ap-guangzhou")
+            .join("custom/img-k3j4h5g6/metadata.json"),
+    );
+    assert_eq!(as_owner["ImageType"], "PRIVATE_IMAGE");
+    assert_eq!(as_owner["ImageCreator"], owner);
+    assert_eq!(as_owner["ImageName"], "web-golden");
+    let as_friend = read_json(
+        &theirs
+            .region("ap-guangzhou")
+            .join("shared/img-k3j4h5g6/metadata.json"),
+    );
+    assert_eq!(as_friend["ImageType"], "SHARED_IMAGE");
+    assert_eq!(as_friend["ImageName"], "web-golden");
+
+    let quota = read_json(&mine.region("ap-guangzhou").join("quota.json"));
+    assert_eq!(quota["CustomImagesUsed"], 2);
+    assert_eq!(
+        read_json(&theirs.region("ap-guangzhou").join("quota.json"))["CustomImagesUsed"],
+        0
+    );
+
+    // `ls -t` orders custom images by age (CreatedTime is the directory's mtime).
+    let out = sh(&mine.region("ap-guangzhou").join("custom"), "ls -t");
+    assert_eq!(stdout(&out).lines().count(), 2);
+
+    // The receiver cannot change the shared image by any path.
+    let shared = theirs.region("ap-guangzhou").join("shared/img-k3j4h5g6");
+    assert_eq!(
+        errno_of(std::fs::write(shared.join("name"), b"mine now\n")),
+        libc::EPERM
+    );
+    assert_eq!(errno_of(std::fs::remove_dir(&shared)), libc::EPERM);
+    let errors = std::fs::read_to_string(theirs.path("errors")).expect("errors");
+    assert!(
+        errors.contains("UnsupportedOperation.SharedImageModifyUnsupported"),
+        "{errors}"
+    );
+
+    // A change made elsewhere in the store shows within about a second.
+    insert_custom_image(
+        &store,
+        &custom_image("ap-guangzhou", "img-n3wn3w00", owner, "fresh"),
+    )
+    .expect("insert");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(names_in(&mine.region("ap-guangzhou").join("custom")).contains("img-n3wn3w00"));
+    assert!(std::fs::metadata(
+        mine.region("ap-guangzhou")
+            .join("custom/img-n3wn3w00/state")
+    )
+    .is_ok());
+}
+
+#[test]
+fn a_new_account_is_created_on_mount() {
+    if !fuse_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let mount = scratch.mount(Some("200000000009"));
+    let account: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(mount.path("account.json")).expect("read"))
+            .expect("json");
+    assert_eq!(account["AccountId"], "200000000009");
+    assert!(
+        mount
+            .log()
+            .contains("account 200000000009 was new to store"),
+        "log: {}",
+        mount.log()
+    );
+    let store = Store::open(&scratch.store(), None).expect("store");
+    assert!(store
+        .account_exists(&AccountId::parse("200000000009").expect("id"))
+        .expect("exists"));
+}
+
+#[test]
+fn find_and_grep_walk_the_tree() {
+    if !fuse_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let mount = scratch.mount(None);
+    let out = sh(&mount.root, "find regions -type f | wc -l");
+    let files: usize = stdout(&out).trim().parse().expect("count");
+    let svc = service(&scratch.store(), None);
+    let mut expected = 0;
+    for region in svc.regions().expect("regions") {
+        expected += 3; // region.json, quota.json, import-os.json
+        for kind in ImageKind::ALL {
+            expected += 5 * svc.list_images(&region.region, kind).expect("list").len();
+        }
+    }
+    assert_eq!(files, expected);
+    let out = sh(
+        &mount.root,
+        "grep -l '\"Platform\": \"Windows\"' regions/ap-singapore/public/*/metadata.json | wc -l",
+    );
+    assert_eq!(stdout(&out).trim(), "8");
+    let out = sh(
+        &mount.root,
+        "cat regions/*/public/img-9qabwvbn/state | sort | uniq -c",
+    );
+    assert_eq!(stdout(&out).trim(), "18 NORMAL");
+}
