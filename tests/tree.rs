@@ -763,3 +763,38 @@ fn find_and_grep_walk_the_tree() {
     );
     assert_eq!(stdout(&out).trim(), "18 NORMAL");
 }
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("VmRSS")
+}
+
+#[test]
+fn memory_stays_flat_across_repeated_walks() {
+    if !fuse_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let mount = scratch.mount(None);
+    let walk = || {
+        let out = sh(&mount.root, "find . -type f | xargs cat > /dev/null");
+        assert!(out.status.success(), "{}", stderr(&out));
+        // Make the kernel drop its inodes, so it sends FORGET and looks everything up again.
+        let _ = std::fs::write("/proc/sys/vm/drop_caches", "2");
+    };
+    walk();
+    let after_first = rss_kib(mount.pid());
+    for _ in 0..3 {
+        walk();
+    }
+    let after_more = rss_kib(mount.pid());
+    assert!(
+        after_more < after_first + 16 * 1024,
+        "daemon RSS grew from {after_first} KiB to {after_more} KiB over repeated walks"
+    );
+}

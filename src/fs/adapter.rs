@@ -211,8 +211,12 @@ impl Filesystem for FuseAdapter {
         let write = flags.acc_mode() != OpenAccMode::O_RDONLY || flags.0 & libc::O_TRUNC != 0;
         match self.fs.open(ino.0, write) {
             // Contents are generated: direct I/O makes reads return what the handle holds,
-            // whatever size the kernel last cached.
-            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::FOPEN_DIRECT_IO),
+            // whatever size the kernel last cached. Nothing happens at close, so the kernel
+            // need not send FLUSH.
+            Ok(fh) => reply.opened(
+                FileHandle(fh),
+                FopenFlags::FOPEN_DIRECT_IO | FopenFlags::FOPEN_NOFLUSH,
+            ),
             Err(e) => reply.error(errno(&e)),
         }
     }
@@ -409,6 +413,8 @@ impl Filesystem for FuseAdapter {
         reply.error(self.refuse("setxattr", ino, None));
     }
 
+    // Extended attributes are not supported: ENOSYS makes the kernel stop asking (it
+    // remembers), which spares `ls -l` two requests per file.
     fn getxattr(
         &self,
         _req: &Request,
@@ -417,15 +423,11 @@ impl Filesystem for FuseAdapter {
         _size: u32,
         reply: ReplyXattr,
     ) {
-        reply.error(Errno::NO_XATTR);
+        reply.error(Errno::ENOSYS);
     }
 
-    fn listxattr(&self, _req: &Request, _ino: INodeNo, size: u32, reply: ReplyXattr) {
-        if size == 0 {
-            reply.size(0);
-        } else {
-            reply.data(&[]);
-        }
+    fn listxattr(&self, _req: &Request, _ino: INodeNo, _size: u32, reply: ReplyXattr) {
+        reply.error(Errno::ENOSYS);
     }
 
     fn removexattr(&self, _req: &Request, ino: INodeNo, _name: &OsStr, reply: ReplyEmpty) {

@@ -549,3 +549,145 @@ impl ImageFs {
         self.node(ino)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::local::store::Store;
+    use crate::local::LocalService;
+
+    fn fs() -> (tempfile::TempDir, ImageFs) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(Store::open(&dir.path().join("s.db"), None).expect("store"));
+        let service = LocalService::open(store, None).expect("service");
+        (dir, ImageFs::new(Arc::new(service)).expect("fs"))
+    }
+
+    fn walk(fs: &ImageFs, path: &str) -> Result<Attr> {
+        let mut attr = fs.getattr(Node::ROOT_INO)?;
+        for part in path.split('/').filter(|p| !p.is_empty()) {
+            attr = fs.lookup(attr.ino, OsStr::new(part))?;
+        }
+        Ok(attr)
+    }
+
+    fn cat(fs: &ImageFs, path: &str) -> Result<String> {
+        let attr = walk(fs, path)?;
+        let fh = fs.open(attr.ino, false)?;
+        let data = fs.read(fh, 0, u32::MAX)?;
+        fs.release(fh);
+        assert_eq!(attr.size, data.len() as u64, "{path}");
+        Ok(String::from_utf8(data).expect("utf-8"))
+    }
+
+    #[test]
+    fn paths_resolve_to_their_contents() {
+        let (_dir, fs) = fs();
+        assert_eq!(
+            cat(&fs, "regions/ap-guangzhou/public/img-9qabwvbn/state").unwrap(),
+            "NORMAL\n"
+        );
+        let account = cat(&fs, "account.json").unwrap();
+        assert!(
+            account.contains("\"AccountId\": \"100000000001\""),
+            "{account}"
+        );
+        let region = walk(&fs, "regions/ap-guangzhou").unwrap();
+        assert_eq!(region.kind, EntryKind::Directory);
+        assert_eq!(
+            fs.path(Node::from_ino(region.ino).unwrap()),
+            "/regions/ap-guangzhou"
+        );
+    }
+
+    #[test]
+    fn reads_honour_offset_and_size() {
+        let (_dir, fs) = fs();
+        let attr = walk(&fs, "regions/ap-guangzhou/public/img-9qabwvbn/state").unwrap();
+        let fh = fs.open(attr.ino, false).unwrap();
+        assert_eq!(fs.read(fh, 1, 3).unwrap(), b"ORM");
+        assert_eq!(fs.read(fh, 100, 3).unwrap(), b"");
+        assert_eq!(fs.read(fh, u64::MAX, u32::MAX).unwrap(), b"");
+        fs.release(fh);
+        assert_eq!(fs.read(fh, 0, 1).unwrap_err().errno(), libc::EBADF);
+    }
+
+    #[test]
+    fn listings_carry_the_attributes_lookup_gives() {
+        let (_dir, fs) = fs();
+        let image = walk(&fs, "regions/ap-guangzhou/public/img-9qabwvbn").unwrap();
+        for entry in fs.list(image.ino).unwrap() {
+            let looked_up = fs.lookup(image.ino, OsStr::new(&entry.name)).unwrap();
+            assert_eq!(entry.attr, looked_up, "{}", entry.name);
+        }
+        let public = walk(&fs, "regions/ap-guangzhou/public").unwrap();
+        let entries = fs.list(public.ino).unwrap();
+        let centos = entries.iter().find(|e| e.name == "img-9qabwvbn").unwrap();
+        assert_eq!(centos.attr, image);
+    }
+
+    #[test]
+    fn unknown_names_and_bad_inodes_are_enoent() {
+        let (_dir, fs) = fs();
+        for path in [
+            "nope",
+            "regions/nowhere",
+            "regions/ap-guangzhou/public/img-zzzzzzzz",
+            "regions/ap-guangzhou/public/../public",
+            "regions/ap-guangzhou/custom/img-9qabwvbn",
+        ] {
+            assert_eq!(walk(&fs, path).unwrap_err().errno(), libc::ENOENT, "{path}");
+        }
+        assert_eq!(fs.getattr(0).unwrap_err().errno(), libc::ENOENT);
+        assert_eq!(
+            fs.getattr(Node::Region(63).ino()).unwrap_err().errno(),
+            libc::ENOENT
+        );
+        let file = walk(&fs, "account.json").unwrap();
+        assert_eq!(
+            fs.lookup(file.ino, OsStr::new("x")).unwrap_err().errno(),
+            libc::ENOTDIR
+        );
+    }
+
+    #[test]
+    fn writes_are_refused_and_recorded() {
+        let (_dir, fs) = fs();
+        let name = walk(&fs, "regions/ap-guangzhou/public/img-9qabwvbn/name").unwrap();
+        let e = fs.open(name.ino, true).unwrap_err();
+        assert_eq!(e.errno(), libc::EPERM);
+        assert_eq!(e.code(), "UnsupportedOperation");
+        let errors = cat(&fs, "errors").unwrap();
+        assert_eq!(errors.lines().count(), 1);
+        assert!(
+            errors.contains(
+                " write /regions/ap-guangzhou/public/img-9qabwvbn/name UnsupportedOperation "
+            ),
+            "{errors}"
+        );
+        let dir = walk(&fs, "regions/ap-guangzhou/custom").unwrap();
+        let node = Node::from_ino(dir.ino).unwrap();
+        assert_eq!(
+            fs.refuse("mkdir", node, Some(OsStr::new("x"))).errno(),
+            libc::EPERM
+        );
+        assert_eq!(cat(&fs, "errors").unwrap().lines().count(), 2);
+    }
+
+    #[test]
+    fn the_error_log_keeps_the_newest_lines() {
+        let (_dir, fs) = fs();
+        let error = Error::new("UnsupportedOperation", "no");
+        for i in 0..(ERROR_LOG_LINES + 5) {
+            fs.record("write", &format!("/f{i}"), &error);
+        }
+        let errors = cat(&fs, "errors").unwrap();
+        assert_eq!(errors.lines().count(), ERROR_LOG_LINES);
+        assert!(errors
+            .lines()
+            .last()
+            .unwrap()
+            .contains(&format!("/f{}", ERROR_LOG_LINES + 4)));
+        assert!(!errors.contains(" /f4 "));
+    }
+}
