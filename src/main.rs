@@ -255,9 +255,14 @@ fn run_mount(args: &MountArgs, mountpoint: &Path, daemon: bool) -> Result<(), Fa
     let account = args.account.as_deref().map(AccountId::parse).transpose()?;
     let service = LocalService::open(store.clone(), account)?;
     let summary = format!(
-        "mounted {} as account {} (local store {})",
+        "mounted {} as account {}{} (local store {})",
         mountpoint.display(),
         service.account_id(),
+        if service.account_was_created() {
+            ", new to the store and created"
+        } else {
+            ""
+        },
         store.path().display()
     );
     let fs = ImageFs::new(Arc::new(service))?;

@@ -101,6 +101,84 @@ fn mount_runs_in_the_background_and_unmount_ends_it() {
 }
 
 #[test]
+fn mounting_as_a_new_account_says_so() {
+    if !fuse_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let mountpoint = scratch.path().join("images");
+    let _cleanup = Cleanup(&mountpoint);
+    let out = imagefs(&[
+        "mount",
+        p(&mountpoint),
+        "--store",
+        p(&scratch.store()),
+        "--account",
+        "300000000003",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("as account 300000000003, new to the store and created"),
+        "{}",
+        stderr(&out)
+    );
+    let out = imagefs(&["unmount", p(&mountpoint)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn allow_other_lets_other_users_read_but_not_write() {
+    if !fuse_available() {
+        return;
+    }
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 || !run("id", &["nobody"]).status.success() {
+        eprintln!("skipping: needs root and a `nobody` user");
+        return;
+    }
+    let scratch = Scratch::new();
+    std::fs::set_permissions(
+        scratch.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    let as_nobody = |script: &str| {
+        Command::new("su")
+            .args(["nobody", "-s", "/bin/sh", "-c", script])
+            .output()
+            .expect("su")
+    };
+    let state = "regions/ap-guangzhou/public/img-9qabwvbn/state";
+    {
+        let mount = scratch.mount(None);
+        let out = as_nobody(&format!("cat {}", p(&mount.path(state))));
+        assert!(
+            !out.status.success(),
+            "without --allow-other other users are kept out"
+        );
+        assert!(
+            stderr(&out).contains("Permission denied"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    let mountpoint = scratch.path().join("shared-mount");
+    let mount = Mount::start(&mountpoint, &scratch.store(), None, &["--allow-other"]);
+    let out = as_nobody(&format!("cat {}", p(&mount.path(state))));
+    assert_eq!(stdout(&out), "NORMAL\n", "{}", stderr(&out));
+    let out = as_nobody(&format!(
+        "echo x > {}",
+        p(&mount.path("regions/ap-guangzhou/public/img-9qabwvbn/name"))
+    ));
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("Permission denied"),
+        "modes are enforced: {}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn mount_refuses_bad_mountpoints_and_stores() {
     if !fuse_available() {
         return;

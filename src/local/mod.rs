@@ -24,6 +24,7 @@ pub struct LocalService {
     account: AccountId,
     regions: Vec<Region>,
     catalog: Catalog,
+    account_created: bool,
 }
 
 const IMAGE_COLUMNS: &str = "image_id, kind, owner, image_name, image_description, os_name,
@@ -108,7 +109,8 @@ impl LocalService {
             Some(a) => a,
             None => store.default_account()?,
         };
-        if store.add_account(&account)? {
+        let account_created = store.add_account(&account)?;
+        if account_created {
             log::info!(
                 "account {account} was new to store {}: created it",
                 store.path().display()
@@ -133,11 +135,17 @@ impl LocalService {
             account,
             regions,
             catalog,
+            account_created,
         })
     }
 
     pub fn account_id(&self) -> &AccountId {
         &self.account
+    }
+
+    /// Whether opening this service added its account to the store.
+    pub fn account_was_created(&self) -> bool {
+        self.account_created
     }
 
     fn region(&self, region: &str) -> Result<&Region> {
