@@ -74,6 +74,8 @@ pub fn errno_for_code(code: &str) -> i32 {
         ("ImageQuotaLimitExceeded", _) | ("OverQuota", _) => libc::EDQUOT,
         ("LimitExceeded", _) => libc::EDQUOT,
         ("RequestLimitExceeded", _) => libc::EAGAIN,
+        ("UnsupportedOperation", t) if t.starts_with("InstanceState") => libc::EBUSY,
+        ("OperationDenied", "InstanceOperationInProgress") => libc::EBUSY,
         ("AuthFailure", _) => libc::EACCES,
         ("UnsupportedOperation", _) | ("UnauthorizedOperation", _) | ("OperationDenied", _) => {
             libc::EPERM
@@ -85,6 +87,9 @@ pub fn errno_for_code(code: &str) -> i32 {
         | ("InvalidImageOsType", _)
         | ("InvalidImageOsVersion", _)
         | ("InvalidAccountId", _)
+        | ("InvalidInstanceId", _)
+        | ("InvalidInstanceType", _)
+        | ("InvalidZone", _)
         | ("InvalidFilter", _)
         | ("InvalidFilterValue", _)
         | ("MissingParameter", _)
@@ -121,6 +126,10 @@ mod tests {
             ("InvalidImageId.IncorrectState", libc::EBUSY),
             ("InvalidImageId.InShared", libc::EBUSY),
             ("RequestLimitExceeded", libc::EAGAIN),
+            ("InvalidInstanceId.NotFound", libc::ENOENT),
+            ("InvalidInstanceId.Malformed", libc::EINVAL),
+            ("UnsupportedOperation.InstanceStatePending", libc::EBUSY),
+            ("InvalidParameterValue.InvalidImageState", libc::EBUSY),
             ("AuthFailure.SignatureFailure", libc::EACCES),
             ("InternalError", libc::EIO),
         ];

@@ -46,6 +46,22 @@ enum Command_ {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Show or change the settings of a local store.
+    Store {
+        #[command(subcommand)]
+        action: StoreAction,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum StoreAction {
+    /// Print the store's settings.
+    Settings,
+    /// Change a setting: custom-image-quota (per account and region), share-limit (accounts
+    /// per image), transition-delay (seconds asynchronous work takes).
+    Set { key: String, value: String },
 }
 
 #[derive(Args, Clone)]
@@ -74,6 +90,10 @@ struct MountArgs {
     /// Let other users enter the mount; file modes are enforced for them.
     #[arg(long)]
     allow_other: bool,
+    /// Seconds asynchronous work (launch, create_image, import, reset) takes on this mount;
+    /// 0 completes it before the write returns [default: the store's setting, 2]
+    #[arg(long, value_name = "SECONDS")]
+    transition_delay: Option<f64>,
     /// Write the daemon's log here (RUST_LOG sets the level; default warn).
     #[arg(long, value_name = "FILE")]
     log_file: Option<PathBuf>,
@@ -119,6 +139,7 @@ fn main() -> ExitCode {
         Command_::Mount(args) => mount(args),
         Command_::Unmount(args) => unmount(args),
         Command_::Accounts { action, store } => accounts(action, &store),
+        Command_::Store { action, store } => store_command(action, &store),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -253,7 +274,8 @@ fn mount(args: MountArgs) -> Result<(), Failure> {
 fn run_mount(args: &MountArgs, mountpoint: &Path, daemon: bool) -> Result<(), Failure> {
     let store = Arc::new(open_store(&args.store)?);
     let account = args.account.as_deref().map(AccountId::parse).transpose()?;
-    let service = LocalService::open(store.clone(), account)?;
+    let delay = args.transition_delay.map(seconds).transpose()?;
+    let service = LocalService::open(store.clone(), account)?.with_transition_delay(delay);
     let summary = format!(
         "mounted {} as account {}{} (local store {})",
         mountpoint.display(),
@@ -322,6 +344,9 @@ fn spawn_daemon(args: &MountArgs, mountpoint: &Path) -> Result<(), Failure> {
     }
     if let Some(log) = &args.log_file {
         cmd.arg("--log-file").arg(std::path::absolute(log)?);
+    }
+    if let Some(delay) = args.transition_delay {
+        cmd.arg("--transition-delay").arg(delay.to_string());
     }
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -402,6 +427,84 @@ fn accounts(action: AccountsAction, store_args: &StoreArgs) -> Result<(), Failur
             } else {
                 println!("account {id} already exists");
             }
+        }
+    }
+    Ok(())
+}
+
+/// A duration given in seconds on the command line.
+fn seconds(value: f64) -> Result<Duration, Failure> {
+    if value.is_finite() && (0.0..=86_400.0).contains(&value) {
+        Ok(Duration::from_secs_f64(value))
+    } else {
+        Err(Failure(format!(
+            "{value} is not a delay in seconds between 0 and 86400"
+        )))
+    }
+}
+
+/// The settings `imagefs store` knows: (name, meta key, default, description).
+const SETTINGS: [(&str, &str, &str, &str); 3] = [
+    (
+        "custom-image-quota",
+        "custom_image_quota",
+        "10",
+        "custom images per account and region",
+    ),
+    (
+        "share-limit",
+        "share_limit",
+        "50",
+        "accounts one image can be shared with",
+    ),
+    (
+        "transition-delay",
+        "transition_delay_ms",
+        "2000",
+        "milliseconds asynchronous work takes",
+    ),
+];
+
+fn store_command(action: StoreAction, store_args: &StoreArgs) -> Result<(), Failure> {
+    let store = open_store(store_args)?;
+    match action {
+        StoreAction::Settings => {
+            println!("store {}", store.path().display());
+            for (name, key, default, what) in SETTINGS {
+                let value = store.meta(key)?.unwrap_or_else(|| default.to_string());
+                let shown = if key == "transition_delay_ms" {
+                    format!("{}", value.parse::<f64>().unwrap_or(0.0) / 1000.0)
+                } else {
+                    value
+                };
+                println!("{name} = {shown}  ({what})");
+            }
+        }
+        StoreAction::Set { key, value } => {
+            let (name, meta_key, _, _) = SETTINGS
+                .iter()
+                .find(|(name, ..)| *name == key)
+                .ok_or_else(|| {
+                    Failure(format!(
+                        "unknown setting `{key}`; settings: custom-image-quota, share-limit, transition-delay"
+                    ))
+                })?;
+            let stored = if *meta_key == "transition_delay_ms" {
+                let secs: f64 = value
+                    .parse()
+                    .map_err(|_| Failure(format!("`{value}` is not a number of seconds")))?;
+                seconds(secs)?.as_millis().to_string()
+            } else {
+                let n: u64 = value
+                    .parse()
+                    .map_err(|_| Failure(format!("`{value}` is not a whole number")))?;
+                if n == 0 || n > 100_000 {
+                    return Err(Failure(format!("{name} must be between 1 and 100000")));
+                }
+                n.to_string()
+            };
+            store.set_meta(meta_key, &stored)?;
+            println!("{name} = {value}");
         }
     }
     Ok(())

@@ -384,6 +384,145 @@ pub fn parse_api_time(s: &str) -> Option<SystemTime> {
     }
 }
 
+/// An instance ID: `ins-` + 8 lowercase letters or digits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct InstanceId(String);
+
+impl InstanceId {
+    pub fn parse(s: &str) -> Result<InstanceId> {
+        if is_resource_id(s, "ins") {
+            Ok(InstanceId(s.to_owned()))
+        } else {
+            Err(Error::new(
+                "InvalidInstanceId.Malformed",
+                format!("`{s}` is not an instance ID: expected ins- followed by 8 lowercase letters or digits"),
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The 8 characters after `ins-`, as a base-36 number (fits in 42 bits).
+    pub fn number(&self) -> u64 {
+        base36_value(&self.0[4..])
+    }
+
+    pub fn from_number(n: u64) -> Option<InstanceId> {
+        base36_string(n).map(|s| InstanceId(format!("ins-{s}")))
+    }
+}
+
+impl TryFrom<String> for InstanceId {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self> {
+        InstanceId::parse(&s)
+    }
+}
+
+impl From<InstanceId> for String {
+    fn from(id: InstanceId) -> String {
+        id.0
+    }
+}
+
+impl fmt::Display for InstanceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// `Placement` of the API (the members an instance reports).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Placement {
+    pub zone: String,
+    pub project_id: i64,
+}
+
+/// The API's `Instance` object: the members the image workflows use, with the API's names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Instance {
+    pub placement: Placement,
+    pub instance_id: InstanceId,
+    pub instance_type: String,
+    #[serde(rename = "CPU")]
+    pub cpu: i64,
+    pub memory: i64,
+    pub restrict_state: String,
+    pub instance_name: String,
+    pub instance_charge_type: String,
+    pub private_ip_addresses: Vec<String>,
+    pub image_id: ImageId,
+    pub created_time: String,
+    pub os_name: String,
+    pub instance_state: String,
+    pub latest_operation: Option<String>,
+    pub latest_operation_state: Option<String>,
+    pub license_type: String,
+}
+
+/// What a listing of `instances/` needs of an instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceEntry {
+    pub instance_id: InstanceId,
+    pub created_time: String,
+}
+
+/// A `launch` command: RunInstances parameters (the ones the local backend models).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct LaunchSpec {
+    pub instance_count: Option<i64>,
+    pub instance_name: Option<String>,
+    pub instance_type: Option<String>,
+    pub instance_charge_type: Option<String>,
+    pub placement: Option<PlacementSpec>,
+    /// If given, it must name the image whose `launch` file is written.
+    pub image_id: Option<String>,
+}
+
+/// `Placement` as RunInstances takes it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct PlacementSpec {
+    pub zone: String,
+    pub project_id: Option<i64>,
+}
+
+/// A `create_image` command: CreateImage parameters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct CreateImageSpec {
+    pub image_name: String,
+    pub image_description: Option<String>,
+    /// If given, it must name the instance whose `create_image` file is written.
+    pub instance_id: Option<String>,
+    pub force_poweroff: Option<String>,
+    pub sysprep: Option<String>,
+}
+
+/// An `import` command: ImportImage parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct ImportImageSpec {
+    pub image_name: String,
+    pub image_url: String,
+    pub os_type: String,
+    pub os_version: String,
+    pub architecture: String,
+    pub image_description: Option<String>,
+    #[serde(default)]
+    pub force: bool,
+    #[serde(default)]
+    pub dry_run: bool,
+    pub license_type: Option<String>,
+    pub boot_mode: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -420,6 +559,17 @@ mod tests {
             assert_eq!(ImageId::from_number(id.number()).unwrap(), id);
         }
         assert!(ImageId::from_number(36u64.pow(8)).is_none());
+    }
+
+    #[test]
+    fn instance_ids_are_validated_and_numbered() {
+        let id = InstanceId::parse("ins-a1b2c3d4").unwrap();
+        assert_eq!(InstanceId::from_number(id.number()).unwrap(), id);
+        assert_eq!(
+            InstanceId::parse("img-a1b2c3d4").unwrap_err().code(),
+            "InvalidInstanceId.Malformed"
+        );
+        assert!(InstanceId::parse("ins-a1b2c3d").is_err());
     }
 
     #[test]

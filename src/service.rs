@@ -1,13 +1,24 @@
 //! The one seam between the filesystem and a backend.
 //!
 //! A service is bound to one account: every call answers as that account sees the cloud.
-//! The filesystem decides which files exist for which kind of image; every rule of the image
-//! service (visibility, quotas, prices, states) lives behind this trait.
+//! The filesystem decides which files exist for which kind of image and parses what is
+//! written to them; every rule of the image service (visibility, quotas, names, states,
+//! prices) lives behind this trait.
 
 use crate::error::Result;
 use crate::model::{
-    AccountInfo, Image, ImageEntry, ImageId, ImageKind, ImportImageOs, Price, Quota, Region,
+    AccountInfo, CreateImageSpec, Image, ImageEntry, ImageId, ImageKind, ImportImageOs,
+    ImportImageSpec, Instance, InstanceEntry, InstanceId, LaunchSpec, Price, Quota, Region,
 };
+
+/// The user on whose behalf a command runs (from the FUSE request), for backends that touch
+/// local files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    pub uid: u32,
+    pub gid: u32,
+    pub pid: u32,
+}
 
 pub trait ImageService: Send + Sync {
     /// Who this service acts as (`account.json`).
@@ -31,4 +42,41 @@ pub trait ImageService: Send + Sync {
 
     /// The OS types and versions ImportImage accepts (DescribeImportImageOs).
     fn import_os(&self, region: &str) -> Result<ImportImageOs>;
+
+    /// This account's instances in a region, ordered by InstanceId (DescribeInstances).
+    fn list_instances(&self, region: &str) -> Result<Vec<InstanceEntry>>;
+
+    /// One of this account's instances.
+    fn instance(&self, region: &str, id: &InstanceId) -> Result<Instance>;
+
+    /// RunInstances from the image seen as `kind`; returns the new instances.
+    fn run_instances(
+        &self,
+        region: &str,
+        kind: ImageKind,
+        image: &ImageId,
+        spec: &LaunchSpec,
+    ) -> Result<Vec<InstanceId>>;
+
+    /// CreateImage from an instance; returns the new custom image.
+    fn create_image(
+        &self,
+        region: &str,
+        instance: &InstanceId,
+        spec: &CreateImageSpec,
+    ) -> Result<ImageId>;
+
+    /// ResetInstance: reinstall the instance from an image the account may use.
+    fn reset_instance(&self, region: &str, instance: &InstanceId, image: &ImageId) -> Result<()>;
+
+    /// TerminateInstances for one instance.
+    fn terminate_instance(&self, region: &str, instance: &InstanceId) -> Result<()>;
+
+    /// ImportImage; returns the new custom image (or, for a dry run, nothing).
+    fn import_image(
+        &self,
+        region: &str,
+        spec: &ImportImageSpec,
+        caller: &Caller,
+    ) -> Result<Option<ImageId>>;
 }

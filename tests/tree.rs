@@ -746,9 +746,10 @@ fn find_and_grep_walk_the_tree() {
     let svc = service(&scratch.store(), None);
     let mut expected = 0;
     for region in svc.regions().expect("regions") {
-        expected += 3; // region.json, quota.json, import-os.json
+        expected += 4; // region.json, quota.json, import-os.json, import
         for kind in ImageKind::ALL {
-            expected += 5 * svc.list_images(&region.region, kind).expect("list").len();
+            // metadata.json, name, description, state, price.json, launch
+            expected += 6 * svc.list_images(&region.region, kind).expect("list").len();
         }
     }
     assert_eq!(files, expected);

@@ -3,6 +3,8 @@
 
 use std::ffi::OsStr;
 use std::path::Path;
+use std::sync::mpsc::Sender;
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use fuser::{
@@ -14,6 +16,7 @@ use fuser::{
 
 use super::core::{Attr, EntryKind, ImageFs};
 use crate::error::Error;
+use crate::service::Caller;
 
 /// How long the kernel may trust an entry or attribute: short, so changes made elsewhere
 /// (another mount of the store, the cloud) show within about a second, yet long enough that
@@ -24,6 +27,9 @@ pub struct FuseAdapter {
     fs: ImageFs,
     uid: u32,
     gid: u32,
+    /// Inodes whose cached attributes a command made stale, for the invalidation thread
+    /// (notifying the kernel from a request handler could deadlock).
+    stale: Mutex<Option<Sender<u64>>>,
 }
 
 fn errno(e: &Error) -> Errno {
@@ -32,8 +38,22 @@ fn errno(e: &Error) -> Errno {
 
 impl FuseAdapter {
     /// Files and directories belong to the mounting user.
-    pub fn new(fs: ImageFs, uid: u32, gid: u32) -> FuseAdapter {
-        FuseAdapter { fs, uid, gid }
+    pub fn new(fs: ImageFs, uid: u32, gid: u32, stale: Sender<u64>) -> FuseAdapter {
+        FuseAdapter {
+            fs,
+            uid,
+            gid,
+            stale: Mutex::new(Some(stale)),
+        }
+    }
+
+    fn invalidate(&self, inodes: Vec<u64>) {
+        let sender = self.stale.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(sender) = sender.as_ref() {
+            for ino in inodes {
+                let _ = sender.send(ino);
+            }
+        }
     }
 
     fn file_attr(&self, attr: &Attr) -> FileAttr {
@@ -94,6 +114,11 @@ impl Filesystem for FuseAdapter {
         Ok(())
     }
 
+    fn destroy(&mut self) {
+        // Ends the invalidation thread.
+        self.stale.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
         self.reply_entry(self.fs.lookup(parent.0, name), reply);
     }
@@ -123,10 +148,11 @@ impl Filesystem for FuseAdapter {
         _flags: Option<fuser::BsdFileFlags>,
         reply: ReplyAttr,
     ) {
+        let truncate_control = size == Some(0) && self.fs.accepts_truncate(ino.0);
         let changes = mode.is_some()
             || uid.is_some()
             || gid.is_some()
-            || size.is_some()
+            || (size.is_some() && !truncate_control)
             || atime.is_some()
             || mtime.is_some();
         if changes {
@@ -169,7 +195,10 @@ impl Filesystem for FuseAdapter {
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        reply.error(self.refuse("rmdir", parent, Some(name)));
+        match self.fs.rmdir(parent.0, name) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(errno(&e)),
+        }
     }
 
     fn symlink(
@@ -240,17 +269,28 @@ impl Filesystem for FuseAdapter {
 
     fn write(
         &self,
-        _req: &Request,
-        ino: INodeNo,
-        _fh: FileHandle,
+        req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
         _offset: u64,
-        _data: &[u8],
+        data: &[u8],
         _write_flags: WriteFlags,
         _flags: OpenFlags,
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
-        reply.error(self.refuse("write", ino, None));
+        let caller = Caller {
+            uid: req.uid(),
+            gid: req.gid(),
+            pid: req.pid(),
+        };
+        match self.fs.write(fh.0, data, &caller) {
+            Ok(stale) => {
+                reply.written(u32::try_from(data.len()).unwrap_or(u32::MAX));
+                self.invalidate(stale);
+            }
+            Err(e) => reply.error(errno(&e)),
+        }
     }
 
     fn flush(

@@ -1,21 +1,25 @@
 //! The filesystem's logic, free of FUSE: which nodes exist, their attributes, their contents,
-//! and what is refused. The FUSE adapter only translates; tests drive this directly.
+//! the commands control files take, and what is refused. The FUSE adapter only translates;
+//! tests drive this directly.
 
 use std::collections::{HashMap, VecDeque};
 use std::ffi::OsStr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
 use serde::Serialize;
 
-use super::inode::{image_id, ImageFile, Node, RegionFile, MAX_REGIONS};
+use super::inode::{image_id, ImageFile, InstanceFile, Node, RegionFile, MAX_REGIONS};
 use crate::error::{Error, Result};
-use crate::model::{format_api_time, parse_api_time, ImageId, ImageKind, Region};
-use crate::service::ImageService;
+use crate::model::{
+    format_api_time, parse_api_time, CreateImageSpec, ImageId, ImageKind, ImportImageSpec,
+    InstanceId, LaunchSpec, Region,
+};
+use crate::service::{Caller, ImageService};
 
 /// Lines kept in `errors`.
-const ERROR_LOG_LINES: usize = 1000;
+const ERROR_LOG_LINES: usize = 100;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryKind {
@@ -42,7 +46,13 @@ pub struct DirEntry {
 
 enum Handle {
     Dir(Arc<Vec<DirEntry>>),
+    /// A file opened for reading: its contents at open.
     File(Arc<Vec<u8>>),
+    /// A control file opened for writing: each write is a command.
+    Control {
+        node: Node,
+        content: Arc<Vec<u8>>,
+    },
 }
 
 /// The recent refusals and failures of this mount, shown in `errors`.
@@ -57,6 +67,8 @@ pub struct ImageFs {
     regions: Vec<Region>,
     mounted_at: SystemTime,
     errors: Mutex<ErrorLog>,
+    /// What each control file's last command produced, shown when it is read.
+    outcomes: Mutex<HashMap<u64, (Vec<u8>, SystemTime)>>,
     handles: Mutex<HashMap<u64, Handle>>,
     next_handle: AtomicU64,
 }
@@ -87,6 +99,66 @@ fn line(text: &str) -> Vec<u8> {
     out
 }
 
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every update under these locks is a single insert or push: a poisoned map is still valid.
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The text of one command: UTF-8, with one trailing newline removed.
+fn command_text(data: &[u8]) -> Result<&str> {
+    let text = std::str::from_utf8(data)
+        .map_err(|_| Error::new("InvalidParameter", "a command must be UTF-8 text"))?;
+    let text = text.strip_suffix('\n').unwrap_or(text);
+    Ok(text.strip_suffix('\r').unwrap_or(text))
+}
+
+fn json_command<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| {
+        Error::new(
+            "InvalidParameter",
+            format!("{what}: not a valid JSON request: {e}"),
+        )
+    })
+}
+
+/// `launch`: a count, or a JSON RunInstances spec.
+fn parse_launch(text: &str) -> Result<LaunchSpec> {
+    let text = text.trim();
+    if text.starts_with('{') {
+        return json_command(text, "launch");
+    }
+    if text.is_empty() {
+        return Err(Error::new(
+            "InvalidParameter",
+            "launch takes a count (1 to 100) or a JSON RunInstances spec; nothing was written",
+        ));
+    }
+    let count: i64 = text.parse().map_err(|_| {
+        Error::new(
+            "InvalidParameterValue",
+            format!(
+                "launch takes a count (1 to 100) or a JSON RunInstances spec, not `{}`",
+                text.chars().take(40).collect::<String>()
+            ),
+        )
+    })?;
+    Ok(LaunchSpec {
+        instance_count: Some(count),
+        ..LaunchSpec::default()
+    })
+}
+
+/// `create_image`: an image name (the whole text, spaces included), or a JSON CreateImage spec.
+fn parse_create_image(text: &str) -> Result<CreateImageSpec> {
+    if text.trim_start().starts_with('{') {
+        return json_command(text, "create_image");
+    }
+    Ok(CreateImageSpec {
+        image_name: text.to_string(),
+        ..CreateImageSpec::default()
+    })
+}
+
 impl ImageFs {
     pub fn new(service: Arc<dyn ImageService>) -> Result<ImageFs> {
         let regions = service.regions()?;
@@ -105,6 +177,7 @@ impl ImageFs {
                 lines: VecDeque::new(),
                 changed: now,
             }),
+            outcomes: Mutex::new(HashMap::new()),
             handles: Mutex::new(HashMap::new()),
             next_handle: AtomicU64::new(1),
         })
@@ -116,6 +189,10 @@ impl ImageFs {
             .ok_or_else(|| no_such(format!("region #{index}")))
     }
 
+    fn region_name(&self, index: u8) -> Result<&str> {
+        Ok(self.region(index)?.region.as_str())
+    }
+
     fn region_index(&self, name: &str) -> Option<u8> {
         self.regions
             .iter()
@@ -125,15 +202,7 @@ impl ImageFs {
 
     fn node(&self, ino: u64) -> Result<Node> {
         let node = Node::from_ino(ino).ok_or_else(|| no_such(format!("inode {ino}")))?;
-        let region = match node {
-            Node::Region(r)
-            | Node::RegionFile(r, _)
-            | Node::KindDir(r, _)
-            | Node::ImageDir(r, _, _)
-            | Node::ImageFile(r, _, _, _) => Some(r),
-            _ => None,
-        };
-        if let Some(r) = region {
+        if let Some(r) = node.region() {
             self.region(r)?;
         }
         Ok(node)
@@ -147,7 +216,12 @@ impl ImageFs {
                 .map(|x| x.region.as_str())
                 .unwrap_or("?")
         };
-        let id = |n: u64| image_id(n).map(|i| i.to_string()).unwrap_or_default();
+        let image = |n: u64| image_id(n).map(|i| i.to_string()).unwrap_or_default();
+        let instance = |n: u64| {
+            InstanceId::from_number(n)
+                .map(|i| i.to_string())
+                .unwrap_or_default()
+        };
         match node {
             Node::Root => "/".into(),
             Node::AccountJson => "/account.json".into(),
@@ -156,28 +230,46 @@ impl ImageFs {
             Node::Region(r) => format!("/regions/{}", region(r)),
             Node::RegionFile(r, f) => format!("/regions/{}/{}", region(r), f.name()),
             Node::KindDir(r, k) => format!("/regions/{}/{}", region(r), k.dir_name()),
-            Node::ImageDir(r, k, n) => format!("/regions/{}/{}/{}", region(r), k.dir_name(), id(n)),
+            Node::ImageDir(r, k, n) => {
+                format!("/regions/{}/{}/{}", region(r), k.dir_name(), image(n))
+            }
             Node::ImageFile(r, k, n, f) => format!(
                 "/regions/{}/{}/{}/{}",
                 region(r),
                 k.dir_name(),
-                id(n),
+                image(n),
+                f.name()
+            ),
+            Node::InstancesDir(r) => format!("/regions/{}/instances", region(r)),
+            Node::InstanceDir(r, n) => format!("/regions/{}/instances/{}", region(r), instance(n)),
+            Node::InstanceFile(r, n, f) => format!(
+                "/regions/{}/instances/{}/{}",
+                region(r),
+                instance(n),
                 f.name()
             ),
         }
     }
 
     fn image_of(&self, r: u8, number: u64) -> Result<(String, ImageId)> {
-        let region = self.region(r)?.region.clone();
+        let region = self.region_name(r)?.to_string();
         let id = image_id(number).ok_or_else(|| no_such(format!("image #{number}")))?;
+        Ok((region, id))
+    }
+
+    fn instance_of(&self, r: u8, number: u64) -> Result<(String, InstanceId)> {
+        let region = self.region_name(r)?.to_string();
+        let id = InstanceId::from_number(number)
+            .ok_or_else(|| no_such(format!("instance #{number}")))?;
         Ok((region, id))
     }
 
     fn perm(node: Node) -> u16 {
         match node {
             // Directories whose entries the user may remove.
-            Node::KindDir(_, ImageKind::Custom) => 0o755,
+            Node::KindDir(_, ImageKind::Custom) | Node::InstancesDir(_) => 0o755,
             n if n.is_dir() => 0o555,
+            n if n.is_control() => 0o644,
             _ => 0o444,
         }
     }
@@ -206,6 +298,15 @@ impl ImageFs {
         self.attr_of(node)
     }
 
+    /// A control file's attributes: its size is the last outcome's.
+    fn control_attr(&self, node: Node, fallback_mtime: SystemTime) -> Attr {
+        let outcomes = lock(&self.outcomes);
+        match outcomes.get(&node.ino()) {
+            Some((content, when)) => self.attr(node, content.len() as u64, *when),
+            None => self.attr(node, 0, fallback_mtime),
+        }
+    }
+
     fn attr_of(&self, node: Node) -> Result<Attr> {
         match node {
             Node::ImageDir(r, kind, n) => {
@@ -216,15 +317,31 @@ impl ImageFs {
             Node::ImageFile(r, kind, n, f) => {
                 let (region, id) = self.image_of(r, n)?;
                 let image = self.service.image(&region, kind, &id)?;
+                let mtime = Self::created(&image.created_time);
+                if node.is_control() {
+                    return Ok(self.control_attr(node, mtime));
+                }
                 let content = self.render_image_file(&region, kind, &id, f, &image)?;
-                Ok(self.attr(
-                    node,
-                    content.len() as u64,
-                    Self::created(&image.created_time),
-                ))
+                Ok(self.attr(node, content.len() as u64, mtime))
             }
+            Node::InstanceDir(r, n) => {
+                let (region, id) = self.instance_of(r, n)?;
+                let instance = self.service.instance(&region, &id)?;
+                Ok(self.attr(node, 0, Self::created(&instance.created_time)))
+            }
+            Node::InstanceFile(r, n, f) => {
+                let (region, id) = self.instance_of(r, n)?;
+                let instance = self.service.instance(&region, &id)?;
+                let mtime = Self::created(&instance.created_time);
+                if node.is_control() {
+                    return Ok(self.control_attr(node, mtime));
+                }
+                let content = Self::render_instance_file(f, &instance)?;
+                Ok(self.attr(node, content.len() as u64, mtime))
+            }
+            Node::RegionFile(_, RegionFile::Import) => Ok(self.control_attr(node, self.mounted_at)),
             Node::Errors => {
-                let log = self.lock_errors();
+                let log = lock(&self.errors);
                 let size: usize = log.lines.iter().map(|l| l.len() + 1).sum();
                 Ok(self.attr(node, size as u64, log.changed))
             }
@@ -232,10 +349,20 @@ impl ImageFs {
                 let content = self.render(node)?;
                 Ok(self.attr(node, content.len() as u64, self.mounted_at))
             }
-            Node::Root | Node::Regions | Node::Region(_) | Node::KindDir(..) => {
-                Ok(self.attr(node, 0, self.mounted_at))
-            }
+            Node::Root
+            | Node::Regions
+            | Node::Region(_)
+            | Node::KindDir(..)
+            | Node::InstancesDir(_) => Ok(self.attr(node, 0, self.mounted_at)),
         }
+    }
+
+    fn not_a_directory(&self, node: Node) -> Error {
+        Error::with_errno(
+            "InvalidParameter",
+            format!("{} is not a directory", self.path(node)),
+            libc::ENOTDIR,
+        )
     }
 
     /// The entry `name` in directory `parent`.
@@ -256,6 +383,8 @@ impl ImageFs {
                     Node::RegionFile(r, f)
                 } else if let Some(k) = ImageKind::from_dir_name(name) {
                     Node::KindDir(r, k)
+                } else if name == "instances" {
+                    Node::InstancesDir(r)
                 } else {
                     return Err(missing());
                 }
@@ -271,13 +400,18 @@ impl ImageFs {
                     .ok_or_else(missing)?;
                 Node::ImageFile(r, k, n, f)
             }
-            _ => {
-                return Err(Error::with_errno(
-                    "InvalidParameter",
-                    format!("{} is not a directory", self.path(parent)),
-                    libc::ENOTDIR,
-                ))
+            Node::InstancesDir(r) => {
+                let id = InstanceId::parse(name).map_err(|_| missing())?;
+                Node::InstanceDir(r, id.number())
             }
+            Node::InstanceDir(r, n) => {
+                let f = InstanceFile::ALL
+                    .into_iter()
+                    .find(|f| f.name() == name)
+                    .ok_or_else(missing)?;
+                Node::InstanceFile(r, n, f)
+            }
+            _ => return Err(self.not_a_directory(parent)),
         };
         self.attr_of(child).map_err(|e| {
             if e.errno() == libc::ENOENT {
@@ -317,11 +451,11 @@ impl ImageFs {
                 for k in ImageKind::ALL {
                     out.push(entry(k.dir_name(), Node::KindDir(r, k))?);
                 }
+                out.push(entry("instances", Node::InstancesDir(r))?);
                 Ok(out)
             }
             Node::KindDir(r, kind) => {
-                let region = &self.region(r)?.region;
-                let images = self.service.list_images(region, kind)?;
+                let images = self.service.list_images(self.region_name(r)?, kind)?;
                 Ok(images
                     .into_iter()
                     .map(|image| {
@@ -340,28 +474,70 @@ impl ImageFs {
                 let mut out = Vec::new();
                 for f in ImageFile::ALL.into_iter().filter(|f| f.exists_for(kind)) {
                     let child = Node::ImageFile(r, kind, n, f);
-                    let size = self.render_image_file(&region, kind, &id, f, &image)?.len();
+                    let attr = if child.is_control() {
+                        self.control_attr(child, mtime)
+                    } else {
+                        let size = self.render_image_file(&region, kind, &id, f, &image)?.len();
+                        self.attr(child, size as u64, mtime)
+                    };
                     out.push(DirEntry {
                         name: f.name().to_string(),
-                        attr: self.attr(child, size as u64, mtime),
+                        attr,
                     });
                 }
                 Ok(out)
             }
-            _ => Err(Error::with_errno(
-                "InvalidParameter",
-                format!("{} is not a directory", self.path(node)),
-                libc::ENOTDIR,
-            )),
+            Node::InstancesDir(r) => {
+                let instances = self.service.list_instances(self.region_name(r)?)?;
+                Ok(instances
+                    .into_iter()
+                    .map(|i| {
+                        let child = Node::InstanceDir(r, i.instance_id.number());
+                        DirEntry {
+                            name: i.instance_id.to_string(),
+                            attr: self.attr(child, 0, Self::created(&i.created_time)),
+                        }
+                    })
+                    .collect())
+            }
+            Node::InstanceDir(r, n) => {
+                let (region, id) = self.instance_of(r, n)?;
+                let instance = self.service.instance(&region, &id)?;
+                let mtime = Self::created(&instance.created_time);
+                let mut out = Vec::new();
+                for f in InstanceFile::ALL {
+                    let child = Node::InstanceFile(r, n, f);
+                    let attr = if child.is_control() {
+                        self.control_attr(child, mtime)
+                    } else {
+                        let size = Self::render_instance_file(f, &instance)?.len();
+                        self.attr(child, size as u64, mtime)
+                    };
+                    out.push(DirEntry {
+                        name: f.name().to_string(),
+                        attr,
+                    });
+                }
+                Ok(out)
+            }
+            _ => Err(self.not_a_directory(node)),
         }
     }
 
     /// The contents of a file node, as `cat` shows them now.
     pub fn render(&self, node: Node) -> Result<Vec<u8>> {
+        if node.is_control() {
+            // Existence first: a control file of a vanished image is gone too.
+            self.attr_of(node)?;
+            return Ok(lock(&self.outcomes)
+                .get(&node.ino())
+                .map(|(content, _)| content.clone())
+                .unwrap_or_default());
+        }
         match node {
             Node::AccountJson => pretty_json(&self.service.account()?),
             Node::Errors => {
-                let log = self.lock_errors();
+                let log = lock(&self.errors);
                 let mut out = Vec::new();
                 for l in &log.lines {
                     out.extend_from_slice(l.as_bytes());
@@ -377,12 +553,18 @@ impl ImageFs {
                     RegionFile::ImportOsJson => {
                         pretty_json(&self.service.import_os(&region.region)?)
                     }
+                    RegionFile::Import => Ok(Vec::new()),
                 }
             }
             Node::ImageFile(r, kind, n, f) => {
                 let (region, id) = self.image_of(r, n)?;
                 let image = self.service.image(&region, kind, &id)?;
                 self.render_image_file(&region, kind, &id, f, &image)
+            }
+            Node::InstanceFile(r, n, f) => {
+                let (region, id) = self.instance_of(r, n)?;
+                let instance = self.service.instance(&region, &id)?;
+                Self::render_instance_file(f, &instance)
             }
             _ => Err(Error::with_errno(
                 "InvalidParameter",
@@ -406,14 +588,24 @@ impl ImageFs {
             ImageFile::Description => Ok(line(&image.image_description)),
             ImageFile::State => Ok(line(image.image_state.as_str())),
             ImageFile::Price => pretty_json(&self.service.price(region, kind, id)?),
+            ImageFile::Launch => Ok(Vec::new()),
+        }
+    }
+
+    fn render_instance_file(
+        file: InstanceFile,
+        instance: &crate::model::Instance,
+    ) -> Result<Vec<u8>> {
+        match file {
+            InstanceFile::Metadata => pretty_json(instance),
+            InstanceFile::State => Ok(line(&instance.instance_state)),
+            InstanceFile::CreateImage | InstanceFile::Reset => Ok(Vec::new()),
         }
     }
 
     fn new_handle(&self, handle: Handle) -> u64 {
         let fh = self.next_handle.fetch_add(1, Ordering::Relaxed);
-        if let Ok(mut handles) = self.handles.lock() {
-            handles.insert(fh, handle);
-        }
+        lock(&self.handles).insert(fh, handle);
         fh
     }
 
@@ -425,17 +617,14 @@ impl ImageFs {
 
     /// The listing taken by `opendir`.
     pub fn dir_entries(&self, fh: u64) -> Result<Arc<Vec<DirEntry>>> {
-        match self.handles.lock().ok().and_then(|h| match h.get(&fh) {
-            Some(Handle::Dir(entries)) => Some(entries.clone()),
-            _ => None,
-        }) {
-            Some(entries) => Ok(entries),
-            None => Err(stale_handle()),
+        match lock(&self.handles).get(&fh) {
+            Some(Handle::Dir(entries)) => Ok(entries.clone()),
+            _ => Err(stale_handle()),
         }
     }
 
     /// Opens a file. Its contents are taken now, so one `cat` sees one consistent version.
-    /// Every write access is refused: nothing in this tree is writable yet.
+    /// Write access is for control files only.
     pub fn open(&self, ino: u64, write: bool) -> Result<u64> {
         let node = self.node(ino)?;
         if node.is_dir() {
@@ -445,21 +634,23 @@ impl ImageFs {
                 libc::EISDIR,
             ));
         }
-        if write {
+        if write && !node.is_control() {
             return Err(self.refuse("write", node, None));
         }
-        let content = self.render(node)?;
-        Ok(self.new_handle(Handle::File(Arc::new(content))))
+        let content = Arc::new(self.render(node)?);
+        let handle = if write {
+            Handle::Control { node, content }
+        } else {
+            Handle::File(content)
+        };
+        Ok(self.new_handle(handle))
     }
 
     /// Reads from a file opened with `open`.
     pub fn read(&self, fh: u64, offset: u64, size: u32) -> Result<Vec<u8>> {
-        let content = match self.handles.lock().ok().and_then(|h| match h.get(&fh) {
-            Some(Handle::File(content)) => Some(content.clone()),
-            _ => None,
-        }) {
-            Some(c) => c,
-            None => return Err(stale_handle()),
+        let content = match lock(&self.handles).get(&fh) {
+            Some(Handle::File(content)) | Some(Handle::Control { content, .. }) => content.clone(),
+            _ => return Err(stale_handle()),
         };
         let start = usize::try_from(offset)
             .unwrap_or(usize::MAX)
@@ -470,9 +661,93 @@ impl ImageFs {
 
     /// Forgets a file or directory handle.
     pub fn release(&self, fh: u64) {
-        if let Ok(mut handles) = self.handles.lock() {
-            handles.remove(&fh);
+        lock(&self.handles).remove(&fh);
+    }
+
+    /// A write to a file opened with `open`: one command, carried out now. Returns the inodes
+    /// whose cached attributes the command made stale. A refusal is recorded in `errors`.
+    pub fn write(&self, fh: u64, data: &[u8], caller: &Caller) -> Result<Vec<u64>> {
+        let node = match lock(&self.handles).get(&fh) {
+            Some(Handle::Control { node, .. }) => *node,
+            _ => return Err(stale_handle()),
+        };
+        match self.command(node, data, caller) {
+            Ok((outcome, stale)) => {
+                lock(&self.outcomes).insert(node.ino(), (outcome, SystemTime::now()));
+                Ok(stale)
+            }
+            Err(error) => {
+                self.record("write", &self.path(node), &error);
+                Err(error)
+            }
         }
+    }
+
+    /// Carries out the command written to a control file: its outcome (what reading the file
+    /// shows next) and the inodes it made stale.
+    fn command(&self, node: Node, data: &[u8], caller: &Caller) -> Result<(Vec<u8>, Vec<u64>)> {
+        let text = command_text(data)?;
+        let mut stale = vec![node.ino()];
+        let outcome = match node {
+            Node::ImageFile(r, kind, n, ImageFile::Launch) => {
+                let (region, id) = self.image_of(r, n)?;
+                let spec = parse_launch(text)?;
+                let ids = self.service.run_instances(&region, kind, &id, &spec)?;
+                let mut out = String::new();
+                for id in ids {
+                    out.push_str(id.as_str());
+                    out.push('\n');
+                }
+                out.into_bytes()
+            }
+            Node::InstanceFile(r, n, InstanceFile::CreateImage) => {
+                let (region, id) = self.instance_of(r, n)?;
+                let spec = parse_create_image(text)?;
+                let image = self.service.create_image(&region, &id, &spec)?;
+                stale.push(Node::RegionFile(r, RegionFile::QuotaJson).ino());
+                line(image.as_str())
+            }
+            Node::InstanceFile(r, n, InstanceFile::Reset) => {
+                let (region, id) = self.instance_of(r, n)?;
+                let image = ImageId::parse(text.trim())?;
+                self.service.reset_instance(&region, &id, &image)?;
+                stale.extend(
+                    [InstanceFile::Metadata, InstanceFile::State]
+                        .map(|f| Node::InstanceFile(r, n, f).ino()),
+                );
+                line(image.as_str())
+            }
+            Node::RegionFile(r, RegionFile::Import) => {
+                let region = self.region_name(r)?.to_string();
+                let spec: ImportImageSpec = json_command(text, "import")?;
+                stale.push(Node::RegionFile(r, RegionFile::QuotaJson).ino());
+                match self.service.import_image(&region, &spec, caller)? {
+                    Some(image) => line(image.as_str()),
+                    None => line("dry run: the import would be accepted"),
+                }
+            }
+            _ => return Err(self.refuse_error("write", node, &self.path(node))),
+        };
+        Ok((outcome, stale))
+    }
+
+    /// `rmdir name` in `parent`: terminating an instance; anything else is refused.
+    pub fn rmdir(&self, parent: u64, name: &OsStr) -> Result<()> {
+        let parent_node = self.node(parent)?;
+        if let Node::InstancesDir(r) = parent_node {
+            let path = format!("{}/{}", self.path(parent_node), name.to_string_lossy());
+            let result = (|| {
+                let region = self.region_name(r)?;
+                let text = name.to_str().ok_or_else(|| no_such(&path))?;
+                let id = InstanceId::parse(text).map_err(|_| no_such(&path))?;
+                self.service.terminate_instance(region, &id)
+            })();
+            if let Err(e) = &result {
+                self.record("rmdir", &path, e);
+            }
+            return result;
+        }
+        Err(self.refuse("rmdir", parent_node, Some(name)))
     }
 
     /// Refuses a change to the tree (mkdir, rmdir, rename, chmod, ...) on `node`, or on the
@@ -485,6 +760,12 @@ impl ImageFs {
             }
             path.push_str(&name.to_string_lossy());
         }
+        let error = self.refuse_error(operation, node, &path);
+        self.record(operation, &path, &error);
+        error
+    }
+
+    fn refuse_error(&self, operation: &str, node: Node, path: &str) -> Error {
         let (code, message) = match (operation, node) {
             ("write" | "setattr", Node::ImageFile(_, ImageKind::Custom, _, _)) => (
                 "UnsupportedOperation",
@@ -505,7 +786,9 @@ impl ImageFs {
             ),
             ("rmdir", Node::KindDir(_, ImageKind::Shared)) => (
                 "UnsupportedOperation.SharedImageModifyUnsupported",
-                format!("cannot remove {path}: an image shared with you can only be deleted by its owner"),
+                format!(
+                    "cannot remove {path}: an image shared with you can only be deleted by its owner"
+                ),
             ),
             ("rmdir", Node::KindDir(_, kind)) => (
                 "UnsupportedOperation",
@@ -513,12 +796,17 @@ impl ImageFs {
             ),
             _ => (
                 "UnsupportedOperation",
-                format!("cannot {operation} {path}: the tree's entries come from the image service"),
+                format!(
+                    "cannot {operation} {path}: the tree's entries come from the image service"
+                ),
             ),
         };
-        let error = Error::new(code, message);
-        self.record(operation, &path, &error);
-        error
+        Error::new(code, message)
+    }
+
+    /// Whether `setattr` may truncate this node: `echo >` truncates control files first.
+    pub fn accepts_truncate(&self, ino: u64) -> bool {
+        Node::from_ino(ino).is_some_and(|n| n.is_control())
     }
 
     /// Appends a failed operation to `errors`.
@@ -531,17 +819,12 @@ impl ImageFs {
             error.message().replace('\n', " ")
         );
         log::info!("refused: {entry}");
-        let mut log = self.lock_errors();
+        let mut log = lock(&self.errors);
         if log.lines.len() == ERROR_LOG_LINES {
             log.lines.pop_front();
         }
         log.lines.push_back(entry);
         log.changed = now;
-    }
-
-    fn lock_errors(&self) -> std::sync::MutexGuard<'_, ErrorLog> {
-        // A poisoned log is still a valid log: every update is a single push.
-        self.errors.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The node of an inode number, for the adapter's refusals.

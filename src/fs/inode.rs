@@ -15,13 +15,16 @@ pub enum RegionFile {
     RegionJson,
     QuotaJson,
     ImportOsJson,
+    /// Control: ImportImage.
+    Import,
 }
 
 impl RegionFile {
-    pub const ALL: [RegionFile; 3] = [
+    pub const ALL: [RegionFile; 4] = [
         RegionFile::RegionJson,
         RegionFile::QuotaJson,
         RegionFile::ImportOsJson,
+        RegionFile::Import,
     ];
 
     pub fn name(self) -> &'static str {
@@ -29,6 +32,7 @@ impl RegionFile {
             RegionFile::RegionJson => "region.json",
             RegionFile::QuotaJson => "quota.json",
             RegionFile::ImportOsJson => "import-os.json",
+            RegionFile::Import => "import",
         }
     }
 
@@ -45,15 +49,18 @@ pub enum ImageFile {
     Description,
     State,
     Price,
+    /// Control: RunInstances from this image.
+    Launch,
 }
 
 impl ImageFile {
-    pub const ALL: [ImageFile; 5] = [
+    pub const ALL: [ImageFile; 6] = [
         ImageFile::Metadata,
         ImageFile::Name,
         ImageFile::Description,
         ImageFile::State,
         ImageFile::Price,
+        ImageFile::Launch,
     ];
 
     pub fn name(self) -> &'static str {
@@ -63,12 +70,46 @@ impl ImageFile {
             ImageFile::Description => "description",
             ImageFile::State => "state",
             ImageFile::Price => "price.json",
+            ImageFile::Launch => "launch",
         }
     }
 
     /// Whether an image of `kind` has this file (DESIGN.md section 1).
     pub fn exists_for(self, _kind: ImageKind) -> bool {
         true
+    }
+
+    fn index(self) -> u64 {
+        self as u64
+    }
+}
+
+/// Files of an instance directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InstanceFile {
+    Metadata,
+    State,
+    /// Control: CreateImage from this instance.
+    CreateImage,
+    /// Control: ResetInstance from an image.
+    Reset,
+}
+
+impl InstanceFile {
+    pub const ALL: [InstanceFile; 4] = [
+        InstanceFile::Metadata,
+        InstanceFile::State,
+        InstanceFile::CreateImage,
+        InstanceFile::Reset,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            InstanceFile::Metadata => "metadata.json",
+            InstanceFile::State => "state",
+            InstanceFile::CreateImage => "create_image",
+            InstanceFile::Reset => "reset",
+        }
     }
 
     fn index(self) -> u64 {
@@ -89,6 +130,10 @@ pub enum Node {
     /// An image directory; the `u64` is the image ID's number ([`ImageId::number`]).
     ImageDir(u8, ImageKind, u64),
     ImageFile(u8, ImageKind, u64, ImageFile),
+    InstancesDir(u8),
+    /// An instance directory; the `u64` is the instance ID's number.
+    InstanceDir(u8, u64),
+    InstanceFile(u8, u64, InstanceFile),
 }
 
 const TAG_SHIFT: u32 = 56;
@@ -102,6 +147,9 @@ const TAG_REGION_FILE: u64 = 2;
 const TAG_KIND_DIR: u64 = 3;
 const TAG_IMAGE_DIR: u64 = 4;
 const TAG_IMAGE_FILE: u64 = 5;
+const TAG_INSTANCES_DIR: u64 = 6;
+const TAG_INSTANCE_DIR: u64 = 7;
+const TAG_INSTANCE_FILE: u64 = 8;
 
 fn kind_index(kind: ImageKind) -> u64 {
     match kind {
@@ -145,6 +193,16 @@ impl Node {
                     | ((id & ID_MASK) << ID_SHIFT)
                     | f.index()
             }
+            Node::InstancesDir(r) => (TAG_INSTANCES_DIR << TAG_SHIFT) | region(r),
+            Node::InstanceDir(r, id) => {
+                (TAG_INSTANCE_DIR << TAG_SHIFT) | region(r) | ((id & ID_MASK) << ID_SHIFT)
+            }
+            Node::InstanceFile(r, id, f) => {
+                (TAG_INSTANCE_FILE << TAG_SHIFT)
+                    | region(r)
+                    | ((id & ID_MASK) << ID_SHIFT)
+                    | f.index()
+            }
         }
     }
 
@@ -175,6 +233,13 @@ impl Node {
                 id,
                 *ImageFile::ALL.get(usize::try_from(file).ok()?)?,
             ),
+            TAG_INSTANCES_DIR => Node::InstancesDir(region),
+            TAG_INSTANCE_DIR => Node::InstanceDir(region, id),
+            TAG_INSTANCE_FILE => Node::InstanceFile(
+                region,
+                id,
+                *InstanceFile::ALL.get(usize::try_from(file).ok()?)?,
+            ),
             _ => return None,
         };
         // Only canonical encodings name a node.
@@ -186,17 +251,50 @@ impl Node {
         match self {
             Node::Root | Node::AccountJson | Node::Errors | Node::Regions => Node::Root,
             Node::Region(_) => Node::Regions,
-            Node::RegionFile(r, _) | Node::KindDir(r, _) => Node::Region(r),
+            Node::RegionFile(r, _) | Node::KindDir(r, _) | Node::InstancesDir(r) => Node::Region(r),
             Node::ImageDir(r, k, _) => Node::KindDir(r, k),
             Node::ImageFile(r, k, id, _) => Node::ImageDir(r, k, id),
+            Node::InstanceDir(r, _) => Node::InstancesDir(r),
+            Node::InstanceFile(r, id, _) => Node::InstanceDir(r, id),
         }
     }
 
     pub fn is_dir(self) -> bool {
         matches!(
             self,
-            Node::Root | Node::Regions | Node::Region(_) | Node::KindDir(..) | Node::ImageDir(..)
+            Node::Root
+                | Node::Regions
+                | Node::Region(_)
+                | Node::KindDir(..)
+                | Node::ImageDir(..)
+                | Node::InstancesDir(_)
+                | Node::InstanceDir(..)
         )
+    }
+
+    /// Control files: a write is a command to the image service.
+    pub fn is_control(self) -> bool {
+        matches!(
+            self,
+            Node::RegionFile(_, RegionFile::Import)
+                | Node::ImageFile(_, _, _, ImageFile::Launch)
+                | Node::InstanceFile(_, _, InstanceFile::CreateImage | InstanceFile::Reset)
+        )
+    }
+
+    /// The region index of nodes inside a region.
+    pub fn region(self) -> Option<u8> {
+        match self {
+            Node::Root | Node::AccountJson | Node::Errors | Node::Regions => None,
+            Node::Region(r)
+            | Node::RegionFile(r, _)
+            | Node::KindDir(r, _)
+            | Node::ImageDir(r, _, _)
+            | Node::ImageFile(r, _, _, _)
+            | Node::InstancesDir(r)
+            | Node::InstanceDir(r, _)
+            | Node::InstanceFile(r, _, _) => Some(r),
+        }
     }
 }
 
@@ -217,6 +315,13 @@ mod tests {
             nodes.push(Node::Region(r));
             for f in RegionFile::ALL {
                 nodes.push(Node::RegionFile(r, f));
+            }
+            nodes.push(Node::InstancesDir(r));
+            for n in [0, id, max] {
+                nodes.push(Node::InstanceDir(r, n));
+                for f in InstanceFile::ALL {
+                    nodes.push(Node::InstanceFile(r, n, f));
+                }
             }
             for k in ImageKind::ALL {
                 nodes.push(Node::KindDir(r, k));
@@ -248,7 +353,7 @@ mod tests {
             0,
             5,
             u64::MAX,
-            7 << TAG_SHIFT,
+            15 << TAG_SHIFT,
             (TAG_REGION_FILE << TAG_SHIFT) | 31,
         ] {
             assert_eq!(Node::from_ino(ino), None, "{ino:#x}");

@@ -50,8 +50,21 @@ pub fn serve(
 ) -> io::Result<()> {
     // SAFETY: getuid/getgid cannot fail and touch no memory.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-    let adapter = adapter::FuseAdapter::new(fs, uid, gid);
+    let (stale_tx, stale_rx) = std::sync::mpsc::channel::<u64>();
+    let adapter = adapter::FuseAdapter::new(fs, uid, gid, stale_tx);
     let mut session = fuser::Session::new(adapter, mountpoint, &config(settings))?;
+    let notifier = session.notifier();
+    std::thread::Builder::new()
+        .name("imagefs-invalidate".into())
+        .spawn(move || {
+            // Drop the kernel's cached attributes of files a command changed, so `stat`
+            // agrees with `cat` at once. ENOENT means the kernel had nothing cached.
+            for ino in stale_rx {
+                if let Err(e) = notifier.inval_inode(fuser::INodeNo(ino), 0, 0) {
+                    log::debug!("invalidating inode {ino:#x}: {e}");
+                }
+            }
+        })?;
     let mut unmounter = session.unmount_callable();
     let mut signals = signal_hook::iterator::Signals::new([libc::SIGINT, libc::SIGTERM])?;
     let signal_handle = signals.handle();

@@ -1,22 +1,28 @@
 //! The local backend: an embedded emulator of the image service, its state in one SQLite
 //! store that several accounts (several mounts) share.
 
+pub mod caller;
 pub mod catalog;
+pub mod probe;
 pub mod store;
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rusqlite::{params, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::error::{Error, Result};
 use crate::model::{
-    AccountId, AccountInfo, ChargeType, Fee, Image, ImageEntry, ImageId, ImageKind, ImageState,
-    ImportImageOs, Price, Quota, Region,
+    format_api_time, AccountId, AccountInfo, ChargeType, CreateImageSpec, Fee, Image, ImageEntry,
+    ImageId, ImageKind, ImageState, ImportImageOs, ImportImageSpec, Instance, InstanceEntry,
+    InstanceId, LaunchSpec, Placement, Price, Quota, Region, Snapshot,
 };
-use crate::service::ImageService;
+use crate::service::{Caller, ImageService};
 use catalog::Catalog;
-use store::{Store, DEFAULT_CUSTOM_IMAGE_QUOTA, DEFAULT_SHARE_LIMIT};
+use probe::Probe;
+use store::{Store, DEFAULT_CUSTOM_IMAGE_QUOTA, DEFAULT_SHARE_LIMIT, DEFAULT_TRANSITION_DELAY_MS};
 
 /// The local emulator, acting as one account of a store.
 pub struct LocalService {
@@ -25,12 +31,15 @@ pub struct LocalService {
     regions: Vec<Region>,
     catalog: Catalog,
     account_created: bool,
+    /// The transition delay for this service, overriding the store's setting.
+    transition_delay: Option<Duration>,
 }
 
 const IMAGE_COLUMNS: &str = "image_id, kind, owner, image_name, image_description, os_name,
     platform, architecture, image_size, image_state, image_source, image_creator, created_time,
     sync_percent, is_support_cloudinit, license_type, image_family, image_deprecated,
-    snapshot_set, tags, fee_unit_price, fee_charge_unit, fee_currency, fee_provider";
+    snapshot_set, tags, fee_unit_price, fee_charge_unit, fee_currency, fee_provider,
+    transition_final, transition_due";
 
 /// An image row as stored, before it is shown to a particular account.
 struct ImageRow {
@@ -52,7 +61,19 @@ fn json_column<T: serde::de::DeserializeOwned>(index: usize, text: &str) -> rusq
 
 fn image_row(r: &Row) -> rusqlite::Result<ImageRow> {
     let id: String = r.get(0)?;
-    let state: String = r.get(9)?;
+    let stored_state: String = r.get(9)?;
+    let final_state: Option<String> = r.get(24)?;
+    let due: Option<i64> = r.get(25)?;
+    let done = due.is_some_and(|d| d <= now_ms());
+    let state = match (&final_state, done) {
+        (Some(f), true) => f.clone(),
+        _ => stored_state,
+    };
+    let sync_percent: Option<i64> = if done && final_state.as_deref() == Some("NORMAL") {
+        Some(100)
+    } else {
+        r.get(13)?
+    };
     let snapshot_set: String = r.get(18)?;
     let tags: String = r.get(19)?;
     let fee = match (
@@ -86,7 +107,7 @@ fn image_row(r: &Row) -> rusqlite::Result<ImageRow> {
             platform: r.get(6)?,
             image_creator: r.get(11)?,
             image_source: r.get(10)?,
-            sync_percent: r.get(13)?,
+            sync_percent,
             is_support_cloudinit: r.get(14)?,
             snapshot_set: json_column(18, &snapshot_set)?,
             tags: json_column(19, &tags)?,
@@ -98,6 +119,74 @@ fn image_row(r: &Row) -> rusqlite::Result<ImageRow> {
         owner: r.get(2)?,
         fee,
         provider: r.get(23)?,
+    })
+}
+
+const INSTANCE_COLUMNS: &str = "instance_id, instance_name, instance_type, cpu, memory, zone,
+    private_ip, image_id, image_size, os_name, platform, architecture, license_type,
+    instance_state, transition_final, transition_due, latest_operation, latest_operation_state,
+    created_time, fee_unit_price, fee_charge_unit, fee_currency, fee_provider";
+
+/// An instance as stored, with what images made from it inherit.
+struct InstanceRow {
+    instance: Instance,
+    image_size: i64,
+    platform: String,
+    architecture: String,
+    fee: Option<Fee>,
+    provider: Option<String>,
+}
+
+fn instance_row(r: &Row) -> rusqlite::Result<InstanceRow> {
+    let id: String = r.get(0)?;
+    let image: String = r.get(7)?;
+    let stored_state: String = r.get(13)?;
+    let final_state: Option<String> = r.get(14)?;
+    let due: Option<i64> = r.get(15)?;
+    let done = due.is_some_and(|d| d <= now_ms());
+    let (state, operation_state) = match (final_state, done) {
+        (Some(f), true) => (f, Some("SUCCESS".to_string())),
+        _ => (stored_state, r.get(17)?),
+    };
+    let fee = match (
+        r.get::<_, Option<f64>>(19)?,
+        r.get::<_, Option<String>>(20)?,
+        r.get::<_, Option<String>>(21)?,
+    ) {
+        (Some(unit_price), Some(charge_unit), Some(currency)) => Some(Fee {
+            unit_price,
+            charge_unit,
+            currency,
+        }),
+        _ => None,
+    };
+    Ok(InstanceRow {
+        instance: Instance {
+            placement: Placement {
+                zone: r.get(5)?,
+                project_id: 0,
+            },
+            instance_id: InstanceId::parse(&id).map_err(|e| column_error(0, e))?,
+            instance_type: r.get(2)?,
+            cpu: r.get(3)?,
+            memory: r.get(4)?,
+            restrict_state: "NORMAL".into(),
+            instance_name: r.get(1)?,
+            instance_charge_type: "POSTPAID_BY_HOUR".into(),
+            private_ip_addresses: vec![r.get(6)?],
+            image_id: ImageId::parse(&image).map_err(|e| column_error(7, e))?,
+            created_time: r.get(18)?,
+            os_name: r.get(9)?,
+            instance_state: state,
+            latest_operation: r.get(16)?,
+            latest_operation_state: operation_state,
+            license_type: r.get(12)?,
+        },
+        image_size: r.get(8)?,
+        platform: r.get(10)?,
+        architecture: r.get(11)?,
+        fee,
+        provider: r.get(22)?,
     })
 }
 
@@ -136,7 +225,14 @@ impl LocalService {
             regions,
             catalog,
             account_created,
+            transition_delay: None,
         })
+    }
+
+    /// Overrides the store's transition delay for the work this service starts.
+    pub fn with_transition_delay(mut self, delay: Option<Duration>) -> LocalService {
+        self.transition_delay = delay;
+        self
     }
 
     pub fn account_id(&self) -> &AccountId {
@@ -167,44 +263,44 @@ impl LocalService {
         )
     }
 
-    fn load_row(&self, region: &str, id: &ImageId) -> Result<Option<ImageRow>> {
-        self.store.with_conn(|c| {
-            let sql =
-                format!("SELECT {IMAGE_COLUMNS} FROM images WHERE region = ?1 AND image_id = ?2");
-            let mut stmt = c.prepare_cached(&sql)?;
-            Ok(stmt
-                .query_row(params![region, id.as_str()], image_row)
-                .optional()?)
-        })
+    fn load_row(c: &Connection, region: &str, id: &ImageId) -> Result<Option<ImageRow>> {
+        let sql = format!("SELECT {IMAGE_COLUMNS} FROM images WHERE region = ?1 AND image_id = ?2");
+        let mut stmt = c.prepare_cached(&sql)?;
+        Ok(stmt
+            .query_row(params![region, id.as_str()], image_row)
+            .optional()?)
     }
 
-    fn is_shared_with_me(&self, region: &str, id: &ImageId) -> Result<bool> {
-        self.store.with_conn(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT 1 FROM shares WHERE region = ?1 AND image_id = ?2 AND account_id = ?3",
-            )?;
-            Ok(stmt
-                .query_row(params![region, id.as_str(), self.account.as_str()], |_| {
-                    Ok(())
-                })
-                .optional()?
-                .is_some())
-        })
+    fn is_shared_with_me(&self, c: &Connection, region: &str, id: &ImageId) -> Result<bool> {
+        let mut stmt = c.prepare_cached(
+            "SELECT 1 FROM shares WHERE region = ?1 AND image_id = ?2 AND account_id = ?3",
+        )?;
+        Ok(stmt
+            .query_row(params![region, id.as_str(), self.account.as_str()], |_| {
+                Ok(())
+            })
+            .optional()?
+            .is_some())
     }
 
     /// The stored image if this account sees it as `kind` in `region`.
-    fn visible_row(&self, region: &str, kind: ImageKind, id: &ImageId) -> Result<ImageRow> {
+    fn visible_row_in(
+        &self,
+        c: &Connection,
+        region: &str,
+        kind: ImageKind,
+        id: &ImageId,
+    ) -> Result<ImageRow> {
         self.region(region)?;
-        let row = self
-            .load_row(region, id)?
-            .ok_or_else(|| Self::not_found(region, id, kind))?;
+        let row =
+            Self::load_row(c, region, id)?.ok_or_else(|| Self::not_found(region, id, kind))?;
         let mine = row.owner.as_deref() == Some(self.account.as_str());
         let visible = match kind {
             ImageKind::Public => row.kind == "PUBLIC",
             ImageKind::Marketplace => row.kind == "MARKETPLACE",
             ImageKind::Custom => row.kind == "CUSTOM" && mine,
             ImageKind::Shared => {
-                row.kind == "CUSTOM" && !mine && self.is_shared_with_me(region, id)?
+                row.kind == "CUSTOM" && !mine && self.is_shared_with_me(c, region, id)?
             }
         };
         if visible {
@@ -213,6 +309,289 @@ impl LocalService {
             Err(Self::not_found(region, id, kind))
         }
     }
+
+    fn visible_row(&self, region: &str, kind: ImageKind, id: &ImageId) -> Result<ImageRow> {
+        self.store
+            .with_conn(|c| self.visible_row_in(c, region, kind, id))
+    }
+
+    /// An image this account may use in `region`, of whatever kind.
+    fn usable_row_in(
+        &self,
+        c: &Connection,
+        region: &str,
+        id: &ImageId,
+    ) -> Result<(ImageKind, ImageRow)> {
+        for kind in ImageKind::ALL {
+            match self.visible_row_in(c, region, kind, id) {
+                Ok(row) => return Ok((kind, row)),
+                Err(e) if e.code() == "InvalidImageId.NotFound" => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::new(
+            "InvalidImageId.NotFound",
+            format!("no image {id} that this account can use in {region}"),
+        ))
+    }
+
+    /// How long asynchronous work takes: the service's override, else the store's setting.
+    fn delay(&self) -> Result<Duration> {
+        match self.transition_delay {
+            Some(d) => Ok(d),
+            None => Ok(Duration::from_millis(
+                self.store
+                    .setting_u64("transition_delay_ms", DEFAULT_TRANSITION_DELAY_MS)?,
+            )),
+        }
+    }
+
+    /// The stored state and its completion for work starting now: the transitional state
+    /// with its final state and due time, or the final state at once when the delay is 0.
+    fn transition(
+        &self,
+        during: &'static str,
+        after: &'static str,
+    ) -> Result<(&'static str, Option<&'static str>, Option<i64>)> {
+        let delay = self.delay()?;
+        if delay.is_zero() {
+            Ok((after, None, None))
+        } else {
+            let due = now_ms().saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
+            Ok((during, Some(after), Some(due)))
+        }
+    }
+
+    fn instance_in(&self, c: &Connection, region: &str, id: &InstanceId) -> Result<InstanceRow> {
+        self.region(region)?;
+        let sql = format!(
+            "SELECT {INSTANCE_COLUMNS} FROM instances WHERE region = ?1 AND instance_id = ?2 AND owner = ?3"
+        );
+        c.prepare_cached(&sql)?
+            .query_row(
+                params![region, id.as_str(), self.account.as_str()],
+                instance_row,
+            )
+            .optional()?
+            .ok_or_else(|| {
+                Error::new(
+                    "InvalidInstanceId.NotFound",
+                    format!("no instance {id} of this account in {region}"),
+                )
+            })
+    }
+
+    /// Refuses work on an instance that is still busy with earlier work.
+    fn require_settled(instance: &InstanceRow, operation: &str) -> Result<()> {
+        match instance.instance.instance_state.as_str() {
+            "RUNNING" | "STOPPED" => Ok(()),
+            state => {
+                let word: String = state
+                    .split('_')
+                    .map(|w| {
+                        let mut cs = w.chars();
+                        match cs.next() {
+                            Some(first) => first.to_string() + &cs.as_str().to_lowercase(),
+                            None => String::new(),
+                        }
+                    })
+                    .collect();
+                Err(Error::new(
+                    format!("UnsupportedOperation.InstanceState{word}"),
+                    format!(
+                        "instance {} is {state}: {operation} needs it RUNNING or STOPPED; try again when its state file says RUNNING",
+                        instance.instance.instance_id
+                    ),
+                ))
+            }
+        }
+    }
+}
+
+/// Unix time in milliseconds.
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// 8 random lowercase letters or digits, from the kernel's random source.
+fn random_suffix() -> Result<String> {
+    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut bytes = [0u8; 8];
+    // SAFETY: getrandom writes at most bytes.len() bytes into the buffer.
+    let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
+    if n != bytes.len() as isize {
+        return Err(Error::internal("no randomness for a new ID"));
+    }
+    Ok(bytes
+        .iter()
+        .map(|b| DIGITS[usize::from(*b) % 36] as char)
+        .collect())
+}
+
+fn new_image_id(c: &Connection) -> Result<ImageId> {
+    loop {
+        let id = ImageId::parse(&format!("img-{}", random_suffix()?))?;
+        let taken = c
+            .prepare_cached("SELECT 1 FROM images WHERE image_id = ?1")?
+            .query_row([id.as_str()], |_| Ok(()))
+            .optional()?
+            .is_some();
+        if !taken {
+            return Ok(id);
+        }
+    }
+}
+
+fn new_instance_id(c: &Connection) -> Result<InstanceId> {
+    loop {
+        let id = InstanceId::parse(&format!("ins-{}", random_suffix()?))?;
+        let taken = c
+            .prepare_cached("SELECT 1 FROM instances WHERE instance_id = ?1")?
+            .query_row([id.as_str()], |_| Ok(()))
+            .optional()?
+            .is_some();
+        if !taken {
+            return Ok(id);
+        }
+    }
+}
+
+/// Completes, in the store, the transitions whose time has come (readers already show them).
+fn settle(c: &Connection) -> Result<()> {
+    let now = now_ms();
+    c.prepare_cached(
+        "UPDATE images SET image_state = transition_final,
+            sync_percent = CASE WHEN transition_final = 'NORMAL' THEN 100 ELSE sync_percent END,
+            transition_final = NULL, transition_due = NULL
+         WHERE transition_due IS NOT NULL AND transition_due <= ?1",
+    )?
+    .execute([now])?;
+    c.prepare_cached(
+        "UPDATE instances SET instance_state = transition_final, latest_operation_state = 'SUCCESS',
+            transition_final = NULL, transition_due = NULL
+         WHERE transition_due IS NOT NULL AND transition_due <= ?1",
+    )?
+    .execute([now])?;
+    Ok(())
+}
+
+/// ImageName: 1 to 60 characters.
+fn check_image_name(name: &str) -> Result<()> {
+    if name.trim().is_empty() {
+        return Err(Error::new(
+            "InvalidParameterValue",
+            "ImageName must not be empty",
+        ));
+    }
+    let count = name.chars().count();
+    if count > 60 {
+        return Err(Error::new(
+            "InvalidParameterValue.TooLarge",
+            format!("ImageName has {count} characters; at most 60 are allowed"),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(Error::new(
+            "InvalidParameterValue",
+            "ImageName must not contain control characters (newlines, tabs, NUL)",
+        ));
+    }
+    Ok(())
+}
+
+/// ImageDescription: at most 256 characters.
+fn check_image_description(description: &str) -> Result<()> {
+    let count = description.chars().count();
+    if count > 256 {
+        return Err(Error::new(
+            "InvalidParameterValue.TooLarge",
+            format!("ImageDescription has {count} characters; at most 256 are allowed"),
+        ));
+    }
+    Ok(())
+}
+
+/// Names are unique among an account's custom images in a region.
+fn check_name_free(c: &Connection, region: &str, owner: &AccountId, name: &str) -> Result<()> {
+    let taken: Option<String> = c
+        .prepare_cached(
+            "SELECT image_id FROM images WHERE region = ?1 AND kind = 'CUSTOM' AND owner = ?2 AND image_name = ?3",
+        )?
+        .query_row(params![region, owner.as_str(), name], |r| r.get(0))
+        .optional()?;
+    match taken {
+        Some(id) => Err(Error::new(
+            "InvalidImageName.Duplicate",
+            format!("custom image {id} in {region} is already named `{name}`; names are unique per region"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The custom-image quota of an account in a region.
+fn check_quota(c: &Connection, region: &str, owner: &AccountId) -> Result<()> {
+    let quota: u64 = c
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'custom_image_quota'",
+            [],
+            |r| r.get::<_, String>(0),
+        )
+        .optional()?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_CUSTOM_IMAGE_QUOTA);
+    let used: i64 = c
+        .prepare_cached(
+            "SELECT count(*) FROM images WHERE region = ?1 AND kind = 'CUSTOM' AND owner = ?2",
+        )?
+        .query_row(params![region, owner.as_str()], |r| r.get(0))?;
+    if used.max(0) as u64 >= quota {
+        return Err(Error::new(
+            "ImageQuotaLimitExceeded",
+            format!("{region} already holds {used} of this account's {quota} custom images; delete one first (see quota.json)"),
+        ));
+    }
+    Ok(())
+}
+
+/// CPU cores and memory (GiB) of an instance type such as `S5.MEDIUM2` or `SA2.2XLARGE16`.
+fn instance_type_size(instance_type: &str) -> Result<(i64, i64)> {
+    let malformed = || {
+        Error::new(
+            "InvalidInstanceType.Malformed",
+            format!(
+                "`{instance_type}` is not an instance type such as S5.MEDIUM2 or SA2.2XLARGE16"
+            ),
+        )
+    };
+    let (family, size) = instance_type.split_once('.').ok_or_else(malformed)?;
+    let family_ok = !family.is_empty()
+        && family.starts_with(|c: char| c.is_ascii_uppercase())
+        && family
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    if !family_ok {
+        return Err(malformed());
+    }
+    let word_len = size.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    let (word, memory) = size.split_at(word_len);
+    let memory: i64 = memory.parse().map_err(|_| malformed())?;
+    let cpu = match word {
+        "SMALL" => 1,
+        "MEDIUM" => 2,
+        "LARGE" => 4,
+        "XLARGE" => 8,
+        w => match w.strip_suffix("XLARGE").and_then(|n| n.parse::<i64>().ok()) {
+            Some(n) if (1..=64).contains(&n) => 4 * n,
+            _ => return Err(malformed()),
+        },
+    };
+    if !(1..=4096).contains(&memory) {
+        return Err(malformed());
+    }
+    Ok((cpu, memory))
 }
 
 impl ImageService for LocalService {
@@ -342,6 +721,579 @@ impl ImageService for LocalService {
         self.region(region)?;
         Ok(self.catalog.import_image_os.clone())
     }
+
+    fn list_instances(&self, region: &str) -> Result<Vec<InstanceEntry>> {
+        self.region(region)?;
+        self.store.with_conn(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT instance_id, created_time FROM instances
+                 WHERE owner = ?1 AND region = ?2 ORDER BY instance_id",
+            )?;
+            let rows = stmt.query_map(params![self.account.as_str(), region], |r| {
+                let id: String = r.get(0)?;
+                Ok(InstanceEntry {
+                    instance_id: InstanceId::parse(&id).map_err(|e| column_error(0, e))?,
+                    created_time: r.get(1)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn instance(&self, region: &str, id: &InstanceId) -> Result<Instance> {
+        self.store
+            .with_conn(|c| Ok(self.instance_in(c, region, id)?.instance))
+    }
+
+    fn run_instances(
+        &self,
+        region: &str,
+        kind: ImageKind,
+        image: &ImageId,
+        spec: &LaunchSpec,
+    ) -> Result<Vec<InstanceId>> {
+        let count = spec.instance_count.unwrap_or(1);
+        if !(1..=100).contains(&count) {
+            return Err(Error::new(
+                "InvalidParameterValue.Range",
+                format!(
+                    "InstanceCount {count} is out of range: launch 1 to 100 instances at a time"
+                ),
+            ));
+        }
+        if let Some(named) = &spec.image_id {
+            if named != image.as_str() {
+                return Err(Error::new(
+                    "InvalidParameterValue",
+                    format!("ImageId {named} differs from the image whose launch file was written ({image})"),
+                ));
+            }
+        }
+        let instance_type = spec.instance_type.as_deref().unwrap_or("S5.MEDIUM2");
+        let (cpu, memory) = instance_type_size(instance_type)?;
+        match spec.instance_charge_type.as_deref() {
+            None | Some("POSTPAID_BY_HOUR") | Some("PREPAID") | Some("SPOTPAID") => {}
+            Some(other) => {
+                return Err(Error::new(
+                    "InvalidParameterValue",
+                    format!("InstanceChargeType `{other}` is not one of POSTPAID_BY_HOUR, PREPAID, SPOTPAID"),
+                ))
+            }
+        }
+        let zone = match &spec.placement {
+            Some(p) => {
+                let in_region = p
+                    .zone
+                    .strip_prefix(region)
+                    .and_then(|rest| rest.strip_prefix('-'))
+                    .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
+                if !in_region {
+                    return Err(Error::new(
+                        "InvalidZone.MismatchRegion",
+                        format!(
+                            "zone `{}` is not a zone of {region} (such as {region}-1)",
+                            p.zone
+                        ),
+                    ));
+                }
+                p.zone.clone()
+            }
+            None => format!("{region}-1"),
+        };
+        let name = spec
+            .instance_name
+            .clone()
+            .unwrap_or_else(|| "未命名".to_string());
+        if name.chars().count() > 128 {
+            return Err(Error::new(
+                "InvalidParameterValue.TooLarge",
+                "InstanceName has more than 128 characters",
+            ));
+        }
+        let (state, final_state, due) = self.transition("PENDING", "RUNNING")?;
+        let operation_state = if due.is_some() {
+            "OPERATING"
+        } else {
+            "SUCCESS"
+        };
+        self.store.with_tx(|tx| {
+            settle(tx)?;
+            let row = self.visible_row_in(tx, region, kind, image)?;
+            if row.image.image_state != ImageState::Normal {
+                return Err(Error::new(
+                    "InvalidParameterValue.InvalidImageState",
+                    format!(
+                        "image {image} is {}: only NORMAL images can be launched",
+                        row.image.image_state.as_str()
+                    ),
+                ));
+            }
+            let created = format_api_time(SystemTime::now());
+            let mut ids = Vec::new();
+            for n in 1..=count {
+                let id = new_instance_id(tx)?;
+                let instance_name = if count > 1 { format!("{name}{n}") } else { name.clone() };
+                let suffix = random_suffix()?;
+                let octets = suffix.as_bytes();
+                let ip = format!("10.{}.{}.{}", octets[0] % 250, octets[1], octets[2] % 250 + 2);
+                tx.prepare_cached(
+                    "INSERT INTO instances (region, instance_id, owner, instance_name, instance_type,
+                        cpu, memory, zone, private_ip, image_id, image_size, os_name, platform,
+                        architecture, license_type, instance_state, transition_final,
+                        transition_due, latest_operation, latest_operation_state, created_time,
+                        fee_unit_price, fee_charge_unit, fee_currency, fee_provider)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+                        ?16, ?17, ?18, 'RunInstances', ?19, ?20, ?21, ?22, ?23, ?24)",
+                )?
+                .execute(params![
+                    region,
+                    id.as_str(),
+                    self.account.as_str(),
+                    instance_name,
+                    instance_type,
+                    cpu,
+                    memory,
+                    zone,
+                    ip,
+                    image.as_str(),
+                    row.image.image_size,
+                    row.image.os_name,
+                    row.image.platform,
+                    row.image.architecture,
+                    row.image.license_type,
+                    state,
+                    final_state,
+                    due,
+                    operation_state,
+                    created,
+                    row.fee.as_ref().map(|f| f.unit_price),
+                    row.fee.as_ref().map(|f| f.charge_unit.as_str()),
+                    row.fee.as_ref().map(|f| f.currency.as_str()),
+                    row.provider.as_deref(),
+                ])?;
+                ids.push(id);
+            }
+            Ok(ids)
+        })
+    }
+
+    fn create_image(
+        &self,
+        region: &str,
+        instance: &InstanceId,
+        spec: &CreateImageSpec,
+    ) -> Result<ImageId> {
+        if let Some(named) = &spec.instance_id {
+            if named != instance.as_str() {
+                return Err(Error::new(
+                    "InvalidParameterValue",
+                    format!("InstanceId {named} differs from the instance whose create_image file was written ({instance})"),
+                ));
+            }
+        }
+        check_image_name(&spec.image_name)?;
+        let description = spec.image_description.clone().unwrap_or_default();
+        check_image_description(&description)?;
+        for (param, value) in [
+            ("ForcePoweroff", &spec.force_poweroff),
+            ("Sysprep", &spec.sysprep),
+        ] {
+            if let Some(v) = value {
+                if v != "true" && v != "false" {
+                    return Err(Error::new(
+                        "InvalidParameterValue",
+                        format!("{param} takes the string \"true\" or \"false\", not `{v}`"),
+                    ));
+                }
+            }
+        }
+        let (state, final_state, due) = self.transition("CREATING", "NORMAL")?;
+        self.store.with_tx(|tx| {
+            settle(tx)?;
+            let source = self.instance_in(tx, region, instance)?;
+            Self::require_settled(&source, "CreateImage")?;
+            check_name_free(tx, region, &self.account, &spec.image_name)?;
+            check_quota(tx, region, &self.account)?;
+            let id = new_image_id(tx)?;
+            let snapshots = vec![Snapshot {
+                snapshot_id: format!("snap-{}", random_suffix()?),
+                disk_usage: "SYSTEM_DISK".into(),
+                disk_size: source.image_size,
+            }];
+            insert_image_row(
+                tx,
+                &NewImageRow {
+                    region,
+                    image_id: &id,
+                    owner: &self.account,
+                    image_name: &spec.image_name,
+                    image_description: &description,
+                    os_name: &source.instance.os_name,
+                    platform: &source.platform,
+                    architecture: &source.architecture,
+                    image_size: source.image_size,
+                    image_source: "CREATE_IMAGE",
+                    license_type: &source.instance.license_type,
+                    state,
+                    final_state,
+                    due,
+                    snapshots: &snapshots,
+                    fee: source.fee.as_ref(),
+                    provider: source.provider.as_deref(),
+                },
+            )?;
+            Ok(id)
+        })
+    }
+
+    fn reset_instance(&self, region: &str, instance: &InstanceId, image: &ImageId) -> Result<()> {
+        let (state, final_state, due) = self.transition("REBOOTING", "RUNNING")?;
+        let operation_state = if due.is_some() {
+            "OPERATING"
+        } else {
+            "SUCCESS"
+        };
+        self.store.with_tx(|tx| {
+            settle(tx)?;
+            let current = self.instance_in(tx, region, instance)?;
+            Self::require_settled(&current, "ResetInstance")?;
+            let (_, row) = self.usable_row_in(tx, region, image)?;
+            if row.image.image_state != ImageState::Normal {
+                return Err(Error::new(
+                    "InvalidParameterValue.InvalidImageState",
+                    format!(
+                        "image {image} is {}: an instance can be reset only from a NORMAL image",
+                        row.image.image_state.as_str()
+                    ),
+                ));
+            }
+            tx.prepare_cached(
+                "UPDATE instances SET image_id = ?1, image_size = ?2, os_name = ?3, platform = ?4,
+                    architecture = ?5, license_type = ?6, instance_state = ?7,
+                    transition_final = ?8, transition_due = ?9, latest_operation = 'ResetInstance',
+                    latest_operation_state = ?10, fee_unit_price = ?11, fee_charge_unit = ?12,
+                    fee_currency = ?13, fee_provider = ?14
+                 WHERE region = ?15 AND instance_id = ?16 AND owner = ?17",
+            )?
+            .execute(params![
+                image.as_str(),
+                row.image.image_size,
+                row.image.os_name,
+                row.image.platform,
+                row.image.architecture,
+                row.image.license_type,
+                state,
+                final_state,
+                due,
+                operation_state,
+                row.fee.as_ref().map(|f| f.unit_price),
+                row.fee.as_ref().map(|f| f.charge_unit.as_str()),
+                row.fee.as_ref().map(|f| f.currency.as_str()),
+                row.provider.as_deref(),
+                region,
+                instance.as_str(),
+                self.account.as_str(),
+            ])?;
+            Ok(())
+        })
+    }
+
+    fn terminate_instance(&self, region: &str, instance: &InstanceId) -> Result<()> {
+        self.store.with_tx(|tx| {
+            self.instance_in(tx, region, instance)?;
+            tx.prepare_cached(
+                "DELETE FROM instances WHERE region = ?1 AND instance_id = ?2 AND owner = ?3",
+            )?
+            .execute(params![region, instance.as_str(), self.account.as_str()])?;
+            Ok(())
+        })
+    }
+
+    fn import_image(
+        &self,
+        region: &str,
+        spec: &ImportImageSpec,
+        caller: &Caller,
+    ) -> Result<Option<ImageId>> {
+        self.region(region)?;
+        let os = &self.catalog.import_image_os;
+        let windows = os
+            .import_image_os_list_supported
+            .windows
+            .contains(&spec.os_type);
+        let linux = os
+            .import_image_os_list_supported
+            .linux
+            .contains(&spec.os_type);
+        if !windows && !linux {
+            return Err(Error::new(
+                "InvalidImageOsType.Unsupported",
+                format!(
+                    "OsType `{}` cannot be imported; import-os.json lists the accepted ones",
+                    spec.os_type
+                ),
+            ));
+        }
+        let versions = os
+            .import_image_os_version_set
+            .iter()
+            .find(|v| v.os_name == spec.os_type);
+        if !versions.is_some_and(|v| v.os_versions.contains(&spec.os_version)) {
+            return Err(Error::new(
+                "InvalidImageOsVersion.Unsupported",
+                format!(
+                    "OsVersion `{}` of {} cannot be imported; accepted: {}",
+                    spec.os_version,
+                    spec.os_type,
+                    versions
+                        .map(|v| v.os_versions.join(", "))
+                        .unwrap_or_default()
+                ),
+            ));
+        }
+        if !versions.is_some_and(|v| v.architecture.contains(&spec.architecture)) {
+            return Err(Error::new(
+                "InvalidParameterValue",
+                format!(
+                    "Architecture `{}` is not accepted for {}; accepted: {}",
+                    spec.architecture,
+                    spec.os_type,
+                    versions
+                        .map(|v| v.architecture.join(", "))
+                        .unwrap_or_default()
+                ),
+            ));
+        }
+        let license = spec.license_type.as_deref().unwrap_or("TencentCloud");
+        if license != "TencentCloud" && license != "BYOL" {
+            return Err(Error::new(
+                "InvalidParameterValue.InvalidLicenseType",
+                format!("LicenseType `{license}` is not TencentCloud or BYOL"),
+            ));
+        }
+        if let Some(mode) = spec.boot_mode.as_deref() {
+            if mode != "Legacy BIOS" && mode != "UEFI" {
+                return Err(Error::new(
+                    "InvalidParameterValue.InvalidBootMode",
+                    format!("BootMode `{mode}` is not `Legacy BIOS` or `UEFI`"),
+                ));
+            }
+        }
+        check_image_name(&spec.image_name)?;
+        let description = spec.image_description.clone().unwrap_or_default();
+        check_image_description(&description)?;
+
+        let path = local_image_path(&spec.image_url, caller)?;
+        let shown = spec.image_url.as_str();
+        let url_error = |message: String, errno: i32| {
+            Error::with_errno("InvalidParameter.InvalidParameterUrlError", message, errno)
+        };
+        let mut file = caller::open_as(caller, &path).map_err(|e| match e.raw_os_error() {
+            Some(libc::ENOENT) | Some(libc::ENOTDIR) => url_error(format!("{shown}: no such file"), libc::ENOENT),
+            Some(libc::EACCES) | Some(libc::EPERM) => url_error(
+                format!("{shown}: permission denied (the file is read as uid {}, who wrote the command)", caller.uid),
+                libc::EACCES,
+            ),
+            _ => url_error(format!("{shown}: cannot open: {e}"), libc::EINVAL),
+        })?;
+        if file.metadata().map(|m| !m.is_file()).unwrap_or(true) {
+            return Err(url_error(
+                format!("{shown} is not a regular file"),
+                libc::EINVAL,
+            ));
+        }
+        let found = probe::probe(&mut file)
+            .map_err(|e| url_error(format!("{shown}: cannot read: {e}"), libc::EIO))?;
+        let (format, virtual_size, file_size, problem) = match found {
+            Probe::Disk {
+                format,
+                virtual_size,
+                file_size,
+                problem,
+                ..
+            } => (format.name(), virtual_size, file_size, problem),
+            Probe::Iso { file_size } if spec.force => ("ISO", file_size, file_size, None),
+            Probe::Iso { .. } => {
+                return Err(Error::new(
+                    "InvalidParameterValue.ISOMustImportByForce",
+                    format!("{shown} is an ISO image: import it with \"Force\": true"),
+                ))
+            }
+            Probe::Unsupported(what) => {
+                return Err(Error::new(
+                    "InvalidParameterValue",
+                    format!(
+                        "{shown} is {what}; ImportImage takes RAW, QCOW2, VHD or VMDK disk images"
+                    ),
+                ))
+            }
+        };
+        const GIB: u64 = 1 << 30;
+        if file_size > 50 * GIB {
+            return Err(Error::new(
+                "InvalidParameterValue.TooLarge",
+                format!(
+                    "{shown} is {:.1} GiB; ImportImage takes files up to 50 GB",
+                    file_size as f64 / GIB as f64
+                ),
+            ));
+        }
+        if virtual_size > 500 * GIB {
+            return Err(Error::new(
+                "InvalidParameterValue.TooLarge",
+                format!(
+                    "{shown} is a {} GiB disk; imported system disks may be at most 500 GB",
+                    virtual_size.div_ceil(GIB)
+                ),
+            ));
+        }
+        if spec.dry_run {
+            return Ok(None);
+        }
+        let image_size = i64::try_from(virtual_size.div_ceil(GIB).max(1)).unwrap_or(i64::MAX);
+        if let Some(problem) = &problem {
+            log::info!("import of {shown} ({format}) will fail: {problem}");
+        }
+        let final_state = if problem.is_some() {
+            "IMPORTFAILED"
+        } else {
+            "NORMAL"
+        };
+        let (state, pending_final, due) = self.transition("IMPORTING", final_state)?;
+        let bits = if spec.architecture == "i386" {
+            "32位"
+        } else {
+            "64位"
+        };
+        let os_name = format!("{} {} {bits}", spec.os_type, spec.os_version);
+        let platform = if windows {
+            "Windows"
+        } else {
+            spec.os_type.as_str()
+        };
+        let architecture = if spec.architecture == "arm_64" {
+            "arm"
+        } else {
+            spec.architecture.as_str()
+        };
+        self.store.with_tx(|tx| {
+            settle(tx)?;
+            check_name_free(tx, region, &self.account, &spec.image_name)?;
+            check_quota(tx, region, &self.account)?;
+            let id = new_image_id(tx)?;
+            insert_image_row(
+                tx,
+                &NewImageRow {
+                    region,
+                    image_id: &id,
+                    owner: &self.account,
+                    image_name: &spec.image_name,
+                    image_description: &description,
+                    os_name: &os_name,
+                    platform,
+                    architecture,
+                    image_size,
+                    image_source: "EXTERNAL_IMPORT",
+                    license_type: license,
+                    state,
+                    final_state: pending_final,
+                    due,
+                    snapshots: &[],
+                    fee: None,
+                    provider: None,
+                },
+            )?;
+            Ok(Some(id))
+        })
+    }
+}
+
+/// The local file an `ImageUrl` names: an absolute path, a `file://` URL, or a path relative
+/// to the working directory of the process that wrote the command.
+fn local_image_path(url: &str, caller: &Caller) -> Result<PathBuf> {
+    let refuse = |m: String| Error::new("InvalidParameter.InvalidParameterUrlError", m);
+    if url.contains('\0') {
+        return Err(refuse("ImageUrl contains a NUL byte".into()));
+    }
+    let path = match url.strip_prefix("file://") {
+        Some(rest) => rest,
+        None if url.contains("://") => {
+            return Err(refuse(format!(
+            "ImageUrl `{url}`: the local backend imports local files; give a path or a file:// URL"
+        )))
+        }
+        None => url,
+    };
+    if path.is_empty() {
+        return Err(refuse("ImageUrl is empty".into()));
+    }
+    let path = Path::new(path);
+    if path.is_absolute() {
+        Ok(path.to_path_buf())
+    } else {
+        Ok(PathBuf::from(format!("/proc/{}/cwd", caller.pid)).join(path))
+    }
+}
+
+/// A custom image row to insert (made by CreateImage, ImportImage, SyncImages).
+struct NewImageRow<'a> {
+    region: &'a str,
+    image_id: &'a ImageId,
+    owner: &'a AccountId,
+    image_name: &'a str,
+    image_description: &'a str,
+    os_name: &'a str,
+    platform: &'a str,
+    architecture: &'a str,
+    image_size: i64,
+    image_source: &'a str,
+    license_type: &'a str,
+    state: &'a str,
+    final_state: Option<&'a str>,
+    due: Option<i64>,
+    snapshots: &'a [Snapshot],
+    fee: Option<&'a Fee>,
+    provider: Option<&'a str>,
+}
+
+fn insert_image_row(c: &Connection, row: &NewImageRow) -> Result<()> {
+    let snapshots = serde_json::to_string(row.snapshots)
+        .map_err(|e| Error::internal(format!("cannot store snapshots: {e}")))?;
+    let sync_percent = if row.state == "NORMAL" { 100 } else { 0 };
+    c.prepare_cached(
+        "INSERT INTO images (region, image_id, kind, owner, image_name, image_description,
+            os_name, platform, architecture, image_size, image_state, image_source,
+            image_creator, created_time, sync_percent, is_support_cloudinit, license_type,
+            snapshot_set, fee_unit_price, fee_charge_unit, fee_currency, fee_provider,
+            transition_final, transition_due)
+         VALUES (?1, ?2, 'CUSTOM', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?3, ?12, ?13, ?14, ?15,
+            ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
+    )?
+    .execute(params![
+        row.region,
+        row.image_id.as_str(),
+        row.owner.as_str(),
+        row.image_name,
+        row.image_description,
+        row.os_name,
+        row.platform,
+        row.architecture,
+        row.image_size,
+        row.state,
+        row.image_source,
+        format_api_time(SystemTime::now()),
+        sync_percent,
+        row.platform != "Windows" && row.platform != "FreeBSD",
+        row.license_type,
+        snapshots,
+        row.fee.map(|f| f.unit_price),
+        row.fee.map(|f| f.charge_unit.as_str()),
+        row.fee.map(|f| f.currency.as_str()),
+        row.provider,
+        row.final_state,
+        row.due,
+    ])?;
+    Ok(())
 }
 
 /// Everything needed to put a custom image in the store; the operations that make images
@@ -363,40 +1315,35 @@ pub struct NewCustomImage {
     pub fee: Option<(Fee, String)>,
 }
 
-/// Store-level operations used by the image-making actions and by tests.
+/// Puts a custom image in the store directly, bypassing the API's checks: for seeding stores
+/// (tests, benchmarks) with images made elsewhere.
 pub fn insert_custom_image(store: &Store, image: &NewCustomImage) -> Result<()> {
     store.with_tx(|tx| {
-        let fee = image.fee.as_ref();
+        insert_image_row(
+            tx,
+            &NewImageRow {
+                region: &image.region,
+                image_id: &image.image_id,
+                owner: &image.owner,
+                image_name: &image.image_name,
+                image_description: &image.image_description,
+                os_name: &image.os_name,
+                platform: &image.platform,
+                architecture: &image.architecture,
+                image_size: image.image_size,
+                image_source: &image.image_source,
+                license_type: "TencentCloud",
+                state: image.image_state.as_str(),
+                final_state: None,
+                due: None,
+                snapshots: &[],
+                fee: image.fee.as_ref().map(|(f, _)| f),
+                provider: image.fee.as_ref().map(|(_, p)| p.as_str()),
+            },
+        )?;
         tx.execute(
-            "INSERT INTO images (region, image_id, kind, owner, image_name, image_description,
-                os_name, platform, architecture, image_size, image_state, image_source,
-                image_creator, created_time, sync_percent, is_support_cloudinit, license_type,
-                fee_unit_price, fee_charge_unit, fee_currency, fee_provider)
-             VALUES (?1, ?2, 'CUSTOM', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?3, ?12, ?13, 1,
-                'TencentCloud', ?14, ?15, ?16, ?17)",
-            params![
-                image.region,
-                image.image_id.as_str(),
-                image.owner.as_str(),
-                image.image_name,
-                image.image_description,
-                image.os_name,
-                image.platform,
-                image.architecture,
-                image.image_size,
-                image.image_state.as_str(),
-                image.image_source,
-                image.created_time,
-                if image.image_state == ImageState::Normal {
-                    Some(100)
-                } else {
-                    Some(0)
-                },
-                fee.map(|(f, _)| f.unit_price),
-                fee.map(|(f, _)| f.charge_unit.as_str()),
-                fee.map(|(f, _)| f.currency.as_str()),
-                fee.map(|(_, p)| p.as_str()),
-            ],
+            "UPDATE images SET created_time = ?1 WHERE region = ?2 AND image_id = ?3",
+            params![image.created_time, image.region, image.image_id.as_str()],
         )?;
         Ok(())
     })

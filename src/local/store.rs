@@ -16,7 +16,7 @@ use crate::model::{format_api_time, AccountId};
 
 /// The schema version this build writes. A store with a higher one was written by a newer
 /// imagefs and is refused rather than misread.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// The account a store creates on first use, used when a mount names none.
 pub const FIRST_ACCOUNT: &str = "100000000001";
@@ -24,6 +24,8 @@ pub const FIRST_ACCOUNT: &str = "100000000001";
 /// Defaults of the store's settings (the seed document's limits).
 pub const DEFAULT_CUSTOM_IMAGE_QUOTA: u64 = 10;
 pub const DEFAULT_SHARE_LIMIT: u64 = 50;
+/// How long asynchronous work (create, import, copy, launch, reset) takes by default.
+pub const DEFAULT_TRANSITION_DELAY_MS: u64 = 2000;
 
 /// Idle connections kept for reuse; one per concurrent FUSE worker is plenty.
 const POOL_SIZE: usize = 8;
@@ -85,6 +87,46 @@ CREATE TABLE shares (
 );
 CREATE INDEX shares_by_account ON shares (account_id, region, image_id);
 "#;
+
+/// Version 2: asynchronous work. A transitional state is stored with the state it becomes
+/// and when (unix milliseconds), so it completes even if the process that started it exits;
+/// readers show the final state once its time has passed. Instances arrive.
+const SCHEMA_V2: &str = r#"
+ALTER TABLE images ADD COLUMN transition_final TEXT;
+ALTER TABLE images ADD COLUMN transition_due INTEGER;
+CREATE TABLE instances (
+    region                 TEXT NOT NULL,
+    instance_id            TEXT NOT NULL PRIMARY KEY,
+    owner                  TEXT NOT NULL,
+    instance_name          TEXT NOT NULL,
+    instance_type          TEXT NOT NULL,
+    cpu                    INTEGER NOT NULL,
+    memory                 INTEGER NOT NULL,
+    zone                   TEXT NOT NULL,
+    private_ip             TEXT NOT NULL,
+    image_id               TEXT NOT NULL,
+    image_size             INTEGER NOT NULL,
+    os_name                TEXT NOT NULL,
+    platform               TEXT NOT NULL,
+    architecture           TEXT NOT NULL,
+    license_type           TEXT NOT NULL,
+    instance_state         TEXT NOT NULL,
+    transition_final       TEXT,
+    transition_due         INTEGER,
+    latest_operation       TEXT,
+    latest_operation_state TEXT,
+    created_time           TEXT NOT NULL,
+    fee_unit_price         REAL,
+    fee_charge_unit        TEXT,
+    fee_currency           TEXT,
+    fee_provider           TEXT
+);
+CREATE INDEX instances_by_owner ON instances (owner, region, instance_id);
+CREATE INDEX images_due ON images (transition_due) WHERE transition_due IS NOT NULL;
+"#;
+
+/// The schema steps after version 1: `UPGRADES[i]` takes a store from version i + 1 to i + 2.
+const UPGRADES: &[&str] = &[SCHEMA_V2];
 
 /// A handle on one store file. Cheap to share; connections are pooled.
 pub struct Store {
@@ -234,7 +276,7 @@ impl Store {
         }
         let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
         // Another process may have migrated between our read and our lock.
-        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let mut version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version == 0 {
             let tables: i64 = tx.query_row(
                 "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
@@ -263,8 +305,22 @@ impl Store {
                     params![key, value],
                 )?;
             }
-            tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            version = 1;
         }
+        while version < SCHEMA_VERSION {
+            let step = UPGRADES
+                .get(usize::try_from(version - 1).unwrap_or(usize::MAX))
+                .ok_or_else(|| {
+                    store_error(&self.path, format!("no upgrade from schema {version}"))
+                })?;
+            tx.execute_batch(step)?;
+            version += 1;
+            log::info!(
+                "store {}: upgraded to schema {version}",
+                self.path.display()
+            );
+        }
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         tx.commit()?;
         Ok(())
     }
@@ -382,6 +438,17 @@ impl Store {
         }
     }
 
+    /// Changes a setting of the store.
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.with_tx(|tx| {
+            tx.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+                params![key, value],
+            )?;
+            Ok(())
+        })
+    }
+
     /// The catalog the store was seeded from.
     pub fn catalog(&self) -> Result<Catalog> {
         let text = self
@@ -494,6 +561,32 @@ mod tests {
         drop(conn);
         let e = Store::open(&path, None).unwrap_err();
         assert!(e.message().contains("newer imagefs"), "{e}");
+    }
+
+    #[test]
+    fn a_version_1_store_is_upgraded_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(SCHEMA_V1).unwrap();
+            conn.execute_batch(
+                "INSERT INTO meta VALUES ('default_account', '100000000001');
+                 INSERT INTO accounts VALUES ('100000000001', '2026-01-01T00:00:00Z');",
+            )
+            .unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+        }
+        let store = Store::open(&path, None).unwrap();
+        let version: i64 = store
+            .with_conn(|c| Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let instances: i64 = store
+            .with_conn(|c| Ok(c.query_row("SELECT count(*) FROM instances", [], |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(instances, 0);
+        assert_eq!(store.default_account().unwrap().as_str(), "100000000001");
     }
 
     #[test]
