@@ -69,7 +69,9 @@ fn regions_are_the_catalog_regions() {
         names_in(&mount.region("ap-guangzhou")),
         [
             "custom",
+            "import",
             "import-os.json",
+            "instances",
             "marketplace",
             "public",
             "quota.json",
