@@ -57,6 +57,13 @@ fn be_u64(b: &[u8], at: usize) -> u64 {
         .unwrap_or(0)
 }
 
+fn le_u32(b: &[u8], at: usize) -> u32 {
+    b.get(at..at + 4)
+        .and_then(|s| s.try_into().ok())
+        .map(u32::from_le_bytes)
+        .unwrap_or(0)
+}
+
 fn le_u64(b: &[u8], at: usize) -> u64 {
     b.get(at..at + 8)
         .and_then(|s| s.try_into().ok())
@@ -195,6 +202,10 @@ pub fn probe(file: &mut File) -> std::io::Result<Probe> {
         }
     }
 
+    // VDI keeps its signature at offset 0x40, after a free-text banner.
+    if le_u32(&head, 0x40) == 0xbeda_107f {
+        return Ok(Probe::Unsupported("a VDI (VirtualBox) image".into()));
+    }
     for (magic, name) in [
         (
             &b"<<< Oracle VM VirtualBox Disk Image >>>"[..],
@@ -206,6 +217,8 @@ pub fn probe(file: &mut File) -> std::io::Result<Probe> {
         (&b"\xfd7zXZ"[..], "an xz archive"),
         (&b"vhdxfile"[..], "a VHDX image"),
         (&b"QFI\xfb"[..], "a QCOW image"),
+        (&b"QED\0"[..], "a QED image"),
+        (&b"WithoutFreeSpace"[..], "a Parallels image"),
     ] {
         if head.starts_with(magic) {
             return Ok(Probe::Unsupported(name.into()));

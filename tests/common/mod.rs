@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use imagefs::mounts;
 
+static MOUNTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// The longest a mounted test may take before its mount is torn down under it.
 const TEST_DEADLINE: Duration = Duration::from_secs(180);
 const MOUNT_WAIT: Duration = Duration::from_secs(20);
@@ -62,6 +64,16 @@ impl Scratch {
     pub fn mount(&self, account: Option<&str>) -> Mount {
         let name = format!("mnt-{}", account.unwrap_or("default"));
         Mount::start(&self.path().join(name), &self.store(), account, &[])
+    }
+
+    /// Mounts the scratch store as `account` with extra `imagefs mount` options.
+    pub fn mount_with(&self, account: Option<&str>, extra: &[&str]) -> Mount {
+        let name = format!(
+            "mnt-{}-{}",
+            account.unwrap_or("default"),
+            MOUNTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        Mount::start(&self.path().join(name), &self.store(), account, extra)
     }
 
     /// Leaves the directory on disk (a mount in it may still be alive).
@@ -256,5 +268,54 @@ pub fn errno_of<T: std::fmt::Debug>(result: std::io::Result<T>) -> i32 {
         Err(e) => e
             .raw_os_error()
             .unwrap_or_else(|| panic!("no errno in {e}")),
+    }
+}
+
+/// Writes one command to a control file as `echo > file` does (open with O_TRUNC, one
+/// write); the error, if any, is the one `write(2)` returned.
+pub fn command(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(path)?;
+    file.write_all(text.as_bytes())
+}
+
+/// The last line of a mount's `errors`.
+pub fn last_error(mount: &Mount) -> String {
+    std::fs::read_to_string(mount.path("errors"))
+        .expect("errors")
+        .lines()
+        .last()
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Reads a JSON file.
+pub fn json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Reads a text file.
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Waits until `path` reads `expected` (a state file changing on its own).
+pub fn wait_for_content(path: &Path, expected: &str, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if std::fs::read_to_string(path)
+            .map(|s| s == expected)
+            .unwrap_or(false)
+        {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(50));
     }
 }
