@@ -298,6 +298,73 @@ fn asynchronous_states_show_as_they_happen() {
     ));
     assert_eq!(json(&image_dir.join("metadata.json"))["SyncPercent"], 100);
     launch(&mount, "ap-guangzhou", &format!("custom/{image}"), 1);
+
+    // A reset passes through REBOOTING.
+    command(&instance.join("reset"), "img-487zeit5").expect("reset");
+    assert_eq!(read(&instance.join("state")), "REBOOTING\n");
+    assert_eq!(
+        json(&instance.join("metadata.json"))["LatestOperation"],
+        "ResetInstance"
+    );
+    assert!(wait_for_content(
+        &instance.join("state"),
+        "RUNNING\n",
+        Duration::from_secs(5)
+    ));
+}
+
+#[test]
+fn a_shared_image_launches_in_its_own_region() {
+    if !fuse_available() {
+        return;
+    }
+    use imagefs::local::store::Store;
+    use imagefs::model::{AccountId, ImageId};
+    let scratch = Scratch::new();
+    let owner = instant(&scratch);
+    let ids = launch(&owner, "ap-guangzhou", CENTOS, 1);
+    let instance = owner.region("ap-guangzhou").join("instances").join(&ids[0]);
+    command(&instance.join("create_image"), "team-base").expect("create");
+    let image = read(&instance.join("create_image")).trim().to_string();
+    let store = Store::open(&scratch.store(), None).expect("store");
+    let friend = AccountId::parse("100000000002").expect("id");
+    store.add_account(&friend).expect("account");
+    imagefs::local::insert_share(
+        &store,
+        "ap-guangzhou",
+        &ImageId::parse(&image).expect("id"),
+        &friend,
+        "2026-01-01T00:00:00Z",
+    )
+    .expect("share");
+    let theirs = scratch.mount_with(Some("100000000002"), &["--transition-delay", "0"]);
+    let launched = launch(&theirs, "ap-guangzhou", &format!("shared/{image}"), 2);
+    let meta = json(
+        &theirs
+            .region("ap-guangzhou")
+            .join("instances")
+            .join(&launched[0])
+            .join("metadata.json"),
+    );
+    assert_eq!(meta["ImageId"], image.as_str());
+    // The receiver can reset to it too, but not from another region.
+    let tokyo = launch(&theirs, "ap-tokyo", CENTOS, 1);
+    assert_refused(
+        &theirs,
+        &theirs
+            .region("ap-tokyo")
+            .join("instances")
+            .join(&tokyo[0])
+            .join("reset"),
+        &image,
+        libc::ENOENT,
+        "InvalidImageId.NotFound",
+    );
+    assert!(!theirs
+        .region("ap-tokyo")
+        .join("shared")
+        .join(&image)
+        .exists());
 }
 
 #[test]
