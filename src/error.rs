@@ -76,6 +76,7 @@ pub fn errno_for_code(code: &str) -> i32 {
         ("RequestLimitExceeded", _) => libc::EAGAIN,
         ("UnsupportedOperation", t) if t.starts_with("InstanceState") => libc::EBUSY,
         ("OperationDenied", "InstanceOperationInProgress") => libc::EBUSY,
+        ("FailedOperation", "BYOLImageShareFailed") => libc::EPERM,
         ("AuthFailure", _) => libc::EACCES,
         ("UnsupportedOperation", _) | ("UnauthorizedOperation", _) | ("OperationDenied", _) => {
             libc::EPERM

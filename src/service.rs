@@ -7,7 +7,7 @@
 
 use crate::error::Result;
 use crate::model::{
-    AccountInfo, CreateImageSpec, Image, ImageEntry, ImageId, ImageKind, ImportImageOs,
+    AccountId, AccountInfo, CreateImageSpec, Image, ImageEntry, ImageId, ImageKind, ImportImageOs,
     ImportImageSpec, Instance, InstanceEntry, InstanceId, LaunchSpec, Price, Quota, Region,
 };
 
@@ -71,6 +71,38 @@ pub trait ImageService: Send + Sync {
 
     /// TerminateInstances for one instance.
     fn terminate_instance(&self, region: &str, instance: &InstanceId) -> Result<()>;
+
+    /// The accounts one of this account's custom images is shared with, in the order they
+    /// were added (DescribeImageSharePermission).
+    fn share_accounts(&self, region: &str, image: &ImageId) -> Result<Vec<AccountId>>;
+
+    /// ModifyImageAttribute: rename and/or redescribe one of this account's custom images.
+    fn modify_image(
+        &self,
+        region: &str,
+        image: &ImageId,
+        name: Option<&str>,
+        description: Option<&str>,
+    ) -> Result<()>;
+
+    /// ModifyImageSharePermission SHARE: all accounts or none.
+    fn share_image(&self, region: &str, image: &ImageId, accounts: &[AccountId]) -> Result<()>;
+
+    /// ModifyImageSharePermission CANCEL: all accounts or none.
+    fn unshare_image(&self, region: &str, image: &ImageId, accounts: &[AccountId]) -> Result<()>;
+
+    /// SyncImages: copy the image seen as `kind` to each destination region (all or none);
+    /// returns each destination with its new image.
+    fn sync_images(
+        &self,
+        region: &str,
+        kind: ImageKind,
+        image: &ImageId,
+        destinations: &[String],
+    ) -> Result<Vec<(String, ImageId)>>;
+
+    /// DeleteImages for one of this account's custom images.
+    fn delete_image(&self, region: &str, image: &ImageId) -> Result<()>;
 
     /// ImportImage; returns the new custom image (or, for a dry run, nothing).
     fn import_image(

@@ -13,8 +13,8 @@ use serde::Serialize;
 use super::inode::{image_id, ImageFile, InstanceFile, Node, RegionFile, MAX_REGIONS};
 use crate::error::{Error, Result};
 use crate::model::{
-    format_api_time, parse_api_time, CreateImageSpec, ImageId, ImageKind, ImportImageSpec,
-    InstanceId, LaunchSpec, Region,
+    format_api_time, parse_api_time, AccountId, CreateImageSpec, ImageId, ImageKind,
+    ImportImageSpec, InstanceId, LaunchSpec, Region,
 };
 use crate::service::{Caller, ImageService};
 
@@ -119,6 +119,14 @@ fn json_command<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Resul
             format!("{what}: not a valid JSON request: {e}"),
         )
     })
+}
+
+/// The values of a list command (`share`, `unshare`, `copy_to`): separated by whitespace or
+/// commas.
+fn list_values(text: &str) -> Vec<&str> {
+    text.split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|v| !v.is_empty())
+        .collect()
 }
 
 /// `launch`: a count, or a JSON RunInstances spec.
@@ -269,6 +277,7 @@ impl ImageFs {
             // Directories whose entries the user may remove.
             Node::KindDir(_, ImageKind::Custom) | Node::InstancesDir(_) => 0o755,
             n if n.is_dir() => 0o555,
+            Node::ImageFile(_, _, _, ImageFile::Unshare) => 0o200,
             n if n.is_control() => 0o644,
             _ => 0o444,
         }
@@ -318,9 +327,6 @@ impl ImageFs {
                 let (region, id) = self.image_of(r, n)?;
                 let image = self.service.image(&region, kind, &id)?;
                 let mtime = Self::created(&image.created_time);
-                if node.is_control() {
-                    return Ok(self.control_attr(node, mtime));
-                }
                 let content = self.render_image_file(&region, kind, &id, f, &image)?;
                 Ok(self.attr(node, content.len() as u64, mtime))
             }
@@ -474,12 +480,8 @@ impl ImageFs {
                 let mut out = Vec::new();
                 for f in ImageFile::ALL.into_iter().filter(|f| f.exists_for(kind)) {
                     let child = Node::ImageFile(r, kind, n, f);
-                    let attr = if child.is_control() {
-                        self.control_attr(child, mtime)
-                    } else {
-                        let size = self.render_image_file(&region, kind, &id, f, &image)?.len();
-                        self.attr(child, size as u64, mtime)
-                    };
+                    let size = self.render_image_file(&region, kind, &id, f, &image)?.len();
+                    let attr = self.attr(child, size as u64, mtime);
                     out.push(DirEntry {
                         name: f.name().to_string(),
                         attr,
@@ -526,13 +528,10 @@ impl ImageFs {
 
     /// The contents of a file node, as `cat` shows them now.
     pub fn render(&self, node: Node) -> Result<Vec<u8>> {
-        if node.is_control() {
-            // Existence first: a control file of a vanished image is gone too.
+        if node.is_control() && !matches!(node, Node::ImageFile(..)) {
+            // Existence first: a control file of a vanished instance is gone too.
             self.attr_of(node)?;
-            return Ok(lock(&self.outcomes)
-                .get(&node.ino())
-                .map(|(content, _)| content.clone())
-                .unwrap_or_default());
+            return Ok(self.outcome(node));
         }
         match node {
             Node::AccountJson => pretty_json(&self.service.account()?),
@@ -588,8 +587,30 @@ impl ImageFs {
             ImageFile::Description => Ok(line(&image.image_description)),
             ImageFile::State => Ok(line(image.image_state.as_str())),
             ImageFile::Price => pretty_json(&self.service.price(region, kind, id)?),
-            ImageFile::Launch => Ok(Vec::new()),
+            ImageFile::Share => {
+                let mut out = String::new();
+                for account in self.service.share_accounts(region, id)? {
+                    out.push_str(account.as_str());
+                    out.push('\n');
+                }
+                Ok(out.into_bytes())
+            }
+            ImageFile::Unshare => Ok(Vec::new()),
+            ImageFile::Launch | ImageFile::CopyTo => {
+                let node = self
+                    .region_index(region)
+                    .map(|r| Node::ImageFile(r, kind, id.number(), file));
+                Ok(node.map(|n| self.outcome(n)).unwrap_or_default())
+            }
         }
+    }
+
+    /// What the last command written to a control file produced.
+    fn outcome(&self, node: Node) -> Vec<u8> {
+        lock(&self.outcomes)
+            .get(&node.ino())
+            .map(|(content, _)| content.clone())
+            .unwrap_or_default()
     }
 
     fn render_instance_file(
@@ -673,7 +694,9 @@ impl ImageFs {
         };
         match self.command(node, data, caller) {
             Ok((outcome, stale)) => {
-                lock(&self.outcomes).insert(node.ino(), (outcome, SystemTime::now()));
+                if let Some(outcome) = outcome {
+                    lock(&self.outcomes).insert(node.ino(), (outcome, SystemTime::now()));
+                }
                 Ok(stale)
             }
             Err(error) => {
@@ -684,11 +707,70 @@ impl ImageFs {
     }
 
     /// Carries out the command written to a control file: its outcome (what reading the file
-    /// shows next) and the inodes it made stale.
-    fn command(&self, node: Node, data: &[u8], caller: &Caller) -> Result<(Vec<u8>, Vec<u64>)> {
+    /// shows next, for files that show outcomes) and the inodes it made stale.
+    fn command(
+        &self,
+        node: Node,
+        data: &[u8],
+        caller: &Caller,
+    ) -> Result<(Option<Vec<u8>>, Vec<u64>)> {
         let text = command_text(data)?;
         let mut stale = vec![node.ino()];
+        // Files whose content an image change alters: all of the image's files.
+        let image_files = |r: u8, kind: ImageKind, n: u64| {
+            ImageFile::ALL.map(|f| Node::ImageFile(r, kind, n, f).ino())
+        };
         let outcome = match node {
+            Node::ImageFile(
+                r,
+                ImageKind::Custom,
+                n,
+                f @ (ImageFile::Name | ImageFile::Description),
+            ) => {
+                let (region, id) = self.image_of(r, n)?;
+                let (name, description) = match f {
+                    ImageFile::Name => (Some(text), None),
+                    _ => (None, Some(text)),
+                };
+                self.service.modify_image(&region, &id, name, description)?;
+                stale.extend(image_files(r, ImageKind::Custom, n));
+                return Ok((None, stale));
+            }
+            Node::ImageFile(
+                r,
+                ImageKind::Custom,
+                n,
+                f @ (ImageFile::Share | ImageFile::Unshare),
+            ) => {
+                let (region, id) = self.image_of(r, n)?;
+                let accounts = list_values(text)
+                    .into_iter()
+                    .map(AccountId::parse)
+                    .collect::<Result<Vec<_>>>()?;
+                if f == ImageFile::Share {
+                    self.service.share_image(&region, &id, &accounts)?;
+                } else {
+                    self.service.unshare_image(&region, &id, &accounts)?;
+                }
+                stale.extend(image_files(r, ImageKind::Custom, n));
+                return Ok((None, stale));
+            }
+            Node::ImageFile(r, kind, n, ImageFile::CopyTo) => {
+                let (region, id) = self.image_of(r, n)?;
+                let destinations: Vec<String> =
+                    list_values(text).into_iter().map(str::to_owned).collect();
+                let copies = self
+                    .service
+                    .sync_images(&region, kind, &id, &destinations)?;
+                let mut out = String::new();
+                for (target, image) in copies {
+                    if let Some(t) = self.region_index(&target) {
+                        stale.push(Node::RegionFile(t, RegionFile::QuotaJson).ino());
+                    }
+                    out.push_str(&format!("{target} {image}\n"));
+                }
+                out.into_bytes()
+            }
             Node::ImageFile(r, kind, n, ImageFile::Launch) => {
                 let (region, id) = self.image_of(r, n)?;
                 let spec = parse_launch(text)?;
@@ -728,26 +810,33 @@ impl ImageFs {
             }
             _ => return Err(self.refuse_error("write", node, &self.path(node))),
         };
-        Ok((outcome, stale))
+        Ok((Some(outcome), stale))
     }
 
-    /// `rmdir name` in `parent`: terminating an instance; anything else is refused.
+    /// `rmdir name` in `parent`: terminating an instance or deleting a custom image; anything
+    /// else is refused.
     pub fn rmdir(&self, parent: u64, name: &OsStr) -> Result<()> {
         let parent_node = self.node(parent)?;
-        if let Node::InstancesDir(r) = parent_node {
-            let path = format!("{}/{}", self.path(parent_node), name.to_string_lossy());
-            let result = (|| {
+        let path = format!("{}/{}", self.path(parent_node), name.to_string_lossy());
+        let result = match parent_node {
+            Node::InstancesDir(r) => (|| {
                 let region = self.region_name(r)?;
                 let text = name.to_str().ok_or_else(|| no_such(&path))?;
                 let id = InstanceId::parse(text).map_err(|_| no_such(&path))?;
                 self.service.terminate_instance(region, &id)
-            })();
-            if let Err(e) = &result {
-                self.record("rmdir", &path, e);
-            }
-            return result;
+            })(),
+            Node::KindDir(r, ImageKind::Custom) => (|| {
+                let region = self.region_name(r)?;
+                let text = name.to_str().ok_or_else(|| no_such(&path))?;
+                let id = ImageId::parse(text).map_err(|_| no_such(&path))?;
+                self.service.delete_image(region, &id)
+            })(),
+            _ => return Err(self.refuse("rmdir", parent_node, Some(name))),
+        };
+        if let Err(e) = &result {
+            self.record("rmdir", &path, e);
         }
-        Err(self.refuse("rmdir", parent_node, Some(name)))
+        result
     }
 
     /// Refuses a change to the tree (mkdir, rmdir, rename, chmod, ...) on `node`, or on the
@@ -766,30 +855,24 @@ impl ImageFs {
     }
 
     fn refuse_error(&self, operation: &str, node: Node, path: &str) -> Error {
+        let shared = matches!(
+            node,
+            Node::KindDir(_, ImageKind::Shared)
+                | Node::ImageDir(_, ImageKind::Shared, _)
+                | Node::ImageFile(_, ImageKind::Shared, _, _)
+        );
         let (code, message) = match (operation, node) {
-            ("write" | "setattr", Node::ImageFile(_, ImageKind::Custom, _, _)) => (
-                "UnsupportedOperation",
-                format!("{path} is read-only: this imagefs cannot change custom images yet"),
-            ),
-            ("write" | "setattr", Node::ImageFile(_, ImageKind::Shared, _, _)) => (
+            (_, _) if shared => (
                 "UnsupportedOperation.SharedImageModifyUnsupported",
-                format!("{path} is read-only: an image shared with you cannot be modified"),
+                format!(
+                    "cannot {operation} {path}: an image shared with you can only be launched or copied into your custom images; its owner changes it"
+                ),
             ),
-            ("write" | "setattr", Node::ImageFile(_, kind, _, _)) => (
+            ("write" | "setattr", Node::ImageFile(_, kind @ (ImageKind::Public | ImageKind::Marketplace), _, _)) => (
                 "UnsupportedOperation",
                 format!("{path} is read-only: {kind} images cannot be modified"),
             ),
             ("write" | "setattr", _) => ("UnsupportedOperation", format!("{path} is read-only")),
-            ("rmdir", Node::KindDir(_, ImageKind::Custom)) => (
-                "UnsupportedOperation",
-                format!("cannot remove {path}: this imagefs cannot delete custom images yet"),
-            ),
-            ("rmdir", Node::KindDir(_, ImageKind::Shared)) => (
-                "UnsupportedOperation.SharedImageModifyUnsupported",
-                format!(
-                    "cannot remove {path}: an image shared with you can only be deleted by its owner"
-                ),
-            ),
             ("rmdir", Node::KindDir(_, kind)) => (
                 "UnsupportedOperation",
                 format!("cannot remove {path}: {kind} images cannot be deleted"),

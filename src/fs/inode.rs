@@ -51,16 +51,25 @@ pub enum ImageFile {
     Price,
     /// Control: RunInstances from this image.
     Launch,
+    /// Control (custom): share with accounts; reads the accounts it is shared with.
+    Share,
+    /// Control (custom, write-only): stop sharing with accounts.
+    Unshare,
+    /// Control (custom, shared): SyncImages to regions.
+    CopyTo,
 }
 
 impl ImageFile {
-    pub const ALL: [ImageFile; 6] = [
+    pub const ALL: [ImageFile; 9] = [
         ImageFile::Metadata,
         ImageFile::Name,
         ImageFile::Description,
         ImageFile::State,
         ImageFile::Price,
         ImageFile::Launch,
+        ImageFile::Share,
+        ImageFile::Unshare,
+        ImageFile::CopyTo,
     ];
 
     pub fn name(self) -> &'static str {
@@ -71,12 +80,30 @@ impl ImageFile {
             ImageFile::State => "state",
             ImageFile::Price => "price.json",
             ImageFile::Launch => "launch",
+            ImageFile::Share => "share",
+            ImageFile::Unshare => "unshare",
+            ImageFile::CopyTo => "copy_to",
         }
     }
 
     /// Whether an image of `kind` has this file (DESIGN.md section 1).
-    pub fn exists_for(self, _kind: ImageKind) -> bool {
-        true
+    pub fn exists_for(self, kind: ImageKind) -> bool {
+        match self {
+            ImageFile::Share | ImageFile::Unshare => kind == ImageKind::Custom,
+            ImageFile::CopyTo => matches!(kind, ImageKind::Custom | ImageKind::Shared),
+            _ => true,
+        }
+    }
+
+    /// Whether writing this file of an image of `kind` is a command.
+    pub fn is_control(self, kind: ImageKind) -> bool {
+        match self {
+            ImageFile::Name | ImageFile::Description => kind == ImageKind::Custom,
+            ImageFile::Launch | ImageFile::Share | ImageFile::Unshare | ImageFile::CopyTo => {
+                self.exists_for(kind)
+            }
+            ImageFile::Metadata | ImageFile::State | ImageFile::Price => false,
+        }
     }
 
     fn index(self) -> u64 {
@@ -277,9 +304,8 @@ impl Node {
         matches!(
             self,
             Node::RegionFile(_, RegionFile::Import)
-                | Node::ImageFile(_, _, _, ImageFile::Launch)
                 | Node::InstanceFile(_, _, InstanceFile::CreateImage | InstanceFile::Reset)
-        )
+        ) || matches!(self, Node::ImageFile(_, kind, _, f) if f.is_control(kind))
     }
 
     /// The region index of nodes inside a region.

@@ -335,6 +335,34 @@ impl LocalService {
         ))
     }
 
+    /// One of this account's own custom images; a shared image is refused as the receiver's
+    /// to change, anything else is not found.
+    fn own_custom_in(
+        &self,
+        c: &Connection,
+        region: &str,
+        image: &ImageId,
+        action: &str,
+    ) -> Result<ImageRow> {
+        match self.visible_row_in(c, region, ImageKind::Custom, image) {
+            Ok(row) => Ok(row),
+            Err(e) if e.code() == "InvalidImageId.NotFound" => {
+                if self
+                    .visible_row_in(c, region, ImageKind::Shared, image)
+                    .is_ok()
+                {
+                    Err(Error::new(
+                        "UnsupportedOperation.SharedImageModifyUnsupported",
+                        format!("image {image} is shared with this account by its owner: {action} is for the owner only"),
+                    ))
+                } else {
+                    Err(e)
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// How long asynchronous work takes: the service's override, else the store's setting.
     fn delay(&self) -> Result<Duration> {
         match self.transition_delay {
@@ -476,6 +504,23 @@ fn settle(c: &Connection) -> Result<()> {
     )?
     .execute([now])?;
     Ok(())
+}
+
+/// The accounts of one share or unshare command, each once.
+fn distinct_accounts(accounts: &[AccountId]) -> Result<Vec<AccountId>> {
+    if accounts.is_empty() {
+        return Err(Error::new("MissingParameter", "no account IDs were given"));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(accounts.len());
+    for account in accounts {
+        if !seen.insert(account) {
+            return Err(Error::new(
+                "InvalidParameterValue",
+                format!("account {account} is listed twice"),
+            ));
+        }
+    }
+    Ok(accounts.to_vec())
 }
 
 /// ImageName: 1 to 60 characters.
@@ -1005,6 +1050,308 @@ impl ImageService for LocalService {
                 "DELETE FROM instances WHERE region = ?1 AND instance_id = ?2 AND owner = ?3",
             )?
             .execute(params![region, instance.as_str(), self.account.as_str()])?;
+            Ok(())
+        })
+    }
+
+    fn share_accounts(&self, region: &str, image: &ImageId) -> Result<Vec<AccountId>> {
+        self.store.with_conn(|c| {
+            self.visible_row_in(c, region, ImageKind::Custom, image)?;
+            let mut stmt = c.prepare_cached(
+                "SELECT account_id FROM shares WHERE region = ?1 AND image_id = ?2
+                 ORDER BY created_time, account_id",
+            )?;
+            let rows = stmt.query_map(params![region, image.as_str()], |r| {
+                let id: String = r.get(0)?;
+                AccountId::parse(&id).map_err(|e| column_error(0, e))
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn modify_image(
+        &self,
+        region: &str,
+        image: &ImageId,
+        name: Option<&str>,
+        description: Option<&str>,
+    ) -> Result<()> {
+        if let Some(name) = name {
+            check_image_name(name)?;
+        }
+        if let Some(description) = description {
+            check_image_description(description)?;
+        }
+        self.store.with_tx(|tx| {
+            let row = self.own_custom_in(tx, region, image, "ModifyImageAttribute")?;
+            if let Some(name) = name {
+                if name != row.image.image_name {
+                    check_name_free(tx, region, &self.account, name)?;
+                }
+                tx.prepare_cached(
+                    "UPDATE images SET image_name = ?1 WHERE region = ?2 AND image_id = ?3",
+                )?
+                .execute(params![name, region, image.as_str()])?;
+            }
+            if let Some(description) = description {
+                tx.prepare_cached(
+                    "UPDATE images SET image_description = ?1 WHERE region = ?2 AND image_id = ?3",
+                )?
+                .execute(params![description, region, image.as_str()])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn share_image(&self, region: &str, image: &ImageId, accounts: &[AccountId]) -> Result<()> {
+        let accounts = distinct_accounts(accounts)?;
+        self.store.with_tx(|tx| {
+            settle(tx)?;
+            let row = self.own_custom_in(tx, region, image, "ModifyImageSharePermission")?;
+            if row.image.image_state != ImageState::Normal {
+                return Err(Error::new(
+                    "InvalidImageId.IncorrectState",
+                    format!(
+                        "image {image} is {}: only NORMAL images can be shared",
+                        row.image.image_state.as_str()
+                    ),
+                ));
+            }
+            if row.image.license_type == "BYOL" {
+                return Err(Error::new(
+                    "FailedOperation.BYOLImageShareFailed",
+                    format!("image {image} brings its own license (BYOL) and cannot be shared"),
+                ));
+            }
+            let limit: u64 = tx
+                .query_row("SELECT value FROM meta WHERE key = 'share_limit'", [], |r| r.get::<_, String>(0))
+                .optional()?
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(DEFAULT_SHARE_LIMIT);
+            let current: i64 = tx
+                .prepare_cached("SELECT count(*) FROM shares WHERE region = ?1 AND image_id = ?2")?
+                .query_row(params![region, image.as_str()], |r| r.get(0))?;
+            let total = current.max(0) as u64 + accounts.len() as u64;
+            if total > limit {
+                return Err(Error::new(
+                    "OverQuota",
+                    format!(
+                        "image {image} is shared with {current} accounts; {} more would pass the limit of {limit} per image",
+                        accounts.len()
+                    ),
+                ));
+            }
+            for account in &accounts {
+                if *account == self.account {
+                    return Err(Error::new(
+                        "InvalidAccountIs.YourSelf",
+                        format!("{account} is this account: an image cannot be shared with its owner"),
+                    ));
+                }
+                let known = tx
+                    .prepare_cached("SELECT 1 FROM accounts WHERE account_id = ?1")?
+                    .query_row([account.as_str()], |_| Ok(()))
+                    .optional()?
+                    .is_some();
+                if !known {
+                    return Err(Error::new(
+                        "InvalidAccountId.NotFound",
+                        format!("account {account} does not exist"),
+                    ));
+                }
+                let already = tx
+                    .prepare_cached(
+                        "SELECT 1 FROM shares WHERE region = ?1 AND image_id = ?2 AND account_id = ?3",
+                    )?
+                    .query_row(params![region, image.as_str(), account.as_str()], |_| Ok(()))
+                    .optional()?
+                    .is_some();
+                if already {
+                    return Err(Error::new(
+                        "FailedOperation.AccountAlreadyExists",
+                        format!("image {image} is already shared with {account}"),
+                    ));
+                }
+            }
+            let now = format_api_time(SystemTime::now());
+            for account in &accounts {
+                tx.prepare_cached(
+                    "INSERT INTO shares (region, image_id, account_id, created_time) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![region, image.as_str(), account.as_str(), now])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn unshare_image(&self, region: &str, image: &ImageId, accounts: &[AccountId]) -> Result<()> {
+        let accounts = distinct_accounts(accounts)?;
+        self.store.with_tx(|tx| {
+            self.own_custom_in(tx, region, image, "ModifyImageSharePermission")?;
+            for account in &accounts {
+                if *account == self.account {
+                    return Err(Error::new(
+                        "InvalidAccountIs.YourSelf",
+                        format!("{account} is this account: an image is never shared with its owner"),
+                    ));
+                }
+                let removed = tx
+                    .prepare_cached(
+                        "DELETE FROM shares WHERE region = ?1 AND image_id = ?2 AND account_id = ?3",
+                    )?
+                    .execute(params![region, image.as_str(), account.as_str()])?;
+                if removed == 0 {
+                    // The transaction is dropped: no account of this write is unshared.
+                    return Err(Error::new(
+                        "InvalidAccountId.NotFound",
+                        format!("image {image} is not shared with {account}"),
+                    ));
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn sync_images(
+        &self,
+        region: &str,
+        kind: ImageKind,
+        image: &ImageId,
+        destinations: &[String],
+    ) -> Result<Vec<(String, ImageId)>> {
+        if destinations.is_empty() {
+            return Err(Error::new(
+                "MissingParameter",
+                "copy_to takes one or more destination region IDs",
+            ));
+        }
+        let source_region = self.region(region)?.clone();
+        let mut targets: Vec<&Region> = Vec::new();
+        for name in destinations {
+            let target = self.region(name)?;
+            if targets.iter().any(|t| t.region == target.region) {
+                return Err(Error::new(
+                    "InvalidParameterValue",
+                    format!("region {name} is listed twice"),
+                ));
+            }
+            match kind {
+                ImageKind::Shared if target.region != region => {
+                    return Err(Error::new(
+                        "InvalidRegion.Unavailable",
+                        format!("a shared image can only be copied into its own region ({region}), not {name}"),
+                    ))
+                }
+                ImageKind::Shared => {}
+                _ if target.region == region => {
+                    return Err(Error::new(
+                        "InvalidParameterValue.InvalidRegion",
+                        format!("image {image} is already in {region}: copy it to other regions"),
+                    ))
+                }
+                _ => {}
+            }
+            let finance = |r: &str| r.ends_with("-fsi");
+            if target.mainland != source_region.mainland {
+                return Err(Error::new(
+                    "InvalidRegion.Unavailable",
+                    format!(
+                        "copying between mainland China and other regions ({region} to {name}) needs a support request; copy within mainland China or within the other regions"
+                    ),
+                ));
+            }
+            if finance(&target.region) != finance(region) {
+                return Err(Error::new(
+                    "InvalidRegion.Unavailable",
+                    format!("the finance regions copy only among themselves ({region} to {name})"),
+                ));
+            }
+            targets.push(target);
+        }
+        self.store.with_tx(|tx| {
+            settle(tx)?;
+            let source = self.visible_row_in(tx, region, kind, image)?;
+            if !matches!(kind, ImageKind::Custom | ImageKind::Shared) {
+                return Err(Error::new(
+                    "InvalidParameterValue.InvalidImageId",
+                    format!("image {image} is a {kind} image: only custom and shared images can be copied"),
+                ));
+            }
+            if source.image.image_state != ImageState::Normal {
+                return Err(Error::new(
+                    "InvalidImageId.IncorrectState",
+                    format!(
+                        "image {image} is {}: only NORMAL images can be copied",
+                        source.image.image_state.as_str()
+                    ),
+                ));
+            }
+            let (state, final_state, due) = self.transition("SYNCING", "NORMAL")?;
+            let mut copies = Vec::new();
+            for target in &targets {
+                check_name_free(tx, &target.region, &self.account, &source.image.image_name)?;
+                check_quota(tx, &target.region, &self.account)?;
+                let id = new_image_id(tx)?;
+                let snapshots = vec![Snapshot {
+                    snapshot_id: format!("snap-{}", random_suffix()?),
+                    disk_usage: "SYSTEM_DISK".into(),
+                    disk_size: source.image.image_size,
+                }];
+                insert_image_row(
+                    tx,
+                    &NewImageRow {
+                        region: &target.region,
+                        image_id: &id,
+                        owner: &self.account,
+                        image_name: &source.image.image_name,
+                        image_description: &source.image.image_description,
+                        os_name: &source.image.os_name,
+                        platform: &source.image.platform,
+                        architecture: &source.image.architecture,
+                        image_size: source.image.image_size,
+                        image_source: &source.image.image_source,
+                        license_type: &source.image.license_type,
+                        state,
+                        final_state,
+                        due,
+                        snapshots: &snapshots,
+                        fee: source.fee.as_ref(),
+                        provider: source.provider.as_deref(),
+                    },
+                )?;
+                copies.push((target.region.clone(), id));
+            }
+            Ok(copies)
+        })
+    }
+
+    fn delete_image(&self, region: &str, image: &ImageId) -> Result<()> {
+        self.store.with_tx(|tx| {
+            settle(tx)?;
+            let row = self.own_custom_in(tx, region, image, "DeleteImages")?;
+            if matches!(
+                row.image.image_state,
+                ImageState::Creating | ImageState::Syncing | ImageState::Importing
+            ) {
+                return Err(Error::new(
+                    "InvalidImageId.IncorrectState",
+                    format!(
+                        "image {image} is {}: it can be deleted once that work finishes",
+                        row.image.image_state.as_str()
+                    ),
+                ));
+            }
+            let shares: i64 = tx
+                .prepare_cached("SELECT count(*) FROM shares WHERE region = ?1 AND image_id = ?2")?
+                .query_row(params![region, image.as_str()], |r| r.get(0))?;
+            if shares > 0 {
+                return Err(Error::new(
+                    "InvalidImageId.InShared",
+                    format!("image {image} is shared with {shares} account(s): unshare it first (see its share file)"),
+                ));
+            }
+            tx.prepare_cached("DELETE FROM images WHERE region = ?1 AND image_id = ?2")?
+                .execute(params![region, image.as_str()])?;
             Ok(())
         })
     }
