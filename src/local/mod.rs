@@ -1131,12 +1131,12 @@ impl ImageService for LocalService {
             let current: i64 = tx
                 .prepare_cached("SELECT count(*) FROM shares WHERE region = ?1 AND image_id = ?2")?
                 .query_row(params![region, image.as_str()], |r| r.get(0))?;
-            let total = current.max(0) as u64 + accounts.len() as u64;
-            if total > limit {
+            // A write that could never fit is refused before any per-account check.
+            if accounts.len() as u64 > limit {
                 return Err(Error::new(
                     "OverQuota",
                     format!(
-                        "image {image} is shared with {current} accounts; {} more would pass the limit of {limit} per image",
+                        "{} accounts in one write pass the limit of {limit} accounts per image",
                         accounts.len()
                     ),
                 ));
@@ -1172,6 +1172,16 @@ impl ImageService for LocalService {
                         format!("image {image} is already shared with {account}"),
                     ));
                 }
+            }
+            let total = current.max(0) as u64 + accounts.len() as u64;
+            if total > limit {
+                return Err(Error::new(
+                    "OverQuota",
+                    format!(
+                        "image {image} is shared with {current} accounts; {} more would pass the limit of {limit} per image",
+                        accounts.len()
+                    ),
+                ));
             }
             let now = format_api_time(SystemTime::now());
             for account in &accounts {
@@ -1720,4 +1730,358 @@ pub fn image_counts(store: &Store) -> Result<HashMap<String, i64>> {
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
         Ok(rows.collect::<rusqlite::Result<HashMap<_, _>>>()?)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    //! The service's rules, one test each, on a temporary store.
+
+    use super::*;
+
+    struct World {
+        _dir: tempfile::TempDir,
+        store: Arc<Store>,
+    }
+
+    const OWNER: &str = "100000000001";
+    const FRIEND: &str = "100000000002";
+    const GZ: &str = "ap-guangzhou";
+
+    fn world() -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(&dir.path().join("s.db"), None).unwrap());
+        store
+            .add_account(&AccountId::parse(FRIEND).unwrap())
+            .unwrap();
+        World { _dir: dir, store }
+    }
+
+    impl World {
+        fn service(&self, account: &str, delay_ms: u64) -> LocalService {
+            LocalService::open(self.store.clone(), Some(AccountId::parse(account).unwrap()))
+                .unwrap()
+                .with_transition_delay(Some(Duration::from_millis(delay_ms)))
+        }
+    }
+
+    fn id(s: &str) -> ImageId {
+        ImageId::parse(s).unwrap()
+    }
+
+    fn account(s: &str) -> AccountId {
+        AccountId::parse(s).unwrap()
+    }
+
+    /// A NORMAL custom image named `name` in `region`, made through the API.
+    fn custom(service: &LocalService, region: &str, name: &str) -> ImageId {
+        let instances = service
+            .run_instances(
+                region,
+                ImageKind::Public,
+                &id("img-9qabwvbn"),
+                &LaunchSpec::default(),
+            )
+            .unwrap();
+        let spec = CreateImageSpec {
+            image_name: name.into(),
+            ..CreateImageSpec::default()
+        };
+        service.create_image(region, &instances[0], &spec).unwrap()
+    }
+
+    fn code<T: std::fmt::Debug>(result: Result<T>) -> String {
+        result.unwrap_err().code().to_string()
+    }
+
+    #[test]
+    fn quota_per_region_counts_every_custom_image() {
+        let w = world();
+        w.store.set_meta("custom_image_quota", "2").unwrap();
+        let s = w.service(OWNER, 0);
+        custom(&s, GZ, "a");
+        custom(&s, GZ, "b");
+        let instances = s
+            .run_instances(
+                GZ,
+                ImageKind::Public,
+                &id("img-9qabwvbn"),
+                &LaunchSpec::default(),
+            )
+            .unwrap();
+        let spec = CreateImageSpec {
+            image_name: "c".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            code(s.create_image(GZ, &instances[0], &spec)),
+            "ImageQuotaLimitExceeded"
+        );
+        assert_eq!(s.quota(GZ).unwrap().custom_images_used, 2);
+        custom(&s, "ap-shanghai", "c");
+    }
+
+    #[test]
+    fn names_are_checked_and_unique_per_account_and_region() {
+        let w = world();
+        let s = w.service(OWNER, 0);
+        let a = custom(&s, GZ, "a");
+        let b = custom(&s, GZ, "b");
+        assert_eq!(
+            code(s.modify_image(GZ, &b, Some("a"), None)),
+            "InvalidImageName.Duplicate"
+        );
+        assert_eq!(
+            code(s.modify_image(GZ, &b, Some(&"x".repeat(61)), None)),
+            "InvalidParameterValue.TooLarge"
+        );
+        assert_eq!(
+            code(s.modify_image(GZ, &b, None, Some(&"x".repeat(257)))),
+            "InvalidParameterValue.TooLarge"
+        );
+        assert_eq!(
+            code(s.modify_image(GZ, &b, Some(""), None)),
+            "InvalidParameterValue"
+        );
+        s.modify_image(GZ, &a, Some("a"), None).unwrap(); // its own name again
+        s.modify_image(GZ, &b, Some(&"名".repeat(60)), Some(&"d".repeat(256)))
+            .unwrap();
+        // Another account, or another region, may use the same name.
+        custom(&w.service(FRIEND, 0), GZ, "a");
+        custom(&s, "ap-shanghai", "a");
+    }
+
+    #[test]
+    fn sharing_rules() {
+        let w = world();
+        w.store.set_meta("share_limit", "1").unwrap();
+        let s = w.service(OWNER, 0);
+        let image = custom(&s, GZ, "shared");
+        assert_eq!(
+            code(s.share_image(GZ, &image, &[account(OWNER)])),
+            "InvalidAccountIs.YourSelf"
+        );
+        assert_eq!(
+            code(s.share_image(GZ, &image, &[account("100000000009")])),
+            "InvalidAccountId.NotFound"
+        );
+        assert_eq!(
+            code(s.share_image(GZ, &image, &[account(FRIEND), account(FRIEND)])),
+            "InvalidParameterValue"
+        );
+        s.share_image(GZ, &image, &[account(FRIEND)]).unwrap();
+        assert_eq!(
+            code(s.share_image(GZ, &image, &[account(FRIEND)])),
+            "FailedOperation.AccountAlreadyExists"
+        );
+        w.store.add_account(&account("100000000003")).unwrap();
+        assert_eq!(
+            code(s.share_image(GZ, &image, &[account("100000000003")])),
+            "OverQuota"
+        );
+        assert_eq!(s.share_accounts(GZ, &image).unwrap(), vec![account(FRIEND)]);
+        // The receiver sees it in that region only, and cannot change it.
+        let f = w.service(FRIEND, 0);
+        assert_eq!(f.list_images(GZ, ImageKind::Shared).unwrap().len(), 1);
+        assert!(f
+            .list_images("ap-shanghai", ImageKind::Shared)
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            code(f.modify_image(GZ, &image, Some("mine"), None)),
+            "UnsupportedOperation.SharedImageModifyUnsupported"
+        );
+        assert_eq!(
+            code(f.share_image(GZ, &image, &[account(OWNER)])),
+            "UnsupportedOperation.SharedImageModifyUnsupported"
+        );
+        assert_eq!(
+            code(f.delete_image(GZ, &image)),
+            "UnsupportedOperation.SharedImageModifyUnsupported"
+        );
+        // Unsharing: all or nothing.
+        assert_eq!(
+            code(s.unshare_image(GZ, &image, &[account(FRIEND), account("100000000003")])),
+            "InvalidAccountId.NotFound"
+        );
+        assert_eq!(s.share_accounts(GZ, &image).unwrap().len(), 1);
+        s.unshare_image(GZ, &image, &[account(FRIEND)]).unwrap();
+        assert!(f.list_images(GZ, ImageKind::Shared).unwrap().is_empty());
+    }
+
+    #[test]
+    fn only_normal_images_are_shared_or_copied_and_transitional_ones_stay() {
+        let w = world();
+        let s = w.service(OWNER, 60_000);
+        let instances = s
+            .run_instances(
+                GZ,
+                ImageKind::Public,
+                &id("img-9qabwvbn"),
+                &LaunchSpec::default(),
+            )
+            .unwrap();
+        // The instance is PENDING for a minute: no image can be made from it yet.
+        let spec = CreateImageSpec {
+            image_name: "x".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            code(s.create_image(GZ, &instances[0], &spec)),
+            "UnsupportedOperation.InstanceStatePending"
+        );
+        let instant = w.service(OWNER, 0);
+        let image = custom(&instant, GZ, "base");
+        let copies = s
+            .sync_images(GZ, ImageKind::Custom, &image, &["ap-shanghai".into()])
+            .unwrap();
+        let (_, copy) = &copies[0];
+        let copied = s.image("ap-shanghai", ImageKind::Custom, copy).unwrap();
+        assert_eq!(copied.image_state, ImageState::Syncing);
+        assert_eq!(copied.image_name, "base");
+        // The source stays usable while its copy syncs.
+        assert_eq!(
+            s.image(GZ, ImageKind::Custom, &image).unwrap().image_state,
+            ImageState::Normal
+        );
+        assert_eq!(
+            code(s.share_image("ap-shanghai", copy, &[account(FRIEND)])),
+            "InvalidImageId.IncorrectState"
+        );
+        assert_eq!(
+            code(s.sync_images(
+                "ap-shanghai",
+                ImageKind::Custom,
+                copy,
+                &["ap-beijing".into()]
+            )),
+            "InvalidImageId.IncorrectState"
+        );
+        assert_eq!(
+            code(s.delete_image("ap-shanghai", copy)),
+            "InvalidImageId.IncorrectState"
+        );
+    }
+
+    #[test]
+    fn copies_follow_the_region_rules_all_or_nothing() {
+        let w = world();
+        let s = w.service(OWNER, 0);
+        let image = custom(&s, GZ, "golden");
+        let sync = |targets: &[&str]| {
+            s.sync_images(
+                GZ,
+                ImageKind::Custom,
+                &image,
+                &targets.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(code(sync(&["ap-mars"])), "InvalidRegion.NotFound");
+        assert_eq!(code(sync(&["ap-singapore"])), "InvalidRegion.Unavailable");
+        assert_eq!(
+            code(sync(&["ap-shanghai-fsi"])),
+            "InvalidRegion.Unavailable"
+        );
+        assert_eq!(code(sync(&[GZ])), "InvalidParameterValue.InvalidRegion");
+        assert_eq!(code(sync(&[])), "MissingParameter");
+        assert_eq!(
+            code(sync(&["ap-shanghai", "ap-shanghai"])),
+            "InvalidParameterValue"
+        );
+        // A valid region beside a refused one: nothing is copied.
+        assert_eq!(
+            code(sync(&["ap-shanghai", "ap-singapore"])),
+            "InvalidRegion.Unavailable"
+        );
+        assert!(s
+            .list_images("ap-shanghai", ImageKind::Custom)
+            .unwrap()
+            .is_empty());
+        // The destination's quota and names count, for the whole write.
+        w.store.set_meta("custom_image_quota", "1").unwrap();
+        custom(&s, "ap-beijing", "other");
+        assert_eq!(
+            code(sync(&["ap-shanghai", "ap-beijing"])),
+            "ImageQuotaLimitExceeded"
+        );
+        assert!(s
+            .list_images("ap-shanghai", ImageKind::Custom)
+            .unwrap()
+            .is_empty());
+        w.store.set_meta("custom_image_quota", "10").unwrap();
+        custom(&s, "ap-nanjing", "golden");
+        assert_eq!(
+            code(sync(&["ap-shanghai", "ap-nanjing"])),
+            "InvalidImageName.Duplicate"
+        );
+        let copies = sync(&["ap-shanghai", "ap-beijing"]).unwrap();
+        assert_eq!(copies.len(), 2);
+        assert_ne!(copies[0].1, copies[1].1);
+        // Copies are free: the price of a copy is the price of its origin.
+        assert_eq!(
+            s.price("ap-shanghai", ImageKind::Custom, &copies[0].1)
+                .unwrap()
+                .charge_type,
+            ChargeType::Free
+        );
+    }
+
+    #[test]
+    fn a_shared_image_is_copied_into_its_own_region_only() {
+        let w = world();
+        let s = w.service(OWNER, 0);
+        let image = custom(&s, GZ, "team");
+        s.share_image(GZ, &image, &[account(FRIEND)]).unwrap();
+        let f = w.service(FRIEND, 0);
+        assert_eq!(
+            code(f.sync_images(GZ, ImageKind::Shared, &image, &["ap-shanghai".into()])),
+            "InvalidRegion.Unavailable"
+        );
+        let copies = f
+            .sync_images(GZ, ImageKind::Shared, &image, &[GZ.into()])
+            .unwrap();
+        let mine = f.image(GZ, ImageKind::Custom, &copies[0].1).unwrap();
+        assert_eq!(mine.image_creator, FRIEND);
+        assert_eq!(mine.image_name, "team");
+        assert_eq!(f.quota(GZ).unwrap().custom_images_used, 1);
+    }
+
+    #[test]
+    fn a_shared_image_is_deleted_only_once_unshared() {
+        let w = world();
+        let s = w.service(OWNER, 0);
+        let image = custom(&s, GZ, "to-delete");
+        s.share_image(GZ, &image, &[account(FRIEND)]).unwrap();
+        assert_eq!(code(s.delete_image(GZ, &image)), "InvalidImageId.InShared");
+        s.unshare_image(GZ, &image, &[account(FRIEND)]).unwrap();
+        s.delete_image(GZ, &image).unwrap();
+        assert_eq!(
+            code(s.image(GZ, ImageKind::Custom, &image)),
+            "InvalidImageId.NotFound"
+        );
+        assert_eq!(code(s.delete_image(GZ, &image)), "InvalidImageId.NotFound");
+        assert_eq!(
+            code(s.delete_image(GZ, &id("img-9qabwvbn"))),
+            "InvalidImageId.NotFound"
+        );
+    }
+
+    #[test]
+    fn byol_images_are_not_shared() {
+        let w = world();
+        let s = w.service(OWNER, 0);
+        let image = custom(&s, GZ, "byol");
+        w.store
+            .with_tx(|tx| {
+                tx.execute(
+                    "UPDATE images SET license_type = 'BYOL' WHERE image_id = ?1",
+                    [image.as_str()],
+                )?;
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(
+            code(s.share_image(GZ, &image, &[account(FRIEND)])),
+            "FailedOperation.BYOLImageShareFailed"
+        );
+    }
 }

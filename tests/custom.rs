@@ -1,0 +1,538 @@
+//! Mounted tests of the custom-image control files: rename, describe, share, unshare, copy_to,
+//! delete, and the two-account sharing story on one store.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::*;
+
+const OWNER: &str = "100000000001";
+const FRIEND: &str = "100000000002";
+
+/// Makes a custom image in `region` through the mount (launch, then create_image).
+fn make_image(mount: &Mount, region: &str, name: &str) -> PathBuf {
+    let launch = mount.region(region).join("public/img-9qabwvbn/launch");
+    command(&launch, "1").expect("launch");
+    let instance = read(&launch).trim().to_string();
+    let create = mount
+        .region(region)
+        .join("instances")
+        .join(&instance)
+        .join("create_image");
+    command(&create, name).expect("create_image");
+    let image = read(&create).trim().to_string();
+    mount.region(region).join("custom").join(image)
+}
+
+fn image_id(dir: &Path) -> String {
+    dir.file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn assert_refused(mount: &Mount, file: &Path, text: &str, errno: i32, code: &str) {
+    let before = read(&mount.path("errors")).lines().count();
+    assert_eq!(
+        errno_of(command(file, text)),
+        errno,
+        "{} <- {text:?}",
+        file.display()
+    );
+    assert_eq!(read(&mount.path("errors")).lines().count(), before + 1);
+    let relative = file.strip_prefix(&mount.root).expect("inside the mount");
+    let last = last_error(mount);
+    assert!(
+        last.contains(&format!(" write /{} {code} ", relative.display())),
+        "{text:?}: {last}"
+    );
+}
+
+fn assert_rmdir_refused(mount: &Mount, dir: &Path, errno: i32, code: &str) {
+    assert_eq!(
+        errno_of(std::fs::remove_dir(dir)),
+        errno,
+        "{}",
+        dir.display()
+    );
+    let relative = dir.strip_prefix(&mount.root).expect("inside the mount");
+    let last = last_error(mount);
+    assert!(
+        last.contains(&format!(" rmdir /{} {code} ", relative.display())),
+        "{last}"
+    );
+}
+
+fn setup(scratch: &Scratch, extra: &[&str]) -> (Mount, Mount) {
+    let out = run(
+        imagefs_bin(),
+        &[
+            "accounts",
+            "add",
+            FRIEND,
+            "--store",
+            scratch.store().to_str().expect("p"),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut args = vec!["--transition-delay", "0"];
+    args.extend_from_slice(extra);
+    (
+        scratch.mount_with(Some(OWNER), &args),
+        scratch.mount_with(Some(FRIEND), &args),
+    )
+}
+
+#[test]
+fn rename_and_describe() {
+    if !fuse_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let mount = scratch.mount_with(None, &["--transition-delay", "0"]);
+    let image = make_image(&mount, "ap-guangzhou", "web-base");
+    let out = sh(&image, "echo 'web-base-v2' > name && echo 'nginx + app, Nov build' > description && cat name description");
+    assert_eq!(
+        stdout(&out),
+        "web-base-v2\nnginx + app, Nov build\n",
+        "{}",
+        stderr(&out)
+    );
+    let meta = json(&image.join("metadata.json"));
+    assert_eq!(meta["ImageName"], "web-base-v2");
+    assert_eq!(meta["ImageDescription"], "nginx + app, Nov build");
+    // stat agrees with cat at once: the kernel's cached sizes were dropped.
+    for file in ["name", "description", "metadata.json"] {
+        assert_eq!(
+            std::fs::metadata(image.join(file)).expect("stat").len(),
+            read(&image.join(file)).len() as u64,
+            "{file}"
+        );
+    }
+    let other = make_image(&mount, "ap-guangzhou", "other");
+    assert_refused(
+        &mount,
+        &other.join("name"),
+        "web-base-v2\n",
+        libc::EEXIST,
+        "InvalidImageName.Duplicate",
+    );
+    assert_refused(
+        &mount,
+        &other.join("name"),
+        &"n".repeat(61),
+        libc::EINVAL,
+        "InvalidParameterValue.TooLarge",
+    );
+    assert_refused(
+        &mount,
+        &other.join("name"),
+        "\n",
+        libc::EINVAL,
+        "InvalidParameterValue",
+    );
+    assert_refused(
+        &mount,
+        &other.join("description"),
+        &"d".repeat(257),
+        libc::EINVAL,
+        "InvalidParameterValue.TooLarge",
+    );
+    assert_eq!(read(&other.join("name")), "other\n");
+    // Public and marketplace images cannot be renamed.
+    let public = mount.region("ap-guangzhou").join("public/img-9qabwvbn");
+    assert_eq!(errno_of(command(&public.join("name"), "mine")), libc::EPERM);
+    assert_eq!(errno_of(std::fs::remove_dir(&public)), libc::EPERM);
+}
+
+#[test]
+fn the_two_account_sharing_story() {
+    if !fuse_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let (mine, theirs) = setup(&scratch, &[]);
+    let image = make_image(&mine, "ap-guangzhou", "team-base");
+    let id = image_id(&image);
+    command(&image.join("share"), &format!("{FRIEND}\n")).expect("share");
+    assert_eq!(read(&image.join("share")), format!("{FRIEND}\n"));
+
+    // The friend's mount shows it under shared/ in that region only, within about a second.
+    let shared = theirs.region("ap-guangzhou").join("shared").join(&id);
+    assert!(wait_for_content(
+        &shared.join("state"),
+        "NORMAL\n",
+        Duration::from_secs(3)
+    ));
+    assert_eq!(
+        json(&shared.join("metadata.json"))["ImageType"],
+        "SHARED_IMAGE"
+    );
+    assert!(!theirs
+        .region("ap-shanghai")
+        .join("shared")
+        .join(&id)
+        .exists());
+    assert!(!theirs
+        .region("ap-guangzhou")
+        .join("custom")
+        .join(&id)
+        .exists());
+    for absent in ["share", "unshare"] {
+        assert!(!shared.join(absent).exists(), "{absent}");
+    }
+
+    // It can launch from it and copy it into its own custom images, in that region only.
+    command(&shared.join("launch"), "2").expect("launch from a shared image");
+    assert_eq!(read(&shared.join("launch")).lines().count(), 2);
+    assert_refused(
+        &theirs,
+        &shared.join("copy_to"),
+        "ap-shanghai",
+        libc::EINVAL,
+        "InvalidRegion.Unavailable",
+    );
+    command(&shared.join("copy_to"), "ap-guangzhou").expect("copy into own custom images");
+    let copy_line = read(&shared.join("copy_to"));
+    let copy_id = copy_line
+        .trim()
+        .strip_prefix("ap-guangzhou ")
+        .expect("region and ID")
+        .to_string();
+    let copy = theirs.region("ap-guangzhou").join("custom").join(&copy_id);
+    assert_eq!(json(&copy.join("metadata.json"))["ImageCreator"], FRIEND);
+    assert_eq!(read(&copy.join("name")), "team-base\n");
+
+    // It cannot rename, share, unshare or delete the original.
+    assert_eq!(
+        errno_of(command(&shared.join("name"), "taken")),
+        libc::EPERM
+    );
+    assert_eq!(
+        errno_of(command(&shared.join("description"), "taken")),
+        libc::EPERM
+    );
+    // share and unshare do not exist for the receiver; creating them (as `echo >` does) is refused.
+    assert_eq!(
+        errno_of(std::fs::write(shared.join("share"), OWNER)),
+        libc::EPERM
+    );
+    assert_eq!(
+        errno_of(std::fs::write(shared.join("unshare"), FRIEND)),
+        libc::EPERM
+    );
+    assert_eq!(errno_of(std::fs::remove_dir(&shared)), libc::EPERM);
+    let errors = read(&theirs.path("errors"));
+    assert!(
+        errors.contains("UnsupportedOperation.SharedImageModifyUnsupported"),
+        "{errors}"
+    );
+    assert_eq!(read(&image.join("name")), "team-base\n");
+
+    // The owner must unshare before deleting.
+    assert_rmdir_refused(&mine, &image, libc::EBUSY, "InvalidImageId.InShared");
+    command(&image.join("unshare"), FRIEND).expect("unshare");
+    assert_eq!(read(&image.join("share")), "");
+    assert!(
+        wait_until_gone(&shared, Duration::from_secs(3)),
+        "the friend's view updates"
+    );
+    std::fs::remove_dir(&image).expect("delete");
+    assert!(!image.exists());
+    // The friend's own copy lives on.
+    assert!(copy.join("metadata.json").exists());
+}
+
+fn wait_until_gone(path: &Path, limit: Duration) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if !path.exists() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    !path.exists()
+}
+
+#[test]
+fn sharing_rules() {
+    if !fuse_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let (mine, _theirs) = setup(&scratch, &[]);
+    for extra in ["100000000003", "100000000004"] {
+        run(
+            imagefs_bin(),
+            &[
+                "accounts",
+                "add",
+                extra,
+                "--store",
+                scratch.store().to_str().expect("p"),
+            ],
+        );
+    }
+    let image = make_image(&mine, "ap-guangzhou", "rules");
+    let share = image.join("share");
+    assert_refused(
+        &mine,
+        &share,
+        OWNER,
+        libc::EINVAL,
+        "InvalidAccountIs.YourSelf",
+    );
+    assert_refused(
+        &mine,
+        &share,
+        "100000000099",
+        libc::ENOENT,
+        "InvalidAccountId.NotFound",
+    );
+    assert_refused(
+        &mine,
+        &share,
+        "12ab",
+        libc::EINVAL,
+        "InvalidParameterValue.InvalidAccountId",
+    );
+    assert_refused(&mine, &share, "\n", libc::EINVAL, "MissingParameter");
+    // All or nothing: one unknown account refuses the whole write.
+    assert_refused(
+        &mine,
+        &share,
+        &format!("{FRIEND} 100000000099"),
+        libc::ENOENT,
+        "InvalidAccountId.NotFound",
+    );
+    assert_eq!(read(&share), "");
+    // Whitespace or commas separate values.
+    command(&share, &format!("{FRIEND},100000000003\n")).expect("two at once");
+    assert_eq!(read(&share), format!("{FRIEND}\n100000000003\n"));
+    assert_refused(
+        &mine,
+        &share,
+        FRIEND,
+        libc::EEXIST,
+        "FailedOperation.AccountAlreadyExists",
+    );
+    let out = run(
+        imagefs_bin(),
+        &[
+            "store",
+            "set",
+            "share-limit",
+            "2",
+            "--store",
+            scratch.store().to_str().expect("p"),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_refused(&mine, &share, "100000000004", libc::EDQUOT, "OverQuota");
+    let unshare = image.join("unshare");
+    assert_refused(
+        &mine,
+        &unshare,
+        "100000000004",
+        libc::ENOENT,
+        "InvalidAccountId.NotFound",
+    );
+    assert_refused(
+        &mine,
+        &unshare,
+        &format!("{FRIEND} 100000000004"),
+        libc::ENOENT,
+        "InvalidAccountId.NotFound",
+    );
+    assert_eq!(read(&share).lines().count(), 2, "nothing was unshared");
+    command(&unshare, &format!("{FRIEND} 100000000003")).expect("unshare both");
+    assert_eq!(read(&share), "");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&unshare)
+            .expect("stat")
+            .permissions()
+            .mode()
+            & 0o777,
+        0o200
+    );
+    assert_eq!(
+        std::fs::metadata(&share)
+            .expect("stat")
+            .permissions()
+            .mode()
+            & 0o777,
+        0o644
+    );
+}
+
+#[test]
+fn copy_to_other_regions() {
+    if !fuse_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let mount = scratch.mount_with(None, &["--transition-delay", "0"]);
+    let image = make_image(&mount, "ap-guangzhou", "golden");
+    let slow = scratch.mount_with(None, &["--transition-delay", "1"]);
+    let copy_to = slow
+        .region("ap-guangzhou")
+        .join("custom")
+        .join(image_id(&image))
+        .join("copy_to");
+    let out = sh(
+        &slow.root,
+        &format!(
+            "echo ap-shanghai ap-beijing > {} && cat {}",
+            copy_to.display(),
+            copy_to.display()
+        ),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let copies: Vec<(String, String)> = stdout(&out)
+        .lines()
+        .map(|l| {
+            let (r, i) = l.split_once(' ').expect("region and ID");
+            (r.to_string(), i.to_string())
+        })
+        .collect();
+    assert_eq!(
+        copies.iter().map(|(r, _)| r.as_str()).collect::<Vec<_>>(),
+        vec!["ap-shanghai", "ap-beijing"]
+    );
+    for (region, id) in &copies {
+        let dir = slow.region(region).join("custom").join(id);
+        assert_eq!(read(&dir.join("state")), "SYNCING\n", "{region}");
+        assert_eq!(read(&dir.join("name")), "golden\n");
+        assert_eq!(
+            json(&slow.region(region).join("quota.json"))["CustomImagesUsed"],
+            1
+        );
+    }
+    for (region, id) in &copies {
+        let dir = slow.region(region).join("custom").join(id);
+        assert!(wait_for_content(
+            &dir.join("state"),
+            "NORMAL\n",
+            Duration::from_secs(5)
+        ));
+        assert_eq!(json(&dir.join("price.json"))["Free"], true);
+    }
+    // The source stays usable while copies sync.
+    assert_eq!(read(&image.join("state")), "NORMAL\n");
+
+    let copy_to = image.join("copy_to");
+    assert_refused(
+        &mount,
+        &copy_to,
+        "ap-singapore",
+        libc::EINVAL,
+        "InvalidRegion.Unavailable",
+    );
+    assert_refused(
+        &mount,
+        &copy_to,
+        "ap-shenzhen-fsi",
+        libc::EINVAL,
+        "InvalidRegion.Unavailable",
+    );
+    assert_refused(
+        &mount,
+        &copy_to,
+        "ap-atlantis",
+        libc::ENOENT,
+        "InvalidRegion.NotFound",
+    );
+    assert_refused(
+        &mount,
+        &copy_to,
+        "ap-guangzhou",
+        libc::EINVAL,
+        "InvalidParameterValue.InvalidRegion",
+    );
+    // ap-shanghai already holds a `golden`: the whole write is refused, ap-nanjing included.
+    assert_refused(
+        &mount,
+        &copy_to,
+        "ap-nanjing ap-shanghai",
+        libc::EEXIST,
+        "InvalidImageName.Duplicate",
+    );
+    assert!(std::fs::read_dir(mount.region("ap-nanjing").join("custom"))
+        .expect("dir")
+        .next()
+        .is_none());
+    // The destination's quota counts.
+    let out = run(
+        imagefs_bin(),
+        &[
+            "store",
+            "set",
+            "custom-image-quota",
+            "1",
+            "--store",
+            scratch.store().to_str().expect("p"),
+        ],
+    );
+    assert!(out.status.success());
+    make_image_expect_quota(&mount);
+    assert_refused(
+        &mount,
+        &copy_to,
+        "ap-chengdu",
+        libc::EDQUOT,
+        "ImageQuotaLimitExceeded",
+    );
+}
+
+/// With a quota of 1, ap-chengdu takes one image of its own first.
+fn make_image_expect_quota(mount: &Mount) {
+    make_image(mount, "ap-chengdu", "local-one");
+}
+
+#[test]
+fn transitional_images_cannot_be_shared_copied_or_deleted() {
+    if !fuse_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let (fast, _theirs) = setup(&scratch, &[]);
+    let ids = {
+        let launch = fast
+            .region("ap-guangzhou")
+            .join("public/img-9qabwvbn/launch");
+        command(&launch, "1").expect("launch");
+        read(&launch).trim().to_string()
+    };
+    let slow = scratch.mount_with(None, &["--transition-delay", "30"]);
+    let create = slow
+        .region("ap-guangzhou")
+        .join("instances")
+        .join(&ids)
+        .join("create_image");
+    command(&create, "slow-one").expect("create");
+    let image = slow
+        .region("ap-guangzhou")
+        .join("custom")
+        .join(read(&create).trim());
+    assert_eq!(read(&image.join("state")), "CREATING\n");
+    assert_refused(
+        &slow,
+        &image.join("share"),
+        FRIEND,
+        libc::EBUSY,
+        "InvalidImageId.IncorrectState",
+    );
+    assert_refused(
+        &slow,
+        &image.join("copy_to"),
+        "ap-shanghai",
+        libc::EBUSY,
+        "InvalidImageId.IncorrectState",
+    );
+    assert_rmdir_refused(&slow, &image, libc::EBUSY, "InvalidImageId.IncorrectState");
+    // Renaming is allowed in any state.
+    command(&image.join("name"), "renamed-while-creating").expect("rename");
+}
