@@ -109,6 +109,10 @@ struct UnmountArgs {
     /// Detach the mount even if files in it are open; it goes away when they close.
     #[arg(long)]
     lazy: bool,
+    /// Abort the mount's connection and detach it: for a stale mount whose daemon died
+    /// ("Transport endpoint is not connected") or one that hangs.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Subcommand)]
@@ -202,14 +206,12 @@ fn prepare_mountpoint(path: &Path) -> Result<PathBuf, Failure> {
     let path = std::path::absolute(path)?;
     if let Some(existing) = mounts::mount_at(&path)? {
         if mounts::is_imagefs(&existing) {
-            if let Err(e) = std::fs::metadata(&path) {
-                if e.raw_os_error() == Some(libc::ENOTCONN) {
-                    return Err(Failure(format!(
-                        "{} is a stale imagefs mount (its daemon has exited): clear it with `imagefs unmount {}`",
-                        path.display(),
-                        path.display()
-                    )));
-                }
+            if mounts::is_stale(&path) {
+                return Err(Failure(format!(
+                    "{} is a stale imagefs mount (its daemon has exited): clear it with `imagefs unmount --force {}`",
+                    path.display(),
+                    path.display()
+                )));
             }
             return Err(Failure(format!(
                 "{} is already mounted (imagefs); unmount it first with `imagefs unmount {}`",
@@ -397,10 +399,22 @@ fn unmount(args: UnmountArgs) -> Result<(), Failure> {
             entry.fs_type
         )));
     }
+    let stale = mounts::is_stale(&path);
+    if args.force || stale {
+        mounts::force_unmount(&path)
+            .map_err(|e| Failure(format!("cannot unmount {}: {e}", path.display())))?;
+        if stale {
+            eprintln!(
+                "imagefs: cleared the stale mount at {} (its daemon had exited)",
+                path.display()
+            );
+        }
+        return Ok(());
+    }
     mounts::unmount(&path, args.lazy).map_err(|e| {
         if e.raw_os_error() == Some(libc::EBUSY) {
             Failure(format!(
-                "{} is busy: a process has a file or its working directory in it; close it, or detach now with `imagefs unmount --lazy {}`",
+                "{} is busy: a process has a file or its working directory in it; close it, or detach it now with `imagefs unmount --lazy {}`",
                 path.display(),
                 path.display()
             ))

@@ -87,6 +87,33 @@ pub fn unmount(path: &Path, lazy: bool) -> io::Result<()> {
     Err(err)
 }
 
+/// Takes a mount down whatever state it is in: aborts its FUSE connection (pending requests
+/// fail) and detaches it. For a stale mount whose daemon died, or one that hangs.
+pub fn force_unmount(path: &Path) -> io::Result<()> {
+    let c_path = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))?;
+    // SAFETY: c_path is a valid NUL-terminated string that outlives the calls.
+    let forced = unsafe { libc::umount2(c_path.as_ptr(), libc::MNT_FORCE) };
+    if forced == 0 {
+        return Ok(());
+    }
+    // SAFETY: as above.
+    let detached = unsafe { libc::umount2(c_path.as_ptr(), libc::MNT_DETACH) };
+    if detached == 0 {
+        return Ok(());
+    }
+    let err = io::Error::last_os_error();
+    if err.raw_os_error() == Some(libc::EPERM) {
+        return fusermount_unmount(path, true);
+    }
+    Err(err)
+}
+
+/// Whether the mount at `path` has lost its daemon ("Transport endpoint is not connected").
+pub fn is_stale(path: &Path) -> bool {
+    matches!(std::fs::metadata(path), Err(e) if e.raw_os_error() == Some(libc::ENOTCONN))
+}
+
 fn fusermount_unmount(path: &Path, lazy: bool) -> io::Result<()> {
     let mut last = io::Error::new(
         io::ErrorKind::NotFound,
