@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-
 fn store_arg(scratch: &Scratch) -> String {
     scratch.store().to_str().expect("path").to_owned()
 }
@@ -381,10 +380,7 @@ fn racing_writers_on_two_mounts_lose_nothing() {
         1,
         "{renames:?}"
     );
-    assert!(
-        renames.contains(&Err(Some(libc::EEXIST))),
-        "{renames:?}"
-    );
+    assert!(renames.contains(&Err(Some(libc::EEXIST))), "{renames:?}");
     assert!(
         results[friends.len() + 2..].iter().all(|r| r.is_ok()),
         "{results:?}"

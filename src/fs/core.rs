@@ -108,8 +108,10 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 fn command_text(data: &[u8]) -> Result<&str> {
     let text = std::str::from_utf8(data)
         .map_err(|_| Error::new("InvalidParameter", "a command must be UTF-8 text"))?;
-    let text = text.strip_suffix('\n').unwrap_or(text);
-    Ok(text.strip_suffix('\r').unwrap_or(text))
+    Ok(match text.strip_suffix('\n') {
+        Some(line) => line.strip_suffix('\r').unwrap_or(line),
+        None => text,
+    })
 }
 
 fn json_command<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T> {
@@ -158,7 +160,8 @@ fn parse_launch(text: &str) -> Result<LaunchSpec> {
 
 /// `create_image`: an image name (the whole text, spaces included), or a JSON CreateImage spec.
 fn parse_create_image(text: &str) -> Result<CreateImageSpec> {
-    if text.trim_start().starts_with('{') {
+    // JSON only when the text starts with `{`: any other text, spaces first included, is a name.
+    if text.starts_with('{') {
         return json_command(text, "create_image");
     }
     Ok(CreateImageSpec {
@@ -1055,5 +1058,81 @@ mod tests {
             .unwrap()
             .contains(&format!("/f{}", ERROR_LOG_LINES + 4)));
         assert!(!errors.contains(" /f4 "));
+    }
+}
+
+#[cfg(test)]
+mod parser_properties {
+    //! The command parsers take any bytes without panicking, and keep what they promise.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn command_text_takes_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            match command_text(&bytes) {
+                Ok(text) => {
+                    let original = std::str::from_utf8(&bytes).unwrap();
+                    prop_assert!(original.starts_with(text));
+                    prop_assert!(original.len() - text.len() <= 2);
+                }
+                Err(e) => prop_assert_eq!(e.errno(), libc::EINVAL),
+            }
+        }
+
+        #[test]
+        fn only_one_trailing_newline_is_dropped(text in "[^\r\n]{0,40}", newlines in 0usize..4) {
+            let written = format!("{text}{}", "\n".repeat(newlines));
+            let parsed = command_text(written.as_bytes()).unwrap();
+            let expected = format!("{text}{}", "\n".repeat(newlines.saturating_sub(1)));
+            prop_assert_eq!(parsed, expected.as_str());
+        }
+
+        #[test]
+        fn launch_counts_round_trip(n in any::<i64>(), pad in "[ \t]{0,3}") {
+            let spec = parse_launch(&format!("{pad}{n}{pad}")).unwrap();
+            prop_assert_eq!(spec.instance_count, Some(n));
+        }
+
+        #[test]
+        fn launch_never_panics(text in any::<String>()) {
+            if let Err(e) = parse_launch(&text) {
+                prop_assert_eq!(e.errno(), libc::EINVAL);
+            }
+        }
+
+        #[test]
+        fn create_image_takes_the_whole_text_as_a_name(name in "[^{\n][^\n]{0,70}") {
+            let spec = parse_create_image(&name).unwrap();
+            prop_assert_eq!(spec.image_name, name);
+        }
+
+        #[test]
+        fn create_image_never_panics(text in any::<String>()) {
+            if let Err(e) = parse_create_image(&text) {
+                prop_assert_eq!(e.errno(), libc::EINVAL);
+            }
+        }
+
+        #[test]
+        fn list_values_split_on_whitespace_and_commas(
+            values in proptest::collection::vec("[a-z0-9-]{1,12}", 0..20),
+            separators in proptest::collection::vec("[ ,\t\n]{1,3}", 20),
+        ) {
+            let mut text = String::new();
+            for (value, sep) in values.iter().zip(separators.iter()) {
+                text.push_str(value);
+                text.push_str(sep);
+            }
+            let parsed: Vec<String> = list_values(&text).into_iter().map(str::to_owned).collect();
+            prop_assert_eq!(parsed, values);
+        }
+
+        #[test]
+        fn json_commands_never_panic(text in any::<String>()) {
+            let _ = json_command::<ImportImageSpec>(&text, "import");
+            let _ = json_command::<LaunchSpec>(&text, "launch");
+        }
     }
 }
