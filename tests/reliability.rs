@@ -531,6 +531,45 @@ fn hostile_input_is_refused_cleanly() {
 }
 
 #[test]
+fn errors_stay_one_line_per_entry_and_fifos_are_refused() {
+    if !fuse_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let mount = scratch.mount_with(None, &["--transition-delay", "0"]);
+    let custom = mount.region("ap-guangzhou").join("custom");
+    let before = read(&mount.path("errors")).lines().count();
+    let forged = "x\n2026-01-01T00:00:00Z write forged InternalError forged";
+    assert_eq!(
+        errno_of(std::fs::create_dir(custom.join(forged))),
+        libc::EPERM
+    );
+    let errors = read(&mount.path("errors"));
+    assert_eq!(errors.lines().count(), before + 1, "{errors}");
+    assert!(errors.contains("x\\n2026"), "{errors}");
+    // A FIFO as ImageUrl is refused at once instead of hanging a worker.
+    let fifo = scratch.path().join("fifo");
+    let c = std::ffi::CString::new(fifo.to_str().expect("p")).expect("c");
+    // SAFETY: a valid path string.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    let spec = format!(
+        r#"{{"ImageName":"fifo","ImageUrl":"{}","OsType":"CentOS","OsVersion":"7","Architecture":"x86_64"}}"#,
+        fifo.display()
+    );
+    let started = Instant::now();
+    assert_eq!(
+        errno_of(command(&mount.region("ap-guangzhou").join("import"), &spec)),
+        libc::EINVAL
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(
+        last_error(&mount).contains("not a regular file"),
+        "{}",
+        last_error(&mount)
+    );
+}
+
+#[test]
 fn store_problems_are_clear_at_mount_time() {
     if !fuse_available() {
         return;

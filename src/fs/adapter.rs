@@ -3,7 +3,7 @@
 
 use std::ffi::OsStr;
 use std::path::Path;
-use std::sync::mpsc::Sender;
+use std::sync::mpsc::{Sender, SyncSender};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
@@ -18,18 +18,68 @@ use super::core::{Attr, EntryKind, ImageFs};
 use crate::error::Error;
 use crate::service::Caller;
 
+/// Inodes to invalidate, and who waits for it to be done.
+pub type StaleBatch = (Vec<u64>, SyncSender<()>);
+
+/// How long a handler waits for its invalidations before replying anyway (the kernel may
+/// hold a lock the invalidation needs until this very request is answered).
+const INVALIDATION_WAIT: Duration = Duration::from_millis(200);
+
 /// How long the kernel may trust an entry or attribute: short, so changes made elsewhere
 /// (another mount of the store, the cloud) show within about a second, yet long enough that
 /// `ls -l` and `find` cost one request per directory, not one per file.
 const TTL: Duration = Duration::from_secs(1);
 
+/// Kernel requests served, by kind: logged on SIGUSR1 and at unmount, so a benchmark can
+/// explain its figures.
+#[derive(Default)]
+pub struct RequestCounts {
+    counts: [std::sync::atomic::AtomicU64; REQUEST_KINDS.len()],
+}
+
+const REQUEST_KINDS: [&str; 12] = [
+    "lookup",
+    "getattr",
+    "setattr",
+    "open",
+    "read",
+    "write",
+    "release",
+    "opendir",
+    "readdir",
+    "readdirplus",
+    "releasedir",
+    "other",
+];
+
+impl RequestCounts {
+    fn count(&self, kind: &str) {
+        let index = REQUEST_KINDS
+            .iter()
+            .position(|k| *k == kind)
+            .unwrap_or(REQUEST_KINDS.len() - 1);
+        self.counts[index].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// `lookup=.. getattr=.. ...`, the counts so far.
+    pub fn summary(&self) -> String {
+        REQUEST_KINDS
+            .iter()
+            .zip(self.counts.iter())
+            .map(|(k, c)| format!("{k}={}", c.load(std::sync::atomic::Ordering::Relaxed)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
 pub struct FuseAdapter {
     fs: ImageFs,
+    counts: std::sync::Arc<RequestCounts>,
     uid: u32,
     gid: u32,
     /// Inodes whose cached attributes a command made stale, for the invalidation thread
     /// (notifying the kernel from a request handler could deadlock).
-    stale: Mutex<Option<Sender<u64>>>,
+    stale: Mutex<Option<Sender<StaleBatch>>>,
 }
 
 fn errno(e: &Error) -> Errno {
@@ -38,21 +88,36 @@ fn errno(e: &Error) -> Errno {
 
 impl FuseAdapter {
     /// Files and directories belong to the mounting user.
-    pub fn new(fs: ImageFs, uid: u32, gid: u32, stale: Sender<u64>) -> FuseAdapter {
+    pub fn new(
+        fs: ImageFs,
+        uid: u32,
+        gid: u32,
+        stale: Sender<StaleBatch>,
+        counts: std::sync::Arc<RequestCounts>,
+    ) -> FuseAdapter {
         FuseAdapter {
             fs,
+            counts,
             uid,
             gid,
             stale: Mutex::new(Some(stale)),
         }
     }
 
+    /// Has the kernel drop its cached attributes of `inodes` (from the invalidation thread:
+    /// notifying from a request handler could deadlock) and waits briefly for it, so that a
+    /// `stat` right after the reply sees the change.
     fn invalidate(&self, inodes: Vec<u64>) {
-        let sender = self.stale.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(sender) = sender.as_ref() {
-            for ino in inodes {
-                let _ = sender.send(ino);
-            }
+        if inodes.is_empty() {
+            return;
+        }
+        let (done, wait) = std::sync::mpsc::sync_channel(1);
+        let sent = {
+            let sender = self.stale.lock().unwrap_or_else(|p| p.into_inner());
+            sender.as_ref().map(|s| s.send((inodes, done)).is_ok())
+        };
+        if sent == Some(true) {
+            let _ = wait.recv_timeout(INVALIDATION_WAIT);
         }
     }
 
@@ -120,10 +185,12 @@ impl Filesystem for FuseAdapter {
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        self.counts.count("lookup");
         self.reply_entry(self.fs.lookup(parent.0, name), reply);
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+        self.counts.count("getattr");
         match self.fs.getattr(ino.0) {
             Ok(attr) => reply.attr(&TTL, &self.file_attr(&attr)),
             Err(e) => reply.error(errno(&e)),
@@ -148,6 +215,7 @@ impl Filesystem for FuseAdapter {
         _flags: Option<fuser::BsdFileFlags>,
         reply: ReplyAttr,
     ) {
+        self.counts.count("setattr");
         let truncate_control = size == Some(0) && self.fs.accepts_truncate(ino.0);
         let changes = mode.is_some()
             || uid.is_some()
@@ -196,7 +264,10 @@ impl Filesystem for FuseAdapter {
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
         match self.fs.rmdir(parent.0, name) {
-            Ok(()) => reply.ok(),
+            Ok(stale) => {
+                self.invalidate(stale);
+                reply.ok();
+            }
             Err(e) => reply.error(errno(&e)),
         }
     }
@@ -237,6 +308,7 @@ impl Filesystem for FuseAdapter {
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        self.counts.count("open");
         let write = flags.acc_mode() != OpenAccMode::O_RDONLY || flags.0 & libc::O_TRUNC != 0;
         match self.fs.open(ino.0, write) {
             // Contents are generated: direct I/O makes reads return what the handle holds,
@@ -261,6 +333,7 @@ impl Filesystem for FuseAdapter {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
+        self.counts.count("read");
         match self.fs.read(fh.0, offset, size) {
             Ok(data) => reply.data(&data),
             Err(e) => reply.error(errno(&e)),
@@ -279,6 +352,7 @@ impl Filesystem for FuseAdapter {
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
+        self.counts.count("write");
         let caller = Caller {
             uid: req.uid(),
             gid: req.gid(),
@@ -286,8 +360,8 @@ impl Filesystem for FuseAdapter {
         };
         match self.fs.write(fh.0, data, &caller) {
             Ok(stale) => {
-                reply.written(u32::try_from(data.len()).unwrap_or(u32::MAX));
                 self.invalidate(stale);
+                reply.written(u32::try_from(data.len()).unwrap_or(u32::MAX));
             }
             Err(e) => reply.error(errno(&e)),
         }
@@ -314,6 +388,7 @@ impl Filesystem for FuseAdapter {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
+        self.counts.count("release");
         self.fs.release(fh.0);
         reply.ok();
     }
@@ -330,6 +405,7 @@ impl Filesystem for FuseAdapter {
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        self.counts.count("opendir");
         match self.fs.opendir(ino.0) {
             Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
             Err(e) => reply.error(errno(&e)),
@@ -344,6 +420,7 @@ impl Filesystem for FuseAdapter {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
+        self.counts.count("readdir");
         let entries = match self.fs.dir_entries(fh.0) {
             Ok(e) => e,
             Err(e) => return reply.error(errno(&e)),
@@ -381,6 +458,7 @@ impl Filesystem for FuseAdapter {
         offset: u64,
         mut reply: ReplyDirectoryPlus,
     ) {
+        self.counts.count("readdirplus");
         let entries = match self.fs.dir_entries(fh.0) {
             Ok(e) => e,
             Err(e) => return reply.error(errno(&e)),
@@ -432,6 +510,7 @@ impl Filesystem for FuseAdapter {
         _flags: OpenFlags,
         reply: ReplyEmpty,
     ) {
+        self.counts.count("releasedir");
         self.fs.release(fh.0);
         reply.ok();
     }

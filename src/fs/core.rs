@@ -21,6 +21,10 @@ use crate::service::{Caller, ImageService};
 /// Lines kept in `errors`.
 const ERROR_LOG_LINES: usize = 100;
 
+/// The longest command. The kernel hands a longer write(2) over in pieces, which would run as
+/// separate commands; refusing it whole keeps every write one command, all or nothing.
+const MAX_COMMAND: usize = 64 * 1024;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryKind {
     Directory,
@@ -717,6 +721,16 @@ impl ImageFs {
         data: &[u8],
         caller: &Caller,
     ) -> Result<(Option<Vec<u8>>, Vec<u64>)> {
+        if data.len() > MAX_COMMAND {
+            return Err(Error::new(
+                "InvalidParameterValue.TooLarge",
+                format!(
+                    "a command is at most {} KiB; this write has {} bytes",
+                    MAX_COMMAND / 1024,
+                    data.len()
+                ),
+            ));
+        }
         let text = command_text(data)?;
         let mut stale = vec![node.ino()];
         // Files whose content an image change alters: all of the image's files.
@@ -817,8 +831,8 @@ impl ImageFs {
     }
 
     /// `rmdir name` in `parent`: terminating an instance or deleting a custom image; anything
-    /// else is refused.
-    pub fn rmdir(&self, parent: u64, name: &OsStr) -> Result<()> {
+    /// else is refused. Returns the inodes whose cached attributes it made stale.
+    pub fn rmdir(&self, parent: u64, name: &OsStr) -> Result<Vec<u64>> {
         let parent_node = self.node(parent)?;
         let path = format!("{}/{}", self.path(parent_node), name.to_string_lossy());
         let result = match parent_node {
@@ -826,13 +840,16 @@ impl ImageFs {
                 let region = self.region_name(r)?;
                 let text = name.to_str().ok_or_else(|| no_such(&path))?;
                 let id = InstanceId::parse(text).map_err(|_| no_such(&path))?;
-                self.service.terminate_instance(region, &id)
+                self.service
+                    .terminate_instance(region, &id)
+                    .map(|()| Vec::new())
             })(),
             Node::KindDir(r, ImageKind::Custom) => (|| {
                 let region = self.region_name(r)?;
                 let text = name.to_str().ok_or_else(|| no_such(&path))?;
                 let id = ImageId::parse(text).map_err(|_| no_such(&path))?;
-                self.service.delete_image(region, &id)
+                self.service.delete_image(region, &id)?;
+                Ok(vec![Node::RegionFile(r, RegionFile::QuotaJson).ino()])
             })(),
             _ => return Err(self.refuse("rmdir", parent_node, Some(name))),
         };
@@ -898,11 +915,24 @@ impl ImageFs {
     /// Appends a failed operation to `errors`.
     pub fn record(&self, operation: &str, path: &str, error: &Error) {
         let now = SystemTime::now();
+        // One line per entry, whatever names a user chose: control characters are escaped.
+        let clean = |text: &str| -> String {
+            text.chars()
+                .flat_map(|c| {
+                    if c.is_control() {
+                        c.escape_default().collect::<Vec<_>>()
+                    } else {
+                        vec![c]
+                    }
+                })
+                .collect()
+        };
         let entry = format!(
-            "{} {operation} {path} {} {}",
+            "{} {operation} {} {} {}",
             format_api_time(now),
+            clean(path),
             error.code(),
-            error.message().replace('\n', " ")
+            clean(error.message())
         );
         log::info!("refused: {entry}");
         let mut log = lock(&self.errors);

@@ -50,8 +50,9 @@ pub fn serve(
 ) -> io::Result<()> {
     // SAFETY: getuid/getgid cannot fail and touch no memory.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-    let (stale_tx, stale_rx) = std::sync::mpsc::channel::<u64>();
-    let adapter = adapter::FuseAdapter::new(fs, uid, gid, stale_tx);
+    let (stale_tx, stale_rx) = std::sync::mpsc::channel::<adapter::StaleBatch>();
+    let counts = std::sync::Arc::new(adapter::RequestCounts::default());
+    let adapter = adapter::FuseAdapter::new(fs, uid, gid, stale_tx, counts.clone());
     let mut session = fuser::Session::new(adapter, mountpoint, &config(settings))?;
     let notifier = session.notifier();
     std::thread::Builder::new()
@@ -59,20 +60,33 @@ pub fn serve(
         .spawn(move || {
             // Drop the kernel's cached attributes of files a command changed, so `stat`
             // agrees with `cat` at once. ENOENT means the kernel had nothing cached.
-            for ino in stale_rx {
-                if let Err(e) = notifier.inval_inode(fuser::INodeNo(ino), 0, 0) {
-                    log::debug!("invalidating inode {ino:#x}: {e}");
+            for (inodes, done) in stale_rx {
+                for ino in inodes {
+                    if let Err(e) = notifier.inval_inode(fuser::INodeNo(ino), 0, 0) {
+                        log::debug!("invalidating inode {ino:#x}: {e}");
+                    }
                 }
+                let _ = done.send(());
             }
         })?;
     let mut unmounter = session.unmount_callable();
-    let mut signals = signal_hook::iterator::Signals::new([libc::SIGINT, libc::SIGTERM])?;
+    let mut signals =
+        signal_hook::iterator::Signals::new([libc::SIGINT, libc::SIGTERM, libc::SIGUSR1])?;
     let signal_handle = signals.handle();
     let target = mountpoint.to_path_buf();
     std::thread::Builder::new()
         .name("imagefs-signals".into())
         .spawn(move || {
-            if let Some(signal) = signals.forever().next() {
+            let signal = signals.forever().find(|&signal| {
+                if signal == libc::SIGUSR1 {
+                    log::info!("requests: {}", counts.summary());
+                    false
+                } else {
+                    true
+                }
+            });
+            if let Some(signal) = signal {
+                log::info!("requests: {}", counts.summary());
                 log::info!("signal {signal}: unmounting {}", target.display());
                 if let Err(e) = unmounter.unmount() {
                     // Something still has a file open in the mount: detach it now; the kernel

@@ -3,6 +3,7 @@
 
 use std::fs::File;
 use std::io;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use crate::service::Caller;
@@ -18,49 +19,97 @@ fn caller_groups(pid: u32) -> Option<Vec<libc::gid_t>> {
     )
 }
 
-/// Opens `path` for reading with the caller's filesystem credentials.
+/// Opens without blocking (a FIFO would otherwise hang the open) and without taking a
+/// controlling terminal.
+fn open_nonblocking(path: &Path) -> io::Result<File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+}
+
+/// The calling thread's supplementary groups.
+fn current_groups() -> io::Result<Vec<libc::gid_t>> {
+    // SAFETY: getgroups with size 0 only returns the count.
+    let count = unsafe { libc::getgroups(0, std::ptr::null_mut()) };
+    if count < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut groups = vec![0 as libc::gid_t; count as usize];
+    // SAFETY: the buffer holds `count` entries.
+    let got = unsafe { libc::getgroups(count, groups.as_mut_ptr()) };
+    if got < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    groups.truncate(got as usize);
+    Ok(groups)
+}
+
+/// Per-thread credential calls (raw system calls: glibc's wrappers would change every thread).
+fn set_groups(groups: &[libc::gid_t]) -> bool {
+    // SAFETY: the pointer and length describe a live slice.
+    unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) == 0 }
+}
+
+fn set_fsgid(gid: libc::gid_t) -> libc::gid_t {
+    // SAFETY: setfsgid takes a plain id and returns the previous one.
+    unsafe { libc::syscall(libc::SYS_setfsgid, gid) as libc::gid_t }
+}
+
+fn set_fsuid(uid: libc::uid_t) -> libc::uid_t {
+    // SAFETY: setfsuid takes a plain id and returns the previous one.
+    unsafe { libc::syscall(libc::SYS_setfsuid, uid) as libc::uid_t }
+}
+
+/// Opens `path` for reading with the caller's filesystem credentials; refuses anything but a
+/// regular file.
 ///
-/// Credentials are per thread on Linux: the raw system calls below change only the calling
-/// thread (glibc's wrappers would change every thread), and are restored before returning.
+/// Credentials are per thread on Linux: this changes only the calling thread, checks that
+/// each change took, and restores the thread's own credentials before returning.
 pub fn open_as(caller: &Caller, path: &Path) -> io::Result<File> {
     // SAFETY: geteuid cannot fail.
     let euid = unsafe { libc::geteuid() };
-    if euid != 0 {
+    let file = if euid != 0 {
         // Without privilege the daemon cannot take on another user's identity; it only reads
         // for the user it runs as.
         if caller.uid != euid {
             return Err(io::Error::from_raw_os_error(libc::EACCES));
         }
-        return File::open(path);
+        open_nonblocking(path)?
+    } else {
+        let groups = caller_groups(caller.pid).unwrap_or_else(|| vec![caller.gid]);
+        let saved_groups = current_groups()?;
+        // -1 changes nothing and returns the current value.
+        let saved_fsgid = set_fsgid(libc::gid_t::MAX);
+        let saved_fsuid = set_fsuid(libc::uid_t::MAX);
+        let switched = set_groups(&groups)
+            && {
+                set_fsgid(caller.gid);
+                set_fsgid(libc::gid_t::MAX) == caller.gid
+            }
+            && {
+                set_fsuid(caller.uid);
+                set_fsuid(libc::uid_t::MAX) == caller.uid
+            };
+        let result = if switched {
+            open_nonblocking(path)
+        } else {
+            Err(io::Error::from_raw_os_error(libc::EACCES))
+        };
+        set_fsuid(saved_fsuid);
+        set_fsgid(saved_fsgid);
+        if !set_groups(&saved_groups) {
+            log::error!(
+                "could not restore this thread's groups after reading as uid {}",
+                caller.uid
+            );
+        }
+        result?
+    };
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
     }
-    let groups = caller_groups(caller.pid).unwrap_or_else(|| vec![caller.gid]);
-    let mut saved_groups = vec![0 as libc::gid_t; 256];
-    // SAFETY: getgroups writes at most len entries into the buffer.
-    let saved_len =
-        unsafe { libc::getgroups(saved_groups.len() as i32, saved_groups.as_mut_ptr()) };
-    if saved_len < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    saved_groups.truncate(saved_len as usize);
-    // SAFETY: per-thread credential changes with valid arguments; every change is undone
-    // below whatever the open returns.
-    unsafe {
-        libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr());
-        libc::syscall(libc::SYS_setfsgid, caller.gid);
-        libc::syscall(libc::SYS_setfsuid, caller.uid);
-    }
-    let result = File::open(path);
-    // SAFETY: as above, restoring the daemon's own credentials.
-    unsafe {
-        libc::syscall(libc::SYS_setfsuid, 0);
-        libc::syscall(libc::SYS_setfsgid, 0);
-        libc::syscall(
-            libc::SYS_setgroups,
-            saved_groups.len(),
-            saved_groups.as_ptr(),
-        );
-    }
-    result
+    Ok(file)
 }
 
 #[cfg(test)]
@@ -86,8 +135,10 @@ mod tests {
         };
         let e = open_as(&nobody, &secret).unwrap_err();
         assert_eq!(e.raw_os_error(), Some(libc::EACCES));
-        // The daemon's own credentials are back.
+        // The thread's own credentials are back.
         assert!(File::open(&secret).is_ok());
+        assert_eq!(set_fsuid(libc::uid_t::MAX), 0);
+        assert_eq!(set_fsgid(libc::gid_t::MAX), unsafe { libc::getegid() });
         let public = dir.path().join("public.raw");
         std::fs::write(&public, vec![0u8; 512]).unwrap();
         std::fs::set_permissions(&public, std::fs::Permissions::from_mode(0o644)).unwrap();
@@ -98,5 +149,23 @@ mod tests {
             pid: std::process::id(),
         };
         assert!(open_as(&root, &secret).is_ok());
+    }
+
+    #[test]
+    fn a_fifo_is_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid path string.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        let me = Caller {
+            uid: unsafe { libc::geteuid() },
+            gid: unsafe { libc::getegid() },
+            pid: std::process::id(),
+        };
+        let e = open_as(&me, &fifo).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EINVAL));
+        let e = open_as(&me, dir.path()).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EINVAL));
     }
 }

@@ -436,6 +436,9 @@ impl LocalService {
     }
 }
 
+/// How long an import may take to open and read its file's header.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// Unix time in milliseconds.
 fn now_ms() -> i64 {
     SystemTime::now()
@@ -1445,22 +1448,39 @@ impl ImageService for LocalService {
         let url_error = |message: String, errno: i32| {
             Error::with_errno("InvalidParameter.InvalidParameterUrlError", message, errno)
         };
-        let mut file = caller::open_as(caller, &path).map_err(|e| match e.raw_os_error() {
-            Some(libc::ENOENT) | Some(libc::ENOTDIR) => url_error(format!("{shown}: no such file"), libc::ENOENT),
-            Some(libc::EACCES) | Some(libc::EPERM) => url_error(
-                format!("{shown}: permission denied (the file is read as uid {}, who wrote the command)", caller.uid),
-                libc::EACCES,
-            ),
-            _ => url_error(format!("{shown}: cannot open: {e}"), libc::EINVAL),
-        })?;
-        if file.metadata().map(|m| !m.is_file()).unwrap_or(true) {
-            return Err(url_error(
-                format!("{shown} is not a regular file"),
-                libc::EINVAL,
-            ));
-        }
-        let found = probe::probe(&mut file)
-            .map_err(|e| url_error(format!("{shown}: cannot read: {e}"), libc::EIO))?;
+        // Opened and probed on a thread of its own: a file that cannot be read promptly (one
+        // inside this very mount, while every FUSE worker waits) costs a timeout, not a hang.
+        let (done, outcome) = std::sync::mpsc::channel();
+        let (who, target) = (*caller, path.clone());
+        std::thread::Builder::new()
+            .name("imagefs-probe".into())
+            .spawn(move || {
+                let result = caller::open_as(&who, &target).and_then(|mut f| probe::probe(&mut f));
+                let _ = done.send(result);
+            })
+            .map_err(|e| Error::internal(format!("cannot start a probe: {e}")))?;
+        let found = match outcome.recv_timeout(PROBE_TIMEOUT) {
+            Ok(Ok(found)) => found,
+            Ok(Err(e)) => {
+                return Err(match e.raw_os_error() {
+                    Some(libc::ENOENT) | Some(libc::ENOTDIR) => {
+                        url_error(format!("{shown}: no such file"), libc::ENOENT)
+                    }
+                    Some(libc::EACCES) | Some(libc::EPERM) => url_error(
+                        format!("{shown}: permission denied (the file is read as uid {}, who wrote the command)", caller.uid),
+                        libc::EACCES,
+                    ),
+                    Some(libc::EINVAL) => url_error(format!("{shown} is not a regular file"), libc::EINVAL),
+                    _ => url_error(format!("{shown}: cannot read: {e}"), libc::EINVAL),
+                })
+            }
+            Err(_) => {
+                return Err(url_error(
+                    format!("{shown} could not be read within {} s (is it inside an imagefs mount?)", PROBE_TIMEOUT.as_secs()),
+                    libc::EAGAIN,
+                ))
+            }
+        };
         let (format, virtual_size, file_size, problem) = match found {
             Probe::Disk {
                 format,
@@ -1702,6 +1722,43 @@ pub fn insert_custom_image(store: &Store, image: &NewCustomImage) -> Result<()> 
             "UPDATE images SET created_time = ?1 WHERE region = ?2 AND image_id = ?3",
             params![image.created_time, image.region, image.image_id.as_str()],
         )?;
+        Ok(())
+    })
+}
+
+/// Fills a region with `count` synthetic NORMAL custom images of `owner`, in one transaction
+/// (for benchmarks and large-catalog tests). IDs are derived from `first`, so repeated calls
+/// with different `first` values do not collide.
+pub fn insert_synthetic_images(
+    store: &Store,
+    region: &str,
+    owner: &AccountId,
+    first: u64,
+    count: u64,
+) -> Result<()> {
+    store.with_tx(|tx| {
+        let mut stmt = tx.prepare(
+            "INSERT INTO images (region, image_id, kind, owner, image_name, image_description,
+                os_name, platform, architecture, image_size, image_state, image_source,
+                image_creator, created_time, sync_percent, is_support_cloudinit, license_type)
+             VALUES (?1, ?2, 'CUSTOM', ?3, ?4, 'synthetic image for benchmarks',
+                'Ubuntu Server 22.04 LTS 64位', 'Ubuntu', 'x86_64', 20, 'NORMAL', 'CREATE_IMAGE',
+                ?3, ?5, 100, 1, 'TencentCloud')",
+        )?;
+        for n in first..first + count {
+            // Spread the numbers over the ID space so listings are not in insertion order.
+            let number = n.wrapping_mul(2_654_435_761) % 36u64.pow(8);
+            let id = ImageId::from_number(number)
+                .ok_or_else(|| Error::internal("synthetic image number out of range"))?;
+            let created = format_api_time(UNIX_EPOCH + Duration::from_secs(1_700_000_000 + n));
+            stmt.execute(params![
+                region,
+                id.as_str(),
+                owner.as_str(),
+                format!("synthetic-{n}"),
+                created
+            ])?;
+        }
         Ok(())
     })
 }

@@ -151,7 +151,8 @@ pub fn probe(file: &mut File) -> std::io::Result<Probe> {
                     _ => None,
                 }
             })
-            .sum();
+            // A crafted descriptor must not wrap around to a small disk.
+            .fold(0u64, u64::saturating_add);
         let problem = (sectors == 0).then(|| "VMDK descriptor lists no extents".to_string());
         return Ok(disk(
             DiskFormat::Vmdk,
@@ -181,6 +182,14 @@ pub fn probe(file: &mut File) -> std::io::Result<Probe> {
                 2 => None,
                 3 | 4 => {
                     let data_offset = be_u64(&footer, 16);
+                    if data_offset.saturating_add(8) > file_size {
+                        return Ok(disk(
+                            DiskFormat::Vhd,
+                            current_size,
+                            file_size,
+                            Some("dynamic VHD header lies beyond the end of the file".into()),
+                        ));
+                    }
                     let header = read_at(file, data_offset, 8)?;
                     if header.starts_with(b"cxsparse") && footer_at_end(file, file_size)? {
                         None
@@ -310,6 +319,26 @@ mod tests {
             probe_bytes(&gz),
             Probe::Unsupported("a gzip archive".into())
         );
+    }
+
+    #[test]
+    fn crafted_headers_neither_wrap_nor_fail() {
+        let descriptor =
+            "# Disk DescriptorFile\nRW 18446744073709551615 FLAT \"a\" 0\nRW 2 FLAT \"b\" 0\n";
+        match probe_bytes(descriptor.as_bytes()) {
+            Probe::Disk { virtual_size, .. } => assert_eq!(virtual_size, u64::MAX),
+            other => panic!("{other:?}"),
+        }
+        // A dynamic VHD whose header offset points past the end.
+        let mut vhd = vec![0u8; 1024];
+        vhd[512..520].copy_from_slice(b"conectix");
+        vhd[512 + 16..512 + 24].copy_from_slice(&u64::MAX.to_be_bytes());
+        vhd[512 + 48..512 + 56].copy_from_slice(&(1u64 << 30).to_be_bytes());
+        vhd[512 + 60..512 + 64].copy_from_slice(&3u32.to_be_bytes());
+        assert!(matches!(
+            probe_bytes(&vhd),
+            Probe::Disk { sound: false, .. }
+        ));
     }
 
     #[test]
