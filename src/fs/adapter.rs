@@ -18,6 +18,11 @@ use super::core::{Attr, EntryKind, ImageFs};
 use crate::error::Error;
 use crate::service::Caller;
 
+/// How long the kernel may trust that a name exists, for names that exist as long as their
+/// directory does (the files of an image, the kinds of a region, the regions): the directory's
+/// own short TTL still makes a vanished image disappear within a second.
+const FIXED_ENTRY_TTL: Duration = Duration::from_secs(3600);
+
 /// Inodes to invalidate, and who waits for it to be done.
 pub type StaleBatch = (Vec<u64>, SyncSender<()>);
 
@@ -155,7 +160,15 @@ impl FuseAdapter {
 
     fn reply_entry(&self, result: crate::error::Result<Attr>, reply: ReplyEntry) {
         match result {
-            Ok(attr) => reply.entry(&TTL, &self.file_attr(&attr), Generation(0)),
+            Ok(attr) => {
+                // Images and instances come and go; every other name is fixed by its parent.
+                let comes_and_goes = matches!(
+                    super::inode::Node::from_ino(attr.ino),
+                    Some(super::inode::Node::ImageDir(..) | super::inode::Node::InstanceDir(..))
+                );
+                let entry_ttl = if comes_and_goes { TTL } else { FIXED_ENTRY_TTL };
+                reply.entry_with_ttls(&TTL, &entry_ttl, &self.file_attr(&attr), Generation(0))
+            }
             Err(e) => reply.error(errno(&e)),
         }
     }
@@ -309,8 +322,9 @@ impl Filesystem for FuseAdapter {
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         self.counts.count("open");
+        let read = flags.acc_mode() != OpenAccMode::O_WRONLY;
         let write = flags.acc_mode() != OpenAccMode::O_RDONLY || flags.0 & libc::O_TRUNC != 0;
-        match self.fs.open(ino.0, write) {
+        match self.fs.open(ino.0, read, write) {
             // Contents are generated: direct I/O makes reads return what the handle holds,
             // whatever size the kernel last cached. Nothing happens at close, so the kernel
             // need not send FLUSH.

@@ -6,7 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use std::ffi::OsStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 
@@ -65,8 +65,53 @@ struct ErrorLog {
     changed: SystemTime,
 }
 
+/// How long a record read from the backend serves further requests. One `cat` or `ls -l`
+/// makes several (lookup, getattr, open) that need the same record; well under the kernel's
+/// one-second TTL, so changes made elsewhere still show within about a second.
+const RECENT: Duration = Duration::from_millis(500);
+
+/// Records kept at most; past this the cache starts over (memory stays bounded).
+const RECENT_MAX: usize = 20_000;
+
+type ImageKey = (u8, ImageKind, u64);
+
+/// Records read within the last [`RECENT`].
+struct Recent<V> {
+    entries: Mutex<HashMap<ImageKey, (Instant, Arc<V>)>>,
+}
+
+impl<V> Recent<V> {
+    fn new() -> Self {
+        Recent {
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn get_or(&self, key: ImageKey, load: impl FnOnce() -> Result<V>) -> Result<Arc<V>> {
+        if let Some((at, value)) = lock(&self.entries).get(&key) {
+            if at.elapsed() < RECENT {
+                return Ok(value.clone());
+            }
+        }
+        // Loaded without the lock held: a backend call never blocks other requests here.
+        let value = Arc::new(load()?);
+        let mut entries = lock(&self.entries);
+        if entries.len() >= RECENT_MAX {
+            entries.clear();
+        }
+        entries.insert(key, (Instant::now(), value.clone()));
+        Ok(value)
+    }
+
+    fn clear(&self) {
+        lock(&self.entries).clear();
+    }
+}
+
 /// The filesystem: one account's view of an image service.
 pub struct ImageFs {
+    images: Recent<crate::model::Image>,
+    prices: Recent<crate::model::Price>,
     service: Arc<dyn ImageService>,
     regions: Vec<Region>,
     mounted_at: SystemTime,
@@ -185,6 +230,8 @@ impl ImageFs {
         }
         let now = SystemTime::now();
         Ok(ImageFs {
+            images: Recent::new(),
+            prices: Recent::new(),
             service,
             regions,
             mounted_at: now,
@@ -272,6 +319,26 @@ impl ImageFs {
         Ok((region, id))
     }
 
+    /// The image as this account sees it under `kind`, read recently or now.
+    fn image_record(
+        &self,
+        r: u8,
+        kind: ImageKind,
+        n: u64,
+    ) -> Result<(String, ImageId, Arc<crate::model::Image>)> {
+        let (region, id) = self.image_of(r, n)?;
+        let image = self
+            .images
+            .get_or((r, kind, n), || self.service.image(&region, kind, &id))?;
+        Ok((region, id, image))
+    }
+
+    /// Forgets recently read records: after a command, every read shows its effect.
+    fn forget_recent(&self) {
+        self.images.clear();
+        self.prices.clear();
+    }
+
     fn instance_of(&self, r: u8, number: u64) -> Result<(String, InstanceId)> {
         let region = self.region_name(r)?.to_string();
         let id = InstanceId::from_number(number)
@@ -326,13 +393,11 @@ impl ImageFs {
     fn attr_of(&self, node: Node) -> Result<Attr> {
         match node {
             Node::ImageDir(r, kind, n) => {
-                let (region, id) = self.image_of(r, n)?;
-                let image = self.service.image(&region, kind, &id)?;
+                let (_, _, image) = self.image_record(r, kind, n)?;
                 Ok(self.attr(node, 0, Self::created(&image.created_time)))
             }
             Node::ImageFile(r, kind, n, f) => {
-                let (region, id) = self.image_of(r, n)?;
-                let image = self.service.image(&region, kind, &id)?;
+                let (region, id, image) = self.image_record(r, kind, n)?;
                 let mtime = Self::created(&image.created_time);
                 let content = self.render_image_file(&region, kind, &id, f, &image)?;
                 Ok(self.attr(node, content.len() as u64, mtime))
@@ -481,8 +546,7 @@ impl ImageFs {
                     .collect())
             }
             Node::ImageDir(r, kind, n) => {
-                let (region, id) = self.image_of(r, n)?;
-                let image = self.service.image(&region, kind, &id)?;
+                let (region, id, image) = self.image_record(r, kind, n)?;
                 let mtime = Self::created(&image.created_time);
                 let mut out = Vec::new();
                 for f in ImageFile::ALL.into_iter().filter(|f| f.exists_for(kind)) {
@@ -563,8 +627,7 @@ impl ImageFs {
                 }
             }
             Node::ImageFile(r, kind, n, f) => {
-                let (region, id) = self.image_of(r, n)?;
-                let image = self.service.image(&region, kind, &id)?;
+                let (region, id, image) = self.image_record(r, kind, n)?;
                 self.render_image_file(&region, kind, &id, f, &image)
             }
             Node::InstanceFile(r, n, f) => {
@@ -593,7 +656,17 @@ impl ImageFs {
             ImageFile::Name => Ok(line(&image.image_name)),
             ImageFile::Description => Ok(line(&image.image_description)),
             ImageFile::State => Ok(line(image.image_state.as_str())),
-            ImageFile::Price => pretty_json(&self.service.price(region, kind, id)?),
+            ImageFile::Price => {
+                let key = self.region_index(region).map(|r| (r, kind, id.number()));
+                match key {
+                    Some(key) => pretty_json(
+                        &*self
+                            .prices
+                            .get_or(key, || self.service.price(region, kind, id))?,
+                    ),
+                    None => pretty_json(&self.service.price(region, kind, id)?),
+                }
+            }
             ImageFile::Share => {
                 let mut out = String::new();
                 for account in self.service.share_accounts(region, id)? {
@@ -651,9 +724,9 @@ impl ImageFs {
         }
     }
 
-    /// Opens a file. Its contents are taken now, so one `cat` sees one consistent version.
-    /// Write access is for control files only.
-    pub fn open(&self, ino: u64, write: bool) -> Result<u64> {
+    /// Opens a file. Its contents are taken now (when it is opened for reading), so one `cat`
+    /// sees one consistent version. Write access is for control files only.
+    pub fn open(&self, ino: u64, read: bool, write: bool) -> Result<u64> {
         let node = self.node(ino)?;
         if node.is_dir() {
             return Err(Error::with_errno(
@@ -665,7 +738,13 @@ impl ImageFs {
         if write && !node.is_control() {
             return Err(self.refuse("write", node, None));
         }
-        let content = Arc::new(self.render(node)?);
+        let content = if read {
+            Arc::new(self.render(node)?)
+        } else {
+            // A write-only open must still name something that exists.
+            self.attr_of(node)?;
+            Arc::new(Vec::new())
+        };
         let handle = if write {
             Handle::Control { node, content }
         } else {
@@ -699,7 +778,11 @@ impl ImageFs {
             Some(Handle::Control { node, .. }) => *node,
             _ => return Err(stale_handle()),
         };
-        match self.command(node, data, caller) {
+        let result = self.command(node, data, caller);
+        if result.is_ok() {
+            self.forget_recent();
+        }
+        match result {
             Ok((outcome, stale)) => {
                 if let Some(outcome) = outcome {
                     lock(&self.outcomes).insert(node.ino(), (outcome, SystemTime::now()));
@@ -733,10 +816,6 @@ impl ImageFs {
         }
         let text = command_text(data)?;
         let mut stale = vec![node.ino()];
-        // Files whose content an image change alters: all of the image's files.
-        let image_files = |r: u8, kind: ImageKind, n: u64| {
-            ImageFile::ALL.map(|f| Node::ImageFile(r, kind, n, f).ino())
-        };
         let outcome = match node {
             Node::ImageFile(
                 r,
@@ -750,7 +829,7 @@ impl ImageFs {
                     _ => (None, Some(text)),
                 };
                 self.service.modify_image(&region, &id, name, description)?;
-                stale.extend(image_files(r, ImageKind::Custom, n));
+                stale.push(Node::ImageFile(r, ImageKind::Custom, n, ImageFile::Metadata).ino());
                 return Ok((None, stale));
             }
             Node::ImageFile(
@@ -769,7 +848,7 @@ impl ImageFs {
                 } else {
                     self.service.unshare_image(&region, &id, &accounts)?;
                 }
-                stale.extend(image_files(r, ImageKind::Custom, n));
+                stale.push(Node::ImageFile(r, ImageKind::Custom, n, ImageFile::Share).ino());
                 return Ok((None, stale));
             }
             Node::ImageFile(r, kind, n, ImageFile::CopyTo) => {
@@ -853,8 +932,9 @@ impl ImageFs {
             })(),
             _ => return Err(self.refuse("rmdir", parent_node, Some(name))),
         };
-        if let Err(e) = &result {
-            self.record("rmdir", &path, e);
+        match &result {
+            Ok(_) => self.forget_recent(),
+            Err(e) => self.record("rmdir", &path, e),
         }
         result
     }
@@ -972,7 +1052,7 @@ mod tests {
 
     fn cat(fs: &ImageFs, path: &str) -> Result<String> {
         let attr = walk(fs, path)?;
-        let fh = fs.open(attr.ino, false)?;
+        let fh = fs.open(attr.ino, true, false)?;
         let data = fs.read(fh, 0, u32::MAX)?;
         fs.release(fh);
         assert_eq!(attr.size, data.len() as u64, "{path}");
@@ -1003,7 +1083,7 @@ mod tests {
     fn reads_honour_offset_and_size() {
         let (_dir, fs) = fs();
         let attr = walk(&fs, "regions/ap-guangzhou/public/img-9qabwvbn/state").unwrap();
-        let fh = fs.open(attr.ino, false).unwrap();
+        let fh = fs.open(attr.ino, true, false).unwrap();
         assert_eq!(fs.read(fh, 1, 3).unwrap(), b"ORM");
         assert_eq!(fs.read(fh, 100, 3).unwrap(), b"");
         assert_eq!(fs.read(fh, u64::MAX, u32::MAX).unwrap(), b"");
@@ -1053,7 +1133,7 @@ mod tests {
     fn writes_are_refused_and_recorded() {
         let (_dir, fs) = fs();
         let name = walk(&fs, "regions/ap-guangzhou/public/img-9qabwvbn/name").unwrap();
-        let e = fs.open(name.ino, true).unwrap_err();
+        let e = fs.open(name.ino, false, true).unwrap_err();
         assert_eq!(e.errno(), libc::EPERM);
         assert_eq!(e.code(), "UnsupportedOperation");
         let errors = cat(&fs, "errors").unwrap();
