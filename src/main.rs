@@ -15,6 +15,8 @@ use imagefs::local::store::{default_store_path, Store};
 use imagefs::local::LocalService;
 use imagefs::model::AccountId;
 use imagefs::mounts;
+use imagefs::service::ImageService;
+use imagefs::tencent::{Client, Credentials, TencentService};
 
 /// How long `imagefs mount` waits for its daemon to report the mount ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -75,10 +77,30 @@ struct StoreArgs {
     catalog: Option<PathBuf>,
 }
 
+/// Which image service a mount shows.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Backend {
+    /// The embedded emulator, its state in a local store.
+    Local,
+    /// Tencent Cloud's CVM API, with TENCENTCLOUD_SECRET_ID / TENCENTCLOUD_SECRET_KEY or a
+    /// tccli profile.
+    Tencentcloud,
+}
+
 #[derive(Args, Clone)]
 struct MountArgs {
     /// Where to mount (created if missing; its parent must exist; must be empty).
     mountpoint: PathBuf,
+    /// The image service to show.
+    #[arg(long, value_enum, default_value = "local")]
+    backend: Backend,
+    /// tencentcloud: send every request to this URL instead of
+    /// https://cvm.<region>.tencentcloudapi.com (a private endpoint, or a local server).
+    #[arg(long, value_name = "URL")]
+    endpoint: Option<String>,
+    /// tencentcloud: read credentials from ~/.tccli/<NAME>.credential.
+    #[arg(long, value_name = "NAME")]
+    profile: Option<String>,
     #[command(flatten)]
     store: StoreArgs,
     /// Act as this account (a numeric account ID) [default: the store's default account].
@@ -274,22 +296,43 @@ fn mount(args: MountArgs) -> Result<(), Failure> {
 /// Mounts in this process and serves until unmounted. As the daemon of `imagefs mount`, it
 /// reports readiness on stdout and then lets go of the terminal.
 fn run_mount(args: &MountArgs, mountpoint: &Path, daemon: bool) -> Result<(), Failure> {
-    let store = Arc::new(open_store(&args.store)?);
     let account = args.account.as_deref().map(AccountId::parse).transpose()?;
-    let delay = args.transition_delay.map(seconds).transpose()?;
-    let service = LocalService::open(store.clone(), account)?.with_transition_delay(delay);
-    let summary = format!(
-        "mounted {} as account {}{} (local store {})",
-        mountpoint.display(),
-        service.account_id(),
-        if service.account_was_created() {
-            ", new to the store and created"
-        } else {
-            ""
-        },
-        store.path().display()
-    );
-    let fs = ImageFs::new(Arc::new(service))?;
+    let (service, summary): (Arc<dyn ImageService>, String) = match args.backend {
+        Backend::Local => {
+            let store = Arc::new(open_store(&args.store)?);
+            let delay = args.transition_delay.map(seconds).transpose()?;
+            let service = LocalService::open(store.clone(), account)?.with_transition_delay(delay);
+            let summary = format!(
+                "mounted {} as account {}{} (local store {})",
+                mountpoint.display(),
+                service.account_id(),
+                if service.account_was_created() {
+                    ", new to the store and created"
+                } else {
+                    ""
+                },
+                store.path().display()
+            );
+            (Arc::new(service), summary)
+        }
+        Backend::Tencentcloud => {
+            let credentials = Credentials::discover(args.profile.as_deref())?;
+            let client = Client::new(credentials, args.endpoint.clone());
+            let service = TencentService::connect(client, account)
+                .map_err(|e| Failure(format!("cannot use Tencent Cloud: {e}")))?;
+            let summary = format!(
+                "mounted {} as Tencent Cloud account {}{}",
+                mountpoint.display(),
+                service.account()?.account_id,
+                args.endpoint
+                    .as_deref()
+                    .map(|e| format!(" (endpoint {e})"))
+                    .unwrap_or_default()
+            );
+            (Arc::new(service), summary)
+        }
+    };
+    let fs = ImageFs::new(service)?;
     let settings = MountSettings {
         allow_other: args.allow_other,
     };
@@ -349,6 +392,15 @@ fn spawn_daemon(args: &MountArgs, mountpoint: &Path) -> Result<(), Failure> {
     }
     if let Some(delay) = args.transition_delay {
         cmd.arg("--transition-delay").arg(delay.to_string());
+    }
+    if args.backend == Backend::Tencentcloud {
+        cmd.arg("--backend").arg("tencentcloud");
+    }
+    if let Some(endpoint) = &args.endpoint {
+        cmd.arg("--endpoint").arg(endpoint);
+    }
+    if let Some(profile) = &args.profile {
+        cmd.arg("--profile").arg(profile);
     }
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())

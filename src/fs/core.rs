@@ -71,7 +71,7 @@ struct ErrorLog {
 const RECENT: Duration = Duration::from_millis(500);
 
 /// Records kept at most; past this the cache starts over (memory stays bounded).
-const RECENT_MAX: usize = 20_000;
+const RECENT_MAX: usize = 4096;
 
 type ImageKey = (u8, ImageKind, u64);
 

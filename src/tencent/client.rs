@@ -1,0 +1,357 @@
+//! The CVM API over HTTPS: signing, the JSON envelope, timeouts, retries with backoff, and
+//! client-side pacing to the documented rate limits.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+use super::sign;
+use crate::error::{Error, Result};
+
+pub const CVM_VERSION: &str = "2017-03-12";
+
+/// Credentials of a Tencent Cloud account. Never printed: `Debug` shows only the SecretId's
+/// first characters.
+#[derive(Clone)]
+pub struct Credentials {
+    pub secret_id: String,
+    secret_key: String,
+    token: Option<String>,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown: String = self.secret_id.chars().take(6).collect();
+        f.debug_struct("Credentials")
+            .field("secret_id", &format!("{shown}..."))
+            .field("secret_key", &"(hidden)")
+            .field("token", &self.token.as_ref().map(|_| "(hidden)"))
+            .finish()
+    }
+}
+
+impl Credentials {
+    pub fn new(secret_id: String, secret_key: String, token: Option<String>) -> Credentials {
+        Credentials {
+            secret_id,
+            secret_key,
+            token,
+        }
+    }
+
+    /// From `TENCENTCLOUD_SECRET_ID` / `TENCENTCLOUD_SECRET_KEY` (and
+    /// `TENCENTCLOUD_SESSION_TOKEN`), else the official CLI's `~/.tccli/<profile>.credential`.
+    pub fn discover(profile: Option<&str>) -> Result<Credentials> {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        if profile.is_none() {
+            if let (Some(id), Some(key)) = (
+                env("TENCENTCLOUD_SECRET_ID"),
+                env("TENCENTCLOUD_SECRET_KEY"),
+            ) {
+                return Ok(Credentials::new(id, key, env("TENCENTCLOUD_SESSION_TOKEN")));
+            }
+        }
+        let profile = profile.unwrap_or("default");
+        let home = env("HOME").ok_or_else(|| {
+            Error::new(
+                "AuthFailure.SecretIdNotFound",
+                "no credentials: set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY",
+            )
+        })?;
+        let file = Path::new(&home)
+            .join(".tccli")
+            .join(format!("{profile}.credential"));
+        let text = std::fs::read_to_string(&file).map_err(|_| {
+            Error::new(
+                "AuthFailure.SecretIdNotFound",
+                format!(
+                    "no credentials: set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY, or create {} (tccli configure)",
+                    file.display()
+                ),
+            )
+        })?;
+        let json: Value = serde_json::from_str(&text).map_err(|_| {
+            Error::new(
+                "AuthFailure.SecretIdNotFound",
+                format!("{} is not a tccli credential file", file.display()),
+            )
+        })?;
+        let field = |name: &str| {
+            json.get(name)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .filter(|v| !v.is_empty())
+        };
+        match (field("secretId"), field("secretKey")) {
+            (Some(id), Some(key)) => Ok(Credentials::new(id, key, field("token"))),
+            _ => Err(Error::new(
+                "AuthFailure.SecretIdNotFound",
+                format!("{} has no secretId and secretKey", file.display()),
+            )),
+        }
+    }
+}
+
+/// Requests per second each action may make (the documented defaults; others 10).
+fn rate_limit(action: &str) -> u32 {
+    match action {
+        "DescribeImages" => 40,
+        "DescribeImportImageOs" => 288,
+        "DescribeRegions" | "DescribeZones" | "DescribeInstances" => 40,
+        _ => 10,
+    }
+}
+
+/// A CVM API client for one account.
+pub struct Client {
+    credentials: Credentials,
+    /// `https://cvm.<region>.tencentcloudapi.com` unless a fixed endpoint is given.
+    endpoint: Option<String>,
+    agent: ureq::Agent,
+    next_slot: Mutex<HashMap<String, Instant>>,
+    attempts: u32,
+}
+
+impl Client {
+    pub fn new(credentials: Credentials, endpoint: Option<String>) -> Client {
+        let agent = ureq::AgentBuilder::new()
+            .timeout_connect(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60))
+            .build();
+        Client {
+            credentials,
+            endpoint: endpoint.map(|e| e.trim_end_matches('/').to_string()),
+            agent,
+            next_slot: Mutex::new(HashMap::new()),
+            attempts: 4,
+        }
+    }
+
+    fn url_and_host(&self, service: &str, region: &str) -> (String, String) {
+        match &self.endpoint {
+            Some(endpoint) => {
+                let host = endpoint
+                    .split("://")
+                    .nth(1)
+                    .unwrap_or(endpoint)
+                    .split('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+                (format!("{endpoint}/"), host)
+            }
+            None => {
+                let host = if region.is_empty() {
+                    format!("{service}.tencentcloudapi.com")
+                } else {
+                    format!("{service}.{region}.tencentcloudapi.com")
+                };
+                (format!("https://{host}/"), host)
+            }
+        }
+    }
+
+    /// Waits for this action's next slot under its rate limit. The wait happens before the
+    /// request, with no lock held.
+    fn pace(&self, action: &str) {
+        let interval = Duration::from_secs(1) / rate_limit(action);
+        let wait = {
+            let mut slots = self.next_slot.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            let slot = slots.get(action).copied().unwrap_or(now).max(now);
+            slots.insert(action.to_string(), slot + interval);
+            slot.saturating_duration_since(now)
+        };
+        if !wait.is_zero() {
+            std::thread::sleep(wait);
+        }
+    }
+
+    /// Calls a CVM action in a region; returns the `Response` object without `RequestId`.
+    pub fn call(&self, region: &str, action: &str, params: &Value) -> Result<Value> {
+        self.call_service("cvm", CVM_VERSION, region, action, params)
+    }
+
+    /// Calls an action of any API 3.0 service.
+    pub fn call_service(
+        &self,
+        service: &str,
+        version: &str,
+        region: &str,
+        action: &str,
+        params: &Value,
+    ) -> Result<Value> {
+        let body = serde_json::to_vec(params)
+            .map_err(|e| Error::internal(format!("cannot encode {action}: {e}")))?;
+        let mut last = Error::internal(format!("{action}: no attempt made"));
+        for attempt in 0..self.attempts {
+            if attempt > 0 {
+                // Exponential backoff: 0.2 s, 0.4 s, 0.8 s.
+                std::thread::sleep(Duration::from_millis(200 << (attempt - 1)));
+            }
+            self.pace(action);
+            match self.send(service, version, region, action, &body) {
+                Ok(value) => return Ok(value),
+                Err((error, retry)) => {
+                    log::info!(
+                        "{action} in {region}: {error}{}",
+                        if retry { " (retrying)" } else { "" }
+                    );
+                    if !retry {
+                        return Err(error);
+                    }
+                    last = error;
+                }
+            }
+        }
+        Err(last)
+    }
+
+    /// One attempt; the error says whether another attempt may help.
+    fn send(
+        &self,
+        service: &str,
+        version: &str,
+        region: &str,
+        action: &str,
+        body: &[u8],
+    ) -> std::result::Result<Value, (Error, bool)> {
+        let (url, host) = self.url_and_host(service, region);
+        let timestamp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let content_type = "application/json";
+        let signed = sign::Request {
+            secret_id: &self.credentials.secret_id,
+            secret_key: &self.credentials.secret_key,
+            service,
+            host: &host,
+            action,
+            content_type,
+            timestamp,
+            payload: body,
+            sign_action: false,
+        };
+        let mut request = self
+            .agent
+            .post(&url)
+            .set("Content-Type", content_type)
+            .set("Host", &host)
+            .set("X-TC-Action", action)
+            .set("X-TC-Version", version)
+            .set("X-TC-Timestamp", &timestamp.to_string())
+            .set(
+                "X-TC-RequestClient",
+                concat!("imagefs/", env!("CARGO_PKG_VERSION")),
+            )
+            .set("Authorization", &signed.authorization());
+        if !region.is_empty() {
+            request = request.set("X-TC-Region", region);
+        }
+        if let Some(token) = &self.credentials.token {
+            request = request.set("X-TC-Token", token);
+        }
+        let response = match request.send_bytes(body) {
+            Ok(response) => response,
+            Err(ureq::Error::Status(status, _)) => {
+                let retry = status >= 500;
+                return Err((
+                    Error::internal(format!("{action}: the API answered HTTP {status}")),
+                    retry,
+                ));
+            }
+            Err(ureq::Error::Transport(t)) => {
+                // The transport error names the URL and cause, never headers or keys.
+                return Err((
+                    Error::internal(format!("{action}: cannot reach {host}: {}", t.kind())),
+                    true,
+                ));
+            }
+        };
+        let value: Value = response.into_json().map_err(|e| {
+            (
+                Error::internal(format!("{action}: unreadable answer: {e}")),
+                true,
+            )
+        })?;
+        let inner = value.get("Response").cloned().ok_or_else(|| {
+            (
+                Error::internal(format!("{action}: answer without Response")),
+                false,
+            )
+        })?;
+        if let Some(error) = inner.get("Error") {
+            let code = error
+                .get("Code")
+                .and_then(Value::as_str)
+                .unwrap_or("InternalError")
+                .to_string();
+            let message = error
+                .get("Message")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            let retry = code.starts_with("RequestLimitExceeded") || code == "InternalError";
+            return Err((Error::new(code, message), retry));
+        }
+        Ok(inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_never_print_their_secrets() {
+        let c = Credentials::new(
+            "AKIDabcdefghij".into(),
+            "very-secret-key".into(),
+            Some("tok-secret".into()),
+        );
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("very-secret-key"), "{shown}");
+        assert!(!shown.contains("tok-secret"), "{shown}");
+        assert!(!shown.contains("AKIDabcdefghij"), "{shown}");
+    }
+
+    #[test]
+    fn endpoints_follow_the_region() {
+        let c = Client::new(Credentials::new("a".into(), "b".into(), None), None);
+        assert_eq!(
+            c.url_and_host("cvm", "ap-guangzhou"),
+            (
+                "https://cvm.ap-guangzhou.tencentcloudapi.com/".into(),
+                "cvm.ap-guangzhou.tencentcloudapi.com".into()
+            )
+        );
+        let c = Client::new(
+            Credentials::new("a".into(), "b".into(), None),
+            Some("http://127.0.0.1:9000/".into()),
+        );
+        assert_eq!(
+            c.url_and_host("cvm", "ap-guangzhou"),
+            ("http://127.0.0.1:9000/".into(), "127.0.0.1:9000".into())
+        );
+    }
+
+    #[test]
+    fn pacing_spaces_requests_to_the_rate_limit() {
+        let c = Client::new(Credentials::new("a".into(), "b".into(), None), None);
+        let started = Instant::now();
+        for _ in 0..6 {
+            c.pace("ModifyImageSharePermission");
+        }
+        // 10 per second: the sixth waits about half a second.
+        assert!(
+            started.elapsed() >= Duration::from_millis(450),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+}
