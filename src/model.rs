@@ -241,7 +241,8 @@ pub struct Tag {
     pub value: String,
 }
 
-/// The API's `Image` object, field for field, in the API's order.
+/// The API's `Image` object, field for field, in the API's order. Members the API added over
+/// the years default when an older answer lacks them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Image {
@@ -257,12 +258,19 @@ pub struct Image {
     pub platform: String,
     pub image_creator: String,
     pub image_source: String,
+    #[serde(default)]
     pub sync_percent: Option<i64>,
+    #[serde(default)]
     pub is_support_cloudinit: bool,
+    #[serde(default)]
     pub snapshot_set: Vec<Snapshot>,
+    #[serde(default)]
     pub tags: Vec<Tag>,
+    #[serde(default)]
     pub license_type: String,
+    #[serde(default)]
     pub image_family: String,
+    #[serde(default)]
     pub image_deprecated: bool,
 }
 

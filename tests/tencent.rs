@@ -53,6 +53,13 @@ fn image(id: &str, kind: &str, name: &str, platform: &str) -> Value {
     })
 }
 
+/// An official example response (tccli's examples.json).
+fn official(action: &str) -> Value {
+    let all: Value =
+        serde_json::from_str(include_str!("fixtures/cvm-api-examples.json")).expect("fixtures");
+    all[action]["Response"].clone()
+}
+
 /// Answers one action like the cloud does (official example payloads), after checking the
 /// signature. `limited` counts RequestLimitExceeded answers still to give.
 fn answer(action: &str, body: &Value, limited: &mut u32) -> Value {
@@ -72,7 +79,8 @@ fn answer(action: &str, body: &Value, limited: &mut u32) -> Value {
                 .unwrap_or("");
             let set = match kind {
                 "PUBLIC_IMAGE" => vec![
-                    image("img-9qabwvbn", "PUBLIC_IMAGE", "CentOS 7.6 64位", "CentOS"),
+                    // The official example answer, as it is (it predates ImageFamily).
+                    official("DescribeImages")["ImageSet"][0].clone(),
                     image(
                         "img-9tzezztj",
                         "PUBLIC_IMAGE",
@@ -95,12 +103,9 @@ fn answer(action: &str, body: &Value, limited: &mut u32) -> Value {
             // One image per page, to exercise paging until TotalCount.
             envelope(json!({"TotalCount": set.len(), "ImageSet": page}))
         }
-        "DescribeImageQuota" => envelope(json!({"ImageNumQuota": 20})),
+        "DescribeImageQuota" => envelope(official("DescribeImageQuota")),
         "DescribeInstances" => envelope(json!({"TotalCount": 0, "InstanceSet": []})),
-        "DescribeImageSharePermission" => envelope(json!({"SharePermissionSet": [
-            {"CreatedTime": "2020-09-22T00:00:00Z", "AccountId": "101104350000"},
-            {"CreatedTime": "2020-09-22T00:00:00Z", "AccountId": "101104350001"}
-        ]})),
+        "DescribeImageSharePermission" => envelope(official("DescribeImageSharePermission")),
         "ModifyImageSharePermission" => {
             if *limited > 0 {
                 *limited -= 1;

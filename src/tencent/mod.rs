@@ -189,7 +189,13 @@ impl TencentService {
         };
         let mut list: Vec<Image> = pages
             .into_iter()
-            .filter_map(|v| serde_json::from_value::<Image>(v).ok())
+            .filter_map(|v| match serde_json::from_value::<Image>(v) {
+                Ok(image) => Some(image),
+                Err(e) => {
+                    log::warn!("an image of {region} could not be read and is not shown: {e}");
+                    None
+                }
+            })
             .collect();
         list.sort_by(|a, b| a.image_id.cmp(&b.image_id));
         let list = std::sync::Arc::new(list);
@@ -639,5 +645,80 @@ impl ImageService for TencentService {
             .and_then(Value::as_str)
             .ok_or_else(|| Error::internal("ImportImage gave no ImageId"))?;
         Ok(Some(ImageId::parse(id)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Response parsing against the official example responses (tccli's examples.json).
+
+    use super::*;
+
+    fn example(action: &str) -> Value {
+        let all: Value =
+            serde_json::from_str(include_str!("../../tests/fixtures/cvm-api-examples.json"))
+                .unwrap();
+        all[action]["Response"].clone()
+    }
+
+    #[test]
+    fn describe_images_example_parses_into_an_image() {
+        let set = example("DescribeImages")["ImageSet"].clone();
+        let images: Vec<Image> = serde_json::from_value(set).unwrap();
+        assert_eq!(images.len(), 1);
+        let image = &images[0];
+        assert_eq!(image.image_id.as_str(), "img-9qabwvbn");
+        assert_eq!(image.image_type, "PUBLIC_IMAGE");
+        assert_eq!(image.image_size, 50);
+        assert_eq!(image.sync_percent, Some(20));
+        assert_eq!(image.tags[0].key, "myKey");
+        // Members this older answer lacks default.
+        assert_eq!(image.image_family, "");
+        assert!(!image.image_deprecated);
+        assert!(crate::model::parse_api_time(&image.created_time).is_some());
+    }
+
+    #[test]
+    fn describe_instances_example_parses_into_an_instance() {
+        let first = example("DescribeInstances")["InstanceSet"][0].clone();
+        let instance = instance_from_api(first).unwrap();
+        assert_eq!(instance.instance_id.as_str(), "ins-xlsyru2j");
+        assert_eq!(instance.image_id.as_str(), "img-8toqc6s3");
+        assert_eq!(instance.placement.zone, "ap-guangzhou-3");
+        assert_eq!(instance.instance_state, "RUNNING");
+        assert_eq!(instance.cpu, 1);
+        assert_eq!(
+            instance.private_ip_addresses,
+            vec!["172.16.32.78".to_string()]
+        );
+    }
+
+    #[test]
+    fn import_os_example_parses() {
+        let answer = example("DescribeImportImageOs");
+        let os: ImportImageOs = decode(
+            json!({
+                "ImportImageOsListSupported": answer["ImportImageOsListSupported"],
+                "ImportImageOsVersionSet": answer["ImportImageOsVersionSet"],
+            }),
+            "example",
+        )
+        .unwrap();
+        assert!(os
+            .import_image_os_list_supported
+            .linux
+            .contains(&"CentOS".to_string()));
+        assert!(os
+            .import_image_os_version_set
+            .iter()
+            .any(|v| v.os_name == "CentOS" && v.os_versions.contains(&"7".to_string())));
+    }
+
+    #[test]
+    fn mainland_regions_are_known() {
+        assert!(is_mainland("ap-guangzhou"));
+        assert!(is_mainland("ap-shenzhen-fsi"));
+        assert!(!is_mainland("ap-hongkong"));
+        assert!(!is_mainland("na-siliconvalley"));
     }
 }
