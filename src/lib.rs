@@ -8,6 +8,7 @@ pub mod fs;
 pub mod local;
 pub mod model;
 pub mod mounts;
+pub mod serve;
 pub mod service;
 pub mod tencent;
 

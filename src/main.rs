@@ -48,6 +48,9 @@ enum Command_ {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Serve the local store over Tencent Cloud's CVM API (for SDKs, tccli, Terraform, and
+    /// `mount --backend tencentcloud --endpoint`).
+    Serve(ServeArgs),
     /// Show or change the settings of a local store.
     Store {
         #[command(subcommand)]
@@ -141,8 +144,30 @@ struct UnmountArgs {
 enum AccountsAction {
     /// List the store's accounts (the default one is marked).
     List,
-    /// Add an account (a numeric account ID) to the store.
+    /// Add an account (a numeric account ID) to the store and print an API key pair for it
+    /// (SecretId=... and SecretKey=... lines; the key is shown only now).
     Add { id: String },
+    /// Make a new API key pair for an existing account and print it.
+    Keys { id: String },
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port (the address is printed).
+    #[arg(long, default_value = "127.0.0.1:9000", value_name = "ADDR:PORT")]
+    listen: String,
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Seconds asynchronous work takes [default: the store's setting, 2]
+    #[arg(long, value_name = "SECONDS")]
+    transition_delay: Option<f64>,
+    /// ImportImage may read local disk files under this directory only (without it, imports
+    /// are refused).
+    #[arg(long, value_name = "DIR")]
+    import_dir: Option<PathBuf>,
+    /// Write the log here (RUST_LOG sets the level; default warn).
+    #[arg(long, value_name = "FILE")]
+    log_file: Option<PathBuf>,
 }
 
 /// A failure to report to the user, as one line.
@@ -158,6 +183,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let log_file = match &cli.command {
         Command_::Mount(args) => args.log_file.clone(),
+        Command_::Serve(args) => args.log_file.clone(),
         _ => None,
     };
     init_logging(log_file.as_deref());
@@ -166,6 +192,7 @@ fn main() -> ExitCode {
         Command_::Unmount(args) => unmount(args),
         Command_::Accounts { action, store } => accounts(action, &store),
         Command_::Store { action, store } => store_command(action, &store),
+        Command_::Serve(args) => serve(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -489,10 +516,14 @@ fn accounts(action: AccountsAction, store_args: &StoreArgs) -> Result<(), Failur
         AccountsAction::Add { id } => {
             let id = AccountId::parse(&id)?;
             if store.add_account(&id)? {
-                println!("added account {id}");
+                eprintln!("imagefs: added account {id}");
+                print_key(&store, &id)?;
             } else {
-                println!("account {id} already exists");
+                eprintln!("imagefs: account {id} already exists (imagefs accounts keys {id} makes a new key pair)");
             }
+        }
+        AccountsAction::Keys { id } => {
+            print_key(&store, &AccountId::parse(&id)?)?;
         }
     }
     Ok(())
@@ -573,5 +604,27 @@ fn store_command(action: StoreAction, store_args: &StoreArgs) -> Result<(), Fail
             println!("{name} = {value}");
         }
     }
+    Ok(())
+}
+
+/// Makes and prints a key pair: two lines scripts can read.
+fn print_key(store: &Store, account: &AccountId) -> Result<(), Failure> {
+    let (secret_id, secret_key) = store.create_key(account)?;
+    println!("SecretId={secret_id}");
+    println!("SecretKey={secret_key}");
+    Ok(())
+}
+
+fn serve(args: ServeArgs) -> Result<(), Failure> {
+    let store = Arc::new(open_store(&args.store)?);
+    let settings = imagefs::serve::ServeSettings {
+        transition_delay: args.transition_delay.map(seconds).transpose()?,
+        import_dir: args.import_dir.clone(),
+    };
+    let path = store.path().display().to_string();
+    imagefs::serve::serve(store, &args.listen, settings, |address| {
+        println!("listening on http://{address} (store {path})");
+        let _ = std::io::stdout().flush();
+    })?;
     Ok(())
 }

@@ -332,9 +332,25 @@ fn accounts_add_and_list() {
 
     let out = imagefs(&["accounts", "add", "100000000002", "--store", p(&store)]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(stdout(&out).trim(), "added account 100000000002");
+    assert!(stderr(&out).contains("added account 100000000002"));
+    let lines: Vec<String> = stdout(&out).lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].starts_with("SecretId=AKID"), "{lines:?}");
+    assert!(
+        lines[1].starts_with("SecretKey=") && lines[1].len() > 30,
+        "{lines:?}"
+    );
     let out = imagefs(&["accounts", "add", "100000000002", "--store", p(&store)]);
-    assert_eq!(stdout(&out).trim(), "account 100000000002 already exists");
+    assert!(stderr(&out).contains("account 100000000002 already exists"));
+    assert_eq!(stdout(&out), "");
+    let out = imagefs(&["accounts", "keys", "100000000002", "--store", p(&store)]);
+    assert!(
+        stdout(&out).starts_with("SecretId=AKID"),
+        "{}",
+        stdout(&out)
+    );
+    let out = imagefs(&["accounts", "keys", "100000000077", "--store", p(&store)]);
+    assert!(!out.status.success());
     let out = imagefs(&["accounts", "add", "not-a-number", "--store", p(&store)]);
     assert!(!out.status.success());
     assert!(

@@ -229,6 +229,30 @@ impl LocalService {
         })
     }
 
+    /// The accounts one of this account's custom images is shared with, with when
+    /// (DescribeImageSharePermission), in the order they were added.
+    pub fn share_permissions(
+        &self,
+        region: &str,
+        image: &ImageId,
+    ) -> Result<Vec<(AccountId, String)>> {
+        self.store.with_conn(|c| {
+            self.visible_row_in(c, region, ImageKind::Custom, image)?;
+            let mut stmt = c.prepare_cached(
+                "SELECT account_id, created_time FROM shares WHERE region = ?1 AND image_id = ?2
+                 ORDER BY created_time, account_id",
+            )?;
+            let rows = stmt.query_map(params![region, image.as_str()], |r| {
+                let id: String = r.get(0)?;
+                Ok((
+                    AccountId::parse(&id).map_err(|e| column_error(0, e))?,
+                    r.get::<_, String>(1)?,
+                ))
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
     /// Overrides the store's transition delay for the work this service starts.
     pub fn with_transition_delay(mut self, delay: Option<Duration>) -> LocalService {
         self.transition_delay = delay;
@@ -1058,18 +1082,11 @@ impl ImageService for LocalService {
     }
 
     fn share_accounts(&self, region: &str, image: &ImageId) -> Result<Vec<AccountId>> {
-        self.store.with_conn(|c| {
-            self.visible_row_in(c, region, ImageKind::Custom, image)?;
-            let mut stmt = c.prepare_cached(
-                "SELECT account_id FROM shares WHERE region = ?1 AND image_id = ?2
-                 ORDER BY created_time, account_id",
-            )?;
-            let rows = stmt.query_map(params![region, image.as_str()], |r| {
-                let id: String = r.get(0)?;
-                AccountId::parse(&id).map_err(|e| column_error(0, e))
-            })?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-        })
+        Ok(self
+            .share_permissions(region, image)?
+            .into_iter()
+            .map(|(account, _)| account)
+            .collect())
     }
 
     fn modify_image(

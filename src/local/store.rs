@@ -16,7 +16,7 @@ use crate::model::{format_api_time, AccountId};
 
 /// The schema version this build writes. A store with a higher one was written by a newer
 /// imagefs and is refused rather than misread.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The account a store creates on first use, used when a mount names none.
 pub const FIRST_ACCOUNT: &str = "100000000001";
@@ -125,8 +125,18 @@ CREATE INDEX instances_by_owner ON instances (owner, region, instance_id);
 CREATE INDEX images_due ON images (transition_due) WHERE transition_due IS NOT NULL;
 "#;
 
+/// Version 3: API keys, so `imagefs serve` can authenticate requests as an account.
+const SCHEMA_V3: &str = r#"
+CREATE TABLE api_keys (
+    secret_id    TEXT PRIMARY KEY,
+    secret_key   TEXT NOT NULL,
+    account_id   TEXT NOT NULL REFERENCES accounts (account_id),
+    created_time TEXT NOT NULL
+);
+"#;
+
 /// The schema steps after version 1: `UPGRADES[i]` takes a store from version i + 1 to i + 2.
-const UPGRADES: &[&str] = &[SCHEMA_V2];
+const UPGRADES: &[&str] = &[SCHEMA_V2, SCHEMA_V3];
 
 /// A handle on one store file. Cheap to share; connections are pooled.
 pub struct Store {
@@ -138,6 +148,21 @@ impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store").field("path", &self.path).finish()
     }
+}
+
+/// `len` random letters and digits from the kernel's random source.
+fn random_text(len: usize) -> Result<String> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut bytes = vec![0u8; len];
+    // SAFETY: getrandom writes at most bytes.len() bytes into the buffer.
+    let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
+    if n != len as isize {
+        return Err(Error::internal("no randomness for a key"));
+    }
+    Ok(bytes
+        .iter()
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect())
 }
 
 /// Where the store lives when none is named: `$XDG_DATA_HOME/imagefs/store.db`, else
@@ -473,6 +498,45 @@ impl Store {
             )?;
             Ok(added == 1)
         })
+    }
+
+    /// Makes a new SecretId/SecretKey pair for an existing account.
+    pub fn create_key(&self, account: &AccountId) -> Result<(String, String)> {
+        let secret_id = format!("AKID{}", random_text(32)?);
+        let secret_key = random_text(32)?;
+        self.with_tx(|tx| {
+            let known = tx
+                .query_row("SELECT 1 FROM accounts WHERE account_id = ?1", [account.as_str()], |_| Ok(()))
+                .optional()?
+                .is_some();
+            if !known {
+                return Err(Error::new(
+                    "InvalidAccountId.NotFound",
+                    format!("account {account} does not exist (imagefs accounts add {account})"),
+                ));
+            }
+            tx.execute(
+                "INSERT INTO api_keys (secret_id, secret_key, account_id, created_time) VALUES (?1, ?2, ?3, ?4)",
+                params![secret_id, secret_key, account.as_str(), format_api_time(SystemTime::now())],
+            )?;
+            Ok(())
+        })?;
+        Ok((secret_id, secret_key))
+    }
+
+    /// The account and SecretKey of a SecretId.
+    pub fn key(&self, secret_id: &str) -> Result<Option<(AccountId, String)>> {
+        let row: Option<(String, String)> = self.with_conn(|c| {
+            Ok(c.prepare_cached(
+                "SELECT account_id, secret_key FROM api_keys WHERE secret_id = ?1",
+            )?
+            .query_row([secret_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
+        })?;
+        match row {
+            Some((account, key)) => Ok(Some((AccountId::parse(&account)?, key))),
+            None => Ok(None),
+        }
     }
 
     pub fn account_exists(&self, account: &AccountId) -> Result<bool> {

@@ -1,0 +1,506 @@
+//! `imagefs serve`: the emulator over the CVM API, checked with raw signed requests and end to
+//! end with the tencentcloud backend mounted against it (the same rules, through the API).
+
+mod common;
+
+use std::io::BufRead;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use common::*;
+use imagefs::tencent::sign;
+use serde_json::{json, Value};
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(scratch: &Scratch) -> Server {
+    let mut child = Command::new(imagefs_bin())
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--transition-delay",
+            "0",
+            "--store",
+        ])
+        .arg(scratch.store())
+        .arg("--import-dir")
+        .arg(scratch.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("imagefs serve");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("address line");
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    Server { child, url }
+}
+
+/// Adds an account and returns its key pair.
+fn account(scratch: &Scratch, id: &str) -> (String, String) {
+    let store = scratch.store();
+    let store = store.to_str().expect("p");
+    let mut out = run(imagefs_bin(), &["accounts", "add", id, "--store", store]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    if stdout(&out).is_empty() {
+        // The store's first account exists from the start: make it a key pair.
+        out = run(imagefs_bin(), &["accounts", "keys", id, "--store", store]);
+    }
+    let text = stdout(&out);
+    let get = |prefix: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in {text}"))
+            .to_string()
+    };
+    (get("SecretId="), get("SecretKey="))
+}
+
+/// One signed API call; returns the `Response` object.
+fn call(
+    server: &Server,
+    key: &(String, String),
+    region: &str,
+    action: &str,
+    body: &Value,
+    skew: i64,
+) -> Value {
+    let host = server.url.trim_start_matches("http://").to_string();
+    let payload = body.to_string();
+    let timestamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("time")
+        .as_secs() as i64
+        + skew;
+    let auth = sign::Request {
+        secret_id: &key.0,
+        secret_key: &key.1,
+        service: "cvm",
+        host: &host,
+        action,
+        content_type: "application/json",
+        timestamp,
+        payload: payload.as_bytes(),
+        sign_action: true,
+    }
+    .authorization();
+    let answer: Value = ureq::post(&format!("{}/", server.url))
+        .set("Content-Type", "application/json")
+        .set("X-TC-Action", action)
+        .set("X-TC-Version", "2017-03-12")
+        .set("X-TC-Region", region)
+        .set("X-TC-Timestamp", &timestamp.to_string())
+        .set("Authorization", &auth)
+        .send_string(&payload)
+        .expect("HTTP 200")
+        .into_json()
+        .expect("JSON");
+    assert!(answer["Response"]["RequestId"].is_string(), "{answer}");
+    answer["Response"].clone()
+}
+
+fn code(response: &Value) -> &str {
+    response["Error"]["Code"].as_str().unwrap_or("")
+}
+
+#[test]
+fn requests_are_authenticated_like_the_cloud() {
+    let scratch = Scratch::new();
+    let key = account(&scratch, "100000000007");
+    let server = serve(&scratch);
+    let ok = call(
+        &server,
+        &key,
+        "ap-guangzhou",
+        "DescribeRegions",
+        &json!({}),
+        0,
+    );
+    assert_eq!(ok["TotalCount"], 18, "{ok}");
+    let wrong = (key.0.clone(), "not-the-key".to_string());
+    assert_eq!(
+        code(&call(
+            &server,
+            &wrong,
+            "ap-guangzhou",
+            "DescribeRegions",
+            &json!({}),
+            0
+        )),
+        "AuthFailure.SignatureFailure"
+    );
+    let unknown = (
+        "AKIDunknownunknownunknownunknown00".to_string(),
+        key.1.clone(),
+    );
+    assert_eq!(
+        code(&call(
+            &server,
+            &unknown,
+            "ap-guangzhou",
+            "DescribeRegions",
+            &json!({}),
+            0
+        )),
+        "AuthFailure.SecretIdNotFound"
+    );
+    assert_eq!(
+        code(&call(
+            &server,
+            &key,
+            "ap-guangzhou",
+            "DescribeRegions",
+            &json!({}),
+            -600
+        )),
+        "AuthFailure.SignatureExpire"
+    );
+    assert_eq!(
+        code(&call(
+            &server,
+            &key,
+            "ap-guangzhou",
+            "StealImages",
+            &json!({}),
+            0
+        )),
+        "InvalidAction"
+    );
+    assert_eq!(
+        code(&call(
+            &server,
+            &key,
+            "ap-mars",
+            "DescribeImages",
+            &json!({}),
+            0
+        )),
+        "InvalidRegion.NotFound"
+    );
+    let both = json!({"ImageIds": ["img-9qabwvbn"], "Filters": [{"Name": "image-type", "Values": ["PUBLIC_IMAGE"]}]});
+    assert_eq!(
+        code(&call(
+            &server,
+            &key,
+            "ap-guangzhou",
+            "DescribeImages",
+            &both,
+            0
+        )),
+        "InvalidParameter.InvalidParameterCoexistImageIdsFilters"
+    );
+    assert_eq!(
+        code(&call(
+            &server,
+            &key,
+            "ap-guangzhou",
+            "DescribeImages",
+            &json!({"Limit": 101}),
+            0
+        )),
+        "InvalidParameterValue.InvalidParameterValueLimit"
+    );
+    assert_eq!(
+        code(&call(
+            &server,
+            &key,
+            "ap-guangzhou",
+            "DescribeImages",
+            &json!({"Filters": [{"Name": "colour", "Values": ["red"]}]}),
+            0
+        )),
+        "InvalidFilter"
+    );
+
+    // DescribeImages: defaults (20 of TotalCount), filters, paging, null optional fields.
+    let page = call(
+        &server,
+        &key,
+        "ap-guangzhou",
+        "DescribeImages",
+        &json!({"Filters": [{"Name": "image-type", "Values": ["PUBLIC_IMAGE"]}], "Limit": null}),
+        0,
+    );
+    assert_eq!(page["ImageSet"].as_array().expect("set").len(), 20);
+    assert!(page["TotalCount"].as_u64().expect("total") > 60);
+    let one = call(
+        &server,
+        &key,
+        "ap-guangzhou",
+        "DescribeImages",
+        &json!({"ImageIds": ["img-9qabwvbn"]}),
+        0,
+    );
+    assert_eq!(one["TotalCount"], 1);
+    assert_eq!(one["ImageSet"][0]["ImageName"], "CentOS 7.6 64位");
+    let windows = call(
+        &server,
+        &key,
+        "ap-guangzhou",
+        "DescribeImages",
+        &json!({"Filters": [{"Name": "platform", "Values": ["windows"]}], "Limit": 100}),
+        0,
+    );
+    assert_eq!(windows["TotalCount"], 8);
+
+    // A raw body that is not JSON.
+    let host = server.url.trim_start_matches("http://").to_string();
+    let timestamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("time")
+        .as_secs() as i64;
+    let body = b"{not json";
+    let auth = sign::Request {
+        secret_id: &key.0,
+        secret_key: &key.1,
+        service: "cvm",
+        host: &host,
+        action: "DescribeImages",
+        content_type: "application/json",
+        timestamp,
+        payload: body,
+        sign_action: false,
+    }
+    .authorization();
+    let answer: Value = ureq::post(&format!("{}/", server.url))
+        .set("Content-Type", "application/json")
+        .set("X-TC-Action", "DescribeImages")
+        .set("X-TC-Version", "2017-03-12")
+        .set("X-TC-Region", "ap-guangzhou")
+        .set("X-TC-Timestamp", &timestamp.to_string())
+        .set("Authorization", &auth)
+        .send_bytes(body)
+        .expect("200")
+        .into_json()
+        .expect("json");
+    assert_eq!(answer["Response"]["Error"]["Code"], "InvalidParameter");
+}
+
+#[test]
+fn the_api_keeps_the_emulators_rules() {
+    let scratch = Scratch::new();
+    let owner = account(&scratch, "100000000001");
+    let _friend = account(&scratch, "100000000002");
+    let server = serve(&scratch);
+    let gz = "ap-guangzhou";
+    let run = call(
+        &server,
+        &owner,
+        gz,
+        "RunInstances",
+        &json!({"ImageId": "img-9qabwvbn", "InstanceCount": 1, "Placement": {"Zone": "ap-guangzhou-3"}}),
+        0,
+    );
+    let instance = run["InstanceIdSet"][0]
+        .as_str()
+        .expect("instance")
+        .to_string();
+    let made = call(
+        &server,
+        &owner,
+        gz,
+        "CreateImage",
+        &json!({"InstanceId": instance, "ImageName": "api-image"}),
+        0,
+    );
+    let image = made["ImageId"].as_str().expect("image").to_string();
+    assert_eq!(
+        code(&call(
+            &server,
+            &owner,
+            gz,
+            "CreateImage",
+            &json!({"InstanceId": instance, "ImageName": "api-image"}),
+            0
+        )),
+        "InvalidImageName.Duplicate"
+    );
+    assert_eq!(
+        code(&call(
+            &server,
+            &owner,
+            gz,
+            "ModifyImageSharePermission",
+            &json!({"ImageId": image, "AccountIds": ["100000000001"], "Permission": "SHARE"}),
+            0
+        )),
+        "InvalidAccountIs.YourSelf"
+    );
+    call(
+        &server,
+        &owner,
+        gz,
+        "ModifyImageSharePermission",
+        &json!({"ImageId": image, "AccountIds": ["100000000002"], "Permission": "SHARE"}),
+        0,
+    );
+    let perms = call(
+        &server,
+        &owner,
+        gz,
+        "DescribeImageSharePermission",
+        &json!({"ImageId": image}),
+        0,
+    );
+    assert_eq!(perms["SharePermissionSet"][0]["AccountId"], "100000000002");
+    assert_eq!(
+        code(&call(
+            &server,
+            &owner,
+            gz,
+            "DeleteImages",
+            &json!({"ImageIds": [image]}),
+            0
+        )),
+        "InvalidImageId.InShared"
+    );
+    let copies = call(
+        &server,
+        &owner,
+        gz,
+        "SyncImages",
+        &json!({"ImageIds": [image], "DestinationRegions": ["ap-shanghai"], "ImageSetRequired": true}),
+        0,
+    );
+    assert_eq!(copies["ImageSet"][0]["Region"], "ap-shanghai");
+    assert_eq!(
+        code(&call(
+            &server,
+            &owner,
+            gz,
+            "SyncImages",
+            &json!({"ImageIds": [image], "DestinationRegions": ["ap-singapore"]}),
+            0
+        )),
+        "InvalidRegion.Unavailable"
+    );
+    // Imports read files under --import-dir only.
+    std::fs::write(scratch.path().join("disk.raw"), vec![0u8; 1 << 20]).expect("disk");
+    let import = |url: &str| json!({"ImageName": "imp", "ImageUrl": url, "OsType": "CentOS", "OsVersion": "7", "Architecture": "x86_64"});
+    assert_eq!(
+        code(&call(
+            &server,
+            &owner,
+            gz,
+            "ImportImage",
+            &import("/etc/passwd"),
+            0
+        )),
+        "InvalidParameter.InvalidParameterUrlError"
+    );
+    let imported = call(&server, &owner, gz, "ImportImage", &import("disk.raw"), 0);
+    assert!(
+        imported["ImageId"]
+            .as_str()
+            .expect("id")
+            .starts_with("img-"),
+        "{imported}"
+    );
+}
+
+#[test]
+fn the_tencentcloud_backend_runs_against_serve() {
+    if !fuse_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let owner = account(&scratch, "100000000001");
+    let friend = account(&scratch, "100000000002");
+    let server = serve(&scratch);
+    let mount = |name: &str, key: &(String, String)| -> std::path::PathBuf {
+        let root = scratch.path().join(name);
+        let out = Command::new(imagefs_bin())
+            .args([
+                "mount",
+                root.to_str().expect("p"),
+                "--backend",
+                "tencentcloud",
+                "--endpoint",
+                &server.url,
+            ])
+            .env("TENCENTCLOUD_SECRET_ID", &key.0)
+            .env("TENCENTCLOUD_SECRET_KEY", &key.1)
+            .output()
+            .expect("mount");
+        assert!(out.status.success(), "{}", stderr(&out));
+        root
+    };
+    struct Unmount(Vec<std::path::PathBuf>);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            for root in &self.0 {
+                let _ = imagefs::mounts::force_unmount(root);
+            }
+        }
+    }
+    let mine = mount("owner", &owner);
+    let theirs = mount("friend", &friend);
+    let _unmount = Unmount(vec![mine.clone(), theirs.clone()]);
+    let region = |root: &Path| root.join("regions/ap-guangzhou");
+
+    assert_eq!(
+        json(&mine.join("account.json"))["AccountId"],
+        "100000000001"
+    );
+    assert_eq!(
+        read(&region(&mine).join("public/img-9qabwvbn/state")),
+        "NORMAL\n"
+    );
+    // The golden-image story through the API.
+    let launch = region(&mine).join("public/img-487zeit5/launch");
+    command(&launch, "1").expect("launch");
+    let instance = read(&launch).trim().to_string();
+    let create = region(&mine)
+        .join("instances")
+        .join(&instance)
+        .join("create_image");
+    command(&create, "web-golden").expect("create_image");
+    let image = read(&create).trim().to_string();
+    let dir = region(&mine).join("custom").join(&image);
+    assert_eq!(json(&dir.join("metadata.json"))["ImageName"], "web-golden");
+    assert_eq!(errno_of(command(&create, "web-golden")), libc::EEXIST);
+    assert!(last_error_of(&mine).contains("InvalidImageName.Duplicate"));
+
+    command(&dir.join("share"), "100000000002").expect("share");
+    assert_eq!(read(&dir.join("share")), "100000000002\n");
+    assert_eq!(
+        errno_of(command(&dir.join("share"), "100000000001")),
+        libc::EINVAL
+    );
+    let shared = region(&theirs).join("shared").join(&image);
+    assert!(wait_for_content(
+        &shared.join("state"),
+        "NORMAL\n",
+        std::time::Duration::from_secs(3)
+    ));
+    command(&shared.join("copy_to"), "ap-guangzhou").expect("copy into own images");
+    assert_eq!(errno_of(std::fs::remove_dir(&dir)), libc::EBUSY);
+    command(&dir.join("unshare"), "100000000002").expect("unshare");
+    std::fs::remove_dir(&dir).expect("delete");
+    assert!(!dir.exists());
+}
+
+fn last_error_of(root: &Path) -> String {
+    read(&root.join("errors"))
+        .lines()
+        .last()
+        .unwrap_or("")
+        .to_string()
+}
