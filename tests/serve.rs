@@ -504,3 +504,49 @@ fn last_error_of(root: &Path) -> String {
         .unwrap_or("")
         .to_string()
 }
+
+/// The official Python SDK (tencentcloud-sdk-python) drives a story against the server.
+#[test]
+fn the_official_python_sdk_runs_a_story() {
+    let has_sdk = Command::new("python3")
+        .args(["-c", "import tencentcloud.cvm.v20170312.cvm_client"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !has_sdk {
+        if std::env::var_os("CI").is_some() {
+            panic!("tencentcloud-sdk-python is missing in CI; .ci/run installs it");
+        }
+        eprintln!("skipping: pip install tencentcloud-sdk-python-cvm to run this test");
+        return;
+    }
+    let scratch = Scratch::new();
+    let owner = account(&scratch, "100000000001");
+    let friend = account(&scratch, "100000000002");
+    let server = serve(&scratch);
+    let out = Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/story.py"))
+        .args([
+            &server.url,
+            "100000000001",
+            &owner.0,
+            &owner.1,
+            "100000000002",
+            &friend.0,
+            &friend.1,
+        ])
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).ends_with("story complete\n"),
+        "{}",
+        stdout(&out)
+    );
+}
