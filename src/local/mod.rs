@@ -54,6 +54,32 @@ fn column_error(index: usize, e: Error) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e))
 }
 
+/// A fee stored in three columns (unit price, charge unit, currency) from `first` on.
+fn fee_columns_at(r: &Row, first: usize) -> rusqlite::Result<Option<Fee>> {
+    Ok(
+        match (r.get(first)?, r.get(first + 1)?, r.get(first + 2)?) {
+            (Some(unit_price), Some(charge_unit), Some(currency)) => Some(Fee {
+                unit_price,
+                charge_unit,
+                currency,
+            }),
+            _ => None,
+        },
+    )
+}
+
+/// A fee as the three column values that store it.
+fn fee_values(fee: Option<&Fee>) -> (Option<f64>, Option<&str>, Option<&str>) {
+    match fee {
+        Some(f) => (
+            Some(f.unit_price),
+            Some(f.charge_unit.as_str()),
+            Some(f.currency.as_str()),
+        ),
+        None => (None, None, None),
+    }
+}
+
 fn json_column<T: serde::de::DeserializeOwned>(index: usize, text: &str) -> rusqlite::Result<T> {
     serde_json::from_str(text)
         .map_err(|e| column_error(index, Error::internal(format!("bad JSON in store: {e}"))))
@@ -76,18 +102,7 @@ fn image_row(r: &Row) -> rusqlite::Result<ImageRow> {
     };
     let snapshot_set: String = r.get(18)?;
     let tags: String = r.get(19)?;
-    let fee = match (
-        r.get::<_, Option<f64>>(20)?,
-        r.get::<_, Option<String>>(21)?,
-        r.get::<_, Option<String>>(22)?,
-    ) {
-        (Some(unit_price), Some(charge_unit), Some(currency)) => Some(Fee {
-            unit_price,
-            charge_unit,
-            currency,
-        }),
-        _ => None,
-    };
+    let fee = fee_columns_at(r, 20)?;
     Ok(ImageRow {
         image: Image {
             image_id: ImageId::parse(&id).map_err(|e| column_error(0, e))?,
@@ -148,18 +163,7 @@ fn instance_row(r: &Row) -> rusqlite::Result<InstanceRow> {
         (Some(f), true) => (f, Some("SUCCESS".to_string())),
         _ => (stored_state, r.get(17)?),
     };
-    let fee = match (
-        r.get::<_, Option<f64>>(19)?,
-        r.get::<_, Option<String>>(20)?,
-        r.get::<_, Option<String>>(21)?,
-    ) {
-        (Some(unit_price), Some(charge_unit), Some(currency)) => Some(Fee {
-            unit_price,
-            charge_unit,
-            currency,
-        }),
-        _ => None,
-    };
+    let fee = fee_columns_at(r, 19)?;
     Ok(InstanceRow {
         instance: Instance {
             placement: Placement {
@@ -908,6 +912,7 @@ impl ImageService for LocalService {
                 let suffix = random_suffix()?;
                 let octets = suffix.as_bytes();
                 let ip = format!("10.{}.{}.{}", octets[0] % 250, octets[1], octets[2] % 250 + 2);
+                let fee = fee_values(row.fee.as_ref());
                 tx.prepare_cached(
                     "INSERT INTO instances (region, instance_id, owner, instance_name, instance_type,
                         cpu, memory, zone, private_ip, image_id, image_size, os_name, platform,
@@ -938,9 +943,9 @@ impl ImageService for LocalService {
                     due,
                     operation_state,
                     created,
-                    row.fee.as_ref().map(|f| f.unit_price),
-                    row.fee.as_ref().map(|f| f.charge_unit.as_str()),
-                    row.fee.as_ref().map(|f| f.currency.as_str()),
+                    fee.0,
+                    fee.1,
+                    fee.2,
                     row.provider.as_deref(),
                 ])?;
                 ids.push(id);
@@ -1039,6 +1044,7 @@ impl ImageService for LocalService {
                     ),
                 ));
             }
+            let fee = fee_values(row.fee.as_ref());
             tx.prepare_cached(
                 "UPDATE instances SET image_id = ?1, image_size = ?2, os_name = ?3, platform = ?4,
                     architecture = ?5, license_type = ?6, instance_state = ?7,
@@ -1058,9 +1064,9 @@ impl ImageService for LocalService {
                 final_state,
                 due,
                 operation_state,
-                row.fee.as_ref().map(|f| f.unit_price),
-                row.fee.as_ref().map(|f| f.charge_unit.as_str()),
-                row.fee.as_ref().map(|f| f.currency.as_str()),
+                fee.0,
+                fee.1,
+                fee.2,
                 row.provider.as_deref(),
                 region,
                 instance.as_str(),
@@ -1654,6 +1660,7 @@ fn insert_image_row(c: &Connection, row: &NewImageRow) -> Result<()> {
     let snapshots = serde_json::to_string(row.snapshots)
         .map_err(|e| Error::internal(format!("cannot store snapshots: {e}")))?;
     let sync_percent = if row.state == "NORMAL" { 100 } else { 0 };
+    let fee = fee_values(row.fee);
     c.prepare_cached(
         "INSERT INTO images (region, image_id, kind, owner, image_name, image_description,
             os_name, platform, architecture, image_size, image_state, image_source,
@@ -1680,9 +1687,9 @@ fn insert_image_row(c: &Connection, row: &NewImageRow) -> Result<()> {
         row.platform != "Windows" && row.platform != "FreeBSD",
         row.license_type,
         snapshots,
-        row.fee.map(|f| f.unit_price),
-        row.fee.map(|f| f.charge_unit.as_str()),
-        row.fee.map(|f| f.currency.as_str()),
+        fee.0,
+        fee.1,
+        fee.2,
         row.provider,
         row.final_state,
         row.due,
