@@ -990,3 +990,71 @@ fn writes_to_read_only_instance_files_are_refused() {
         0o644
     );
 }
+
+#[test]
+fn imagefs_wait_follows_a_state_file() {
+    if !fuse_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let mount = scratch.mount_with(None, &["--transition-delay", "1"]);
+    let ids = launch(&mount, "ap-guangzhou", CENTOS, 1);
+    let instance = mount.region("ap-guangzhou").join("instances").join(&ids[0]);
+    let wait = |path: &Path, state: &str, timeout: &str| {
+        std::process::Command::new(imagefs_bin())
+            .args([
+                "wait",
+                path.to_str().expect("p"),
+                "--state",
+                state,
+                "--timeout",
+                timeout,
+            ])
+            .output()
+            .expect("imagefs wait")
+    };
+    // The golden-image pipeline of the scenarios.
+    let out = wait(&instance, "RUNNING", "10");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(read(&instance.join("state")), "RUNNING\n");
+    assert!(
+        stderr(&out).is_empty(),
+        "quiet when not on a terminal: {}",
+        stderr(&out)
+    );
+    command(&instance.join("create_image"), "waited").expect("create");
+    let image = mount
+        .region("ap-guangzhou")
+        .join("custom")
+        .join(read(&instance.join("create_image")).trim());
+    let out = wait(&image, "NORMAL", "10");
+    assert!(out.status.success(), "{}", stderr(&out));
+    // A timeout and a failed state end the wait with a message.
+    command(&instance.join("reset"), "img-487zeit5").expect("reset");
+    let out = wait(&instance.join("state"), "STOPPED", "0.3");
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("still REBOOTING"), "{}", stderr(&out));
+    let bad = scratch.path().join("bad.qcow2");
+    qemu_img(&[
+        "create",
+        "-q",
+        "-f",
+        "qcow2",
+        bad.to_str().expect("p"),
+        "1G",
+    ]);
+    let bytes = std::fs::read(&bad).expect("read");
+    std::fs::write(&bad, &bytes[..512]).expect("truncate");
+    command(
+        &mount.region("ap-guangzhou").join("import"),
+        &import_spec("bad", bad.to_str().expect("p")),
+    )
+    .expect("import");
+    let failed = mount
+        .region("ap-guangzhou")
+        .join("custom")
+        .join(read(&mount.region("ap-guangzhou").join("import")).trim());
+    let out = wait(&failed, "NORMAL", "10");
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("IMPORTFAILED"), "{}", stderr(&out));
+}
