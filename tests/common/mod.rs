@@ -38,6 +38,17 @@ pub fn fuse_available() -> bool {
 /// in it could not be taken down.
 pub struct Scratch {
     dir: Option<tempfile::TempDir>,
+    /// `imagefs serve` on this scratch store, started by the first cloud mount.
+    server: std::sync::Mutex<Option<(std::process::Child, String)>>,
+}
+
+/// Which backend a conformance test mounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestBackend {
+    /// The local emulator, directly.
+    Local,
+    /// The tencentcloud backend, pointed at `imagefs serve` on the same store.
+    Cloud,
 }
 
 impl Scratch {
@@ -49,6 +60,7 @@ impl Scratch {
                     .tempdir()
                     .expect("tempdir"),
             ),
+            server: std::sync::Mutex::new(None),
         }
     }
 
@@ -76,6 +88,100 @@ impl Scratch {
         Mount::start(&self.path().join(name), &self.store(), account, extra)
     }
 
+    /// The URL of `imagefs serve` on this store (started on first use, transition delay 0).
+    pub fn server_url(&self) -> String {
+        let mut server = self.server.lock().expect("lock");
+        if let Some((_, url)) = server.as_ref() {
+            return url.clone();
+        }
+        let mut child = Command::new(imagefs_bin())
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--transition-delay",
+                "0",
+                "--store",
+            ])
+            .arg(self.store())
+            .arg("--import-dir")
+            .arg(self.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("imagefs serve");
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().expect("stdout")),
+            &mut line,
+        )
+        .expect("address");
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_string();
+        *server = Some((child, url.clone()));
+        url
+    }
+
+    /// A key pair for `account`, which is added to the store if new.
+    pub fn key_pair(&self, account: &str) -> (String, String) {
+        let store = self.store().to_string_lossy().into_owned();
+        let mut out = run(
+            imagefs_bin(),
+            &["accounts", "add", account, "--store", &store],
+        );
+        if stdout(&out).is_empty() {
+            out = run(
+                imagefs_bin(),
+                &["accounts", "keys", account, "--store", &store],
+            );
+        }
+        let text = stdout(&out);
+        let get = |prefix: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(prefix))
+                .unwrap_or_else(|| panic!("no {prefix} in {text}"))
+                .to_string()
+        };
+        (get("SecretId="), get("SecretKey="))
+    }
+
+    /// Mounts `account` on `backend`; the local backend gets `--transition-delay 0`.
+    pub fn mount_on(&self, backend: TestBackend, account: &str) -> Mount {
+        let name = format!(
+            "{backend:?}-{account}-{}",
+            MOUNTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let mountpoint = self.path().join(name);
+        match backend {
+            TestBackend::Local => Mount::start(
+                &mountpoint,
+                &self.store(),
+                Some(account),
+                &["--transition-delay", "0"],
+            ),
+            TestBackend::Cloud => {
+                let (id, key) = self.key_pair(account);
+                let url = self.server_url();
+                Mount::start_with(
+                    &mountpoint,
+                    &[
+                        "--backend".into(),
+                        "tencentcloud".into(),
+                        "--endpoint".into(),
+                        url,
+                    ],
+                    &[
+                        ("TENCENTCLOUD_SECRET_ID".into(), id),
+                        ("TENCENTCLOUD_SECRET_KEY".into(), key),
+                    ],
+                )
+            }
+        }
+    }
+
     /// Leaves the directory on disk (a mount in it may still be alive).
     pub fn leak(&mut self) {
         if let Some(dir) = self.dir.take() {
@@ -86,6 +192,12 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
+        if let Ok(mut server) = self.server.lock() {
+            if let Some((mut child, _)) = server.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
         if let Some(dir) = &self.dir {
             let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
             let still_mounted = mounts::parse_mountinfo(&text)
@@ -116,22 +228,29 @@ pub fn is_mounted(path: &Path) -> bool {
 
 impl Mount {
     pub fn start(mountpoint: &Path, store: &Path, account: Option<&str>, extra: &[&str]) -> Mount {
+        let mut args: Vec<String> = vec!["--store".into(), store.to_string_lossy().into_owned()];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        if let Some(a) = account {
+            args.push("--account".into());
+            args.push(a.into());
+        }
+        Mount::start_with(mountpoint, &args, &[])
+    }
+
+    /// `imagefs mount MOUNTPOINT --foreground ARGS`, with extra environment.
+    pub fn start_with(mountpoint: &Path, args: &[String], envs: &[(String, String)]) -> Mount {
         let log = mountpoint.with_extension("log");
         let log_file = std::fs::File::create(&log).expect("log file");
         let mut cmd = Command::new(imagefs_bin());
         cmd.arg("mount")
             .arg(mountpoint)
             .arg("--foreground")
-            .arg("--store")
-            .arg(store)
-            .args(extra)
+            .args(args)
             .env("RUST_LOG", "info")
+            .envs(envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log_file);
-        if let Some(a) = account {
-            cmd.arg("--account").arg(a);
-        }
         let mut child = cmd.spawn().expect("spawn imagefs");
         let deadline = Instant::now() + MOUNT_WAIT;
         while !is_mounted(mountpoint) {

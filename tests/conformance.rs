@@ -1,0 +1,248 @@
+//! One conformance suite for both backends: the user stories of the scenarios, run once on
+//! the local backend and once on the tencentcloud backend pointed at `imagefs serve` on the
+//! same kind of store. They must behave the same.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::*;
+
+const OWNER: &str = "100000000001";
+const FRIEND: &str = "100000000002";
+
+fn wait(path: &Path, state: &str) {
+    let out = run(
+        imagefs_bin(),
+        &[
+            "wait",
+            path.to_str().expect("p"),
+            "--state",
+            state,
+            "--timeout",
+            "10",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "wait {}: {}",
+        path.display(),
+        stderr(&out)
+    );
+}
+
+fn launch(region: &Path, image: &str, count: usize) -> Vec<String> {
+    let file = region.join(image).join("launch");
+    command(&file, &format!("{count}\n")).expect("launch");
+    let ids: Vec<String> = read(&file).lines().map(str::to_owned).collect();
+    assert_eq!(ids.len(), count);
+    ids
+}
+
+fn make_image(region: &Path, name: &str) -> PathBuf {
+    let ids = launch(region, "public/img-487zeit5", 1);
+    let instance = region.join("instances").join(&ids[0]);
+    wait(&instance, "RUNNING");
+    command(&instance.join("create_image"), name).expect("create_image");
+    let image = region
+        .join("custom")
+        .join(read(&instance.join("create_image")).trim());
+    wait(&image, "NORMAL");
+    image
+}
+
+fn last_error(mount: &Mount) -> String {
+    read(&mount.path("errors"))
+        .lines()
+        .last()
+        .unwrap_or("")
+        .to_string()
+}
+
+fn golden_image_pipeline(backend: TestBackend) {
+    let scratch = Scratch::new();
+    let mount = scratch.mount_on(backend, OWNER);
+    let region = mount.region("ap-guangzhou");
+    let image = make_image(&region, "web-golden");
+    let meta = json(&image.join("metadata.json"));
+    assert_eq!(meta["ImageName"], "web-golden");
+    assert_eq!(meta["ImageType"], "PRIVATE_IMAGE");
+    assert_eq!(meta["OsName"], "Ubuntu Server 22.04 LTS 64位");
+    let out = sh(
+        &image,
+        "echo ap-shanghai ap-beijing > copy_to && cat copy_to",
+    );
+    assert!(out.status.success(), "{backend:?}: {}", stderr(&out));
+    let text = stdout(&out);
+    let copies: Vec<&str> = text
+        .lines()
+        .map(|l| l.split(' ').next().unwrap_or(""))
+        .collect();
+    assert_eq!(copies, vec!["ap-shanghai", "ap-beijing"], "{backend:?}");
+    let copy_id = stdout(&out)
+        .lines()
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .expect("id")
+        .to_string();
+    wait(
+        &mount.region("ap-shanghai").join("custom").join(&copy_id),
+        "NORMAL",
+    );
+    let ids = launch(
+        &region,
+        &format!(
+            "custom/{}",
+            image.file_name().expect("id").to_string_lossy()
+        ),
+        3,
+    );
+    let listed = std::fs::read_dir(region.join("instances"))
+        .expect("instances")
+        .count();
+    assert_eq!(listed, 4, "{backend:?}: {ids:?}");
+    assert_eq!(json(&region.join("quota.json"))["CustomImagesUsed"], 1);
+}
+
+fn sharing_story(backend: TestBackend) {
+    let scratch = Scratch::new();
+    let mine = scratch.mount_on(backend, OWNER);
+    let theirs = scratch.mount_on(backend, FRIEND);
+    let image = make_image(&mine.region("ap-guangzhou"), "team-base");
+    let id = image
+        .file_name()
+        .expect("id")
+        .to_string_lossy()
+        .into_owned();
+    command(&image.join("share"), FRIEND).expect("share");
+    assert_eq!(read(&image.join("share")), format!("{FRIEND}\n"));
+    let shared = theirs.region("ap-guangzhou").join("shared").join(&id);
+    assert!(
+        wait_for_content(&shared.join("state"), "NORMAL\n", Duration::from_secs(3)),
+        "{backend:?}"
+    );
+    assert_eq!(
+        json(&shared.join("metadata.json"))["ImageType"],
+        "SHARED_IMAGE"
+    );
+    assert!(!theirs
+        .region("ap-shanghai")
+        .join("shared")
+        .join(&id)
+        .exists());
+    launch(&theirs.region("ap-guangzhou"), &format!("shared/{id}"), 1);
+    command(&shared.join("copy_to"), "ap-guangzhou").expect("copy into own images");
+    assert_eq!(
+        errno_of(command(&shared.join("name"), "taken")),
+        libc::EPERM,
+        "{backend:?}"
+    );
+    assert_eq!(
+        errno_of(std::fs::remove_dir(&shared)),
+        libc::EPERM,
+        "{backend:?}"
+    );
+    assert_eq!(
+        errno_of(std::fs::remove_dir(&image)),
+        libc::EBUSY,
+        "{backend:?}"
+    );
+    assert!(
+        last_error(&mine).contains(" InvalidImageId.InShared "),
+        "{backend:?}: {}",
+        last_error(&mine)
+    );
+    command(&image.join("unshare"), FRIEND).expect("unshare");
+    std::fs::remove_dir(&image).expect("delete");
+    assert!(!image.exists());
+}
+
+fn rules_and_errno(backend: TestBackend) {
+    let scratch = Scratch::new();
+    let mount = scratch.mount_on(backend, OWNER);
+    let region = mount.region("ap-guangzhou");
+    let image = make_image(&region, "rules");
+    let other = make_image(&region, "other");
+    for (file, text, errno, code) in [
+        (
+            other.join("name"),
+            "n".repeat(61),
+            libc::EINVAL,
+            "InvalidParameterValue.TooLarge",
+        ),
+        (
+            other.join("name"),
+            "rules".to_string(),
+            libc::EEXIST,
+            "InvalidImageName.Duplicate",
+        ),
+        (
+            image.join("share"),
+            OWNER.to_string(),
+            libc::EINVAL,
+            "InvalidAccountIs.YourSelf",
+        ),
+        (
+            image.join("share"),
+            "100000000099".to_string(),
+            libc::ENOENT,
+            "InvalidAccountId.NotFound",
+        ),
+        (
+            image.join("copy_to"),
+            "ap-singapore".to_string(),
+            libc::EINVAL,
+            "InvalidRegion.Unavailable",
+        ),
+        (
+            image.join("launch"),
+            "0".to_string(),
+            libc::EINVAL,
+            "InvalidParameterValue.Range",
+        ),
+    ] {
+        assert_eq!(
+            errno_of(command(&file, &text)),
+            errno,
+            "{backend:?}: {} <- {text}",
+            file.display()
+        );
+        assert!(
+            last_error(&mount).contains(&format!(" {code} ")),
+            "{backend:?}: {}",
+            last_error(&mount)
+        );
+    }
+    let store = scratch.store().to_string_lossy().into_owned();
+    let out = run(
+        imagefs_bin(),
+        &["store", "set", "custom-image-quota", "2", "--store", &store],
+    );
+    assert!(out.status.success());
+    let ids = launch(&region, "public/img-9qabwvbn", 1);
+    let instance = region.join("instances").join(&ids[0]);
+    wait(&instance, "RUNNING");
+    assert_eq!(
+        errno_of(command(&instance.join("create_image"), "third")),
+        libc::EDQUOT,
+        "{backend:?}"
+    );
+    assert!(
+        last_error(&mount).contains(" ImageQuotaLimitExceeded "),
+        "{backend:?}"
+    );
+}
+
+macro_rules! on_both_backends {
+    ($($scenario:ident),*) => {
+        mod local {
+            $(#[test] fn $scenario() { if super::fuse_available() { super::$scenario(super::TestBackend::Local) } })*
+        }
+        mod cloud {
+            $(#[test] fn $scenario() { if super::fuse_available() { super::$scenario(super::TestBackend::Cloud) } })*
+        }
+    };
+}
+
+on_both_backends!(golden_image_pipeline, sharing_story, rules_and_errno);
