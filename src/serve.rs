@@ -139,6 +139,14 @@ fn authenticate(store: &Store, request: &tiny_http::Request, body: &[u8]) -> Res
             "the credential date does not match the timestamp",
         ));
     }
+    if header(request, "X-TC-Token").is_some_and(|t| !t.is_empty()) {
+        // The cloud checks a token against the temporary credentials it issued; this server
+        // issues none, so no token can be valid.
+        return Err(Error::new(
+            "AuthFailure.TokenFailure",
+            "this server issues no temporary credentials: send requests without X-TC-Token",
+        ));
+    }
     let (account, secret_key) = store.key(secret_id)?.ok_or_else(|| {
         Error::new(
             "AuthFailure.SecretIdNotFound",
