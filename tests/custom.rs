@@ -536,3 +536,47 @@ fn transitional_images_cannot_be_shared_copied_or_deleted() {
     // Renaming is allowed in any state.
     command(&image.join("name"), "renamed-while-creating").expect("rename");
 }
+
+/// Files are read through the page cache only when that is exact: a change made by another
+/// mount shows in full at once, whether the size changed or not.
+#[test]
+fn a_change_made_elsewhere_is_read_exactly() {
+    if !fuse_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let a = scratch.mount_with(None, &["--transition-delay", "0"]);
+    let b = scratch.mount_with(None, &["--transition-delay", "0"]);
+    let image = make_image(&a, "ap-guangzhou", "short");
+    let id = image_id(&image);
+    let in_b = b.region("ap-guangzhou").join("custom").join(&id);
+    // A reads twice: the second read may come from its page cache.
+    assert_eq!(read(&image.join("name")), "short\n");
+    assert_eq!(read(&image.join("name")), "short\n");
+    let before = read(&image.join("metadata.json"));
+    // Same size, other bytes.
+    command(&in_b.join("name"), "shore").expect("rename elsewhere");
+    std::thread::sleep(Duration::from_millis(600)); // past the record cache, within the kernel's TTL
+    assert_eq!(read(&image.join("name")), "shore\n");
+    // Longer: never cut at the size the kernel still holds.
+    command(&in_b.join("name"), "a-much-longer-name-than-before").expect("rename elsewhere");
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(
+        read(&image.join("name")),
+        "a-much-longer-name-than-before\n"
+    );
+    let after = read(&image.join("metadata.json"));
+    assert_ne!(before, after);
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&after).is_ok(),
+        "whole JSON: {after}"
+    );
+    // Once the kernel's attributes expire, stat agrees again.
+    std::thread::sleep(Duration::from_millis(1100));
+    for file in ["name", "metadata.json"] {
+        assert_eq!(
+            std::fs::metadata(image.join(file)).expect("stat").len(),
+            read(&image.join(file)).len() as u64
+        );
+    }
+}

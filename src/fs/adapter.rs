@@ -77,8 +77,38 @@ impl RequestCounts {
     }
 }
 
+/// What the kernel was last told about files, so a file can be read through the page cache
+/// when that is exact, and with direct I/O when it might not be.
+#[derive(Default)]
+struct KernelView {
+    /// The size last reported for each file (lookup, getattr, readdirplus).
+    sizes: Mutex<std::collections::HashMap<u64, u64>>,
+    /// A hash of the contents the kernel may hold in its page cache for each file.
+    cached: Mutex<std::collections::HashMap<u64, u64>>,
+}
+
+/// Files remembered at most; past this the view starts over (then files read with direct
+/// I/O until seen again), so memory stays bounded.
+const KERNEL_VIEW_MAX: usize = 100_000;
+
+fn remember(map: &Mutex<std::collections::HashMap<u64, u64>>, key: u64, value: u64) {
+    let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
+    if map.len() >= KERNEL_VIEW_MAX {
+        map.clear();
+    }
+    map.insert(key, value);
+}
+
+fn content_hash(content: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    content.hash(&mut h);
+    h.finish()
+}
+
 pub struct FuseAdapter {
     fs: ImageFs,
+    view: KernelView,
     counts: std::sync::Arc<RequestCounts>,
     uid: u32,
     gid: u32,
@@ -102,6 +132,7 @@ impl FuseAdapter {
     ) -> FuseAdapter {
         FuseAdapter {
             fs,
+            view: KernelView::default(),
             counts,
             uid,
             gid,
@@ -127,6 +158,10 @@ impl FuseAdapter {
     }
 
     fn file_attr(&self, attr: &Attr) -> FileAttr {
+        if attr.kind == EntryKind::File {
+            // Every attribute reply passes here: this is the size the kernel now holds.
+            remember(&self.view.sizes, attr.ino, attr.size);
+        }
         let (kind, nlink) = match attr.kind {
             EntryKind::Directory => (FileType::Directory, 2),
             EntryKind::File => (FileType::RegularFile, 1),
@@ -155,6 +190,49 @@ impl FuseAdapter {
         match self.fs.node_of(ino.0) {
             Ok(node) => errno(&self.fs.refuse(operation, node, name)),
             Err(e) => errno(&e),
+        }
+    }
+
+    /// How the kernel may read a file just opened. Contents are generated, so the page cache
+    /// is used only when it is exact: the size the kernel holds is the size of these contents
+    /// (else direct I/O, which reads exactly what the handle holds), and cached pages are kept
+    /// only when they hold these very contents.
+    fn open_flags(&self, ino: u64, fh: u64) -> FopenFlags {
+        // Nothing happens at close, so the kernel need not send FLUSH.
+        let direct = FopenFlags::FOPEN_DIRECT_IO | FopenFlags::FOPEN_NOFLUSH;
+        let content = match self.fs.opened_content(fh) {
+            Some(c) if ino != super::inode::Node::Errors.ino() => c,
+            _ => return direct,
+        };
+        let size_known = self
+            .view
+            .sizes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&ino)
+            == Some(&(content.len() as u64));
+        if !size_known {
+            self.view
+                .cached
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&ino);
+            return direct;
+        }
+        let hash = content_hash(&content);
+        let unchanged = self
+            .view
+            .cached
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&ino)
+            == Some(&hash);
+        remember(&self.view.cached, ino, hash);
+        if unchanged {
+            FopenFlags::FOPEN_KEEP_CACHE | FopenFlags::FOPEN_NOFLUSH
+        } else {
+            // Without KEEP_CACHE the kernel drops what it cached for this file at open.
+            FopenFlags::FOPEN_NOFLUSH
         }
     }
 
@@ -325,13 +403,7 @@ impl Filesystem for FuseAdapter {
         let read = flags.acc_mode() != OpenAccMode::O_WRONLY;
         let write = flags.acc_mode() != OpenAccMode::O_RDONLY || flags.0 & libc::O_TRUNC != 0;
         match self.fs.open(ino.0, read, write) {
-            // Contents are generated: direct I/O makes reads return what the handle holds,
-            // whatever size the kernel last cached. Nothing happens at close, so the kernel
-            // need not send FLUSH.
-            Ok(fh) => reply.opened(
-                FileHandle(fh),
-                FopenFlags::FOPEN_DIRECT_IO | FopenFlags::FOPEN_NOFLUSH,
-            ),
+            Ok(fh) => reply.opened(FileHandle(fh), self.open_flags(ino.0, fh)),
             Err(e) => reply.error(errno(&e)),
         }
     }

@@ -766,6 +766,15 @@ impl ImageFs {
         Ok(content[start..end].to_vec())
     }
 
+    /// The contents a read-only handle took at open (`None` for control files, whose
+    /// contents change with every command).
+    pub fn opened_content(&self, fh: u64) -> Option<Arc<Vec<u8>>> {
+        match lock(&self.handles).get(&fh) {
+            Some(Handle::File(content)) => Some(content.clone()),
+            _ => None,
+        }
+    }
+
     /// Forgets a file or directory handle.
     pub fn release(&self, fh: u64) {
         lock(&self.handles).remove(&fh);
