@@ -392,3 +392,64 @@ fn refused_credentials_fail_the_mount_clearly() {
         stderr(&out)
     );
 }
+
+/// Credentials from the official CLI's file, `~/.tccli/<profile>.credential`.
+#[test]
+fn a_tccli_profile_supplies_the_credentials() {
+    if !fuse_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let endpoint = start_endpoint(0);
+    let dir = scratch.path().join(".tccli");
+    std::fs::create_dir(&dir).expect("mkdir");
+    std::fs::write(
+        dir.join("work.credential"),
+        json!({"secretId": SECRET_ID, "secretKey": SECRET_KEY}).to_string(),
+    )
+    .expect("credential file");
+    let root = scratch.path().join("cloud");
+    let out = std::process::Command::new(imagefs_bin())
+        .args([
+            "mount",
+            root.to_str().expect("p"),
+            "--backend",
+            "tencentcloud",
+            "--endpoint",
+            &endpoint.url,
+            "--profile",
+            "work",
+        ])
+        .env_remove("TENCENTCLOUD_SECRET_ID")
+        .env_remove("TENCENTCLOUD_SECRET_KEY")
+        .env("HOME", scratch.path())
+        .output()
+        .expect("mount");
+    let mounted = out.status.success();
+    let state =
+        std::fs::read_to_string(root.join("regions/ap-guangzhou/public/img-9qabwvbn/state"));
+    let _ = imagefs::mounts::force_unmount(&root);
+    assert!(mounted, "{}", stderr(&out));
+    assert_eq!(state.expect("state"), "NORMAL\n");
+    // A profile that does not exist names the file it looked for.
+    let out = std::process::Command::new(imagefs_bin())
+        .args([
+            "mount",
+            scratch.path().join("cloud2").to_str().expect("p"),
+            "--backend",
+            "tencentcloud",
+            "--endpoint",
+            &endpoint.url,
+            "--profile",
+            "missing",
+        ])
+        .env("HOME", scratch.path())
+        .output()
+        .expect("mount");
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("missing.credential"),
+        "{}",
+        stderr(&out)
+    );
+}
