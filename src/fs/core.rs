@@ -1072,18 +1072,18 @@ mod tests {
     fn paths_resolve_to_their_contents() {
         let (_dir, fs) = fs();
         assert_eq!(
-            cat(&fs, "regions/ap-guangzhou/public/img-9qabwvbn/state").unwrap(),
+            cat(&fs, "regions/ap-guangzhou/public/img-9qabwvbn/state").expect("test value"),
             "NORMAL\n"
         );
-        let account = cat(&fs, "account.json").unwrap();
+        let account = cat(&fs, "account.json").expect("test value");
         assert!(
             account.contains("\"AccountId\": \"100000000001\""),
             "{account}"
         );
-        let region = walk(&fs, "regions/ap-guangzhou").unwrap();
+        let region = walk(&fs, "regions/ap-guangzhou").expect("test value");
         assert_eq!(region.kind, EntryKind::Directory);
         assert_eq!(
-            fs.path(Node::from_ino(region.ino).unwrap()),
+            fs.path(Node::from_ino(region.ino).expect("test value")),
             "/regions/ap-guangzhou"
         );
     }
@@ -1091,11 +1091,11 @@ mod tests {
     #[test]
     fn reads_honour_offset_and_size() {
         let (_dir, fs) = fs();
-        let attr = walk(&fs, "regions/ap-guangzhou/public/img-9qabwvbn/state").unwrap();
-        let fh = fs.open(attr.ino, true, false).unwrap();
-        assert_eq!(fs.read(fh, 1, 3).unwrap(), b"ORM");
-        assert_eq!(fs.read(fh, 100, 3).unwrap(), b"");
-        assert_eq!(fs.read(fh, u64::MAX, u32::MAX).unwrap(), b"");
+        let attr = walk(&fs, "regions/ap-guangzhou/public/img-9qabwvbn/state").expect("test value");
+        let fh = fs.open(attr.ino, true, false).expect("test value");
+        assert_eq!(fs.read(fh, 1, 3).expect("test value"), b"ORM");
+        assert_eq!(fs.read(fh, 100, 3).expect("test value"), b"");
+        assert_eq!(fs.read(fh, u64::MAX, u32::MAX).expect("test value"), b"");
         fs.release(fh);
         assert_eq!(fs.read(fh, 0, 1).unwrap_err().errno(), libc::EBADF);
     }
@@ -1103,14 +1103,19 @@ mod tests {
     #[test]
     fn listings_carry_the_attributes_lookup_gives() {
         let (_dir, fs) = fs();
-        let image = walk(&fs, "regions/ap-guangzhou/public/img-9qabwvbn").unwrap();
-        for entry in fs.list(image.ino).unwrap() {
-            let looked_up = fs.lookup(image.ino, OsStr::new(&entry.name)).unwrap();
+        let image = walk(&fs, "regions/ap-guangzhou/public/img-9qabwvbn").expect("test value");
+        for entry in fs.list(image.ino).expect("test value") {
+            let looked_up = fs
+                .lookup(image.ino, OsStr::new(&entry.name))
+                .expect("test value");
             assert_eq!(entry.attr, looked_up, "{}", entry.name);
         }
-        let public = walk(&fs, "regions/ap-guangzhou/public").unwrap();
-        let entries = fs.list(public.ino).unwrap();
-        let centos = entries.iter().find(|e| e.name == "img-9qabwvbn").unwrap();
+        let public = walk(&fs, "regions/ap-guangzhou/public").expect("test value");
+        let entries = fs.list(public.ino).expect("test value");
+        let centos = entries
+            .iter()
+            .find(|e| e.name == "img-9qabwvbn")
+            .expect("test value");
         assert_eq!(centos.attr, image);
     }
 
@@ -1131,7 +1136,7 @@ mod tests {
             fs.getattr(Node::Region(63).ino()).unwrap_err().errno(),
             libc::ENOENT
         );
-        let file = walk(&fs, "account.json").unwrap();
+        let file = walk(&fs, "account.json").expect("test value");
         assert_eq!(
             fs.lookup(file.ino, OsStr::new("x")).unwrap_err().errno(),
             libc::ENOTDIR
@@ -1141,11 +1146,11 @@ mod tests {
     #[test]
     fn writes_are_refused_and_recorded() {
         let (_dir, fs) = fs();
-        let name = walk(&fs, "regions/ap-guangzhou/public/img-9qabwvbn/name").unwrap();
+        let name = walk(&fs, "regions/ap-guangzhou/public/img-9qabwvbn/name").expect("test value");
         let e = fs.open(name.ino, false, true).unwrap_err();
         assert_eq!(e.errno(), libc::EPERM);
         assert_eq!(e.code(), "UnsupportedOperation");
-        let errors = cat(&fs, "errors").unwrap();
+        let errors = cat(&fs, "errors").expect("test value");
         assert_eq!(errors.lines().count(), 1);
         assert!(
             errors.contains(
@@ -1153,13 +1158,13 @@ mod tests {
             ),
             "{errors}"
         );
-        let dir = walk(&fs, "regions/ap-guangzhou/custom").unwrap();
-        let node = Node::from_ino(dir.ino).unwrap();
+        let dir = walk(&fs, "regions/ap-guangzhou/custom").expect("test value");
+        let node = Node::from_ino(dir.ino).expect("test value");
         assert_eq!(
             fs.refuse("mkdir", node, Some(OsStr::new("x"))).errno(),
             libc::EPERM
         );
-        assert_eq!(cat(&fs, "errors").unwrap().lines().count(), 2);
+        assert_eq!(cat(&fs, "errors").expect("test value").lines().count(), 2);
     }
 
     #[test]
@@ -1169,12 +1174,12 @@ mod tests {
         for i in 0..(ERROR_LOG_LINES + 5) {
             fs.record("write", &format!("/f{i}"), &error);
         }
-        let errors = cat(&fs, "errors").unwrap();
+        let errors = cat(&fs, "errors").expect("test value");
         assert_eq!(errors.lines().count(), ERROR_LOG_LINES);
         assert!(errors
             .lines()
             .last()
-            .unwrap()
+            .expect("test value")
             .contains(&format!("/f{}", ERROR_LOG_LINES + 4)));
         assert!(!errors.contains(" /f4 "));
     }
@@ -1192,7 +1197,7 @@ mod parser_properties {
         fn command_text_takes_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
             match command_text(&bytes) {
                 Ok(text) => {
-                    let original = std::str::from_utf8(&bytes).unwrap();
+                    let original = std::str::from_utf8(&bytes).expect("test value");
                     prop_assert!(original.starts_with(text));
                     prop_assert!(original.len() - text.len() <= 2);
                 }
@@ -1203,14 +1208,14 @@ mod parser_properties {
         #[test]
         fn only_one_trailing_newline_is_dropped(text in "[^\r\n]{0,40}", newlines in 0usize..4) {
             let written = format!("{text}{}", "\n".repeat(newlines));
-            let parsed = command_text(written.as_bytes()).unwrap();
+            let parsed = command_text(written.as_bytes()).expect("test value");
             let expected = format!("{text}{}", "\n".repeat(newlines.saturating_sub(1)));
             prop_assert_eq!(parsed, expected.as_str());
         }
 
         #[test]
         fn launch_counts_round_trip(n in any::<i64>(), pad in "[ \t]{0,3}") {
-            let spec = parse_launch(&format!("{pad}{n}{pad}")).unwrap();
+            let spec = parse_launch(&format!("{pad}{n}{pad}")).expect("test value");
             prop_assert_eq!(spec.instance_count, Some(n));
         }
 
@@ -1223,7 +1228,7 @@ mod parser_properties {
 
         #[test]
         fn create_image_takes_the_whole_text_as_a_name(name in "[^{\n][^\n]{0,70}") {
-            let spec = parse_create_image(&name).unwrap();
+            let spec = parse_create_image(&name).expect("test value");
             prop_assert_eq!(spec.image_name, name);
         }
 

@@ -334,8 +334,8 @@ mod tests {
     use super::*;
 
     fn samples() -> Vec<Node> {
-        let id = ImageId::parse("img-9qabwvbn").unwrap().number();
-        let max = ImageId::parse("img-zzzzzzzz").unwrap().number();
+        let id = ImageId::parse("img-9qabwvbn").expect("test value").number();
+        let max = ImageId::parse("img-zzzzzzzz").expect("test value").number();
         let mut nodes = vec![Node::Root, Node::AccountJson, Node::Errors, Node::Regions];
         for r in [0u8, 1, 17, 63] {
             nodes.push(Node::Region(r));
