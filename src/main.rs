@@ -64,8 +64,23 @@ enum Command_ {
 
 #[derive(Subcommand)]
 enum StoreAction {
+    /// Where the store is, its schema, accounts, images and instances, pending faults.
+    Info,
     /// Print the store's settings.
     Settings,
+    /// Make the next COUNT operations of a kind fail, so scripts can test their error paths:
+    /// create-fails (CreateImage ends CREATEFAILED), import-fails (IMPORTFAILED), copy-fails
+    /// (a copy ends CREATEFAILED), throttle (commands are refused with RequestLimitExceeded).
+    Inject {
+        kind: String,
+        #[arg(default_value_t = 1)]
+        count: u64,
+    },
+    /// Delete the store and create it afresh (seeded from the catalog). Needs --yes.
+    Reset {
+        #[arg(long)]
+        yes: bool,
+    },
     /// Change a setting: custom-image-quota (per account and region), share-limit (accounts
     /// per image), transition-delay (seconds asynchronous work takes).
     Set { key: String, value: String },
@@ -578,8 +593,82 @@ const SETTINGS: [(&str, &str, &str, &str); 3] = [
 ];
 
 fn store_command(action: StoreAction, store_args: &StoreArgs) -> Result<(), Failure> {
+    if let StoreAction::Reset { yes } = action {
+        let path = store_path(store_args)?;
+        if !yes {
+            return Err(Failure(format!(
+                "this deletes {} with every account, key, image and instance in it; run again with --yes",
+                path.display()
+            )));
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let file = PathBuf::from(format!("{}{suffix}", path.display()));
+            match std::fs::remove_file(&file) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Failure(format!("cannot remove {}: {e}", file.display()))),
+            }
+        }
+        let store = open_store(store_args)?;
+        println!("store {} reset and seeded afresh", store.path().display());
+        return Ok(());
+    }
     let store = open_store(store_args)?;
     match action {
+        StoreAction::Reset { .. } => {}
+        StoreAction::Info => {
+            let version: i64 =
+                store.with_conn(|c| Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))?))?;
+            let size = std::fs::metadata(store.path())
+                .map(|m| m.len())
+                .unwrap_or(0);
+            println!("store      {}", store.path().display());
+            println!("schema     {version}");
+            println!("size       {} KiB", size / 1024);
+            let default = store.default_account()?;
+            let accounts = store.accounts()?;
+            println!("accounts   {}", accounts.len());
+            for (id, created) in &accounts {
+                let keys: i64 = store.with_conn(|c| {
+                    Ok(c.query_row(
+                        "SELECT count(*) FROM api_keys WHERE account_id = ?1",
+                        [id.as_str()],
+                        |r| r.get(0),
+                    )?)
+                })?;
+                let mark = if *id == default { ", default" } else { "" };
+                println!("  {id}  created {created}, {keys} API key(s){mark}");
+            }
+            let counts = imagefs::local::image_counts(&store)?;
+            for (kind, label) in [
+                ("PUBLIC", "public"),
+                ("MARKETPLACE", "marketplace"),
+                ("CUSTOM", "custom"),
+            ] {
+                println!(
+                    "images     {label}: {} (all regions)",
+                    counts.get(kind).copied().unwrap_or(0)
+                );
+            }
+            let instances: i64 = store.with_conn(|c| {
+                Ok(c.query_row("SELECT count(*) FROM instances", [], |r| r.get(0))?)
+            })?;
+            println!("instances  {instances}");
+            for (name, key) in imagefs::local::INJECTIONS {
+                let pending = store.meta(key)?.unwrap_or_else(|| "0".into());
+                if pending != "0" {
+                    println!("injected   {name}: next {pending}");
+                }
+            }
+        }
+        StoreAction::Inject { kind, count } => {
+            let (name, key) = imagefs::local::INJECTIONS
+                .iter()
+                .find(|(name, _)| *name == kind)
+                .ok_or_else(|| Failure(format!("unknown fault `{kind}`; faults: create-fails, import-fails, copy-fails, throttle")))?;
+            store.set_meta(key, &count.to_string())?;
+            println!("{name}: the next {count} will fail");
+        }
         StoreAction::Settings => {
             println!("store {}", store.path().display());
             for (name, key, default, what) in SETTINGS {

@@ -413,3 +413,33 @@ fn help_and_version() {
     assert!(stdout(&out).contains("--foreground"));
     assert!(stdout(&out).contains("--allow-other"));
 }
+
+#[test]
+fn store_info_and_reset() {
+    let scratch = Scratch::new();
+    let store = scratch.store();
+    let out = imagefs(&["accounts", "add", "100000000002", "--store", p(&store)]);
+    assert!(out.status.success());
+    let out = imagefs(&["store", "inject", "throttle", "3", "--store", p(&store)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = imagefs(&["store", "info", "--store", p(&store)]);
+    let info = stdout(&out);
+    assert!(
+        info.contains(&format!("store      {}", store.display())),
+        "{info}"
+    );
+    assert!(info.contains("schema     3"), "{info}");
+    assert!(info.contains("accounts   2"), "{info}");
+    assert!(info.contains("100000000002  created"), "{info}");
+    assert!(info.contains("1 API key(s)"), "{info}");
+    assert!(info.contains("injected   throttle: next 3"), "{info}");
+    let out = imagefs(&["store", "inject", "explode", "--store", p(&store)]);
+    assert!(!out.status.success());
+    let out = imagefs(&["store", "reset", "--store", p(&store)]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--yes"), "{}", stderr(&out));
+    let out = imagefs(&["store", "reset", "--yes", "--store", p(&store)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = imagefs(&["store", "info", "--store", p(&store)]);
+    assert!(stdout(&out).contains("accounts   1"), "{}", stdout(&out));
+}

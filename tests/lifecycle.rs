@@ -1058,3 +1058,82 @@ fn imagefs_wait_follows_a_state_file() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("IMPORTFAILED"), "{}", stderr(&out));
 }
+
+#[test]
+fn injected_faults_exercise_error_paths() {
+    if !fuse_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let mount = instant(&scratch);
+    let store = scratch.store().to_string_lossy().into_owned();
+    let inject = |kind: &str, count: &str| {
+        let out = run(
+            imagefs_bin(),
+            &["store", "inject", kind, count, "--store", &store],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    let region = mount.region("ap-guangzhou");
+    let ids = launch(&mount, "ap-guangzhou", CENTOS, 1);
+    let instance = region.join("instances").join(&ids[0]);
+
+    inject("create-fails", "1");
+    command(&instance.join("create_image"), "doomed").expect("accepted");
+    let doomed = region
+        .join("custom")
+        .join(read(&instance.join("create_image")).trim());
+    assert_eq!(read(&doomed.join("state")), "CREATEFAILED\n");
+    command(&instance.join("create_image"), "fine").expect("the next one works");
+    let fine = region
+        .join("custom")
+        .join(read(&instance.join("create_image")).trim());
+    assert_eq!(read(&fine.join("state")), "NORMAL\n");
+
+    inject("copy-fails", "1");
+    command(&fine.join("copy_to"), "ap-shanghai").expect("accepted");
+    let copy = read(&fine.join("copy_to"));
+    let copy_id = copy.split_whitespace().nth(1).expect("id");
+    assert_eq!(
+        read(
+            &mount
+                .region("ap-shanghai")
+                .join("custom")
+                .join(copy_id)
+                .join("state")
+        ),
+        "CREATEFAILED\n"
+    );
+
+    let disk = scratch.path().join("ok.raw");
+    std::fs::write(&disk, vec![0u8; 1 << 20]).expect("disk");
+    inject("import-fails", "1");
+    command(
+        &region.join("import"),
+        &import_spec("doomed-import", disk.to_str().expect("p")),
+    )
+    .expect("accepted");
+    let imported = region
+        .join("custom")
+        .join(read(&region.join("import")).trim());
+    assert_eq!(read(&imported.join("state")), "IMPORTFAILED\n");
+
+    inject("throttle", "2");
+    for _ in 0..2 {
+        assert_refused(
+            &mount,
+            &fine.join("launch"),
+            "1",
+            libc::EAGAIN,
+            "RequestLimitExceeded",
+        );
+    }
+    command(&fine.join("launch"), "1").expect("the throttle has passed");
+    let out = run(imagefs_bin(), &["store", "info", "--store", &store]);
+    assert!(stdout(&out).contains("instances  2"), "{}", stdout(&out));
+    assert!(
+        !stdout(&out).contains("injected"),
+        "all faults used: {}",
+        stdout(&out)
+    );
+}

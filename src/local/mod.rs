@@ -391,6 +391,20 @@ impl LocalService {
         }
     }
 
+    /// Refuses a command with `RequestLimitExceeded` while a throttle injection is pending.
+    fn throttle(&self) -> Result<()> {
+        if self
+            .store
+            .with_tx(|tx| take_injection(tx, "inject_throttle"))?
+        {
+            return Err(Error::new(
+                "RequestLimitExceeded",
+                "the request rate limit was exceeded (a throttle injected with imagefs store inject)",
+            ));
+        }
+        Ok(())
+    }
+
     /// How long asynchronous work takes: the service's override, else the store's setting.
     fn delay(&self) -> Result<Duration> {
         match self.transition_delay {
@@ -535,6 +549,33 @@ fn settle(c: &Connection) -> Result<()> {
     )?
     .execute([now])?;
     Ok(())
+}
+
+/// Faults a test can ask the store for: the next N operations of a kind fail.
+pub const INJECTIONS: [(&str, &str); 4] = [
+    ("create-fails", "inject_create_fails"),
+    ("import-fails", "inject_import_fails"),
+    ("copy-fails", "inject_copy_fails"),
+    ("throttle", "inject_throttle"),
+];
+
+/// Uses up one pending injection of `key`, if any.
+fn take_injection(c: &Connection, key: &str) -> Result<bool> {
+    let pending: u64 = c
+        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| {
+            r.get::<_, String>(0)
+        })
+        .optional()?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    if pending == 0 {
+        return Ok(false);
+    }
+    c.execute(
+        "UPDATE meta SET value = ?1 WHERE key = ?2",
+        params![(pending - 1).to_string(), key],
+    )?;
+    Ok(true)
 }
 
 /// The accounts of one share or unshare command, each once.
@@ -828,6 +869,7 @@ impl ImageService for LocalService {
         image: &ImageId,
         spec: &LaunchSpec,
     ) -> Result<Vec<InstanceId>> {
+        self.throttle()?;
         let count = spec.instance_count.unwrap_or(1);
         if !(1..=100).contains(&count) {
             return Err(Error::new(
@@ -960,6 +1002,7 @@ impl ImageService for LocalService {
         instance: &InstanceId,
         spec: &CreateImageSpec,
     ) -> Result<ImageId> {
+        self.throttle()?;
         if let Some(named) = &spec.instance_id {
             if named != instance.as_str() {
                 return Err(Error::new(
@@ -984,9 +1027,14 @@ impl ImageService for LocalService {
                 }
             }
         }
-        let (state, final_state, due) = self.transition("CREATING", "NORMAL")?;
         self.store.with_tx(|tx| {
             settle(tx)?;
+            let outcome = if take_injection(tx, "inject_create_fails")? {
+                "CREATEFAILED"
+            } else {
+                "NORMAL"
+            };
+            let (state, final_state, due) = self.transition("CREATING", outcome)?;
             let source = self.instance_in(tx, region, instance)?;
             Self::require_settled(&source, "CreateImage")?;
             check_name_free(tx, region, &self.account, &spec.image_name)?;
@@ -1024,6 +1072,7 @@ impl ImageService for LocalService {
     }
 
     fn reset_instance(&self, region: &str, instance: &InstanceId, image: &ImageId) -> Result<()> {
+        self.throttle()?;
         let (state, final_state, due) = self.transition("REBOOTING", "RUNNING")?;
         let operation_state = if due.is_some() {
             "OPERATING"
@@ -1077,6 +1126,7 @@ impl ImageService for LocalService {
     }
 
     fn terminate_instance(&self, region: &str, instance: &InstanceId) -> Result<()> {
+        self.throttle()?;
         self.store.with_tx(|tx| {
             self.instance_in(tx, region, instance)?;
             tx.prepare_cached(
@@ -1102,6 +1152,7 @@ impl ImageService for LocalService {
         name: Option<&str>,
         description: Option<&str>,
     ) -> Result<()> {
+        self.throttle()?;
         if let Some(name) = name {
             check_image_name(name)?;
         }
@@ -1130,6 +1181,7 @@ impl ImageService for LocalService {
     }
 
     fn share_image(&self, region: &str, image: &ImageId, accounts: &[AccountId]) -> Result<()> {
+        self.throttle()?;
         let accounts = distinct_accounts(accounts)?;
         self.store.with_tx(|tx| {
             settle(tx)?;
@@ -1221,6 +1273,7 @@ impl ImageService for LocalService {
     }
 
     fn unshare_image(&self, region: &str, image: &ImageId, accounts: &[AccountId]) -> Result<()> {
+        self.throttle()?;
         let accounts = distinct_accounts(accounts)?;
         self.store.with_tx(|tx| {
             self.own_custom_in(tx, region, image, "ModifyImageSharePermission")?;
@@ -1255,6 +1308,7 @@ impl ImageService for LocalService {
         image: &ImageId,
         destinations: &[String],
     ) -> Result<Vec<(String, ImageId)>> {
+        self.throttle()?;
         if destinations.is_empty() {
             return Err(Error::new(
                 "MissingParameter",
@@ -1322,7 +1376,9 @@ impl ImageService for LocalService {
                     ),
                 ));
             }
-            let (state, final_state, due) = self.transition("SYNCING", "NORMAL")?;
+            // The API has no failed-copy state: a failed copy ends CREATEFAILED.
+            let outcome = if take_injection(tx, "inject_copy_fails")? { "CREATEFAILED" } else { "NORMAL" };
+            let (state, final_state, due) = self.transition("SYNCING", outcome)?;
             let mut copies = Vec::new();
             for target in &targets {
                 check_name_free(tx, &target.region, &self.account, &source.image.image_name)?;
@@ -1362,6 +1418,7 @@ impl ImageService for LocalService {
     }
 
     fn delete_image(&self, region: &str, image: &ImageId) -> Result<()> {
+        self.throttle()?;
         self.store.with_tx(|tx| {
             settle(tx)?;
             let row = self.own_custom_in(tx, region, image, "DeleteImages")?;
@@ -1398,6 +1455,7 @@ impl ImageService for LocalService {
         spec: &ImportImageSpec,
         caller: &Caller,
     ) -> Result<Option<ImageId>> {
+        self.throttle()?;
         self.region(region)?;
         let os = &self.catalog.import_image_os;
         let windows = os
@@ -1554,7 +1612,10 @@ impl ImageService for LocalService {
         if let Some(problem) = &problem {
             log::info!("import of {shown} ({format}) will fail: {problem}");
         }
-        let final_state = if problem.is_some() {
+        let injected = self
+            .store
+            .with_tx(|tx| take_injection(tx, "inject_import_fails"))?;
+        let final_state = if problem.is_some() || injected {
             "IMPORTFAILED"
         } else {
             "NORMAL"
