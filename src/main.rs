@@ -50,6 +50,10 @@ enum Command_ {
     },
     /// Wait until an image or instance reaches a state (reads its `state` file).
     Wait(WaitArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions { shell: clap_complete::Shell },
+    /// Print the manual page (roff), e.g. `imagefs man | man -l -`.
+    Man,
     /// Serve the local store over Tencent Cloud's CVM API (for SDKs, tccli, Terraform, and
     /// `mount --backend tencentcloud --endpoint`).
     Serve(ServeArgs),
@@ -223,6 +227,17 @@ fn main() -> ExitCode {
         Command_::Store { action, store } => store_command(action, &store),
         Command_::Serve(args) => serve(args),
         Command_::Wait(args) => wait(args),
+        Command_::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "imagefs", &mut std::io::stdout());
+            Ok(())
+        }
+        Command_::Man => {
+            let command = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(command)
+                .render(&mut std::io::stdout())
+                .map_err(|e| Failure(format!("cannot write the manual: {e}")))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

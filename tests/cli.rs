@@ -443,3 +443,53 @@ fn store_info_and_reset() {
     let out = imagefs(&["store", "info", "--store", p(&store)]);
     assert!(stdout(&out).contains("accounts   1"), "{}", stdout(&out));
 }
+
+#[test]
+fn completions_and_manual_come_from_the_cli_definition() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = imagefs(&["completions", shell]);
+        assert!(out.status.success(), "{shell}: {}", stderr(&out));
+        let script = stdout(&out);
+        assert!(script.contains("imagefs"), "{shell}");
+        assert!(
+            script.contains("unmount") && script.contains("serve"),
+            "{shell}: subcommands listed"
+        );
+    }
+    let out = imagefs(&["man"]);
+    assert!(out.status.success());
+    let page = stdout(&out);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH imagefs"),
+        "{}",
+        &page[..page.len().min(200)]
+    );
+    assert!(page.contains("mount"), "the manual lists the subcommands");
+}
+
+/// The mount(8) helper turns fstab options into `imagefs mount` arguments.
+#[test]
+fn the_fstab_helper_mounts_a_store() {
+    if !fuse_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let mountpoint = scratch.path().join("fstab");
+    let _cleanup = Cleanup(&mountpoint);
+    let helper = concat!(env!("CARGO_MANIFEST_DIR"), "/contrib/mount.fuse.imagefs");
+    let out = Command::new(helper)
+        .arg(scratch.store())
+        .arg(&mountpoint)
+        .args([
+            "-o",
+            "defaults,nofail,account=100000000005,transition_delay=0",
+        ])
+        .env("IMAGEFS", imagefs_bin())
+        .output()
+        .expect("helper");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let account = json(&mountpoint.join("account.json"));
+    assert_eq!(account["AccountId"], "100000000005");
+    let out = imagefs(&["unmount", p(&mountpoint)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
