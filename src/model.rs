@@ -274,11 +274,12 @@ pub struct Image {
     pub image_deprecated: bool,
 }
 
-/// What a directory listing needs of an image: its ID and age.
+/// What a directory listing needs of an image: its ID, age and name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageEntry {
     pub image_id: ImageId,
     pub created_time: String,
+    pub image_name: String,
 }
 
 /// A region as `region.json` shows it (`RegionInfo` of the API, plus `Mainland`).

@@ -580,3 +580,78 @@ fn a_change_made_elsewhere_is_read_exactly() {
         );
     }
 }
+
+/// `regions/<r>/by-name/<kind>/<ImageName>` symlinks to the image directories.
+#[test]
+fn images_by_name() {
+    if !fuse_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let (mine, _theirs) = setup(&scratch, &[]);
+    let region = mine.region("ap-guangzhou");
+    let by_name = region.join("by-name");
+    let centos = by_name.join("public/CentOS 7.6 64位");
+    assert_eq!(
+        std::fs::read_link(&centos).expect("readlink"),
+        PathBuf::from("../../public/img-9qabwvbn")
+    );
+    assert_eq!(read(&centos.join("state")), "NORMAL\n");
+    let out = sh(&by_name, "ls public | wc -l");
+    let public = std::fs::read_dir(region.join("public"))
+        .expect("dir")
+        .count();
+    assert_eq!(stdout(&out).trim(), public.to_string());
+
+    let image = make_image(&mine, "ap-guangzhou", "web-base");
+    let id = image_id(&image);
+    assert_eq!(read(&by_name.join("custom/web-base/name")), "web-base\n");
+    // Renamed: the link follows, including names that cannot be file names as they are.
+    command(&image.join("name"), "team/web").expect("rename");
+    let listed: Vec<String> = std::fs::read_dir(by_name.join("custom"))
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(listed, vec![format!("team_web.{id}")]);
+    assert_eq!(
+        std::fs::read_link(by_name.join("custom").join(format!("team_web.{id}")))
+            .expect("readlink"),
+        PathBuf::from(format!("../../custom/{id}"))
+    );
+    // Names shared by several images of a kind get the ID appended.
+    let out = run(
+        imagefs_bin(),
+        &[
+            "accounts",
+            "add",
+            "100000000003",
+            "--store",
+            scratch.store().to_str().expect("p"),
+        ],
+    );
+    assert!(out.status.success());
+    let third = scratch.mount_with(Some("100000000003"), &["--transition-delay", "0"]);
+    let other_image = make_image(&third, "ap-guangzhou", "team/web");
+    command(&other_image.join("share"), FRIEND).expect("share");
+    command(&image.join("share"), FRIEND).expect("share");
+    let friend = scratch.mount_with(Some(FRIEND), &[]);
+    let mut shared: Vec<String> =
+        std::fs::read_dir(friend.region("ap-guangzhou").join("by-name/shared"))
+            .expect("dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+    shared.sort();
+    let mut expected = vec![
+        format!("team_web.{id}"),
+        format!("team_web.{}", image_id(&other_image)),
+    ];
+    expected.sort();
+    assert_eq!(shared, expected);
+    // The links cannot be changed.
+    assert_eq!(
+        errno_of(std::fs::remove_file(
+            by_name.join("custom").join(format!("team_web.{id}"))
+        )),
+        libc::EPERM
+    );
+}

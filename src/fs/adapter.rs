@@ -165,6 +165,7 @@ impl FuseAdapter {
         let (kind, nlink) = match attr.kind {
             EntryKind::Directory => (FileType::Directory, 2),
             EntryKind::File => (FileType::RegularFile, 1),
+            EntryKind::Symlink => (FileType::Symlink, 1),
         };
         FileAttr {
             ino: INodeNo(attr.ino),
@@ -242,7 +243,11 @@ impl FuseAdapter {
                 // Images and instances come and go; every other name is fixed by its parent.
                 let comes_and_goes = matches!(
                     super::inode::Node::from_ino(attr.ino),
-                    Some(super::inode::Node::ImageDir(..) | super::inode::Node::InstanceDir(..))
+                    Some(
+                        super::inode::Node::ImageDir(..)
+                            | super::inode::Node::InstanceDir(..)
+                            | super::inode::Node::NameLink(..)
+                    )
                 );
                 let entry_ttl = if comes_and_goes { TTL } else { FIXED_ENTRY_TTL };
                 reply.entry_with_ttls(&TTL, &entry_ttl, &self.file_attr(&attr), Generation(0))
@@ -320,6 +325,14 @@ impl Filesystem for FuseAdapter {
         }
         match self.fs.getattr(ino.0) {
             Ok(attr) => reply.attr(&TTL, &self.file_attr(&attr)),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
+        self.counts.count("other");
+        match self.fs.readlink(ino.0) {
+            Ok(target) => reply.data(target.as_bytes()),
             Err(e) => reply.error(errno(&e)),
         }
     }
@@ -528,6 +541,7 @@ impl Filesystem for FuseAdapter {
             let kind = match entry.attr.kind {
                 EntryKind::Directory => FileType::Directory,
                 EntryKind::File => FileType::RegularFile,
+                EntryKind::Symlink => FileType::Symlink,
             };
             if reply.add(INodeNo(entry.attr.ino), (i + 3) as u64, kind, &entry.name) {
                 break;

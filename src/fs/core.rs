@@ -29,6 +29,7 @@ const MAX_COMMAND: usize = 64 * 1024;
 pub enum EntryKind {
     Directory,
     File,
+    Symlink,
 }
 
 /// What `stat` shows of a node.
@@ -310,6 +311,66 @@ impl ImageFs {
                 instance(n),
                 f.name()
             ),
+            Node::ByName(r) => format!("/regions/{}/by-name", region(r)),
+            Node::ByNameKind(r, k) => format!("/regions/{}/by-name/{}", region(r), k.dir_name()),
+            Node::NameLink(r, k, n) => {
+                format!(
+                    "/regions/{}/by-name/{}/({})",
+                    region(r),
+                    k.dir_name(),
+                    image(n)
+                )
+            }
+        }
+    }
+
+    /// The symlinks of `by-name/<kind>/`: each image's name, made unique and usable as a file
+    /// name. A name that several images of the kind share, or that cannot be a file name
+    /// (empty, `.`, `..`, containing `/` or NUL), becomes `<name>.<ImageId>` with `/` and NUL
+    /// replaced by `_` (`image.<ImageId>` when nothing is left).
+    fn link_names(
+        &self,
+        r: u8,
+        kind: ImageKind,
+    ) -> Result<Vec<(String, crate::model::ImageEntry)>> {
+        let entries = self.service.list_images(self.region_name(r)?, kind)?;
+        let mut count: HashMap<&str, usize> = HashMap::new();
+        for e in &entries {
+            *count.entry(e.image_name.as_str()).or_default() += 1;
+        }
+        let mut out = Vec::with_capacity(entries.len());
+        for e in &entries {
+            let name = e.image_name.as_str();
+            let usable =
+                !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\0']);
+            let link = if usable && count.get(name) == Some(&1) {
+                name.to_string()
+            } else {
+                let cleaned = name.replace(['/', '\0'], "_");
+                let base = if cleaned.is_empty() || cleaned == "." || cleaned == ".." {
+                    "image".to_string()
+                } else {
+                    cleaned
+                };
+                format!("{base}.{}", e.image_id)
+            };
+            out.push((link, e.clone()));
+        }
+        Ok(out)
+    }
+
+    /// Where a `by-name` symlink points: the image's directory.
+    pub fn readlink(&self, ino: u64) -> Result<String> {
+        match self.node(ino)? {
+            Node::NameLink(r, kind, n) => {
+                let (_, id, _) = self.image_record(r, kind, n)?;
+                Ok(format!("../../{}/{id}", kind.dir_name()))
+            }
+            node => Err(Error::with_errno(
+                "InvalidParameter",
+                format!("{} is not a symlink", self.path(node)),
+                libc::EINVAL,
+            )),
         }
     }
 
@@ -350,6 +411,7 @@ impl ImageFs {
         match node {
             // Directories whose entries the user may remove.
             Node::KindDir(_, ImageKind::Custom) | Node::InstancesDir(_) => 0o755,
+            Node::NameLink(..) => 0o777,
             n if n.is_dir() => 0o555,
             Node::ImageFile(_, _, _, ImageFile::Unshare) => 0o200,
             n if n.is_control() => 0o644,
@@ -362,6 +424,8 @@ impl ImageFs {
             ino: node.ino(),
             kind: if node.is_dir() {
                 EntryKind::Directory
+            } else if matches!(node, Node::NameLink(..)) {
+                EntryKind::Symlink
             } else {
                 EntryKind::File
             },
@@ -417,6 +481,16 @@ impl ImageFs {
                 let content = Self::render_instance_file(f, &instance)?;
                 Ok(self.attr(node, content.len() as u64, mtime))
             }
+            Node::NameLink(r, kind, n) => {
+                let (_, id, image) = self.image_record(r, kind, n)?;
+                let target = format!("../../{}/{id}", kind.dir_name());
+                Ok(self.attr(
+                    node,
+                    target.len() as u64,
+                    Self::created(&image.created_time),
+                ))
+            }
+            Node::ByName(_) | Node::ByNameKind(..) => Ok(self.attr(node, 0, self.mounted_at)),
             Node::RegionFile(_, RegionFile::Import) => Ok(self.control_attr(node, self.mounted_at)),
             Node::Errors => {
                 let log = lock(&self.errors);
@@ -463,9 +537,28 @@ impl ImageFs {
                     Node::KindDir(r, k)
                 } else if name == "instances" {
                     Node::InstancesDir(r)
+                } else if name == "by-name" {
+                    Node::ByName(r)
                 } else {
                     return Err(missing());
                 }
+            }
+            Node::ByName(r) => {
+                Node::ByNameKind(r, ImageKind::from_dir_name(name).ok_or_else(missing)?)
+            }
+            Node::ByNameKind(r, k) => {
+                let (_, entry) = self
+                    .link_names(r, k)?
+                    .into_iter()
+                    .find(|(link, _)| link == name)
+                    .ok_or_else(missing)?;
+                let link = Node::NameLink(r, k, entry.image_id.number());
+                let target = format!("../../{}/{}", k.dir_name(), entry.image_id);
+                return Ok(self.attr(
+                    link,
+                    target.len() as u64,
+                    Self::created(&entry.created_time),
+                ));
             }
             Node::KindDir(r, k) => {
                 let id = ImageId::parse(name).map_err(|_| missing())?;
@@ -530,8 +623,25 @@ impl ImageFs {
                     out.push(entry(k.dir_name(), Node::KindDir(r, k))?);
                 }
                 out.push(entry("instances", Node::InstancesDir(r))?);
+                out.push(entry("by-name", Node::ByName(r))?);
                 Ok(out)
             }
+            Node::ByName(r) => ImageKind::ALL
+                .into_iter()
+                .map(|k| entry(k.dir_name(), Node::ByNameKind(r, k)))
+                .collect(),
+            Node::ByNameKind(r, k) => Ok(self
+                .link_names(r, k)?
+                .into_iter()
+                .map(|(link, e)| {
+                    let node = Node::NameLink(r, k, e.image_id.number());
+                    let target_len = format!("../../{}/{}", k.dir_name(), e.image_id).len();
+                    DirEntry {
+                        name: link,
+                        attr: self.attr(node, target_len as u64, Self::created(&e.created_time)),
+                    }
+                })
+                .collect()),
             Node::KindDir(r, kind) => {
                 let images = self.service.list_images(self.region_name(r)?, kind)?;
                 Ok(images

@@ -161,6 +161,12 @@ pub enum Node {
     /// An instance directory; the `u64` is the instance ID's number.
     InstanceDir(u8, u64),
     InstanceFile(u8, u64, InstanceFile),
+    /// `regions/<r>/by-name/`.
+    ByName(u8),
+    /// `regions/<r>/by-name/<kind>/`.
+    ByNameKind(u8, ImageKind),
+    /// A symlink named after an image, to its directory.
+    NameLink(u8, ImageKind, u64),
 }
 
 const TAG_SHIFT: u32 = 56;
@@ -177,6 +183,9 @@ const TAG_IMAGE_FILE: u64 = 5;
 const TAG_INSTANCES_DIR: u64 = 6;
 const TAG_INSTANCE_DIR: u64 = 7;
 const TAG_INSTANCE_FILE: u64 = 8;
+const TAG_BY_NAME: u64 = 9;
+const TAG_BY_NAME_KIND: u64 = 10;
+const TAG_NAME_LINK: u64 = 11;
 
 fn kind_index(kind: ImageKind) -> u64 {
     match kind {
@@ -230,6 +239,16 @@ impl Node {
                     | ((id & ID_MASK) << ID_SHIFT)
                     | f.index()
             }
+            Node::ByName(r) => (TAG_BY_NAME << TAG_SHIFT) | region(r),
+            Node::ByNameKind(r, k) => {
+                (TAG_BY_NAME_KIND << TAG_SHIFT) | region(r) | (kind_index(k) << KIND_SHIFT)
+            }
+            Node::NameLink(r, k, id) => {
+                (TAG_NAME_LINK << TAG_SHIFT)
+                    | region(r)
+                    | (kind_index(k) << KIND_SHIFT)
+                    | ((id & ID_MASK) << ID_SHIFT)
+            }
         }
     }
 
@@ -267,6 +286,9 @@ impl Node {
                 id,
                 *InstanceFile::ALL.get(usize::try_from(file).ok()?)?,
             ),
+            TAG_BY_NAME => Node::ByName(region),
+            TAG_BY_NAME_KIND => Node::ByNameKind(region, kind_from_index(kind)?),
+            TAG_NAME_LINK => Node::NameLink(region, kind_from_index(kind)?, id),
             _ => return None,
         };
         // Only canonical encodings name a node.
@@ -278,7 +300,12 @@ impl Node {
         match self {
             Node::Root | Node::AccountJson | Node::Errors | Node::Regions => Node::Root,
             Node::Region(_) => Node::Regions,
-            Node::RegionFile(r, _) | Node::KindDir(r, _) | Node::InstancesDir(r) => Node::Region(r),
+            Node::RegionFile(r, _)
+            | Node::KindDir(r, _)
+            | Node::InstancesDir(r)
+            | Node::ByName(r) => Node::Region(r),
+            Node::ByNameKind(r, _) => Node::ByName(r),
+            Node::NameLink(r, k, _) => Node::ByNameKind(r, k),
             Node::ImageDir(r, k, _) => Node::KindDir(r, k),
             Node::ImageFile(r, k, id, _) => Node::ImageDir(r, k, id),
             Node::InstanceDir(r, _) => Node::InstancesDir(r),
@@ -296,6 +323,8 @@ impl Node {
                 | Node::ImageDir(..)
                 | Node::InstancesDir(_)
                 | Node::InstanceDir(..)
+                | Node::ByName(_)
+                | Node::ByNameKind(..)
         )
     }
 
@@ -319,7 +348,10 @@ impl Node {
             | Node::ImageFile(r, _, _, _)
             | Node::InstancesDir(r)
             | Node::InstanceDir(r, _)
-            | Node::InstanceFile(r, _, _) => Some(r),
+            | Node::InstanceFile(r, _, _)
+            | Node::ByName(r)
+            | Node::ByNameKind(r, _)
+            | Node::NameLink(r, _, _) => Some(r),
         }
     }
 }
@@ -343,6 +375,7 @@ mod tests {
                 nodes.push(Node::RegionFile(r, f));
             }
             nodes.push(Node::InstancesDir(r));
+            nodes.push(Node::ByName(r));
             for n in [0, id, max] {
                 nodes.push(Node::InstanceDir(r, n));
                 for f in InstanceFile::ALL {
@@ -350,6 +383,8 @@ mod tests {
                 }
             }
             for k in ImageKind::ALL {
+                nodes.push(Node::ByNameKind(r, k));
+                nodes.push(Node::NameLink(r, k, id));
                 nodes.push(Node::KindDir(r, k));
                 for n in [0, id, max] {
                     nodes.push(Node::ImageDir(r, k, n));

@@ -730,7 +730,7 @@ impl ImageService for LocalService {
         self.store.with_conn(|c| {
             let (sql, args): (&str, [&str; 2]) = match kind {
                 ImageKind::Public | ImageKind::Marketplace => (
-                    "SELECT image_id, created_time FROM images
+                    "SELECT image_id, created_time, image_name FROM images
                      WHERE region = ?1 AND kind = ?2 ORDER BY image_id",
                     [
                         region,
@@ -742,12 +742,12 @@ impl ImageService for LocalService {
                     ],
                 ),
                 ImageKind::Custom => (
-                    "SELECT image_id, created_time FROM images
+                    "SELECT image_id, created_time, image_name FROM images
                      WHERE region = ?1 AND kind = 'CUSTOM' AND owner = ?2 ORDER BY image_id",
                     [region, account],
                 ),
                 ImageKind::Shared => (
-                    "SELECT i.image_id, i.created_time FROM shares s
+                    "SELECT i.image_id, i.created_time, i.image_name FROM shares s
                      JOIN images i ON i.region = s.region AND i.image_id = s.image_id
                      WHERE s.region = ?1 AND s.account_id = ?2 AND i.kind = 'CUSTOM'
                        AND i.owner IS NOT ?2
@@ -761,6 +761,7 @@ impl ImageService for LocalService {
                 Ok(ImageEntry {
                     image_id: ImageId::parse(&id).map_err(|e| column_error(0, e))?,
                     created_time: r.get(1)?,
+                    image_name: r.get(2)?,
                 })
             })?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)

@@ -321,6 +321,7 @@ impl ImageService for TencentService {
             .map(|i| ImageEntry {
                 image_id: i.image_id.clone(),
                 created_time: i.created_time.clone(),
+                image_name: i.image_name.clone(),
             })
             .collect())
     }
