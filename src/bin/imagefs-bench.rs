@@ -36,6 +36,9 @@ struct Args {
     /// Catalog sizes for W6 (mount time, RSS, per-image cost).
     #[arg(long, value_delimiter = ',', default_value = "1000,100000")]
     sizes: Vec<u64>,
+    /// Run only these workloads (e.g. `--only w1,w5`) [default: all].
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
     /// Where to build stores and mounts [default: a new directory under /tmp].
     #[arg(long)]
     dir: Option<PathBuf>,
@@ -319,7 +322,7 @@ fn run(args: &Args) -> Fallible<()> {
             mount_time.as_secs_f64() * 1000.0
         );
         workloads(args, &daemon, &tmpfs)?;
-        w5(args, &binary, &daemon)?;
+        w5(args, &daemon)?;
         Ok(())
     })();
     let _ = Command::new("umount").arg(&tmpfs).status();
@@ -328,6 +331,11 @@ fn run(args: &Args) -> Fallible<()> {
     w6(args, &binary, &dir)?;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
+}
+
+/// Whether a workload (`w1` ... `w6`) was asked for.
+fn wanted(args: &Args, workload: &str) -> bool {
+    args.only.is_empty() || args.only.iter().any(|w| w.eq_ignore_ascii_case(workload))
 }
 
 fn workloads(args: &Args, daemon: &Daemon, tmpfs: &Path) -> Fallible<()> {
@@ -352,6 +360,9 @@ fn workloads(args: &Args, daemon: &Daemon, tmpfs: &Path) -> Fallible<()> {
         "workload", "cache", "imagefs s", "tmpfs s", "ratio"
     );
     for (name, script) in &cases {
+        if !wanted(args, &name[..2]) {
+            continue;
+        }
         for cold in [true, false] {
             if name.starts_with("W4") && !cold {
                 continue;
@@ -404,8 +415,10 @@ fn workloads(args: &Args, daemon: &Daemon, tmpfs: &Path) -> Fallible<()> {
     Ok(())
 }
 
-fn w5(args: &Args, binary: &Path, daemon: &Daemon) -> Fallible<()> {
-    let _ = binary;
+fn w5(args: &Args, daemon: &Daemon) -> Fallible<()> {
+    if !wanted(args, "w5") {
+        return Ok(());
+    }
     let custom = daemon.root.join(format!("regions/{REGION}/custom"));
     let images: Vec<PathBuf> = std::fs::read_dir(&custom)
         .map_err(fail)?
@@ -447,6 +460,9 @@ fn w5(args: &Args, binary: &Path, daemon: &Daemon) -> Fallible<()> {
 }
 
 fn w6(args: &Args, binary: &Path, dir: &Path) -> Fallible<()> {
+    if !wanted(args, "w6") {
+        return Ok(());
+    }
     println!(
         "\nW6 {:>9} {:>10} {:>10} {:>14} {:>14}",
         "images", "mount ms", "RSS MiB", "W1 us/image", "W3 us/image"

@@ -393,9 +393,16 @@ impl LocalService {
 
     /// Refuses a command with `RequestLimitExceeded` while a throttle injection is pending.
     fn throttle(&self) -> Result<()> {
-        if self
+        // A read first: the write transaction is taken only when a throttle is pending, so
+        // an ordinary command pays for one transaction, not two.
+        let pending = self
             .store
-            .with_tx(|tx| take_injection(tx, "inject_throttle"))?
+            .meta("inject_throttle")?
+            .is_some_and(|v| v != "0");
+        if pending
+            && self
+                .store
+                .with_tx(|tx| take_injection(tx, "inject_throttle"))?
         {
             return Err(Error::new(
                 "RequestLimitExceeded",

@@ -127,6 +127,7 @@ CREATE INDEX images_due ON images (transition_due) WHERE transition_due IS NOT N
 
 /// Version 3: API keys, so `imagefs serve` can authenticate requests as an account.
 const SCHEMA_V3: &str = r#"
+CREATE INDEX IF NOT EXISTS instances_due ON instances (transition_due) WHERE transition_due IS NOT NULL;
 CREATE TABLE api_keys (
     secret_id    TEXT PRIMARY KEY,
     secret_key   TEXT NOT NULL,
