@@ -234,6 +234,83 @@ fn rules_and_errno(backend: TestBackend) {
     );
 }
 
+fn backup_restore_and_terminate(backend: TestBackend) {
+    let scratch = Scratch::new();
+    let mount = scratch.mount_on(backend, OWNER);
+    let region = mount.region("ap-guangzhou");
+    let ids = launch(&region, "public/img-9qabwvbn", 2);
+    let instance = region.join("instances").join(&ids[0]);
+    wait(&instance, "RUNNING");
+    command(&instance.join("create_image"), "db-backup").expect("backup");
+    let backup = read(&instance.join("create_image")).trim().to_string();
+    wait(&region.join("custom").join(&backup), "NORMAL");
+    command(&instance.join("reset"), "img-487zeit5").expect("reset");
+    wait(&instance, "RUNNING");
+    assert_eq!(
+        json(&instance.join("metadata.json"))["ImageId"],
+        "img-487zeit5",
+        "{backend:?}"
+    );
+    command(&instance.join("reset"), &backup).expect("restore");
+    wait(&instance, "RUNNING");
+    assert_eq!(
+        json(&instance.join("metadata.json"))["ImageId"],
+        backup.as_str(),
+        "{backend:?}"
+    );
+    assert_eq!(
+        errno_of(command(&instance.join("reset"), "img-zzzzzzzz")),
+        libc::ENOENT,
+        "{backend:?}"
+    );
+    std::fs::remove_dir(region.join("instances").join(&ids[1])).expect("terminate");
+    assert!(
+        !region.join("instances").join(&ids[1]).exists(),
+        "{backend:?}"
+    );
+}
+
+fn import_a_disk(backend: TestBackend) {
+    let scratch = Scratch::new();
+    let mount = scratch.mount_on(backend, OWNER);
+    let region = mount.region("ap-guangzhou");
+    let disk = scratch.path().join("app.qcow2");
+    let out = run(
+        "qemu-img",
+        &[
+            "create",
+            "-q",
+            "-f",
+            "qcow2",
+            disk.to_str().expect("p"),
+            "20G",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let spec = format!(
+        r#"{{"ImageName":"app-1.4","ImageUrl":"{}","OsType":"Ubuntu","OsVersion":"22.04","Architecture":"x86_64"}}"#,
+        disk.display()
+    );
+    command(&region.join("import"), &spec).expect("import");
+    let image = region
+        .join("custom")
+        .join(read(&region.join("import")).trim());
+    wait(&image, "NORMAL");
+    let meta = json(&image.join("metadata.json"));
+    assert_eq!(meta["ImageSize"], 20, "{backend:?}");
+    assert_eq!(meta["ImageSource"], "EXTERNAL_IMPORT", "{backend:?}");
+    let bad = spec.replace("Ubuntu", "Plan9");
+    assert_eq!(
+        errno_of(command(&region.join("import"), &bad)),
+        libc::EINVAL,
+        "{backend:?}"
+    );
+    assert!(
+        last_error(&mount).contains(" InvalidImageOsType.Unsupported "),
+        "{backend:?}"
+    );
+}
+
 macro_rules! on_both_backends {
     ($($scenario:ident),*) => {
         mod local {
@@ -245,4 +322,10 @@ macro_rules! on_both_backends {
     };
 }
 
-on_both_backends!(golden_image_pipeline, sharing_story, rules_and_errno);
+on_both_backends!(
+    golden_image_pipeline,
+    sharing_story,
+    rules_and_errno,
+    backup_restore_and_terminate,
+    import_a_disk
+);
