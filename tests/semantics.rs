@@ -1,0 +1,268 @@
+//! docs/SEMANTICS.md, checked: each test quotes the paragraph it checks (the quote must stand
+//! in the document, whitespace aside) and shows it holds through a real mount.
+
+mod common;
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+use common::*;
+
+const SEMANTICS: &str = include_str!("../docs/SEMANTICS.md");
+
+/// Asserts that `quote` stands in docs/SEMANTICS.md (line breaks and spacing aside).
+fn quoted(quote: &str) {
+    let squash = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        squash(SEMANTICS).contains(&squash(quote)),
+        "docs/SEMANTICS.md no longer says: {quote}"
+    );
+}
+
+fn mounted() -> Option<(Scratch, Mount)> {
+    if !fuse_available() {
+        return None;
+    }
+    let scratch = Scratch::new();
+    let mount = scratch.mount_with(None, &["--transition-delay", "0"]);
+    Some((scratch, mount))
+}
+
+fn custom_image(mount: &Mount, name: &str) -> std::path::PathBuf {
+    let region = mount.region("ap-guangzhou");
+    let launch = region.join("public/img-9qabwvbn/launch");
+    command(&launch, "1").expect("launch");
+    let instance = region.join("instances").join(read(&launch).trim());
+    command(&instance.join("create_image"), name).expect("create_image");
+    region
+        .join("custom")
+        .join(read(&instance.join("create_image")).trim())
+}
+
+#[test]
+fn one_command_per_write_one_newline_ignored() {
+    quoted("A control file takes one command per `write(2)`: `echo value > file` (its `O_TRUNC` is accepted). One trailing newline is ignored.");
+    let Some((_scratch, mount)) = mounted() else {
+        return;
+    };
+    let image = custom_image(&mount, "first");
+    let out = sh(
+        &image,
+        "echo 'with spaces  ' > name && cat name && printf 'no newline' > name && cat name",
+    );
+    assert_eq!(
+        stdout(&out),
+        "with spaces  \nno newline\n",
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_command_is_at_most_64_kib() {
+    quoted("A command is at most 64 KiB (a longer write is refused whole: the kernel would hand it over in pieces).");
+    let Some((_scratch, mount)) = mounted() else {
+        return;
+    };
+    let image = custom_image(&mount, "big");
+    assert_eq!(
+        errno_of(command(&image.join("description"), &"d".repeat(70 * 1024))),
+        libc::EINVAL
+    );
+    assert_eq!(read(&image.join("description")), "\n");
+}
+
+#[test]
+fn control_files_show_their_last_outcome() {
+    quoted("Reading a control file shows the outcome of the last command written to it through this mount (empty before the first).");
+    let Some((scratch, mount)) = mounted() else {
+        return;
+    };
+    let launch = mount
+        .region("ap-guangzhou")
+        .join("public/img-9qabwvbn/launch");
+    assert_eq!(read(&launch), "");
+    command(&launch, "2").expect("launch");
+    assert_eq!(read(&launch).lines().count(), 2);
+    // Through this mount only: another mount has its own outcomes.
+    let other = scratch.mount_with(None, &[]);
+    assert_eq!(
+        read(
+            &other
+                .region("ap-guangzhou")
+                .join("public/img-9qabwvbn/launch")
+        ),
+        ""
+    );
+}
+
+#[test]
+fn list_writes_are_all_or_nothing() {
+    quoted("A list write (`share`, `unshare`, `copy_to`) succeeds or fails as a whole: if one value is refused, none is applied.");
+    let Some((_scratch, mount)) = mounted() else {
+        return;
+    };
+    let image = custom_image(&mount, "listed");
+    assert_eq!(
+        errno_of(command(&image.join("copy_to"), "ap-shanghai ap-singapore")),
+        libc::EINVAL
+    );
+    assert!(
+        std::fs::read_dir(mount.region("ap-shanghai").join("custom"))
+            .expect("dir")
+            .next()
+            .is_none()
+    );
+}
+
+#[test]
+fn rmdir_terminates_and_refusals_are_recorded() {
+    quoted("`rmdir regions/<r>/instances/<InstanceId>` terminates an instance. A refused `rmdir` is returned by `rmdir(2)` and recorded in `errors` like a refused write.");
+    let Some((_scratch, mount)) = mounted() else {
+        return;
+    };
+    custom_image(&mount, "kept");
+    let instances = mount.region("ap-guangzhou").join("instances");
+    let instance = std::fs::read_dir(&instances)
+        .expect("dir")
+        .next()
+        .expect("one")
+        .expect("entry")
+        .path();
+    std::fs::remove_dir(&instance).expect("terminate");
+    assert!(!instance.exists());
+    let public = mount.region("ap-guangzhou").join("public/img-9qabwvbn");
+    assert_eq!(errno_of(std::fs::remove_dir(&public)), libc::EPERM);
+    let last = read(&mount.path("errors"))
+        .lines()
+        .last()
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        last.contains(" rmdir /regions/ap-guangzhou/public/img-9qabwvbn UnsupportedOperation "),
+        "{last}"
+    );
+}
+
+#[test]
+fn errors_lines_have_five_fields() {
+    quoted("The fields are: time, operation, path, API error code, message.");
+    quoted("In `errors`, control characters in names and messages are escaped, so each entry stays one line.");
+    let Some((_scratch, mount)) = mounted() else {
+        return;
+    };
+    let name = mount
+        .region("ap-guangzhou")
+        .join("public/img-9qabwvbn/name");
+    assert_eq!(errno_of(command(&name, "x")), libc::EPERM);
+    let line = read(&mount.path("errors"));
+    let fields: Vec<&str> = line.trim_end().splitn(5, ' ').collect();
+    assert_eq!(fields.len(), 5, "{line}");
+    assert!(
+        imagefs::model::parse_api_time(fields[0]).is_some(),
+        "{line}"
+    );
+    assert_eq!(fields[1], "write");
+    assert_eq!(fields[2], "/regions/ap-guangzhou/public/img-9qabwvbn/name");
+    assert_eq!(fields[3], "UnsupportedOperation");
+    assert!(
+        fields[4].contains("public images cannot be modified"),
+        "{line}"
+    );
+}
+
+#[test]
+fn sizes_inodes_and_modes() {
+    quoted("`stat` reports exactly the size `cat` returns, for every file.");
+    quoted("Inode numbers are stable for the life of a mount.");
+    quoted("| `regions/<r>/custom/` | 0755 |");
+    quoted("| `<ImageId>/unshare` (custom only) | 0200 | write: stop sharing |");
+    let Some((_scratch, mount)) = mounted() else {
+        return;
+    };
+    let image = custom_image(&mount, "sized");
+    for file in [
+        "metadata.json",
+        "name",
+        "state",
+        "price.json",
+        "share",
+        "copy_to",
+        "launch",
+    ] {
+        let path = image.join(file);
+        assert_eq!(
+            std::fs::metadata(&path).expect("stat").len(),
+            read(&path).len() as u64,
+            "{file}"
+        );
+    }
+    let ino = std::fs::metadata(&image).expect("stat").ino();
+    command(&image.join("name"), "renamed").expect("rename");
+    assert_eq!(std::fs::metadata(&image).expect("stat").ino(), ino);
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+    assert_eq!(mode(&mount.region("ap-guangzhou").join("custom")), 0o755);
+    assert_eq!(mode(&image.join("unshare")), 0o200);
+    assert_eq!(mode(&image.join("name")), 0o644);
+    assert_eq!(
+        mode(
+            &mount
+                .region("ap-guangzhou")
+                .join("public/img-9qabwvbn/name")
+        ),
+        0o444
+    );
+}
+
+#[test]
+fn windows_pays_a_license_fee_overseas() {
+    quoted("Public images are free, except Windows images in regions outside mainland China, which carry a license fee.");
+    let Some((_scratch, mount)) = mounted() else {
+        return;
+    };
+    let price = |region: &str| json(&mount.region(region).join("public/img-9tzezztj/price.json"));
+    assert_eq!(price("ap-guangzhou")["ChargeType"], "FREE");
+    assert_eq!(price("ap-tokyo")["ChargeType"], "LICENSE_FEE");
+    assert_eq!(
+        json(
+            &mount
+                .region("ap-tokyo")
+                .join("public/img-487zeit5/price.json")
+        )["ChargeType"],
+        "FREE"
+    );
+}
+
+#[test]
+fn shared_images_show_in_their_region_only() {
+    quoted("A shared image appears in the receiver's `shared/` of the same region only.");
+    let Some((scratch, mount)) = mounted() else {
+        return;
+    };
+    let out = run(
+        imagefs_bin(),
+        &[
+            "accounts",
+            "add",
+            "100000000002",
+            "--store",
+            scratch.store().to_str().expect("p"),
+        ],
+    );
+    assert!(out.status.success());
+    let image = custom_image(&mount, "regional");
+    command(&image.join("share"), "100000000002").expect("share");
+    let friend = scratch.mount_with(Some("100000000002"), &[]);
+    let id = image.file_name().expect("id");
+    assert!(friend
+        .region("ap-guangzhou")
+        .join("shared")
+        .join(id)
+        .exists());
+    for region in ["ap-shanghai", "ap-tokyo"] {
+        assert!(
+            !friend.region(region).join("shared").join(id).exists(),
+            "{region}"
+        );
+    }
+}
