@@ -127,7 +127,7 @@ fn authenticate(store: &Store, request: &tiny_http::Request, body: &[u8]) -> Res
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    if (now - timestamp).abs() > MAX_SKEW {
+    if now.abs_diff(timestamp) > MAX_SKEW as u64 {
         return Err(Error::new(
             "AuthFailure.SignatureExpire",
             "the request timestamp is more than 5 minutes from the server's time",
@@ -178,7 +178,7 @@ fn authenticate(store: &Store, request: &tiny_http::Request, body: &[u8]) -> Res
         sign_action,
     }
     .signature();
-    if expected != signature {
+    if !constant_time_eq(expected.as_bytes(), signature.as_bytes()) {
         return Err(Error::new(
             "AuthFailure.SignatureFailure",
             "The provided credentials could not be validated. Please check your signature is correct.",
@@ -212,6 +212,11 @@ fn authenticate(store: &Store, request: &tiny_http::Request, body: &[u8]) -> Res
         params,
         account,
     })
+}
+
+/// Compares two signatures in time that does not depend on where they differ.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn string_param(params: &Value, name: &str) -> Option<String> {
@@ -495,22 +500,30 @@ fn dispatch(store: &Arc<Store>, settings: &ServeSettings, request: &ApiRequest) 
         "SyncImages" => {
             needs_region()?;
             let ids = string_list(p, "ImageIds")?;
+            // One image per call (many destinations), as the API documents.
+            let [id] = ids.as_slice() else {
+                return Err(Error::new(
+                    "InvalidParameterValue.LimitExceeded",
+                    "SyncImages copies one image per request: give exactly one ImageIds value",
+                ));
+            };
             let destinations = string_list(p, "DestinationRegions")?;
-            let mut set = Vec::new();
-            for id in &ids {
-                let image = ImageId::parse(id)?;
-                let kind = kind_of(&service, region, &image)?;
-                for (target, copy) in service.sync_images(region, kind, &image, &destinations)? {
-                    set.push(json!({"ImageId": copy, "Region": target}));
-                }
-            }
+            let image = ImageId::parse(id)?;
+            let kind = kind_of(&service, region, &image)?;
+            let set: Vec<Value> = service
+                .sync_images(region, kind, &image, &destinations)?
+                .into_iter()
+                .map(|(target, copy)| json!({"ImageId": copy, "Region": target}))
+                .collect();
             Ok(json!({"ImageSet": set}))
         }
         "DeleteImages" => {
             needs_region()?;
-            for id in string_list(p, "ImageIds")? {
-                service.delete_image(region, &ImageId::parse(&id)?)?;
-            }
+            let ids = string_list(p, "ImageIds")?
+                .iter()
+                .map(|id| ImageId::parse(id))
+                .collect::<Result<Vec<_>>>()?;
+            service.delete_images(region, &ids)?;
             Ok(json!({}))
         }
         "CreateImage" => {
@@ -562,9 +575,11 @@ fn dispatch(store: &Arc<Store>, settings: &ServeSettings, request: &ApiRequest) 
         }
         "TerminateInstances" => {
             needs_region()?;
-            for id in string_list(p, "InstanceIds")? {
-                service.terminate_instance(region, &InstanceId::parse(&id)?)?;
-            }
+            let ids = string_list(p, "InstanceIds")?
+                .iter()
+                .map(|id| InstanceId::parse(id))
+                .collect::<Result<Vec<_>>>()?;
+            service.terminate_instances(region, &ids)?;
             Ok(json!({}))
         }
         "ImportImage" => {
@@ -582,9 +597,11 @@ fn dispatch(store: &Arc<Store>, settings: &ServeSettings, request: &ApiRequest) 
                 "BootMode": string_param(p, "BootMode"),
             }))
             .map_err(|e| Error::new("InvalidParameter", format!("ImportImage: {e}")))?;
-            let path = import_path(settings.import_dir.as_deref(), &spec.image_url)?;
+            // The file is opened here, confined to the import directory; the backend reads it
+            // through this very descriptor.
+            let file = open_beneath(settings.import_dir.as_deref(), &spec.image_url)?;
             let spec = ImportImageSpec {
-                image_url: path.display().to_string(),
+                image_url: format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&file)),
                 ..spec
             };
             // SAFETY: these id calls cannot fail.
@@ -607,35 +624,57 @@ fn dispatch(store: &Arc<Store>, settings: &ServeSettings, request: &ApiRequest) 
     }
 }
 
-/// The local file an ImportImage names, which must lie under `--import-dir`.
-fn import_path(dir: Option<&Path>, url: &str) -> Result<PathBuf> {
+/// Opens the local file an ImportImage names, which must lie under `--import-dir`. Every
+/// component is resolved inside that directory by the kernel (`openat2` with
+/// `RESOLVE_BENEATH`): no `..`, absolute path or symlink leads out, and nothing can be swapped
+/// between a check and the open. A file that is missing and one that is outside get the same
+/// answer, so the server reveals nothing about paths outside the directory.
+fn open_beneath(dir: Option<&Path>, url: &str) -> Result<std::fs::File> {
+    use std::os::fd::FromRawFd;
     let refuse = |m: String| Error::new("InvalidParameter.InvalidParameterUrlError", m);
     let dir = dir.ok_or_else(|| {
         refuse("this server imports no files: start it with --import-dir DIR".into())
     })?;
-    let path = url.strip_prefix("file://").unwrap_or(url);
-    let path = if Path::new(path).is_absolute() {
-        PathBuf::from(path)
-    } else {
-        dir.join(path)
-    };
-    let real = path.canonicalize().map_err(|_| {
+    let not_found = || {
         Error::with_errno(
             "InvalidParameter.InvalidParameterUrlError",
-            format!("{url}: no such file"),
+            format!("{url}: no such file under the import directory"),
             libc::ENOENT,
         )
-    })?;
+    };
     let base = dir
         .canonicalize()
         .map_err(|e| refuse(format!("import directory {}: {e}", dir.display())))?;
-    if !real.starts_with(&base) {
-        return Err(refuse(format!(
-            "{url} is outside the import directory {}",
-            base.display()
-        )));
+    let named = url.strip_prefix("file://").unwrap_or(url);
+    let relative = match Path::new(named).strip_prefix(&base) {
+        Ok(inside) => inside.to_path_buf(),
+        Err(_) if Path::new(named).is_absolute() => return Err(not_found()),
+        Err(_) => PathBuf::from(named),
+    };
+    let relative =
+        std::ffi::CString::new(relative.as_os_str().as_encoded_bytes()).map_err(|_| not_found())?;
+    let directory = std::fs::File::open(&base)
+        .map_err(|e| refuse(format!("import directory {}: {e}", base.display())))?;
+    // SAFETY: open_how is plain data; zeroed is a valid value to fill in.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC) as u64;
+    how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS;
+    use std::os::fd::AsRawFd;
+    // SAFETY: valid descriptor, NUL-terminated path and a correctly sized open_how.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            directory.as_raw_fd(),
+            relative.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    };
+    if fd < 0 {
+        return Err(not_found());
     }
-    Ok(real)
+    // SAFETY: the kernel just returned this descriptor, owned by nothing else.
+    Ok(unsafe { std::fs::File::from_raw_fd(fd as i32) })
 }
 
 /// Answers one HTTP request.
@@ -705,7 +744,13 @@ pub fn serve(
             let settings = settings.clone();
             std::thread::spawn(move || {
                 for request in server.incoming_requests() {
-                    handle(&store, &settings, request);
+                    // A bug in one request must not take a worker down with it.
+                    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        handle(&store, &settings, request)
+                    }));
+                    if outcome.is_err() {
+                        log::error!("a request handler panicked; the request got no answer");
+                    }
                 }
             })
         })

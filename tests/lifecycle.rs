@@ -1137,3 +1137,42 @@ fn injected_faults_exercise_error_paths() {
         stdout(&out)
     );
 }
+
+/// A handle kept open on old contents must not leave them in the page cache for later
+/// readers (same-size change: PENDING becomes RUNNING).
+#[test]
+fn an_old_open_handle_cannot_serve_stale_contents_to_new_readers() {
+    if !fuse_available() {
+        return;
+    }
+    use std::io::{Read, Seek, SeekFrom};
+    let scratch = Scratch::new();
+    let mount = scratch.mount_with(None, &["--transition-delay", "1"]);
+    let ids = launch(&mount, "ap-guangzhou", CENTOS, 1);
+    let state = mount
+        .region("ap-guangzhou")
+        .join("instances")
+        .join(&ids[0])
+        .join("state");
+    // Prime the kernel with the size, then keep a handle on PENDING.
+    assert_eq!(read(&state), "PENDING\n");
+    let mut old = std::fs::File::open(&state).expect("open");
+    let mut text = String::new();
+    old.read_to_string(&mut text).expect("read");
+    assert_eq!(text, "PENDING\n");
+    assert!(wait_for_content(
+        &state,
+        "RUNNING\n",
+        Duration::from_secs(5)
+    ));
+    // The old handle reads its own contents again (possibly filling the page cache) ...
+    old.seek(SeekFrom::Start(0)).expect("seek");
+    let mut again = String::new();
+    old.read_to_string(&mut again).expect("read");
+    // ... and new readers still see the present.
+    for _ in 0..3 {
+        assert_eq!(read(&state), "RUNNING\n");
+    }
+    drop(old);
+    assert_eq!(read(&state), "RUNNING\n");
+}

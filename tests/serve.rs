@@ -172,6 +172,29 @@ fn requests_are_authenticated_like_the_cloud() {
         )),
         "AuthFailure.SignatureExpire"
     );
+    // A timestamp at the edge of i64 is refused, not a crash.
+    assert_eq!(
+        code(&call(
+            &server,
+            &key,
+            "ap-guangzhou",
+            "DescribeRegions",
+            &json!({}),
+            i64::MIN / 2
+        )),
+        "AuthFailure.SignatureExpire"
+    );
+    assert_eq!(
+        call(
+            &server,
+            &key,
+            "ap-guangzhou",
+            "DescribeRegions",
+            &json!({}),
+            0
+        )["TotalCount"],
+        18
+    );
     assert_eq!(
         code(&call(
             &server,
@@ -412,6 +435,69 @@ fn the_api_keeps_the_emulators_rules() {
             .expect("id")
             .starts_with("img-"),
         "{imported}"
+    );
+    // Nothing leads out of the import directory: `..`, symlinks, absolute paths.
+    std::os::unix::fs::symlink("/etc/passwd", scratch.path().join("escape.raw")).expect("symlink");
+    for url in [
+        "../../../etc/passwd",
+        "escape.raw",
+        "/etc/passwd",
+        "missing.raw",
+    ] {
+        let answer = call(&server, &owner, gz, "ImportImage", &import(url), 0);
+        assert_eq!(
+            code(&answer),
+            "InvalidParameter.InvalidParameterUrlError",
+            "{url}"
+        );
+        assert!(
+            answer["Error"]["Message"]
+                .as_str()
+                .expect("message")
+                .contains("no such file under the import directory"),
+            "{url}: {answer}"
+        );
+    }
+    // Several IDs: all of them or none.
+    let keep = call(
+        &server,
+        &owner,
+        gz,
+        "CreateImage",
+        &json!({"InstanceId": instance, "ImageName": "keep-me"}),
+        0,
+    )["ImageId"]
+        .as_str()
+        .expect("image")
+        .to_string();
+    let answer = call(
+        &server,
+        &owner,
+        gz,
+        "DeleteImages",
+        &json!({"ImageIds": [keep, "img-zzzzzzzz"]}),
+        0,
+    );
+    assert_eq!(code(&answer), "InvalidImageId.NotFound");
+    let still = call(
+        &server,
+        &owner,
+        gz,
+        "DescribeImages",
+        &json!({"ImageIds": [keep]}),
+        0,
+    );
+    assert_eq!(still["TotalCount"], 1, "nothing was deleted");
+    assert_eq!(
+        code(&call(
+            &server,
+            &owner,
+            gz,
+            "SyncImages",
+            &json!({"ImageIds": [image, keep], "DestinationRegions": ["ap-beijing"]}),
+            0
+        )),
+        "InvalidParameterValue.LimitExceeded"
     );
 }
 

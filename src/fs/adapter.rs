@@ -85,6 +85,9 @@ struct KernelView {
     sizes: Mutex<std::collections::HashMap<u64, u64>>,
     /// A hash of the contents the kernel may hold in its page cache for each file.
     cached: Mutex<std::collections::HashMap<u64, u64>>,
+    /// Handles open through the page cache: handle -> (file, hash of its contents). Another
+    /// handle with other contents could refill the cache, so such opens use direct I/O.
+    through_cache: Mutex<std::collections::HashMap<u64, (u64, u64)>>,
 }
 
 /// Files remembered at most; past this the view starts over (then files read with direct
@@ -221,6 +224,26 @@ impl FuseAdapter {
             return direct;
         }
         let hash = content_hash(&content);
+        let mut open = self
+            .view
+            .through_cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if open.values().any(|&(i, h)| i == ino && h != hash) {
+            // Another open handle holds other contents and may still fill the page cache.
+            self.view
+                .cached
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&ino);
+            return direct;
+        }
+        if open.len() < KERNEL_VIEW_MAX {
+            open.insert(fh, (ino, hash));
+        } else {
+            return direct;
+        }
+        drop(open);
         let unchanged = self
             .view
             .cached
@@ -234,6 +257,24 @@ impl FuseAdapter {
         } else {
             // Without KEEP_CACHE the kernel drops what it cached for this file at open.
             FopenFlags::FOPEN_NOFLUSH
+        }
+    }
+
+    /// A read shorter than the size the kernel holds makes it shrink that size: forget what
+    /// was told, so the next open reads directly.
+    fn note_read(&self, ino: u64, offset: u64, asked: u32, got: usize) {
+        if got >= asked as usize {
+            return;
+        }
+        let end = offset.saturating_add(got as u64);
+        let mut sizes = self.view.sizes.lock().unwrap_or_else(|p| p.into_inner());
+        if sizes.get(&ino).is_some_and(|&size| end < size) {
+            sizes.remove(&ino);
+            self.view
+                .cached
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&ino);
         }
     }
 
@@ -424,7 +465,7 @@ impl Filesystem for FuseAdapter {
     fn read(
         &self,
         _req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         fh: FileHandle,
         offset: u64,
         size: u32,
@@ -434,7 +475,10 @@ impl Filesystem for FuseAdapter {
     ) {
         self.counts.count("read");
         match self.fs.read(fh.0, offset, size) {
-            Ok(data) => reply.data(&data),
+            Ok(data) => {
+                self.note_read(ino.0, offset, size, data.len());
+                reply.data(&data)
+            }
             Err(e) => reply.error(errno(&e)),
         }
     }
@@ -488,6 +532,11 @@ impl Filesystem for FuseAdapter {
         reply: ReplyEmpty,
     ) {
         self.counts.count("release");
+        self.view
+            .through_cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&fh.0);
         self.fs.release(fh.0);
         reply.ok();
     }

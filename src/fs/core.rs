@@ -79,12 +79,15 @@ type ImageKey = (u8, ImageKind, u64);
 /// Records read within the last [`RECENT`].
 struct Recent<V> {
     entries: Mutex<HashMap<ImageKey, (Instant, Arc<V>)>>,
+    /// Bumped by every clear: a record loaded before a clear is not put back after it.
+    generation: AtomicU64,
 }
 
 impl<V> Recent<V> {
     fn new() -> Self {
         Recent {
             entries: Mutex::new(HashMap::new()),
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -95,17 +98,22 @@ impl<V> Recent<V> {
             }
         }
         // Loaded without the lock held: a backend call never blocks other requests here.
+        let generation = self.generation.load(Ordering::Acquire);
         let value = Arc::new(load()?);
         let mut entries = lock(&self.entries);
-        if entries.len() >= RECENT_MAX {
-            entries.clear();
+        if self.generation.load(Ordering::Acquire) == generation {
+            if entries.len() >= RECENT_MAX {
+                entries.clear();
+            }
+            entries.insert(key, (Instant::now(), value.clone()));
         }
-        entries.insert(key, (Instant::now(), value.clone()));
         Ok(value)
     }
 
     fn clear(&self) {
-        lock(&self.entries).clear();
+        let mut entries = lock(&self.entries);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        entries.clear();
     }
 }
 
@@ -338,21 +346,34 @@ impl ImageFs {
         for e in &entries {
             *count.entry(e.image_name.as_str()).or_default() += 1;
         }
+        let usable = |name: &str| {
+            !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\0'])
+        };
+        let suffixed = |e: &crate::model::ImageEntry| {
+            let cleaned = e.image_name.replace(['/', '\0'], "_");
+            let base = if cleaned.is_empty() || cleaned == "." || cleaned == ".." {
+                "image".to_string()
+            } else {
+                cleaned
+            };
+            format!("{base}.{}", e.image_id)
+        };
+        // Suffixed names first; a plain name that would equal one of them is suffixed too, so
+        // no two links share a name whatever names images are given.
+        let needs_suffix = |e: &crate::model::ImageEntry| {
+            !usable(&e.image_name) || count.get(e.image_name.as_str()) != Some(&1)
+        };
+        let taken: std::collections::HashSet<String> = entries
+            .iter()
+            .filter(|e| needs_suffix(e))
+            .map(suffixed)
+            .collect();
         let mut out = Vec::with_capacity(entries.len());
         for e in &entries {
-            let name = e.image_name.as_str();
-            let usable =
-                !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\0']);
-            let link = if usable && count.get(name) == Some(&1) {
-                name.to_string()
+            let link = if needs_suffix(e) || taken.contains(&e.image_name) {
+                suffixed(e)
             } else {
-                let cleaned = name.replace(['/', '\0'], "_");
-                let base = if cleaned.is_empty() || cleaned == "." || cleaned == ".." {
-                    "image".to_string()
-                } else {
-                    cleaned
-                };
-                format!("{base}.{}", e.image_id)
+                e.image_name.clone()
             };
             out.push((link, e.clone()));
         }

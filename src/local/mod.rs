@@ -257,6 +257,60 @@ impl LocalService {
         })
     }
 
+    /// DeleteImages for several images: all of them or none.
+    pub fn delete_images(&self, region: &str, images: &[ImageId]) -> Result<()> {
+        self.throttle()?;
+        self.store.with_tx(|tx| {
+            settle(tx)?;
+            for image in images {
+                let row = self.own_custom_in(tx, region, image, "DeleteImages")?;
+                if matches!(
+                    row.image.image_state,
+                    ImageState::Creating | ImageState::Syncing | ImageState::Importing
+                ) {
+                    return Err(Error::new(
+                        "InvalidImageId.IncorrectState",
+                        format!(
+                            "image {image} is {}: it can be deleted once that work finishes",
+                            row.image.image_state.as_str()
+                        ),
+                    ));
+                }
+                let shares: i64 = tx
+                    .prepare_cached("SELECT count(*) FROM shares WHERE region = ?1 AND image_id = ?2")?
+                    .query_row(params![region, image.as_str()], |r| r.get(0))?;
+                if shares > 0 {
+                    return Err(Error::new(
+                        "InvalidImageId.InShared",
+                        format!("image {image} is shared with {shares} account(s): unshare it first (see its share file)"),
+                    ));
+                }
+                tx.prepare_cached("DELETE FROM images WHERE region = ?1 AND image_id = ?2")?
+                    .execute(params![region, image.as_str()])?;
+            }
+            Ok(())
+        })
+    }
+
+    /// TerminateInstances for several instances: all of them or none.
+    pub fn terminate_instances(&self, region: &str, instances: &[InstanceId]) -> Result<()> {
+        self.throttle()?;
+        self.store.with_tx(|tx| {
+            for instance in instances {
+                self.instance_in(tx, region, instance)?;
+                tx.prepare_cached(
+                    "DELETE FROM instances WHERE region = ?1 AND instance_id = ?2 AND owner = ?3",
+                )?
+                .execute(params![
+                    region,
+                    instance.as_str(),
+                    self.account.as_str()
+                ])?;
+            }
+            Ok(())
+        })
+    }
+
     /// Overrides the store's transition delay for the work this service starts.
     pub fn with_transition_delay(mut self, delay: Option<Duration>) -> LocalService {
         self.transition_delay = delay;
@@ -1134,15 +1188,7 @@ impl ImageService for LocalService {
     }
 
     fn terminate_instance(&self, region: &str, instance: &InstanceId) -> Result<()> {
-        self.throttle()?;
-        self.store.with_tx(|tx| {
-            self.instance_in(tx, region, instance)?;
-            tx.prepare_cached(
-                "DELETE FROM instances WHERE region = ?1 AND instance_id = ?2 AND owner = ?3",
-            )?
-            .execute(params![region, instance.as_str(), self.account.as_str()])?;
-            Ok(())
-        })
+        self.terminate_instances(region, std::slice::from_ref(instance))
     }
 
     fn share_accounts(&self, region: &str, image: &ImageId) -> Result<Vec<AccountId>> {
@@ -1426,35 +1472,7 @@ impl ImageService for LocalService {
     }
 
     fn delete_image(&self, region: &str, image: &ImageId) -> Result<()> {
-        self.throttle()?;
-        self.store.with_tx(|tx| {
-            settle(tx)?;
-            let row = self.own_custom_in(tx, region, image, "DeleteImages")?;
-            if matches!(
-                row.image.image_state,
-                ImageState::Creating | ImageState::Syncing | ImageState::Importing
-            ) {
-                return Err(Error::new(
-                    "InvalidImageId.IncorrectState",
-                    format!(
-                        "image {image} is {}: it can be deleted once that work finishes",
-                        row.image.image_state.as_str()
-                    ),
-                ));
-            }
-            let shares: i64 = tx
-                .prepare_cached("SELECT count(*) FROM shares WHERE region = ?1 AND image_id = ?2")?
-                .query_row(params![region, image.as_str()], |r| r.get(0))?;
-            if shares > 0 {
-                return Err(Error::new(
-                    "InvalidImageId.InShared",
-                    format!("image {image} is shared with {shares} account(s): unshare it first (see its share file)"),
-                ));
-            }
-            tx.prepare_cached("DELETE FROM images WHERE region = ?1 AND image_id = ?2")?
-                .execute(params![region, image.as_str()])?;
-            Ok(())
-        })
+        self.delete_images(region, std::slice::from_ref(image))
     }
 
     fn import_image(
@@ -1620,15 +1638,6 @@ impl ImageService for LocalService {
         if let Some(problem) = &problem {
             log::info!("import of {shown} ({format}) will fail: {problem}");
         }
-        let injected = self
-            .store
-            .with_tx(|tx| take_injection(tx, "inject_import_fails"))?;
-        let final_state = if problem.is_some() || injected {
-            "IMPORTFAILED"
-        } else {
-            "NORMAL"
-        };
-        let (state, pending_final, due) = self.transition("IMPORTING", final_state)?;
         let bits = if spec.architecture == "i386" {
             "32位"
         } else {
@@ -1649,6 +1658,14 @@ impl ImageService for LocalService {
             settle(tx)?;
             check_name_free(tx, region, &self.account, &spec.image_name)?;
             check_quota(tx, region, &self.account)?;
+            // Taken with the insert: a refused import does not use up an injected failure.
+            let injected = take_injection(tx, "inject_import_fails")?;
+            let final_state = if problem.is_some() || injected {
+                "IMPORTFAILED"
+            } else {
+                "NORMAL"
+            };
+            let (state, pending_final, due) = self.transition("IMPORTING", final_state)?;
             let id = new_image_id(tx)?;
             insert_image_row(
                 tx,

@@ -106,6 +106,22 @@ fn rate_limit(action: &str) -> u32 {
     }
 }
 
+/// Whether a failed attempt may be made again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retry {
+    /// The request was not carried out (throttled, or never sent): always safe to repeat.
+    Safe,
+    /// It may have been carried out: repeat only requests that change nothing.
+    IfReadOnly,
+    /// A business answer: repeating gives the same answer.
+    Never,
+}
+
+/// Actions that only read: repeating them after an unclear failure cannot do anything twice.
+fn read_only(action: &str) -> bool {
+    action.starts_with("Describe") || action.starts_with("Inquiry") || action == "GetCallerIdentity"
+}
+
 /// A CVM API client for one account.
 pub struct Client {
     credentials: Credentials,
@@ -197,11 +213,18 @@ impl Client {
             match self.send(service, version, region, action, &body) {
                 Ok(value) => return Ok(value),
                 Err((error, retry)) => {
+                    // A write that may have happened (its answer was lost, or the server
+                    // failed mid-way) is never sent twice: it could launch or copy twice.
+                    let again = match retry {
+                        Retry::Safe => true,
+                        Retry::IfReadOnly => read_only(action),
+                        Retry::Never => false,
+                    };
                     log::info!(
                         "{action} in {region}: {error}{}",
-                        if retry { " (retrying)" } else { "" }
+                        if again { " (retrying)" } else { "" }
                     );
-                    if !retry {
+                    if !again {
                         return Err(error);
                     }
                     last = error;
@@ -219,7 +242,7 @@ impl Client {
         region: &str,
         action: &str,
         body: &[u8],
-    ) -> std::result::Result<Value, (Error, bool)> {
+    ) -> std::result::Result<Value, (Error, Retry)> {
         let (url, host) = self.url_and_host(service, region);
         let timestamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -259,30 +282,39 @@ impl Client {
         let response = match request.send_bytes(body) {
             Ok(response) => response,
             Err(ureq::Error::Status(status, _)) => {
-                let retry = status >= 500;
+                let retry = if status >= 500 {
+                    Retry::IfReadOnly
+                } else {
+                    Retry::Never
+                };
                 return Err((
                     Error::internal(format!("{action}: the API answered HTTP {status}")),
                     retry,
                 ));
             }
             Err(ureq::Error::Transport(t)) => {
+                // Failing to connect means nothing was sent; anything later might have been.
+                let retry = match t.kind() {
+                    ureq::ErrorKind::Dns | ureq::ErrorKind::ConnectionFailed => Retry::Safe,
+                    _ => Retry::IfReadOnly,
+                };
                 // The transport error names the URL and cause, never headers or keys.
                 return Err((
                     Error::internal(format!("{action}: cannot reach {host}: {}", t.kind())),
-                    true,
+                    retry,
                 ));
             }
         };
         let value: Value = response.into_json().map_err(|e| {
             (
                 Error::internal(format!("{action}: unreadable answer: {e}")),
-                true,
+                Retry::IfReadOnly,
             )
         })?;
         let inner = value.get("Response").cloned().ok_or_else(|| {
             (
                 Error::internal(format!("{action}: answer without Response")),
-                false,
+                Retry::Never,
             )
         })?;
         if let Some(error) = inner.get("Error") {
@@ -296,7 +328,13 @@ impl Client {
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_string();
-            let retry = code.starts_with("RequestLimitExceeded") || code == "InternalError";
+            let retry = if code.starts_with("RequestLimitExceeded") {
+                Retry::Safe
+            } else if code == "InternalError" {
+                Retry::IfReadOnly
+            } else {
+                Retry::Never
+            };
             return Err((Error::new(code, message), retry));
         }
         Ok(inner)
@@ -338,6 +376,14 @@ mod tests {
             c.url_and_host("cvm", "ap-guangzhou"),
             ("http://127.0.0.1:9000/".into(), "127.0.0.1:9000".into())
         );
+    }
+
+    #[test]
+    fn only_reads_are_repeated_after_an_unclear_failure() {
+        assert!(read_only("DescribeImages"));
+        assert!(read_only("GetCallerIdentity"));
+        assert!(!read_only("RunInstances"));
+        assert!(!read_only("SyncImages"));
     }
 
     #[test]

@@ -449,10 +449,20 @@ impl ImageService for TencentService {
                     })?
             }
         };
+        // The API's idempotency token: a RunInstances repeated by any path launches once.
+        let token = format!(
+            "imagefs-{}-{}",
+            image,
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        );
         let mut params = json!({
             "ImageId": image.as_str(),
             "InstanceCount": spec.instance_count.unwrap_or(1),
             "Placement": {"Zone": zone},
+            "ClientToken": token,
         });
         if let Some(name) = &spec.instance_name {
             params["InstanceName"] = json!(name);

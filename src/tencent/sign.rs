@@ -5,8 +5,8 @@ use sha2::{Digest, Sha256};
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// What a request signs.
-#[derive(Debug, Clone)]
+/// What a request signs. Its `Debug` never shows the secret key.
+#[derive(Clone)]
 pub struct Request<'a> {
     pub secret_id: &'a str,
     pub secret_key: &'a str,
@@ -21,6 +21,18 @@ pub struct Request<'a> {
     /// Whether `x-tc-action` is among the signed headers (the current official form); the SDKs
     /// sign only `content-type;host`.
     pub sign_action: bool,
+}
+
+impl std::fmt::Debug for Request<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("service", &self.service)
+            .field("host", &self.host)
+            .field("action", &self.action)
+            .field("timestamp", &self.timestamp)
+            .field("secret_key", &"(hidden)")
+            .finish()
+    }
 }
 
 fn sha256_hex(data: &[u8]) -> String {
