@@ -20,6 +20,9 @@ use crate::model::{
 use crate::service::{Caller, ImageService};
 use crate::tencent::sign;
 
+/// Requests served at once. A slow client holds one until it has sent its body.
+const SERVE_WORKERS: usize = 16;
+
 /// Largest request body accepted.
 const MAX_BODY: usize = 1 << 20;
 /// How far a request's timestamp may be from now.
@@ -737,7 +740,7 @@ pub fn serve(
     ready(&address);
     let server = Arc::new(server);
     let settings = Arc::new(settings);
-    let workers: Vec<_> = (0..4)
+    let workers: Vec<_> = (0..SERVE_WORKERS)
         .map(|_| {
             let server = server.clone();
             let store = store.clone();
