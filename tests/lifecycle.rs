@@ -1176,3 +1176,50 @@ fn an_old_open_handle_cannot_serve_stale_contents_to_new_readers() {
     drop(old);
     assert_eq!(read(&state), "RUNNING\n");
 }
+
+/// poll(2) on a `state` file: POLLPRI once the state has moved on (sysfs's convention).
+#[test]
+fn poll_wakes_when_a_state_changes() {
+    if !fuse_available() {
+        return;
+    }
+    use std::os::fd::AsRawFd;
+    let scratch = Scratch::new();
+    let mount = scratch.mount_with(None, &["--transition-delay", "1"]);
+    let ids = launch(&mount, "ap-guangzhou", CENTOS, 1);
+    let state = mount
+        .region("ap-guangzhou")
+        .join("instances")
+        .join(&ids[0])
+        .join("state");
+    let file = std::fs::File::open(&state).expect("open");
+    let started = std::time::Instant::now();
+    let mut fds = [libc::pollfd {
+        fd: file.as_raw_fd(),
+        events: libc::POLLPRI,
+        revents: 0,
+    }];
+    // SAFETY: one valid pollfd.
+    let ready = unsafe { libc::poll(fds.as_mut_ptr(), 1, 5000) };
+    assert_eq!(ready, 1, "poll woke ({:?})", started.elapsed());
+    assert!(
+        fds[0].revents & libc::POLLPRI != 0,
+        "revents {:#x}",
+        fds[0].revents
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "not before the change: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(read(&state), "RUNNING\n");
+    // Polling an unchanged file does not wake.
+    let quiet = std::fs::File::open(&state).expect("open");
+    let mut fds = [libc::pollfd {
+        fd: quiet.as_raw_fd(),
+        events: libc::POLLPRI,
+        revents: 0,
+    }];
+    // SAFETY: one valid pollfd.
+    assert_eq!(unsafe { libc::poll(fds.as_mut_ptr(), 1, 600) }, 0);
+}

@@ -102,6 +102,40 @@ fn remember(map: &Mutex<std::collections::HashMap<u64, u64>>, key: u64, value: u
     map.insert(key, value);
 }
 
+/// Wakes pollers whose file changed (a `state` reaching its next state), from a thread of
+/// its own; ends when the filesystem is gone.
+fn spawn_poll_watcher(fs: std::sync::Weak<ImageFs>, watches: std::sync::Weak<Watches>) {
+    let started = std::thread::Builder::new()
+        .name("imagefs-poll".into())
+        .spawn(move || loop {
+            std::thread::sleep(POLL_INTERVAL);
+            let (Some(fs), Some(watches)) = (fs.upgrade(), watches.upgrade()) else {
+                return;
+            };
+            let pending: Vec<(u64, fuser::PollNotifier)> =
+                std::mem::take(&mut *watches.lock().unwrap_or_else(|p| p.into_inner()));
+            let mut still = Vec::new();
+            for (fh, notifier) in pending {
+                // Changed, or gone (the handle was released): either way the poller wakes.
+                match fs.changed_since_open(fh) {
+                    Ok(false) => still.push((fh, notifier)),
+                    _ => {
+                        if let Err(e) = notifier.notify() {
+                            log::debug!("poll notification for handle {fh}: {e}");
+                        }
+                    }
+                }
+            }
+            watches
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend(still);
+        });
+    if let Err(e) = started {
+        log::warn!("no poll watcher ({e}): poll(2) on imagefs files will not wake on changes");
+    }
+}
+
 fn content_hash(content: &[u8]) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -109,8 +143,15 @@ fn content_hash(content: &[u8]) -> u64 {
     h.finish()
 }
 
+/// Pollers waiting for a file's contents to change: handle -> who to tell.
+type Watches = Mutex<Vec<(u64, fuser::PollNotifier)>>;
+
+/// How often the poll watcher looks at watched files.
+const POLL_INTERVAL: Duration = Duration::from_millis(250);
+
 pub struct FuseAdapter {
-    fs: ImageFs,
+    fs: std::sync::Arc<ImageFs>,
+    watches: std::sync::Arc<Watches>,
     view: KernelView,
     counts: std::sync::Arc<RequestCounts>,
     uid: u32,
@@ -133,8 +174,15 @@ impl FuseAdapter {
         stale: Sender<StaleBatch>,
         counts: std::sync::Arc<RequestCounts>,
     ) -> FuseAdapter {
+        let fs = std::sync::Arc::new(fs);
+        let watches: std::sync::Arc<Watches> = std::sync::Arc::new(Mutex::new(Vec::new()));
+        spawn_poll_watcher(
+            std::sync::Arc::downgrade(&fs),
+            std::sync::Arc::downgrade(&watches),
+        );
         FuseAdapter {
             fs,
+            watches,
             view: KernelView::default(),
             counts,
             uid,
@@ -679,6 +727,32 @@ impl Filesystem for FuseAdapter {
         reply: ReplyEmpty,
     ) {
         reply.error(self.refuse("setxattr", ino, None));
+    }
+
+    /// Files are always readable (POLLIN); POLLPRI says the contents changed since this
+    /// handle was opened (sysfs's convention), e.g. a `state` that moved on. Until then the
+    /// poller is woken by the watcher thread when they do.
+    fn poll(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        ph: fuser::PollNotifier,
+        _events: fuser::PollEvents,
+        _flags: fuser::PollFlags,
+        reply: fuser::ReplyPoll,
+    ) {
+        self.counts.count("other");
+        match self.fs.changed_since_open(fh.0) {
+            Ok(true) => reply.poll(fuser::PollEvents::POLLIN | fuser::PollEvents::POLLPRI),
+            Ok(false) => {
+                let mut watches = self.watches.lock().unwrap_or_else(|p| p.into_inner());
+                watches.retain(|(other, _)| *other != fh.0);
+                watches.push((fh.0, ph));
+                reply.poll(fuser::PollEvents::POLLIN);
+            }
+            Err(e) => reply.error(errno(&e)),
+        }
     }
 
     // Extended attributes are not supported: ENOSYS makes the kernel stop asking (it

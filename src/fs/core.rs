@@ -52,7 +52,10 @@ pub struct DirEntry {
 enum Handle {
     Dir(Arc<Vec<DirEntry>>),
     /// A file opened for reading: its contents at open.
-    File(Arc<Vec<u8>>),
+    File {
+        node: Node,
+        content: Arc<Vec<u8>>,
+    },
     /// A control file opened for writing: each write is a command.
     Control {
         node: Node,
@@ -108,6 +111,12 @@ impl<V> Recent<V> {
             entries.insert(key, (Instant::now(), value.clone()));
         }
         Ok(value)
+    }
+
+    fn forget(&self, key: &ImageKey) {
+        let mut entries = lock(&self.entries);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        entries.remove(key);
     }
 
     fn clear(&self) {
@@ -879,7 +888,7 @@ impl ImageFs {
         let handle = if write {
             Handle::Control { node, content }
         } else {
-            Handle::File(content)
+            Handle::File { node, content }
         };
         Ok(self.new_handle(handle))
     }
@@ -887,7 +896,9 @@ impl ImageFs {
     /// Reads from a file opened with `open`.
     pub fn read(&self, fh: u64, offset: u64, size: u32) -> Result<Vec<u8>> {
         let content = match lock(&self.handles).get(&fh) {
-            Some(Handle::File(content)) | Some(Handle::Control { content, .. }) => content.clone(),
+            Some(Handle::File { content, .. }) | Some(Handle::Control { content, .. }) => {
+                content.clone()
+            }
             _ => return Err(stale_handle()),
         };
         let start = usize::try_from(offset)
@@ -901,9 +912,23 @@ impl ImageFs {
     /// contents change with every command).
     pub fn opened_content(&self, fh: u64) -> Option<Arc<Vec<u8>>> {
         match lock(&self.handles).get(&fh) {
-            Some(Handle::File(content)) => Some(content.clone()),
+            Some(Handle::File { content, .. }) => Some(content.clone()),
             _ => None,
         }
+    }
+
+    /// Whether a read-only file's contents now differ from those its handle took at open (for
+    /// poll: a `state` file signals a change). `NotFound`-like errors when the file is gone.
+    pub fn changed_since_open(&self, fh: u64) -> Result<bool> {
+        let (node, content) = match lock(&self.handles).get(&fh) {
+            Some(Handle::File { node, content }) => (*node, content.clone()),
+            _ => return Err(stale_handle()),
+        };
+        // A fresh look, not the recent-record cache: a poller wants the store's present.
+        if let Node::ImageFile(r, kind, n, _) = node {
+            self.images.forget(&(r, kind, n));
+        }
+        Ok(self.render(node)? != *content)
     }
 
     /// Forgets a file or directory handle.
