@@ -266,3 +266,165 @@ fn shared_images_show_in_their_region_only() {
         );
     }
 }
+
+#[test]
+fn asynchronous_work_shows_each_state() {
+    quoted("| launch | instance `PENDING` | `RUNNING` |");
+    quoted("| copy_to | each copy `SYNCING` | `NORMAL` |");
+    quoted("with 0 the final state is there before the write returns.");
+    if !fuse_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let slow = scratch.mount_with(None, &["--transition-delay", "1"]);
+    let launch = slow
+        .region("ap-guangzhou")
+        .join("public/img-9qabwvbn/launch");
+    command(&launch, "1").expect("launch");
+    let state = slow
+        .region("ap-guangzhou")
+        .join("instances")
+        .join(read(&launch).trim())
+        .join("state");
+    assert_eq!(read(&state), "PENDING\n");
+    assert!(wait_for_content(
+        &state,
+        "RUNNING\n",
+        std::time::Duration::from_secs(5)
+    ));
+    let instant = scratch.mount_with(None, &["--transition-delay", "0"]);
+    let launch = instant
+        .region("ap-guangzhou")
+        .join("public/img-9qabwvbn/launch");
+    command(&launch, "1").expect("launch");
+    assert_eq!(
+        read(
+            &instant
+                .region("ap-guangzhou")
+                .join("instances")
+                .join(read(&launch).trim())
+                .join("state")
+        ),
+        "RUNNING\n"
+    );
+}
+
+#[test]
+fn a_write_shows_at_once_in_the_same_mount() {
+    quoted("After a write returns, the same mount shows its effect at once: the new image or instance is listed, `share` lists the account, `state` shows `SYNCING`, and `stat` agrees with `cat`");
+    let Some((scratch, mount)) = mounted() else {
+        return;
+    };
+    let out = run(
+        imagefs_bin(),
+        &[
+            "accounts",
+            "add",
+            "100000000002",
+            "--store",
+            scratch.store().to_str().expect("p"),
+        ],
+    );
+    assert!(out.status.success());
+    let image = custom_image(&mount, "visible");
+    assert!(mount
+        .region("ap-guangzhou")
+        .join("custom")
+        .join(image.file_name().expect("id"))
+        .exists());
+    let share = image.join("share");
+    assert_eq!(read(&share), "");
+    command(&share, "100000000002").expect("share");
+    assert_eq!(read(&share), "100000000002\n");
+    assert_eq!(std::fs::metadata(&share).expect("stat").len(), 13);
+}
+
+#[test]
+fn by_name_links() {
+    quoted("to `../../<kind>/<ImageId>`, named after `ImageName`; a name several images of the kind share, or one that cannot be a file name (empty, `.`, `..`, containing `/` or NUL), becomes `<name>.<ImageId>`");
+    let Some((_scratch, mount)) = mounted() else {
+        return;
+    };
+    let link = mount
+        .region("ap-guangzhou")
+        .join("by-name/public/Ubuntu Server 22.04 LTS 64位");
+    assert_eq!(
+        std::fs::read_link(&link).expect("readlink"),
+        std::path::PathBuf::from("../../public/img-487zeit5")
+    );
+}
+
+#[test]
+fn injected_faults() {
+    quoted("`imagefs store inject KIND [COUNT]` makes the local backend's next COUNT operations of a kind fail, for every mount and server of the store");
+    let Some((scratch, mount)) = mounted() else {
+        return;
+    };
+    let out = run(
+        imagefs_bin(),
+        &[
+            "store",
+            "inject",
+            "throttle",
+            "1",
+            "--store",
+            scratch.store().to_str().expect("p"),
+        ],
+    );
+    assert!(out.status.success());
+    let launch = mount
+        .region("ap-guangzhou")
+        .join("public/img-9qabwvbn/launch");
+    assert_eq!(errno_of(command(&launch, "1")), libc::EAGAIN);
+    command(&launch, "1").expect("only one was injected");
+}
+
+#[test]
+fn mounting_refusals() {
+    quoted("`imagefs mount DIR` creates `DIR` if it is missing (its parent must exist), refuses a non-empty directory");
+    let scratch = Scratch::new();
+    let full = scratch.path().join("full");
+    std::fs::create_dir(&full).expect("mkdir");
+    std::fs::write(full.join("x"), "x").expect("write");
+    let out = run(
+        imagefs_bin(),
+        &[
+            "mount",
+            full.to_str().expect("p"),
+            "--store",
+            scratch.store().to_str().expect("p"),
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("not empty"), "{}", stderr(&out));
+}
+
+#[test]
+fn fees_are_inherited() {
+    quoted("A custom image made from a paid image inherits its fee");
+    quoted("Marketplace images cost what their provider sets (some are free).");
+    let Some((_scratch, mount)) = mounted() else {
+        return;
+    };
+    let market = mount.region("ap-guangzhou").join("marketplace");
+    let paid = std::fs::read_dir(&market)
+        .expect("dir")
+        .map(|e| e.expect("entry").path())
+        .find(|p| json(&p.join("price.json"))["ChargeType"] == "MARKETPLACE_FEE")
+        .expect("a paid image");
+    let launch = paid.join("launch");
+    command(&launch, "1").expect("launch");
+    let instance = mount
+        .region("ap-guangzhou")
+        .join("instances")
+        .join(read(&launch).trim());
+    command(&instance.join("create_image"), "from-paid").expect("create");
+    let custom = mount
+        .region("ap-guangzhou")
+        .join("custom")
+        .join(read(&instance.join("create_image")).trim());
+    assert_eq!(
+        json(&custom.join("price.json"))["Fee"],
+        json(&paid.join("price.json"))["Fee"]
+    );
+}
