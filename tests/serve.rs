@@ -3,74 +3,28 @@
 
 mod common;
 
-use std::io::BufRead;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::*;
 use imagefs::tencent::sign;
 use serde_json::{json, Value};
 
+/// `imagefs serve` on a scratch store (the harness starts it and stops it with the scratch).
 struct Server {
-    child: Child,
     url: String,
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn serve(scratch: &Scratch) -> Server {
-    let mut child = Command::new(imagefs_bin())
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--transition-delay",
-            "0",
-            "--store",
-        ])
-        .arg(scratch.store())
-        .arg("--import-dir")
-        .arg(scratch.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("imagefs serve");
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("address line");
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_string();
-    Server { child, url }
+    Server {
+        url: scratch.server_url(),
+    }
 }
 
-/// Adds an account and returns its key pair.
+/// Adds an account (if new) and returns a key pair for it.
 fn account(scratch: &Scratch, id: &str) -> (String, String) {
-    let store = scratch.store();
-    let store = store.to_str().expect("p");
-    let mut out = run(imagefs_bin(), &["accounts", "add", id, "--store", store]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    if stdout(&out).is_empty() {
-        // The store's first account exists from the start: make it a key pair.
-        out = run(imagefs_bin(), &["accounts", "keys", id, "--store", store]);
-    }
-    let text = stdout(&out);
-    let get = |prefix: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(prefix))
-            .unwrap_or_else(|| panic!("no {prefix} in {text}"))
-            .to_string()
-    };
-    (get("SecretId="), get("SecretKey="))
+    scratch.key_pair(id)
 }
 
 /// One signed API call; returns the `Response` object.
