@@ -292,6 +292,16 @@ pub struct Region {
     pub mainland: bool,
 }
 
+/// The region named `name` among `regions`, or `InvalidRegion.NotFound`.
+pub fn find_region<'a>(regions: &'a [Region], name: &str) -> Result<&'a Region> {
+    regions.iter().find(|r| r.region == name).ok_or_else(|| {
+        Error::new(
+            "InvalidRegion.NotFound",
+            format!("region `{name}` does not exist (see regions/)"),
+        )
+    })
+}
+
 /// `quota.json`: the account's custom images in a region against its limits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]

@@ -327,15 +327,7 @@ impl LocalService {
     }
 
     fn region(&self, region: &str) -> Result<&Region> {
-        self.regions
-            .iter()
-            .find(|r| r.region == region)
-            .ok_or_else(|| {
-                Error::new(
-                    "InvalidRegion.NotFound",
-                    format!("region `{region}` does not exist (see regions/)"),
-                )
-            })
+        crate::model::find_region(&self.regions, region)
     }
 
     fn not_found(region: &str, id: &ImageId, kind: ImageKind) -> Error {
@@ -1939,16 +1931,21 @@ mod tests {
         AccountId::parse(s).unwrap()
     }
 
-    /// A NORMAL custom image named `name` in `region`, made through the API.
-    fn custom(service: &LocalService, region: &str, name: &str) -> ImageId {
-        let instances = service
+    /// One instance of CentOS 7.6 in `region`.
+    fn launch_one(service: &LocalService, region: &str) -> Vec<InstanceId> {
+        service
             .run_instances(
                 region,
                 ImageKind::Public,
                 &id("img-9qabwvbn"),
                 &LaunchSpec::default(),
             )
-            .unwrap();
+            .unwrap()
+    }
+
+    /// A NORMAL custom image named `name` in `region`, made through the API.
+    fn custom(service: &LocalService, region: &str, name: &str) -> ImageId {
+        let instances = launch_one(service, region);
         let spec = CreateImageSpec {
             image_name: name.into(),
             ..CreateImageSpec::default()
@@ -1967,14 +1964,7 @@ mod tests {
         let s = w.service(OWNER, 0);
         custom(&s, GZ, "a");
         custom(&s, GZ, "b");
-        let instances = s
-            .run_instances(
-                GZ,
-                ImageKind::Public,
-                &id("img-9qabwvbn"),
-                &LaunchSpec::default(),
-            )
-            .unwrap();
+        let instances = launch_one(&s, GZ);
         let spec = CreateImageSpec {
             image_name: "c".into(),
             ..Default::default()
@@ -2079,14 +2069,7 @@ mod tests {
     fn only_normal_images_are_shared_or_copied_and_transitional_ones_stay() {
         let w = world();
         let s = w.service(OWNER, 60_000);
-        let instances = s
-            .run_instances(
-                GZ,
-                ImageKind::Public,
-                &id("img-9qabwvbn"),
-                &LaunchSpec::default(),
-            )
-            .unwrap();
+        let instances = launch_one(&s, GZ);
         // The instance is PENDING for a minute: no image can be made from it yet.
         let spec = CreateImageSpec {
             image_name: "x".into(),

@@ -123,15 +123,7 @@ impl TencentService {
     }
 
     fn region(&self, region: &str) -> Result<&Region> {
-        self.regions
-            .iter()
-            .find(|r| r.region == region)
-            .ok_or_else(|| {
-                Error::new(
-                    "InvalidRegion.NotFound",
-                    format!("region `{region}` does not exist"),
-                )
-            })
+        crate::model::find_region(&self.regions, region)
     }
 
     /// Every page of a Describe call (Limit 100 until TotalCount).
