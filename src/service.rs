@@ -20,7 +20,33 @@ pub struct Caller {
     pub pid: u32,
 }
 
+/// Where a reader of a backend's change feed is; opaque outside the backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ChangeCursor {
+    pub seq: i64,
+    pub at_ms: i64,
+}
+
+/// What changed since a cursor: images and instances (by region) whose contents may differ.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Where the next call continues.
+    pub cursor: ChangeCursor,
+    /// The feed no longer reaches back to the cursor: anything may have changed.
+    pub everything: bool,
+    pub images: Vec<(String, ImageId)>,
+    pub instances: Vec<(String, InstanceId)>,
+}
+
 pub trait ImageService: Send + Sync {
+    /// The images and instances changed since `since` by anyone (this service, another mount,
+    /// the server, a transition reaching its end), so caches can drop exactly those;
+    /// `since: None` asks for a starting cursor. `Ok(None)`: the backend cannot tell, and
+    /// nothing may be cached for long.
+    fn changes(&self, _since: Option<ChangeCursor>) -> Result<Option<Changes>> {
+        Ok(None)
+    }
+
     /// Who this service acts as (`account.json`).
     fn account(&self) -> Result<AccountInfo>;
 

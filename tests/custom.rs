@@ -537,8 +537,9 @@ fn transitional_images_cannot_be_shared_copied_or_deleted() {
     command(&image.join("name"), "renamed-while-creating").expect("rename");
 }
 
-/// Files are read through the page cache only when that is exact: a change made by another
-/// mount shows in full at once, whether the size changed or not.
+/// Files are read through the kernel's page cache, kept exact: a change made by another
+/// mount drops what the kernel holds of the image within a few tenths of a second, whether
+/// the size changed or not, and `stat` agrees with `cat` again at the same moment.
 #[test]
 fn a_change_made_elsewhere_is_read_exactly() {
     if !fuse_available() {
@@ -550,17 +551,26 @@ fn a_change_made_elsewhere_is_read_exactly() {
     let image = make_image(&a, "ap-guangzhou", "short");
     let id = image_id(&image);
     let in_b = b.region("ap-guangzhou").join("custom").join(&id);
-    // A reads twice: the second read may come from its page cache.
+    // A reads twice (the second read comes from its page cache) and knows the size.
     assert_eq!(read(&image.join("name")), "short\n");
     assert_eq!(read(&image.join("name")), "short\n");
+    assert_eq!(
+        std::fs::metadata(image.join("name")).expect("stat").len(),
+        6
+    );
     let before = read(&image.join("metadata.json"));
     // Same size, other bytes.
     command(&in_b.join("name"), "shore").expect("rename elsewhere");
-    std::thread::sleep(Duration::from_millis(600)); // past the record cache, within the kernel's TTL
+    std::thread::sleep(Duration::from_millis(400));
     assert_eq!(read(&image.join("name")), "shore\n");
-    // Longer: never cut at the size the kernel still holds.
+    // Longer: never cut at the size the kernel held.
     command(&in_b.join("name"), "a-much-longer-name-than-before").expect("rename elsewhere");
-    std::thread::sleep(Duration::from_millis(600));
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(
+        std::fs::metadata(image.join("name")).expect("stat").len(),
+        31,
+        "stat shows the new size"
+    );
     assert_eq!(
         read(&image.join("name")),
         "a-much-longer-name-than-before\n"
@@ -571,14 +581,20 @@ fn a_change_made_elsewhere_is_read_exactly() {
         serde_json::from_str::<serde_json::Value>(&after).is_ok(),
         "whole JSON: {after}"
     );
-    // Once the kernel's attributes expire, stat agrees again.
-    std::thread::sleep(Duration::from_millis(1100));
     for file in ["name", "metadata.json"] {
         assert_eq!(
             std::fs::metadata(image.join(file)).expect("stat").len(),
             read(&image.join(file)).len() as u64
         );
     }
+    // Deleted elsewhere: gone from A too, though A looked it up moments ago.
+    assert!(image.join("name").exists());
+    std::fs::remove_dir(&in_b).expect("delete elsewhere");
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(
+        !image.exists(),
+        "the deleted image is gone from the other mount"
+    );
 }
 
 /// `regions/<r>/by-name/<kind>/<ImageName>` symlinks to the image directories.

@@ -506,7 +506,13 @@ fn every_change_is_refused_with_eperm_and_recorded() {
             "NORMAL\n"
         );
     }
-    let open_write = |p: &Path| std::fs::OpenOptions::new().write(true).open(p);
+    // Without O_TRUNC, opening for writing reaches no imagefs code (files are not opened),
+    // so it succeeds, as root; the write is refused.
+    let open_write = |p: &Path| {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new().write(true).open(p)?;
+        file.write_all(b"changed\n")
+    };
     assert_eq!(errno_of(open_write(&image.join("name"))), libc::EPERM);
     assert_eq!(
         errno_of(open_write(&mount.path("account.json"))),
@@ -519,8 +525,18 @@ fn every_change_is_refused_with_eperm_and_recorded() {
     );
     let append = std::fs::OpenOptions::new()
         .append(true)
-        .open(image.join("description"));
+        .open(image.join("description"))
+        .and_then(|mut file| std::io::Write::write_all(&mut file, b"more\n"));
     assert_eq!(errno_of(append), libc::EPERM);
+    assert_eq!(
+        std::fs::read_to_string(image.join("name")).expect("name"),
+        std::fs::read_to_string(image.join("metadata.json"))
+            .ok()
+            .and_then(|m| serde_json::from_str::<serde_json::Value>(&m).ok())
+            .and_then(|m| m["ImageName"].as_str().map(|n| format!("{n}\n")))
+            .expect("ImageName"),
+        "a refused write leaves nothing behind in the page cache"
+    );
 
     let custom = mount.region("ap-guangzhou").join("custom");
     assert_eq!(

@@ -9,12 +9,12 @@ use std::time::{Duration, SystemTime};
 
 use fuser::{
     AccessFlags, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation,
-    INodeNo, InitFlags, KernelConfig, LockOwner, OpenAccMode, OpenFlags, ReplyAttr, ReplyData,
-    ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite,
-    ReplyXattr, Request, TimeOrNow, WriteFlags,
+    INodeNo, InitFlags, KernelConfig, LockOwner, OpenFlags, ReplyAttr, ReplyData, ReplyDirectory,
+    ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr,
+    Request, TimeOrNow, WriteFlags,
 };
 
-use super::core::{Attr, EntryKind, ImageFs};
+use super::core::{Attr, EntryKind, ImageFs, Invalidation};
 use crate::error::Error;
 use crate::service::Caller;
 
@@ -30,10 +30,18 @@ pub type StaleBatch = (Vec<u64>, SyncSender<()>);
 /// hold a lock the invalidation needs until this very request is answered).
 const INVALIDATION_WAIT: Duration = Duration::from_millis(200);
 
-/// How long the kernel may trust an entry or attribute: short, so changes made elsewhere
-/// (another mount of the store, the cloud) show within about a second, yet long enough that
-/// `ls -l` and `find` cost one request per directory, not one per file.
+/// How long the kernel may trust an entry or attribute when the backend has no change feed:
+/// short, so changes made elsewhere (the cloud) show within about a second, yet long enough
+/// that `ls -l` and `find` cost one request per directory, not one per file.
 const TTL: Duration = Duration::from_secs(1);
+
+/// How long the kernel may trust what it holds when the backend reports every change (the
+/// local store): the watcher drops what changed within [`WATCH_INTERVAL`], so this only
+/// bounds the damage should it ever miss something.
+const WATCHED_TTL: Duration = Duration::from_secs(60);
+
+/// How often the watcher asks the backend what changed, and looks at polled files.
+pub const WATCH_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Kernel requests served, by kind: logged on SIGUSR1 and at unmount, so a benchmark can
 /// explain its figures.
@@ -77,51 +85,54 @@ impl RequestCounts {
     }
 }
 
-/// What the kernel was last told about files, so a file can be read through the page cache
-/// when that is exact, and with direct I/O when it might not be.
+/// Files the kernel was told about, so that all of them can be dropped when the change feed
+/// loses track. Bounded: past the bound it starts over (and says so in the log).
 #[derive(Default)]
-struct KernelView {
-    /// The size last reported for each file (lookup, getattr, readdirplus).
-    sizes: Mutex<std::collections::HashMap<u64, u64>>,
-    /// A hash of the contents the kernel may hold in its page cache for each file.
-    cached: Mutex<std::collections::HashMap<u64, u64>>,
-    /// Handles open through the page cache: handle -> (file, hash of its contents). Another
-    /// handle with other contents could refill the cache, so such opens use direct I/O.
-    through_cache: Mutex<std::collections::HashMap<u64, (u64, u64)>>,
+struct KnownFiles {
+    inodes: std::collections::HashSet<u64>,
+    overflowed: bool,
 }
 
-/// Files remembered at most; past this the view starts over (then files read with direct
-/// I/O until seen again), so memory stays bounded.
-const KERNEL_VIEW_MAX: usize = 100_000;
+/// Files remembered at most.
+const KNOWN_FILES_MAX: usize = 200_000;
 
-fn remember(map: &Mutex<std::collections::HashMap<u64, u64>>, key: u64, value: u64) {
-    let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
-    if map.len() >= KERNEL_VIEW_MAX {
-        map.clear();
-    }
-    map.insert(key, value);
+/// Drops what the kernel holds of things changed elsewhere and wakes pollers whose file
+/// changed, from a thread of its own; ends when the filesystem is gone.
+pub struct Watcher {
+    fs: std::sync::Weak<ImageFs>,
+    watches: std::sync::Weak<Watches>,
+    known: std::sync::Weak<Mutex<KnownFiles>>,
 }
 
-/// Wakes pollers whose file changed (a `state` reaching its next state), from a thread of
-/// its own; ends when the filesystem is gone.
-fn spawn_poll_watcher(fs: std::sync::Weak<ImageFs>, watches: std::sync::Weak<Watches>) {
-    let started = std::thread::Builder::new()
-        .name("imagefs-poll".into())
-        .spawn(move || loop {
-            std::thread::sleep(POLL_INTERVAL);
-            let (Some(fs), Some(watches)) = (fs.upgrade(), watches.upgrade()) else {
+impl Watcher {
+    pub fn run(self, notifier: fuser::Notifier) {
+        loop {
+            std::thread::sleep(WATCH_INTERVAL);
+            let (Some(fs), Some(watches), Some(known)) = (
+                self.fs.upgrade(),
+                self.watches.upgrade(),
+                self.known.upgrade(),
+            ) else {
                 return;
             };
+            match fs.changes() {
+                Ok(invalidations) => {
+                    for invalidation in invalidations {
+                        apply(&notifier, &known, invalidation);
+                    }
+                }
+                Err(e) => log::warn!("reading the store's changes: {e}"),
+            }
             let pending: Vec<(u64, fuser::PollNotifier)> =
                 std::mem::take(&mut *watches.lock().unwrap_or_else(|p| p.into_inner()));
             let mut still = Vec::new();
-            for (fh, notifier) in pending {
-                // Changed, or gone (the handle was released): either way the poller wakes.
-                match fs.changed_since_open(fh) {
-                    Ok(false) => still.push((fh, notifier)),
+            for (ino, poller) in pending {
+                // Changed, or gone: either way the poller wakes.
+                match fs.changed_since_seen(ino) {
+                    Ok(false) => still.push((ino, poller)),
                     _ => {
-                        if let Err(e) = notifier.notify() {
-                            log::debug!("poll notification for handle {fh}: {e}");
+                        if let Err(e) = poller.notify() {
+                            log::debug!("poll notification for inode {ino:#x}: {e}");
                         }
                     }
                 }
@@ -130,29 +141,52 @@ fn spawn_poll_watcher(fs: std::sync::Weak<ImageFs>, watches: std::sync::Weak<Wat
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .extend(still);
-        });
-    if let Err(e) = started {
-        log::warn!("no poll watcher ({e}): poll(2) on imagefs files will not wake on changes");
+        }
     }
 }
 
-fn content_hash(content: &[u8]) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    content.hash(&mut h);
-    h.finish()
+/// Tells the kernel to drop one thing. ENOENT means it held nothing of it.
+fn apply(notifier: &fuser::Notifier, known: &Mutex<KnownFiles>, invalidation: Invalidation) {
+    let result = match invalidation {
+        Invalidation::Inode(ino) => notifier.inval_inode(INodeNo(ino), 0, 0),
+        Invalidation::Entry { parent, name } => {
+            notifier.inval_entry(INodeNo(parent), name.as_ref())
+        }
+        Invalidation::Everything => {
+            let inodes: Vec<u64> = {
+                let known = known.lock().unwrap_or_else(|p| p.into_inner());
+                if known.overflowed {
+                    log::warn!(
+                        "the store changed too much to follow; files read before may show old contents for up to {}s",
+                        WATCHED_TTL.as_secs()
+                    );
+                }
+                known.inodes.iter().copied().collect()
+            };
+            for ino in inodes {
+                if let Err(e) = notifier.inval_inode(INodeNo(ino), 0, 0) {
+                    log::debug!("invalidating inode {ino:#x}: {e}");
+                }
+            }
+            Ok(())
+        }
+    };
+    if let Err(e) = result {
+        log::debug!("invalidation: {e}");
+    }
 }
 
-/// Pollers waiting for a file's contents to change: handle -> who to tell.
+/// Pollers waiting for a file's contents to change: inode -> who to tell.
 type Watches = Mutex<Vec<(u64, fuser::PollNotifier)>>;
-
-/// How often the poll watcher looks at watched files.
-const POLL_INTERVAL: Duration = Duration::from_millis(250);
 
 pub struct FuseAdapter {
     fs: std::sync::Arc<ImageFs>,
     watches: std::sync::Arc<Watches>,
-    view: KernelView,
+    known: std::sync::Arc<Mutex<KnownFiles>>,
+    /// Attribute TTL of files, and entry TTL of images and instances: long when the backend
+    /// reports every change, else short (files: none, so every read checks the size).
+    file_ttl: Duration,
+    entry_ttl: Duration,
     counts: std::sync::Arc<RequestCounts>,
     uid: u32,
     gid: u32,
@@ -174,20 +208,28 @@ impl FuseAdapter {
         stale: Sender<StaleBatch>,
         counts: std::sync::Arc<RequestCounts>,
     ) -> FuseAdapter {
+        let watched = fs.watches_changes();
         let fs = std::sync::Arc::new(fs);
-        let watches: std::sync::Arc<Watches> = std::sync::Arc::new(Mutex::new(Vec::new()));
-        spawn_poll_watcher(
-            std::sync::Arc::downgrade(&fs),
-            std::sync::Arc::downgrade(&watches),
-        );
         FuseAdapter {
             fs,
-            watches,
-            view: KernelView::default(),
+            watches: std::sync::Arc::new(Mutex::new(Vec::new())),
+            known: std::sync::Arc::new(Mutex::new(KnownFiles::default())),
+            file_ttl: if watched { WATCHED_TTL } else { Duration::ZERO },
+            entry_ttl: if watched { WATCHED_TTL } else { TTL },
             counts,
             uid,
             gid,
             stale: Mutex::new(Some(stale)),
+        }
+    }
+
+    /// The thread that keeps the kernel's caches in step with the backend (run it with a
+    /// notifier of the session).
+    pub fn watcher(&self) -> Watcher {
+        Watcher {
+            fs: std::sync::Arc::downgrade(&self.fs),
+            watches: std::sync::Arc::downgrade(&self.watches),
+            known: std::sync::Arc::downgrade(&self.known),
         }
     }
 
@@ -210,8 +252,13 @@ impl FuseAdapter {
 
     fn file_attr(&self, attr: &Attr) -> FileAttr {
         if attr.kind == EntryKind::File {
-            // Every attribute reply passes here: this is the size the kernel now holds.
-            remember(&self.view.sizes, attr.ino, attr.size);
+            // Every attribute reply passes here: the kernel now knows this file.
+            let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+            if known.inodes.len() >= KNOWN_FILES_MAX && !known.inodes.contains(&attr.ino) {
+                known.inodes.clear();
+                known.overflowed = true;
+            }
+            known.inodes.insert(attr.ino);
         }
         let (kind, nlink) = match attr.kind {
             EntryKind::Directory => (FileType::Directory, 2),
@@ -240,89 +287,30 @@ impl FuseAdapter {
     /// Refuses a change of the tree on `ino` (or on `name` in it), recording it in `errors`.
     fn refuse(&self, operation: &str, ino: INodeNo, name: Option<&OsStr>) -> Errno {
         match self.fs.node_of(ino.0) {
-            Ok(node) => errno(&self.fs.refuse(operation, node, name)),
+            Ok(node) => {
+                let error = self.fs.refuse(operation, node, name);
+                self.errors_changed(ino.0);
+                errno(&error)
+            }
             Err(e) => errno(&e),
         }
     }
 
-    /// How the kernel may read a file just opened. Contents are generated, so the page cache
-    /// is used only when it is exact: the size the kernel holds is the size of these contents
-    /// (else direct I/O, which reads exactly what the handle holds), and cached pages are kept
-    /// only when they hold these very contents.
-    fn open_flags(&self, ino: u64, fh: u64) -> FopenFlags {
-        // Nothing happens at close, so the kernel need not send FLUSH.
-        let direct = FopenFlags::FOPEN_DIRECT_IO | FopenFlags::FOPEN_NOFLUSH;
-        let content = match self.fs.opened_content(fh) {
-            Some(c) if ino != super::inode::Node::Errors.ino() => c,
-            _ => return direct,
-        };
-        let size_known = self
-            .view
-            .sizes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&ino)
-            == Some(&(content.len() as u64));
-        if !size_known {
-            self.view
-                .cached
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&ino);
-            return direct;
-        }
-        let hash = content_hash(&content);
-        let mut open = self
-            .view
-            .through_cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if open.values().any(|&(i, h)| i == ino && h != hash) {
-            // Another open handle holds other contents and may still fill the page cache.
-            self.view
-                .cached
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&ino);
-            return direct;
-        }
-        if open.len() < KERNEL_VIEW_MAX {
-            open.insert(fh, (ino, hash));
-        } else {
-            return direct;
-        }
-        drop(open);
-        let unchanged = self
-            .view
-            .cached
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&ino)
-            == Some(&hash);
-        remember(&self.view.cached, ino, hash);
-        if unchanged {
-            FopenFlags::FOPEN_KEEP_CACHE | FopenFlags::FOPEN_NOFLUSH
-        } else {
-            // Without KEEP_CACHE the kernel drops what it cached for this file at open.
-            FopenFlags::FOPEN_NOFLUSH
+    /// A refusal was recorded: `errors` shows it to the next reader. (Not when the refused
+    /// request is on `errors` itself: the kernel drops that file's pages after a failed
+    /// write, and may hold them locked until this reply.)
+    fn errors_changed(&self, requested: u64) {
+        let errors = super::inode::Node::Errors.ino();
+        if requested != errors {
+            self.invalidate(vec![errors]);
         }
     }
 
-    /// A read shorter than the size the kernel holds makes it shrink that size: forget what
-    /// was told, so the next open reads directly.
-    fn note_read(&self, ino: u64, offset: u64, asked: u32, got: usize) {
-        if got >= asked as usize {
-            return;
-        }
-        let end = offset.saturating_add(got as u64);
-        let mut sizes = self.view.sizes.lock().unwrap_or_else(|p| p.into_inner());
-        if sizes.get(&ino).is_some_and(|&size| end < size) {
-            sizes.remove(&ino);
-            self.view
-                .cached
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&ino);
+    /// Attribute TTL of a node.
+    fn attr_ttl(&self, attr: &Attr) -> Duration {
+        match attr.kind {
+            EntryKind::File => self.file_ttl,
+            _ => self.entry_ttl.max(TTL),
         }
     }
 
@@ -338,8 +326,20 @@ impl FuseAdapter {
                             | super::inode::Node::NameLink(..)
                     )
                 );
-                let entry_ttl = if comes_and_goes { TTL } else { FIXED_ENTRY_TTL };
-                reply.entry_with_ttls(&TTL, &entry_ttl, &self.file_attr(&attr), Generation(0))
+                // Links are named after images, and a rename elsewhere is not followed.
+                let link = matches!(
+                    super::inode::Node::from_ino(attr.ino),
+                    Some(super::inode::Node::NameLink(..))
+                );
+                let entry_ttl = if link {
+                    TTL
+                } else if comes_and_goes {
+                    self.entry_ttl
+                } else {
+                    FIXED_ENTRY_TTL.max(self.entry_ttl)
+                };
+                let attr_ttl = self.attr_ttl(&attr);
+                reply.entry_with_ttls(&attr_ttl, &entry_ttl, &self.file_attr(&attr), Generation(0))
             }
             Err(e) => reply.error(errno(&e)),
         }
@@ -349,13 +349,16 @@ impl FuseAdapter {
 impl Filesystem for FuseAdapter {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
         // Readdirplus returns attributes with the listing (no LOOKUP per entry for `ls -l`);
-        // atomic O_TRUNC spares `echo >` a separate SETATTR; parallel dirops lets lookups in
-        // one directory proceed together.
+        // parallel dirops lets lookups in one directory proceed together; with auto-inval-data
+        // the kernel drops a file's cached pages when its size or mtime changes (the mtime
+        // carries a version of the contents). No atomic O_TRUNC: files are never opened here
+        // (see `open`), and the kernel would then truncate its cached copy on its own; without
+        // it, `echo >` sends a truncating SETATTR, which refuses read-only files at open.
         for flag in [
             InitFlags::FUSE_DO_READDIRPLUS,
             InitFlags::FUSE_READDIRPLUS_AUTO,
-            InitFlags::FUSE_ATOMIC_O_TRUNC,
             InitFlags::FUSE_PARALLEL_DIROPS,
+            InitFlags::FUSE_AUTO_INVAL_DATA,
         ] {
             if let Err(missing) = config.add_capabilities(flag) {
                 log::debug!("kernel lacks FUSE capability {missing:?}");
@@ -377,7 +380,7 @@ impl Filesystem for FuseAdapter {
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
         self.counts.count("getattr");
         match self.fs.getattr(ino.0) {
-            Ok(attr) => reply.attr(&TTL, &self.file_attr(&attr)),
+            Ok(attr) => reply.attr(&self.attr_ttl(&attr), &self.file_attr(&attr)),
             Err(e) => reply.error(errno(&e)),
         }
     }
@@ -409,11 +412,13 @@ impl Filesystem for FuseAdapter {
             || atime.is_some()
             || mtime.is_some();
         if changes {
-            reply.error(self.refuse("setattr", ino, None));
+            // Truncating is what opening for writing does (`echo > file`).
+            let operation = if size == Some(0) { "write" } else { "setattr" };
+            reply.error(self.refuse(operation, ino, None));
             return;
         }
         match self.fs.getattr(ino.0) {
-            Ok(attr) => reply.attr(&TTL, &self.file_attr(&attr)),
+            Ok(attr) => reply.attr(&self.attr_ttl(&attr), &self.file_attr(&attr)),
             Err(e) => reply.error(errno(&e)),
         }
     }
@@ -461,7 +466,10 @@ impl Filesystem for FuseAdapter {
                 self.invalidate(stale);
                 reply.ok();
             }
-            Err(e) => reply.error(errno(&e)),
+            Err(e) => {
+                self.errors_changed(parent.0);
+                reply.error(errno(&e))
+            }
         }
     }
 
@@ -500,21 +508,20 @@ impl Filesystem for FuseAdapter {
         reply.error(self.refuse("link", newparent, Some(newname)));
     }
 
-    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+    /// Files are not opened: ENOSYS makes the kernel stop sending OPEN, RELEASE and (with
+    /// `flush` below) FLUSH, and read through its page cache, which it keeps across opens.
+    /// That cache stays exact because every change drops it: commands (see `write`), the
+    /// watcher (changes made elsewhere), and the mtime that carries the contents' version.
+    fn open(&self, _req: &Request, _ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
         self.counts.count("open");
-        let read = flags.acc_mode() != OpenAccMode::O_WRONLY;
-        let write = flags.acc_mode() != OpenAccMode::O_RDONLY || flags.0 & libc::O_TRUNC != 0;
-        match self.fs.open(ino.0, read, write) {
-            Ok(fh) => reply.opened(FileHandle(fh), self.open_flags(ino.0, fh)),
-            Err(e) => reply.error(errno(&e)),
-        }
+        reply.error(Errno::ENOSYS);
     }
 
     fn read(
         &self,
         _req: &Request,
         ino: INodeNo,
-        fh: FileHandle,
+        _fh: FileHandle,
         offset: u64,
         size: u32,
         _flags: OpenFlags,
@@ -522,11 +529,8 @@ impl Filesystem for FuseAdapter {
         reply: ReplyData,
     ) {
         self.counts.count("read");
-        match self.fs.read(fh.0, offset, size) {
-            Ok(data) => {
-                self.note_read(ino.0, offset, size, data.len());
-                reply.data(&data)
-            }
+        match self.fs.read(ino.0, offset, size) {
+            Ok(data) => reply.data(&data),
             Err(e) => reply.error(errno(&e)),
         }
     }
@@ -534,8 +538,8 @@ impl Filesystem for FuseAdapter {
     fn write(
         &self,
         req: &Request,
-        _ino: INodeNo,
-        fh: FileHandle,
+        ino: INodeNo,
+        _fh: FileHandle,
         _offset: u64,
         data: &[u8],
         _write_flags: WriteFlags,
@@ -549,15 +553,23 @@ impl Filesystem for FuseAdapter {
             gid: req.gid(),
             pid: req.pid(),
         };
-        match self.fs.write(fh.0, data, &caller) {
-            Ok(stale) => {
+        match self.fs.write(ino.0, data, &caller) {
+            Ok(mut stale) => {
+                // The written file itself: the kernel drops its attributes when the write
+                // completes, and its new mtime then drops the page the write went through
+                // (which the kernel may hold locked until this reply).
+                stale.retain(|&i| i != ino.0);
                 self.invalidate(stale);
                 reply.written(u32::try_from(data.len()).unwrap_or(u32::MAX));
             }
-            Err(e) => reply.error(errno(&e)),
+            Err(e) => {
+                self.errors_changed(ino.0);
+                reply.error(errno(&e))
+            }
         }
     }
 
+    /// Nothing happens at close: ENOSYS makes the kernel stop sending FLUSH.
     fn flush(
         &self,
         _req: &Request,
@@ -566,26 +578,21 @@ impl Filesystem for FuseAdapter {
         _lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
-        reply.ok();
+        self.counts.count("other");
+        reply.error(Errno::ENOSYS);
     }
 
     fn release(
         &self,
         _req: &Request,
         _ino: INodeNo,
-        fh: FileHandle,
+        _fh: FileHandle,
         _flags: OpenFlags,
         _lock_owner: Option<LockOwner>,
         _flush: bool,
         reply: ReplyEmpty,
     ) {
         self.counts.count("release");
-        self.view
-            .through_cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&fh.0);
-        self.fs.release(fh.0);
         reply.ok();
     }
 
@@ -676,7 +683,7 @@ impl Filesystem for FuseAdapter {
                     INodeNo(*dot_ino),
                     (i + 1) as u64,
                     name,
-                    &TTL,
+                    &self.attr_ttl(&attr),
                     &self.file_attr(&attr),
                     Generation(0),
                 ) {
@@ -685,11 +692,17 @@ impl Filesystem for FuseAdapter {
             }
         }
         for (i, entry) in entries.iter().enumerate().skip(start.saturating_sub(2)) {
+            // One TTL for name and attributes: links follow renames within a second.
+            let ttl = if entry.attr.kind == EntryKind::Symlink {
+                TTL
+            } else {
+                self.attr_ttl(&entry.attr)
+            };
             if reply.add(
                 INodeNo(entry.attr.ino),
                 (i + 3) as u64,
                 &entry.name,
-                &TTL,
+                &ttl,
                 &self.file_attr(&entry.attr),
                 Generation(0),
             ) {
@@ -708,7 +721,7 @@ impl Filesystem for FuseAdapter {
         reply: ReplyEmpty,
     ) {
         self.counts.count("releasedir");
-        self.fs.release(fh.0);
+        self.fs.releasedir(fh.0);
         reply.ok();
     }
 
@@ -729,26 +742,26 @@ impl Filesystem for FuseAdapter {
         reply.error(self.refuse("setxattr", ino, None));
     }
 
-    /// Files are always readable (POLLIN); POLLPRI says the contents changed since this
-    /// handle was opened (sysfs's convention), e.g. a `state` that moved on. Until then the
+    /// Files are always readable (POLLIN); POLLPRI says the contents changed since a reader
+    /// last saw them (sysfs's convention), e.g. a `state` that moved on. Until then the
     /// poller is woken by the watcher thread when they do.
     fn poll(
         &self,
         _req: &Request,
-        _ino: INodeNo,
-        fh: FileHandle,
+        ino: INodeNo,
+        _fh: FileHandle,
         ph: fuser::PollNotifier,
         _events: fuser::PollEvents,
         _flags: fuser::PollFlags,
         reply: fuser::ReplyPoll,
     ) {
         self.counts.count("other");
-        match self.fs.changed_since_open(fh.0) {
+        match self.fs.changed_since_seen(ino.0) {
             Ok(true) => reply.poll(fuser::PollEvents::POLLIN | fuser::PollEvents::POLLPRI),
             Ok(false) => {
                 let mut watches = self.watches.lock().unwrap_or_else(|p| p.into_inner());
-                watches.retain(|(other, _)| *other != fh.0);
-                watches.push((fh.0, ph));
+                watches.retain(|(_, other)| other.handle().0 != ph.handle().0);
+                watches.push((ino.0, ph));
                 reply.poll(fuser::PollEvents::POLLIN);
             }
             Err(e) => reply.error(errno(&e)),

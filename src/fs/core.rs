@@ -49,19 +49,20 @@ pub struct DirEntry {
     pub attr: Attr,
 }
 
-enum Handle {
-    Dir(Arc<Vec<DirEntry>>),
-    /// A file opened for reading: its contents at open.
-    File {
-        node: Node,
-        content: Arc<Vec<u8>>,
-    },
-    /// A control file opened for writing: each write is a command.
-    Control {
-        node: Node,
-        content: Arc<Vec<u8>>,
-    },
+/// What the kernel must forget because the backend changed underneath it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invalidation {
+    /// A file's or directory's attributes and cached contents.
+    Inode(u64),
+    /// The name `name` in directory `parent` (an image or instance that may be gone).
+    Entry { parent: u64, name: String },
+    /// Anything: the change feed lost track.
+    Everything,
 }
+
+/// Maps kept per inode hold at most this many entries; past it they start over, so memory
+/// stays bounded whatever a user walks.
+const PER_INODE_MAX: usize = 100_000;
 
 /// The recent refusals and failures of this mount, shown in `errors`.
 struct ErrorLog {
@@ -126,8 +127,21 @@ impl<V> Recent<V> {
     }
 }
 
+/// The `by-name` links of one kind in one region, and where each name is.
+struct LinkTable {
+    list: Vec<(String, crate::model::ImageEntry)>,
+    index: HashMap<String, usize>,
+}
+
+/// A `by-name` table and when it was computed.
+type RecentLinks = (Instant, Arc<LinkTable>);
+
 /// The filesystem: one account's view of an image service.
 pub struct ImageFs {
+    /// `by-name` tables computed within the last [`RECENT`]: each lookup of a link would
+    /// otherwise list the whole kind.
+    links: Mutex<HashMap<(u8, ImageKind), RecentLinks>>,
+    links_generation: AtomicU64,
     images: Recent<crate::model::Image>,
     prices: Recent<crate::model::Price>,
     service: Arc<dyn ImageService>,
@@ -136,8 +150,16 @@ pub struct ImageFs {
     errors: Mutex<ErrorLog>,
     /// What each control file's last command produced, shown when it is read.
     outcomes: Mutex<HashMap<u64, (Vec<u8>, SystemTime)>>,
-    handles: Mutex<HashMap<u64, Handle>>,
+    /// Directory listings taken at opendir, by handle.
+    handles: Mutex<HashMap<u64, Arc<Vec<DirEntry>>>>,
     next_handle: AtomicU64,
+    /// Writes taken by each control file: part of its version, so a write always changes the
+    /// file's mtime (the kernel then drops any page the write went through).
+    writes: Mutex<HashMap<u64, u64>>,
+    /// A hash of what each file last showed a reader, for poll.
+    seen: Mutex<HashMap<u64, u64>>,
+    /// Where this mount is in the backend's change feed (`None`: the backend has none).
+    feed: Mutex<Option<crate::service::ChangeCursor>>,
 }
 
 fn no_such(what: impl std::fmt::Display) -> Error {
@@ -146,6 +168,21 @@ fn no_such(what: impl std::fmt::Display) -> Error {
         format!("{what} does not exist"),
         libc::ENOENT,
     )
+}
+
+fn content_hash(content: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    content.hash(&mut h);
+    h.finish()
+}
+
+fn remember(map: &Mutex<HashMap<u64, u64>>, key: u64, value: u64) {
+    let mut map = lock(map);
+    if map.len() >= PER_INODE_MAX {
+        map.clear();
+    }
+    map.insert(key, value);
 }
 
 fn stale_handle() -> Error {
@@ -247,7 +284,10 @@ impl ImageFs {
             )));
         }
         let now = SystemTime::now();
+        let feed = service.changes(None)?.map(|c| c.cursor);
         Ok(ImageFs {
+            links: Mutex::new(HashMap::new()),
+            links_generation: AtomicU64::new(0),
             images: Recent::new(),
             prices: Recent::new(),
             service,
@@ -260,6 +300,9 @@ impl ImageFs {
             outcomes: Mutex::new(HashMap::new()),
             handles: Mutex::new(HashMap::new()),
             next_handle: AtomicU64::new(1),
+            writes: Mutex::new(HashMap::new()),
+            seen: Mutex::new(HashMap::new()),
+            feed: Mutex::new(feed),
         })
     }
 
@@ -345,7 +388,28 @@ impl ImageFs {
     /// name. A name that several images of the kind share, or that cannot be a file name
     /// (empty, `.`, `..`, containing `/` or NUL), becomes `<name>.<ImageId>` with `/` and NUL
     /// replaced by `_` (`image.<ImageId>` when nothing is left).
-    fn link_names(
+    fn link_names(&self, r: u8, kind: ImageKind) -> Result<Arc<LinkTable>> {
+        if let Some((at, table)) = lock(&self.links).get(&(r, kind)) {
+            if at.elapsed() < RECENT {
+                return Ok(table.clone());
+            }
+        }
+        let generation = self.links_generation.load(Ordering::Acquire);
+        let list = self.compute_link_names(r, kind)?;
+        let index = list
+            .iter()
+            .enumerate()
+            .map(|(i, (link, _))| (link.clone(), i))
+            .collect();
+        let table = Arc::new(LinkTable { list, index });
+        let mut links = lock(&self.links);
+        if self.links_generation.load(Ordering::Acquire) == generation {
+            links.insert((r, kind), (Instant::now(), table.clone()));
+        }
+        Ok(table)
+    }
+
+    fn compute_link_names(
         &self,
         r: u8,
         kind: ImageKind,
@@ -428,6 +492,13 @@ impl ImageFs {
     fn forget_recent(&self) {
         self.images.clear();
         self.prices.clear();
+        self.forget_links();
+    }
+
+    fn forget_links(&self) {
+        let mut links = lock(&self.links);
+        self.links_generation.fetch_add(1, Ordering::AcqRel);
+        links.clear();
     }
 
     fn instance_of(&self, r: u8, number: u64) -> Result<(String, InstanceId)> {
@@ -465,6 +536,27 @@ impl ImageFs {
         }
     }
 
+    /// A file's attributes: its size, and an mtime in the second of `base` whose nanoseconds
+    /// are a version of the contents (and of the writes the file took). Whenever the contents
+    /// change, so does the mtime, and the kernel drops the pages it cached of the old ones.
+    fn versioned(&self, node: Node, content: &[u8], base: SystemTime) -> Attr {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        content.hash(&mut h);
+        lock(&self.writes)
+            .get(&node.ino())
+            .copied()
+            .unwrap_or(0)
+            .hash(&mut h);
+        let secs = base
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let nanos = u32::try_from(h.finish() % 1_000_000_000).unwrap_or(0);
+        let mtime = SystemTime::UNIX_EPOCH + Duration::new(secs, nanos);
+        self.attr(node, content.len() as u64, mtime)
+    }
+
     fn created(time: &str) -> SystemTime {
         parse_api_time(time).unwrap_or(SystemTime::UNIX_EPOCH)
     }
@@ -477,10 +569,10 @@ impl ImageFs {
 
     /// A control file's attributes: its size is the last outcome's.
     fn control_attr(&self, node: Node, fallback_mtime: SystemTime) -> Attr {
-        let outcomes = lock(&self.outcomes);
-        match outcomes.get(&node.ino()) {
-            Some((content, when)) => self.attr(node, content.len() as u64, *when),
-            None => self.attr(node, 0, fallback_mtime),
+        let outcome = lock(&self.outcomes).get(&node.ino()).cloned();
+        match outcome {
+            Some((content, when)) => self.versioned(node, &content, when),
+            None => self.versioned(node, &[], fallback_mtime),
         }
     }
 
@@ -494,7 +586,7 @@ impl ImageFs {
                 let (region, id, image) = self.image_record(r, kind, n)?;
                 let mtime = Self::created(&image.created_time);
                 let content = self.render_image_file(&region, kind, &id, f, &image)?;
-                Ok(self.attr(node, content.len() as u64, mtime))
+                Ok(self.versioned(node, &content, mtime))
             }
             Node::InstanceDir(r, n) => {
                 let (region, id) = self.instance_of(r, n)?;
@@ -509,7 +601,7 @@ impl ImageFs {
                     return Ok(self.control_attr(node, mtime));
                 }
                 let content = Self::render_instance_file(f, &instance)?;
-                Ok(self.attr(node, content.len() as u64, mtime))
+                Ok(self.versioned(node, &content, mtime))
             }
             Node::NameLink(r, kind, n) => {
                 let (_, id, image) = self.image_record(r, kind, n)?;
@@ -523,13 +615,13 @@ impl ImageFs {
             Node::ByName(_) | Node::ByNameKind(..) => Ok(self.attr(node, 0, self.mounted_at)),
             Node::RegionFile(_, RegionFile::Import) => Ok(self.control_attr(node, self.mounted_at)),
             Node::Errors => {
-                let log = lock(&self.errors);
-                let size: usize = log.lines.iter().map(|l| l.len() + 1).sum();
-                Ok(self.attr(node, size as u64, log.changed))
+                let changed = lock(&self.errors).changed;
+                let content = self.render(node)?;
+                Ok(self.versioned(node, &content, changed))
             }
             Node::AccountJson | Node::RegionFile(..) => {
                 let content = self.render(node)?;
-                Ok(self.attr(node, content.len() as u64, self.mounted_at))
+                Ok(self.versioned(node, &content, self.mounted_at))
             }
             Node::Root
             | Node::Regions
@@ -577,10 +669,11 @@ impl ImageFs {
                 Node::ByNameKind(r, ImageKind::from_dir_name(name).ok_or_else(missing)?)
             }
             Node::ByNameKind(r, k) => {
-                let (_, entry) = self
-                    .link_names(r, k)?
-                    .into_iter()
-                    .find(|(link, _)| link == name)
+                let table = self.link_names(r, k)?;
+                let (_, entry) = table
+                    .index
+                    .get(name)
+                    .and_then(|&i| table.list.get(i))
                     .ok_or_else(missing)?;
                 let link = Node::NameLink(r, k, entry.image_id.number());
                 let target = format!("../../{}/{}", k.dir_name(), entry.image_id);
@@ -662,12 +755,13 @@ impl ImageFs {
                 .collect(),
             Node::ByNameKind(r, k) => Ok(self
                 .link_names(r, k)?
-                .into_iter()
+                .list
+                .iter()
                 .map(|(link, e)| {
                     let node = Node::NameLink(r, k, e.image_id.number());
                     let target_len = format!("../../{}/{}", k.dir_name(), e.image_id).len();
                     DirEntry {
-                        name: link,
+                        name: link.clone(),
                         attr: self.attr(node, target_len as u64, Self::created(&e.created_time)),
                     }
                 })
@@ -691,8 +785,8 @@ impl ImageFs {
                 let mut out = Vec::new();
                 for f in ImageFile::ALL.into_iter().filter(|f| f.exists_for(kind)) {
                     let child = Node::ImageFile(r, kind, n, f);
-                    let size = self.render_image_file(&region, kind, &id, f, &image)?.len();
-                    let attr = self.attr(child, size as u64, mtime);
+                    let content = self.render_image_file(&region, kind, &id, f, &image)?;
+                    let attr = self.versioned(child, &content, mtime);
                     out.push(DirEntry {
                         name: f.name().to_string(),
                         attr,
@@ -723,8 +817,8 @@ impl ImageFs {
                     let attr = if child.is_control() {
                         self.control_attr(child, mtime)
                     } else {
-                        let size = Self::render_instance_file(f, &instance)?.len();
-                        self.attr(child, size as u64, mtime)
+                        let content = Self::render_instance_file(f, &instance)?;
+                        self.versioned(child, &content, mtime)
                     };
                     out.push(DirEntry {
                         name: f.name().to_string(),
@@ -844,29 +938,30 @@ impl ImageFs {
         }
     }
 
-    fn new_handle(&self, handle: Handle) -> u64 {
-        let fh = self.next_handle.fetch_add(1, Ordering::Relaxed);
-        lock(&self.handles).insert(fh, handle);
-        fh
-    }
-
     /// Opens a directory: its listing is taken now, so a `readdir` sequence is consistent.
     pub fn opendir(&self, ino: u64) -> Result<u64> {
-        let entries = self.list(ino)?;
-        Ok(self.new_handle(Handle::Dir(Arc::new(entries))))
+        let entries = Arc::new(self.list(ino)?);
+        let fh = self.next_handle.fetch_add(1, Ordering::Relaxed);
+        lock(&self.handles).insert(fh, entries);
+        Ok(fh)
     }
 
     /// The listing taken by `opendir`.
     pub fn dir_entries(&self, fh: u64) -> Result<Arc<Vec<DirEntry>>> {
-        match lock(&self.handles).get(&fh) {
-            Some(Handle::Dir(entries)) => Ok(entries.clone()),
-            _ => Err(stale_handle()),
-        }
+        lock(&self.handles)
+            .get(&fh)
+            .cloned()
+            .ok_or_else(stale_handle)
     }
 
-    /// Opens a file. Its contents are taken now (when it is opened for reading), so one `cat`
-    /// sees one consistent version. Write access is for control files only.
-    pub fn open(&self, ino: u64, read: bool, write: bool) -> Result<u64> {
+    /// Forgets a directory handle.
+    pub fn releasedir(&self, fh: u64) {
+        lock(&self.handles).remove(&fh);
+    }
+
+    /// Reads a file: its contents now. Files are not opened (the kernel keeps what it read
+    /// in its page cache until the contents change), so each read renders afresh.
+    pub fn read(&self, ino: u64, offset: u64, size: u32) -> Result<Vec<u8>> {
         let node = self.node(ino)?;
         if node.is_dir() {
             return Err(Error::with_errno(
@@ -875,32 +970,10 @@ impl ImageFs {
                 libc::EISDIR,
             ));
         }
-        if write && !node.is_control() {
-            return Err(self.refuse("write", node, None));
+        let content = self.render(node)?;
+        if offset == 0 {
+            remember(&self.seen, ino, content_hash(&content));
         }
-        let content = if read {
-            Arc::new(self.render(node)?)
-        } else {
-            // A write-only open must still name something that exists.
-            self.attr_of(node)?;
-            Arc::new(Vec::new())
-        };
-        let handle = if write {
-            Handle::Control { node, content }
-        } else {
-            Handle::File { node, content }
-        };
-        Ok(self.new_handle(handle))
-    }
-
-    /// Reads from a file opened with `open`.
-    pub fn read(&self, fh: u64, offset: u64, size: u32) -> Result<Vec<u8>> {
-        let content = match lock(&self.handles).get(&fh) {
-            Some(Handle::File { content, .. }) | Some(Handle::Control { content, .. }) => {
-                content.clone()
-            }
-            _ => return Err(stale_handle()),
-        };
         let start = usize::try_from(offset)
             .unwrap_or(usize::MAX)
             .min(content.len());
@@ -908,42 +981,50 @@ impl ImageFs {
         Ok(content[start..end].to_vec())
     }
 
-    /// The contents a read-only handle took at open (`None` for control files, whose
-    /// contents change with every command).
-    pub fn opened_content(&self, fh: u64) -> Option<Arc<Vec<u8>>> {
-        match lock(&self.handles).get(&fh) {
-            Some(Handle::File { content, .. }) => Some(content.clone()),
-            _ => None,
-        }
-    }
-
-    /// Whether a read-only file's contents now differ from those its handle took at open (for
-    /// poll: a `state` file signals a change). `NotFound`-like errors when the file is gone.
-    pub fn changed_since_open(&self, fh: u64) -> Result<bool> {
-        let (node, content) = match lock(&self.handles).get(&fh) {
-            Some(Handle::File { node, content }) => (*node, content.clone()),
-            _ => return Err(stale_handle()),
-        };
+    /// Whether a file now shows other contents than it last showed a reader (for poll: a
+    /// `state` file signals a change). The first question sets the baseline.
+    pub fn changed_since_seen(&self, ino: u64) -> Result<bool> {
+        let node = self.node(ino)?;
         // A fresh look, not the recent-record cache: a poller wants the store's present.
         if let Node::ImageFile(r, kind, n, _) = node {
             self.images.forget(&(r, kind, n));
         }
-        Ok(self.render(node)? != *content)
+        let now = content_hash(&self.render(node)?);
+        let mut seen = lock(&self.seen);
+        match seen.get(&ino) {
+            Some(&before) => Ok(before != now),
+            None => {
+                if seen.len() >= PER_INODE_MAX {
+                    seen.clear();
+                }
+                seen.insert(ino, now);
+                Ok(false)
+            }
+        }
     }
 
-    /// Forgets a file or directory handle.
-    pub fn release(&self, fh: u64) {
-        lock(&self.handles).remove(&fh);
-    }
-
-    /// A write to a file opened with `open`: one command, carried out now. Returns the inodes
-    /// whose cached attributes the command made stale. A refusal is recorded in `errors`.
-    pub fn write(&self, fh: u64, data: &[u8], caller: &Caller) -> Result<Vec<u64>> {
-        let node = match lock(&self.handles).get(&fh) {
-            Some(Handle::Control { node, .. }) => *node,
-            _ => return Err(stale_handle()),
+    /// A write to a file: one command, carried out now. Returns the inodes whose cached
+    /// attributes and contents the command made stale. A refusal is recorded in `errors`.
+    pub fn write(&self, ino: u64, data: &[u8], caller: &Caller) -> Result<Vec<u64>> {
+        let node = self.node(ino)?;
+        {
+            let mut writes = lock(&self.writes);
+            if writes.len() >= PER_INODE_MAX {
+                writes.clear();
+            }
+            *writes.entry(ino).or_default() += 1;
+        }
+        let result = if node.is_control() {
+            self.command(node, data, caller)
+        } else if node.is_dir() {
+            Err(Error::with_errno(
+                "InvalidParameter",
+                format!("{} is a directory", self.path(node)),
+                libc::EISDIR,
+            ))
+        } else {
+            Err(self.refuse_error("write", node, &self.path(node)))
         };
-        let result = self.command(node, data, caller);
         if result.is_ok() {
             self.forget_recent();
         }
@@ -959,6 +1040,77 @@ impl ImageFs {
                 Err(error)
             }
         }
+    }
+
+    /// Whether the backend reports every change (then the kernel may cache for long, and
+    /// [`ImageFs::changes`] says what to drop).
+    pub fn watches_changes(&self) -> bool {
+        lock(&self.feed).is_some()
+    }
+
+    /// What the kernel must drop because of changes made since the last call by anyone
+    /// (another mount, the server, a transition reaching its end, this mount). Records read
+    /// recently are forgotten first, so what the kernel reads next is the present.
+    pub fn changes(&self) -> Result<Vec<Invalidation>> {
+        let Some(cursor) = *lock(&self.feed) else {
+            return Ok(Vec::new());
+        };
+        let Some(changes) = self.service.changes(Some(cursor))? else {
+            return Ok(Vec::new());
+        };
+        *lock(&self.feed) = Some(changes.cursor);
+        if changes.everything {
+            self.forget_recent();
+            return Ok(vec![Invalidation::Everything]);
+        }
+        if !changes.images.is_empty() {
+            self.forget_links();
+        }
+        let mut out = Vec::new();
+        let mut regions = std::collections::BTreeSet::new();
+        for (region, id) in &changes.images {
+            let Some(r) = self.region_index(region) else {
+                continue;
+            };
+            regions.insert(r);
+            let n = id.number();
+            for kind in ImageKind::ALL {
+                self.images.forget(&(r, kind, n));
+                self.prices.forget(&(r, kind, n));
+                out.push(Invalidation::Entry {
+                    parent: Node::KindDir(r, kind).ino(),
+                    name: id.to_string(),
+                });
+                out.push(Invalidation::Inode(Node::ImageDir(r, kind, n).ino()));
+                for f in ImageFile::ALL.into_iter().filter(|f| f.exists_for(kind)) {
+                    out.push(Invalidation::Inode(Node::ImageFile(r, kind, n, f).ino()));
+                }
+            }
+        }
+        for (region, id) in &changes.instances {
+            let Some(r) = self.region_index(region) else {
+                continue;
+            };
+            regions.insert(r);
+            let n = id.number();
+            out.push(Invalidation::Entry {
+                parent: Node::InstancesDir(r).ino(),
+                name: id.to_string(),
+            });
+            out.push(Invalidation::Inode(Node::InstanceDir(r, n).ino()));
+            for f in InstanceFile::ALL {
+                out.push(Invalidation::Inode(Node::InstanceFile(r, n, f).ino()));
+            }
+        }
+        for r in regions {
+            out.push(Invalidation::Inode(
+                Node::RegionFile(r, RegionFile::QuotaJson).ino(),
+            ));
+        }
+        if !out.is_empty() {
+            out.push(Invalidation::Inode(Node::AccountJson.ino()));
+        }
+        Ok(out)
     }
 
     /// Carries out the command written to a control file: its outcome (what reading the file
@@ -1217,9 +1369,7 @@ mod tests {
 
     fn cat(fs: &ImageFs, path: &str) -> Result<String> {
         let attr = walk(fs, path)?;
-        let fh = fs.open(attr.ino, true, false)?;
-        let data = fs.read(fh, 0, u32::MAX)?;
-        fs.release(fh);
+        let data = fs.read(attr.ino, 0, u32::MAX)?;
         assert_eq!(attr.size, data.len() as u64, "{path}");
         Ok(String::from_utf8(data).expect("utf-8"))
     }
@@ -1244,16 +1394,164 @@ mod tests {
         );
     }
 
+    /// A store with one custom image of the default account, and two filesystems on it: the
+    /// one under test and "another mount" of the same account.
+    fn two_mounts() -> (tempfile::TempDir, ImageFs, ImageFs, String) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(Store::open(&dir.path().join("s.db"), None).expect("store"));
+        let owner = store.default_account().expect("account");
+        crate::local::insert_synthetic_images(&store, "ap-guangzhou", &owner, 0, 1).expect("image");
+        let open = || {
+            let service = LocalService::open(store.clone(), None)
+                .expect("service")
+                .with_transition_delay(Some(Duration::from_millis(50)));
+            ImageFs::new(Arc::new(service)).expect("fs")
+        };
+        let (this, other) = (open(), open());
+        let custom = walk(&this, "regions/ap-guangzhou/custom").expect("custom");
+        let image = this.list(custom.ino).expect("list")[0].name.clone();
+        (dir, this, other, image)
+    }
+
+    fn caller() -> Caller {
+        Caller {
+            uid: 0,
+            gid: 0,
+            pid: 0,
+        }
+    }
+
+    #[test]
+    fn a_file_mtime_versions_its_contents_and_writes() {
+        let (_dir, fs, _other, image) = two_mounts();
+        let name = walk(&fs, &format!("regions/ap-guangzhou/custom/{image}/name")).expect("name");
+        let dir = walk(&fs, &format!("regions/ap-guangzhou/custom/{image}")).expect("dir");
+        let second = |t: SystemTime| {
+            t.duration_since(SystemTime::UNIX_EPOCH)
+                .expect("after 1970")
+                .as_secs()
+        };
+        // The version lives in the nanoseconds: `ls -l` still shows CreatedTime.
+        assert_eq!(second(name.mtime), second(dir.mtime));
+        fs.write(name.ino, b"renamed\n", &caller()).expect("rename");
+        let renamed = fs.getattr(name.ino).expect("getattr");
+        assert_ne!(renamed.mtime, name.mtime);
+        assert_eq!(second(renamed.mtime), second(dir.mtime));
+        // The same contents again: the write still shows, so a page it went through is dropped.
+        fs.write(name.ino, b"renamed\n", &caller())
+            .expect("rename again");
+        assert_ne!(fs.getattr(name.ino).expect("getattr").mtime, renamed.mtime);
+        // Reading changes nothing.
+        let now = fs.getattr(name.ino).expect("getattr");
+        cat(&fs, &format!("regions/ap-guangzhou/custom/{image}/name")).expect("cat");
+        assert_eq!(fs.getattr(name.ino).expect("getattr"), now);
+    }
+
+    #[test]
+    fn changes_made_elsewhere_say_what_to_drop_and_show_at_once() {
+        let (_dir, fs, other, image) = two_mounts();
+        assert!(fs.watches_changes());
+        let path = format!("regions/ap-guangzhou/custom/{image}/name");
+        assert_eq!(cat(&fs, &path).expect("cat").trim_end(), "synthetic-0");
+        assert!(fs.changes().expect("changes").is_empty(), "nothing changed");
+        let name = walk(&other, &path).expect("name");
+        other
+            .write(name.ino, b"elsewhere\n", &caller())
+            .expect("rename elsewhere");
+        let drop = fs.changes().expect("changes");
+        let metadata = walk(
+            &fs,
+            &format!("regions/ap-guangzhou/custom/{image}/metadata.json"),
+        )
+        .expect("metadata");
+        let custom = walk(&fs, "regions/ap-guangzhou/custom").expect("custom");
+        let quota = walk(&fs, "regions/ap-guangzhou/quota.json").expect("quota");
+        for wanted in [
+            Invalidation::Inode(metadata.ino),
+            Invalidation::Inode(name.ino),
+            Invalidation::Inode(quota.ino),
+            Invalidation::Entry {
+                parent: custom.ino,
+                name: image.clone(),
+            },
+        ] {
+            assert!(drop.contains(&wanted), "{wanted:?} in {drop:?}");
+        }
+        // The record read moments ago is forgotten: the next read is the present.
+        assert_eq!(cat(&fs, &path).expect("cat").trim_end(), "elsewhere");
+        assert!(fs.changes().expect("changes").is_empty(), "reported once");
+    }
+
+    #[test]
+    fn a_transition_reaching_its_end_is_a_change() {
+        let (_dir, fs, other, image) = two_mounts();
+        let launch = walk(
+            &other,
+            &format!("regions/ap-guangzhou/custom/{image}/launch"),
+        )
+        .expect("launch");
+        other.write(launch.ino, b"1\n", &caller()).expect("launch");
+        let launched = fs.changes().expect("changes");
+        let instance = launched
+            .iter()
+            .find_map(|i| match i {
+                Invalidation::Entry { name, .. } if name.starts_with("ins-") => Some(name.clone()),
+                _ => None,
+            })
+            .expect("the new instance is named");
+        // Nothing is written when the instance starts running, yet its state changes.
+        std::thread::sleep(Duration::from_millis(120));
+        let state = walk(
+            &fs,
+            &format!("regions/ap-guangzhou/instances/{instance}/state"),
+        )
+        .expect("state");
+        assert!(
+            fs.changes()
+                .expect("changes")
+                .contains(&Invalidation::Inode(state.ino)),
+            "the end of the transition is reported"
+        );
+        assert_eq!(
+            cat(
+                &fs,
+                &format!("regions/ap-guangzhou/instances/{instance}/state")
+            )
+            .expect("cat")
+            .trim_end(),
+            "RUNNING"
+        );
+    }
+
+    #[test]
+    fn a_reader_far_behind_is_told_everything_changed() {
+        let (dir, fs, _other, _image) = two_mounts();
+        let store = Store::open(&dir.path().join("s.db"), None).expect("store");
+        let owner = store.default_account().expect("account");
+        crate::local::insert_synthetic_images(&store, "ap-guangzhou", &owner, 1, 10_001)
+            .expect("images");
+        assert_eq!(
+            fs.changes().expect("changes"),
+            vec![Invalidation::Everything]
+        );
+        assert!(
+            fs.changes().expect("changes").is_empty(),
+            "then in step again"
+        );
+    }
+
     #[test]
     fn reads_honour_offset_and_size() {
         let (_dir, fs) = fs();
         let attr = walk(&fs, "regions/ap-guangzhou/public/img-9qabwvbn/state").expect("test value");
-        let fh = fs.open(attr.ino, true, false).expect("test value");
-        assert_eq!(fs.read(fh, 1, 3).expect("test value"), b"ORM");
-        assert_eq!(fs.read(fh, 100, 3).expect("test value"), b"");
-        assert_eq!(fs.read(fh, u64::MAX, u32::MAX).expect("test value"), b"");
-        fs.release(fh);
-        assert_eq!(fs.read(fh, 0, 1).unwrap_err().errno(), libc::EBADF);
+        assert_eq!(fs.read(attr.ino, 1, 3).expect("test value"), b"ORM");
+        assert_eq!(fs.read(attr.ino, 100, 3).expect("test value"), b"");
+        assert_eq!(
+            fs.read(attr.ino, u64::MAX, u32::MAX).expect("test value"),
+            b""
+        );
+        let dir = walk(&fs, "regions/ap-guangzhou/public").expect("test value");
+        assert_eq!(fs.read(dir.ino, 0, 1).unwrap_err().errno(), libc::EISDIR);
     }
 
     #[test]
@@ -1303,7 +1601,12 @@ mod tests {
     fn writes_are_refused_and_recorded() {
         let (_dir, fs) = fs();
         let name = walk(&fs, "regions/ap-guangzhou/public/img-9qabwvbn/name").expect("test value");
-        let e = fs.open(name.ino, false, true).unwrap_err();
+        let caller = Caller {
+            uid: 0,
+            gid: 0,
+            pid: 0,
+        };
+        let e = fs.write(name.ino, b"x\n", &caller).unwrap_err();
         assert_eq!(e.errno(), libc::EPERM);
         assert_eq!(e.code(), "UnsupportedOperation");
         let errors = cat(&fs, "errors").expect("test value");

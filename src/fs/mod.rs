@@ -53,13 +53,18 @@ pub fn serve(
     let (stale_tx, stale_rx) = std::sync::mpsc::channel::<adapter::StaleBatch>();
     let counts = std::sync::Arc::new(adapter::RequestCounts::default());
     let adapter = adapter::FuseAdapter::new(fs, uid, gid, stale_tx, counts.clone());
+    let watcher = adapter.watcher();
     let mut session = fuser::Session::new(adapter, mountpoint, &config(settings))?;
     let notifier = session.notifier();
+    let watcher_notifier = session.notifier();
+    std::thread::Builder::new()
+        .name("imagefs-watch".into())
+        .spawn(move || watcher.run(watcher_notifier))?;
     std::thread::Builder::new()
         .name("imagefs-invalidate".into())
         .spawn(move || {
-            // Drop the kernel's cached attributes of files a command changed, so `stat`
-            // agrees with `cat` at once. ENOENT means the kernel had nothing cached.
+            // Drop what the kernel holds of files a command changed (attributes and pages),
+            // so `stat` and `cat` show the change at once. ENOENT: it held nothing.
             for (inodes, done) in stale_rx {
                 for ino in inodes {
                     if let Err(e) = notifier.inval_inode(fuser::INodeNo(ino), 0, 0) {

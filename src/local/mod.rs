@@ -764,7 +764,98 @@ fn instance_type_size(instance_type: &str) -> Result<(i64, i64)> {
     Ok((cpu, memory))
 }
 
+/// Rows the change journal keeps: a reader further behind is told that everything changed.
+const JOURNAL_KEEP: i64 = 10_000;
+
+/// Drops journal rows no reader needs any more (all but the newest [`JOURNAL_KEEP`]).
+fn prune_journal(c: &Connection) -> Result<()> {
+    c.prepare_cached("DELETE FROM changes WHERE seq <= (SELECT MAX(seq) FROM changes) - ?1")?
+        .execute([JOURNAL_KEEP])?;
+    Ok(())
+}
+
 impl ImageService for LocalService {
+    fn changes(
+        &self,
+        since: Option<crate::service::ChangeCursor>,
+    ) -> Result<Option<crate::service::Changes>> {
+        use crate::service::{ChangeCursor, Changes};
+        let now = now_ms();
+        let (oldest, newest): (Option<i64>, Option<i64>) = self.store.with_conn(|c| {
+            Ok(c.prepare_cached("SELECT MIN(seq), MAX(seq) FROM changes")?
+                .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?)
+        })?;
+        let newest = newest.unwrap_or(0);
+        let mut out = Changes {
+            cursor: ChangeCursor {
+                seq: newest,
+                at_ms: now,
+            },
+            ..Changes::default()
+        };
+        let Some(since) = since else {
+            return Ok(Some(out));
+        };
+        if newest - since.seq > JOURNAL_KEEP || oldest.is_some_and(|o| o > since.seq + 1) {
+            out.everything = true;
+            if newest - oldest.unwrap_or(newest) > 2 * JOURNAL_KEEP {
+                self.store.with_tx(|tx| prune_journal(tx))?;
+            }
+            return Ok(Some(out));
+        }
+        self.store.with_conn(|c| {
+            // Rows up to `newest` are committed: SQLite has one writer at a time.
+            let mut stmt = c.prepare_cached(
+                "SELECT region, image_id, instance_id FROM changes WHERE seq > ?1 AND seq <= ?2",
+            )?;
+            let rows = stmt.query_map(params![since.seq, newest], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                ))
+            })?;
+            for row in rows {
+                let (region, image, instance) = row?;
+                if let Some(id) = image.and_then(|i| ImageId::parse(&i).ok()) {
+                    out.images.push((region.clone(), id));
+                }
+                if let Some(id) = instance.and_then(|i| InstanceId::parse(&i).ok()) {
+                    out.instances.push((region, id));
+                }
+            }
+            // Transitions whose time came: readers show their end without any write.
+            for (table, column) in [("images", "image_id"), ("instances", "instance_id")] {
+                let mut stmt = c.prepare_cached(&format!(
+                    "SELECT region, {column} FROM {table}
+                     WHERE transition_due > ?1 AND transition_due <= ?2"
+                ))?;
+                let rows = stmt.query_map(params![since.at_ms, now], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })?;
+                for row in rows {
+                    let (region, id) = row?;
+                    if table == "images" {
+                        if let Ok(id) = ImageId::parse(&id) {
+                            out.images.push((region, id));
+                        }
+                    } else if let Ok(id) = InstanceId::parse(&id) {
+                        out.instances.push((region, id));
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        out.images.sort();
+        out.images.dedup();
+        out.instances.sort();
+        out.instances.dedup();
+        if newest - oldest.unwrap_or(newest) > 2 * JOURNAL_KEEP {
+            self.store.with_tx(|tx| prune_journal(tx))?;
+        }
+        Ok(Some(out))
+    }
+
     fn account(&self) -> Result<AccountInfo> {
         Ok(AccountInfo {
             account_id: self.account.clone(),
@@ -1861,7 +1952,7 @@ pub fn insert_synthetic_images(
                 created
             ])?;
         }
-        Ok(())
+        prune_journal(tx)
     })
 }
 

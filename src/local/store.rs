@@ -16,7 +16,7 @@ use crate::model::{format_api_time, AccountId};
 
 /// The schema version this build writes. A store with a higher one was written by a newer
 /// imagefs and is refused rather than misread.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// The account a store creates on first use, used when a mount names none.
 pub const FIRST_ACCOUNT: &str = "100000000001";
@@ -136,8 +136,44 @@ CREATE TABLE api_keys (
 );
 "#;
 
+/// Version 4: a journal of changed images and instances, written by triggers whoever makes
+/// the change (a mount, `imagefs serve`, the CLI), so each mount can drop exactly what the
+/// kernel caches of them. Kept short: a reader that falls behind starts over.
+const SCHEMA_V4: &str = r#"
+CREATE TABLE changes (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    region      TEXT NOT NULL,
+    image_id    TEXT,
+    instance_id TEXT
+);
+CREATE TRIGGER images_inserted AFTER INSERT ON images BEGIN
+    INSERT INTO changes (region, image_id) VALUES (NEW.region, NEW.image_id);
+END;
+CREATE TRIGGER images_updated AFTER UPDATE ON images BEGIN
+    INSERT INTO changes (region, image_id) VALUES (NEW.region, NEW.image_id);
+END;
+CREATE TRIGGER images_deleted AFTER DELETE ON images BEGIN
+    INSERT INTO changes (region, image_id) VALUES (OLD.region, OLD.image_id);
+END;
+CREATE TRIGGER shares_inserted AFTER INSERT ON shares BEGIN
+    INSERT INTO changes (region, image_id) VALUES (NEW.region, NEW.image_id);
+END;
+CREATE TRIGGER shares_deleted AFTER DELETE ON shares BEGIN
+    INSERT INTO changes (region, image_id) VALUES (OLD.region, OLD.image_id);
+END;
+CREATE TRIGGER instances_inserted AFTER INSERT ON instances BEGIN
+    INSERT INTO changes (region, instance_id) VALUES (NEW.region, NEW.instance_id);
+END;
+CREATE TRIGGER instances_updated AFTER UPDATE ON instances BEGIN
+    INSERT INTO changes (region, instance_id) VALUES (NEW.region, NEW.instance_id);
+END;
+CREATE TRIGGER instances_deleted AFTER DELETE ON instances BEGIN
+    INSERT INTO changes (region, instance_id) VALUES (OLD.region, OLD.instance_id);
+END;
+"#;
+
 /// The schema steps after version 1: `UPGRADES[i]` takes a store from version i + 1 to i + 2.
-const UPGRADES: &[&str] = &[SCHEMA_V2, SCHEMA_V3];
+const UPGRADES: &[&str] = &[SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
 
 /// A handle on one store file. Cheap to share; connections are pooled.
 pub struct Store {
