@@ -563,6 +563,14 @@ fn a_change_made_elsewhere_is_read_exactly() {
     command(&in_b.join("name"), "shore").expect("rename elsewhere");
     std::thread::sleep(Duration::from_millis(400));
     assert_eq!(read(&image.join("name")), "shore\n");
+    // Listed (the kernel is handed the files' contents with the listing), then changed.
+    let out = sh(&image, "grep -rl shore . | sort");
+    assert_eq!(stdout(&out), "./metadata.json\n./name\n");
+    command(&in_b.join("name"), "shark").expect("rename elsewhere");
+    std::thread::sleep(Duration::from_millis(400));
+    let out = sh(&image, "grep -rh shark .");
+    assert!(stdout(&out).contains("shark\n"), "{}", stdout(&out));
+    assert!(!stdout(&out).contains("shore"), "{}", stdout(&out));
     // Longer: never cut at the size the kernel held.
     command(&in_b.join("name"), "a-much-longer-name-than-before").expect("rename elsewhere");
     std::thread::sleep(Duration::from_millis(400));
@@ -587,6 +595,22 @@ fn a_change_made_elsewhere_is_read_exactly() {
             read(&image.join(file)).len() as u64
         );
     }
+    // Listings too: A lists custom/ (the kernel keeps the listing), B makes an image.
+    let listing = |m: &Mount| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(m.region("ap-guangzhou").join("custom"))
+            .expect("list")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(listing(&a), vec![id.clone()]);
+    assert_eq!(listing(&a), vec![id.clone()]);
+    let second = image_id(&make_image(&b, "ap-guangzhou", "second"));
+    std::thread::sleep(Duration::from_millis(400));
+    let mut both = vec![id.clone(), second.clone()];
+    both.sort();
+    assert_eq!(listing(&a), both, "an image made elsewhere is listed");
     // Deleted elsewhere: gone from A too, though A looked it up moments ago.
     assert!(image.join("name").exists());
     std::fs::remove_dir(&in_b).expect("delete elsewhere");
@@ -595,6 +619,7 @@ fn a_change_made_elsewhere_is_read_exactly() {
         !image.exists(),
         "the deleted image is gone from the other mount"
     );
+    assert_eq!(listing(&a), vec![second], "and from its listing");
 }
 
 /// `regions/<r>/by-name/<kind>/<ImageName>` symlinks to the image directories.

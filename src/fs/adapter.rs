@@ -23,8 +23,81 @@ use crate::service::Caller;
 /// own short TTL still makes a vanished image disappear within a second.
 const FIXED_ENTRY_TTL: Duration = Duration::from_secs(3600);
 
-/// Inodes to invalidate, and who waits for it to be done.
-pub type StaleBatch = (Vec<u64>, SyncSender<()>);
+/// What the notifier thread tells the kernel, in order: one thread, so a prefill rendered
+/// before a change never lands after the invalidation of that change.
+pub enum KernelNote {
+    /// Drop the attributes and pages of these inodes, then tell the waiting handler.
+    Drop(Vec<u64>, SyncSender<()>),
+    /// Changes made elsewhere, from the watcher.
+    Apply(Vec<Invalidation>),
+    /// Hand the kernel these files' contents, which it is about to read (with contents
+    /// rendered in an epoch, used if no change came since).
+    Prefill(Vec<(u64, Option<(u64, std::sync::Arc<Vec<u8>>)>)>),
+}
+
+/// Whether a file is worth handing to the kernel before it reads it: not empty, and not
+/// `errors` (it changes with every refusal of this mount).
+fn prefillable(attr: &Attr) -> bool {
+    attr.kind == EntryKind::File
+        && attr.size > 0
+        && attr.size <= PREFILL_MAX as u64
+        && attr.ino != super::inode::Node::Errors.ino()
+}
+
+/// Largest file handed to the kernel ahead of a read.
+const PREFILL_MAX: usize = 64 * 1024;
+
+/// Tells the kernel what [`KernelNote`]s say until every sender is gone.
+pub fn run_notifier(
+    notes: std::sync::mpsc::Receiver<KernelNote>,
+    notifier: fuser::Notifier,
+    parts: NotifierParts,
+) {
+    for note in notes {
+        match note {
+            KernelNote::Drop(inodes, done) => {
+                for ino in inodes {
+                    drop_inode(&notifier, ino);
+                }
+                let _ = done.send(());
+            }
+            KernelNote::Apply(invalidations) => {
+                if let Some(known) = parts.known.upgrade() {
+                    for invalidation in invalidations {
+                        apply(&notifier, &known, invalidation);
+                    }
+                }
+            }
+            KernelNote::Prefill(inodes) => {
+                let Some(fs) = parts.fs.upgrade() else {
+                    continue;
+                };
+                for (ino, rendered) in inodes {
+                    // Contents of the present epoch, else rendered now: either way never
+                    // older than what the kernel was last told to drop (this thread told it).
+                    let data = match rendered {
+                        Some((epoch, data)) if epoch == fs.epoch() => data,
+                        _ => match fs.contents(ino) {
+                            Ok(data) => std::sync::Arc::new(data),
+                            Err(_) => continue,
+                        },
+                    };
+                    if !data.is_empty() && data.len() <= PREFILL_MAX {
+                        if let Err(e) = notifier.store(INodeNo(ino), 0, &data) {
+                            log::debug!("prefilling inode {ino:#x}: {e}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What the notifier thread needs of the adapter.
+pub struct NotifierParts {
+    fs: std::sync::Weak<ImageFs>,
+    known: std::sync::Weak<Mutex<KnownFiles>>,
+}
 
 /// How long a handler waits for its invalidations before replying anyway (the kernel may
 /// hold a lock the invalidation needs until this very request is answered).
@@ -101,27 +174,31 @@ const KNOWN_FILES_MAX: usize = 200_000;
 pub struct Watcher {
     fs: std::sync::Weak<ImageFs>,
     watches: std::sync::Weak<Watches>,
-    known: std::sync::Weak<Mutex<KnownFiles>>,
+    notes: Sender<KernelNote>,
 }
 
 impl Watcher {
-    pub fn run(self, notifier: fuser::Notifier) {
+    pub fn run(self) {
+        // Each batch is sent twice, a tick apart: a reply rendered just before a change may
+        // reach the kernel just after the first invalidation.
+        let mut previous: Vec<Invalidation> = Vec::new();
         loop {
             std::thread::sleep(WATCH_INTERVAL);
-            let (Some(fs), Some(watches), Some(known)) = (
-                self.fs.upgrade(),
-                self.watches.upgrade(),
-                self.known.upgrade(),
-            ) else {
+            let (Some(fs), Some(watches)) = (self.fs.upgrade(), self.watches.upgrade()) else {
                 return;
             };
-            match fs.changes() {
-                Ok(invalidations) => {
-                    for invalidation in invalidations {
-                        apply(&notifier, &known, invalidation);
-                    }
+            let current = match fs.changes() {
+                Ok(invalidations) => invalidations,
+                Err(e) => {
+                    log::warn!("reading the store's changes: {e}");
+                    Vec::new()
                 }
-                Err(e) => log::warn!("reading the store's changes: {e}"),
+            };
+            let mut batch = std::mem::replace(&mut previous, current.clone());
+            batch.retain(|i| *i != Invalidation::Everything);
+            batch.extend(current);
+            if !batch.is_empty() && self.notes.send(KernelNote::Apply(batch)).is_err() {
+                return;
             }
             let pending: Vec<(u64, fuser::PollNotifier)> =
                 std::mem::take(&mut *watches.lock().unwrap_or_else(|p| p.into_inner()));
@@ -145,10 +222,28 @@ impl Watcher {
     }
 }
 
-/// Tells the kernel to drop one thing. ENOENT means it held nothing of it.
+/// Has the kernel drop what it holds of an inode. For a file, its attributes: the next read
+/// then asks for them, and a new mtime (the contents' version) drops the pages, without
+/// waiting for a page a write in progress holds locked. For a directory, its cached listing
+/// too. ENOENT means the kernel held nothing of it.
+fn drop_inode(notifier: &fuser::Notifier, ino: u64) {
+    let pages = if super::inode::Node::from_ino(ino).is_some_and(|n| n.is_dir()) {
+        0
+    } else {
+        -1
+    };
+    if let Err(e) = notifier.inval_inode(INodeNo(ino), pages, 0) {
+        log::debug!("invalidating inode {ino:#x}: {e}");
+    }
+}
+
+/// Tells the kernel to drop one thing.
 fn apply(notifier: &fuser::Notifier, known: &Mutex<KnownFiles>, invalidation: Invalidation) {
     let result = match invalidation {
-        Invalidation::Inode(ino) => notifier.inval_inode(INodeNo(ino), 0, 0),
+        Invalidation::Inode(ino) => {
+            drop_inode(notifier, ino);
+            Ok(())
+        }
         Invalidation::Entry { parent, name } => {
             notifier.inval_entry(INodeNo(parent), name.as_ref())
         }
@@ -164,9 +259,7 @@ fn apply(notifier: &fuser::Notifier, known: &Mutex<KnownFiles>, invalidation: In
                 known.inodes.iter().copied().collect()
             };
             for ino in inodes {
-                if let Err(e) = notifier.inval_inode(INodeNo(ino), 0, 0) {
-                    log::debug!("invalidating inode {ino:#x}: {e}");
-                }
+                drop_inode(notifier, ino);
             }
             Ok(())
         }
@@ -190,9 +283,12 @@ pub struct FuseAdapter {
     counts: std::sync::Arc<RequestCounts>,
     uid: u32,
     gid: u32,
+    /// Where handlers send the inodes a command made stale (a thread of its own, so a
+    /// handler never waits behind the watcher's work).
+    drops: Mutex<Option<Sender<KernelNote>>>,
     /// Inodes whose cached attributes a command made stale, for the invalidation thread
     /// (notifying the kernel from a request handler could deadlock).
-    stale: Mutex<Option<Sender<StaleBatch>>>,
+    stale: Mutex<Option<Sender<KernelNote>>>,
 }
 
 fn errno(e: &Error) -> Errno {
@@ -205,7 +301,8 @@ impl FuseAdapter {
         fs: ImageFs,
         uid: u32,
         gid: u32,
-        stale: Sender<StaleBatch>,
+        drops: Sender<KernelNote>,
+        stale: Sender<KernelNote>,
         counts: std::sync::Arc<RequestCounts>,
     ) -> FuseAdapter {
         let watched = fs.watches_changes();
@@ -219,17 +316,44 @@ impl FuseAdapter {
             counts,
             uid,
             gid,
+            drops: Mutex::new(Some(drops)),
             stale: Mutex::new(Some(stale)),
         }
     }
 
     /// The thread that keeps the kernel's caches in step with the backend (run it with a
     /// notifier of the session).
-    pub fn watcher(&self) -> Watcher {
-        Watcher {
+    pub fn watcher(&self) -> Option<Watcher> {
+        let notes = self
+            .stale
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()?;
+        Some(Watcher {
             fs: std::sync::Arc::downgrade(&self.fs),
             watches: std::sync::Arc::downgrade(&self.watches),
+            notes,
+        })
+    }
+
+    /// What the notifier thread needs (see [`run_notifier`]).
+    pub fn notifier_parts(&self) -> NotifierParts {
+        NotifierParts {
+            fs: std::sync::Arc::downgrade(&self.fs),
             known: std::sync::Arc::downgrade(&self.known),
+        }
+    }
+
+    /// Hands the kernel the contents of files it is about to read (found by a lookup or
+    /// listed with their image), so the read needs no request. Only with a change feed,
+    /// which drops them again when they change.
+    fn prefill(&self, inodes: Vec<(u64, Option<(u64, std::sync::Arc<Vec<u8>>)>)>) {
+        if inodes.is_empty() || !self.fs.watches_changes() {
+            return;
+        }
+        let sender = self.stale.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(sender) = sender.as_ref() {
+            let _ = sender.send(KernelNote::Prefill(inodes));
         }
     }
 
@@ -242,8 +366,10 @@ impl FuseAdapter {
         }
         let (done, wait) = std::sync::mpsc::sync_channel(1);
         let sent = {
-            let sender = self.stale.lock().unwrap_or_else(|p| p.into_inner());
-            sender.as_ref().map(|s| s.send((inodes, done)).is_ok())
+            let sender = self.drops.lock().unwrap_or_else(|p| p.into_inner());
+            sender
+                .as_ref()
+                .map(|s| s.send(KernelNote::Drop(inodes, done)).is_ok())
         };
         if sent == Some(true) {
             let _ = wait.recv_timeout(INVALIDATION_WAIT);
@@ -356,7 +482,6 @@ impl Filesystem for FuseAdapter {
         // it, `echo >` sends a truncating SETATTR, which refuses read-only files at open.
         for flag in [
             InitFlags::FUSE_DO_READDIRPLUS,
-            InitFlags::FUSE_READDIRPLUS_AUTO,
             InitFlags::FUSE_PARALLEL_DIROPS,
             InitFlags::FUSE_AUTO_INVAL_DATA,
         ] {
@@ -370,11 +495,18 @@ impl Filesystem for FuseAdapter {
     fn destroy(&mut self) {
         // Ends the invalidation thread.
         self.stale.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.drops.lock().unwrap_or_else(|p| p.into_inner()).take();
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
         self.counts.count("lookup");
-        self.reply_entry(self.fs.lookup(parent.0, name), reply);
+        let result = self.fs.lookup(parent.0, name);
+        let prefill = match &result {
+            Ok(attr) if prefillable(attr) => Some(attr.ino),
+            _ => None,
+        };
+        self.reply_entry(result, reply);
+        self.prefill(prefill.into_iter().map(|ino| (ino, None)).collect());
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
@@ -607,8 +739,14 @@ impl Filesystem for FuseAdapter {
         reply.ok();
     }
 
+    /// With a change feed, directories are not opened either: the kernel then keeps their
+    /// listings in its cache (FOPEN_CACHE_DIR), dropped with the directory's inode whenever
+    /// a listing changes. Without one, each opendir takes a fresh listing.
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
         self.counts.count("opendir");
+        if self.fs.watches_changes() {
+            return reply.error(Errno::ENOSYS);
+        }
         match self.fs.opendir(ino.0) {
             Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
             Err(e) => reply.error(errno(&e)),
@@ -624,7 +762,7 @@ impl Filesystem for FuseAdapter {
         mut reply: ReplyDirectory,
     ) {
         self.counts.count("readdir");
-        let entries = match self.fs.dir_entries(fh.0) {
+        let entries = match self.fs.dir_entries(ino.0, fh.0, offset) {
             Ok(e) => e,
             Err(e) => return reply.error(errno(&e)),
         };
@@ -663,7 +801,7 @@ impl Filesystem for FuseAdapter {
         mut reply: ReplyDirectoryPlus,
     ) {
         self.counts.count("readdirplus");
-        let entries = match self.fs.dir_entries(fh.0) {
+        let entries = match self.fs.dir_entries(ino.0, fh.0, offset) {
             Ok(e) => e,
             Err(e) => return reply.error(errno(&e)),
         };
@@ -691,6 +829,12 @@ impl Filesystem for FuseAdapter {
                 }
             }
         }
+        // An image's or instance's files are listed to be read (`grep -r`, `find | xargs cat`).
+        let prefill_listed = matches!(
+            self.fs.node_of(ino.0),
+            Ok(super::inode::Node::ImageDir(..) | super::inode::Node::InstanceDir(..))
+        );
+        let mut prefill = Vec::new();
         for (i, entry) in entries.iter().enumerate().skip(start.saturating_sub(2)) {
             // One TTL for name and attributes: links follow renames within a second.
             let ttl = if entry.attr.kind == EntryKind::Symlink {
@@ -708,8 +852,12 @@ impl Filesystem for FuseAdapter {
             ) {
                 break;
             }
+            if prefill_listed && prefillable(&entry.attr) {
+                prefill.push((entry.attr.ino, entry.content.clone()));
+            }
         }
         reply.ok();
+        self.prefill(prefill);
     }
 
     fn releasedir(
@@ -721,7 +869,9 @@ impl Filesystem for FuseAdapter {
         reply: ReplyEmpty,
     ) {
         self.counts.count("releasedir");
-        self.fs.releasedir(fh.0);
+        if fh.0 != 0 {
+            self.fs.releasedir(fh.0);
+        }
         reply.ok();
     }
 

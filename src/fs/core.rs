@@ -47,6 +47,9 @@ pub struct Attr {
 pub struct DirEntry {
     pub name: String,
     pub attr: Attr,
+    /// A file's contents as rendered for the listing, with the [`ImageFs::epoch`] they
+    /// were rendered in (for an image's or instance's files).
+    pub content: Option<(u64, Arc<Vec<u8>>)>,
 }
 
 /// What the kernel must forget because the backend changed underneath it.
@@ -59,6 +62,12 @@ pub enum Invalidation {
     /// Anything: the change feed lost track.
     Everything,
 }
+
+/// How long a listing serves the rest of a readdir pass over an unopened directory.
+const PASS_LIFETIME: Duration = Duration::from_secs(5);
+
+/// Unopened directories whose listing is kept at once.
+const PASSES_MAX: usize = 64;
 
 /// Maps kept per inode hold at most this many entries; past it they start over, so memory
 /// stays bounded whatever a user walks.
@@ -142,6 +151,7 @@ pub struct ImageFs {
     /// otherwise list the whole kind.
     links: Mutex<HashMap<(u8, ImageKind), RecentLinks>>,
     links_generation: AtomicU64,
+    epoch: AtomicU64,
     images: Recent<crate::model::Image>,
     prices: Recent<crate::model::Price>,
     service: Arc<dyn ImageService>,
@@ -152,6 +162,8 @@ pub struct ImageFs {
     outcomes: Mutex<HashMap<u64, (Vec<u8>, SystemTime)>>,
     /// Directory listings taken at opendir, by handle.
     handles: Mutex<HashMap<u64, Arc<Vec<DirEntry>>>>,
+    /// Listings of directories read without opening, by inode, for the pass under way.
+    passes: Mutex<HashMap<u64, (Instant, Arc<Vec<DirEntry>>)>>,
     next_handle: AtomicU64,
     /// Writes taken by each control file: part of its version, so a write always changes the
     /// file's mtime (the kernel then drops any page the write went through).
@@ -288,6 +300,7 @@ impl ImageFs {
         Ok(ImageFs {
             links: Mutex::new(HashMap::new()),
             links_generation: AtomicU64::new(0),
+            epoch: AtomicU64::new(0),
             images: Recent::new(),
             prices: Recent::new(),
             service,
@@ -299,6 +312,7 @@ impl ImageFs {
             }),
             outcomes: Mutex::new(HashMap::new()),
             handles: Mutex::new(HashMap::new()),
+            passes: Mutex::new(HashMap::new()),
             next_handle: AtomicU64::new(1),
             writes: Mutex::new(HashMap::new()),
             seen: Mutex::new(HashMap::new()),
@@ -490,6 +504,7 @@ impl ImageFs {
 
     /// Forgets recently read records: after a command, every read shows its effect.
     fn forget_recent(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
         self.images.clear();
         self.prices.clear();
         self.forget_links();
@@ -723,6 +738,7 @@ impl ImageFs {
             Ok(DirEntry {
                 name: name.to_string(),
                 attr: self.attr_of(node)?,
+                content: None,
             })
         };
         match node {
@@ -763,6 +779,7 @@ impl ImageFs {
                     DirEntry {
                         name: link.clone(),
                         attr: self.attr(node, target_len as u64, Self::created(&e.created_time)),
+                        content: None,
                     }
                 })
                 .collect()),
@@ -775,11 +792,13 @@ impl ImageFs {
                         DirEntry {
                             name: image.image_id.to_string(),
                             attr: self.attr(child, 0, Self::created(&image.created_time)),
+                            content: None,
                         }
                     })
                     .collect())
             }
             Node::ImageDir(r, kind, n) => {
+                let epoch = self.epoch();
                 let (region, id, image) = self.image_record(r, kind, n)?;
                 let mtime = Self::created(&image.created_time);
                 let mut out = Vec::new();
@@ -790,6 +809,7 @@ impl ImageFs {
                     out.push(DirEntry {
                         name: f.name().to_string(),
                         attr,
+                        content: Some((epoch, Arc::new(content))),
                     });
                 }
                 Ok(out)
@@ -803,26 +823,30 @@ impl ImageFs {
                         DirEntry {
                             name: i.instance_id.to_string(),
                             attr: self.attr(child, 0, Self::created(&i.created_time)),
+                            content: None,
                         }
                     })
                     .collect())
             }
             Node::InstanceDir(r, n) => {
+                let epoch = self.epoch();
                 let (region, id) = self.instance_of(r, n)?;
                 let instance = self.service.instance(&region, &id)?;
                 let mtime = Self::created(&instance.created_time);
                 let mut out = Vec::new();
                 for f in InstanceFile::ALL {
                     let child = Node::InstanceFile(r, n, f);
-                    let attr = if child.is_control() {
-                        self.control_attr(child, mtime)
+                    let (attr, content) = if child.is_control() {
+                        (self.control_attr(child, mtime), None)
                     } else {
                         let content = Self::render_instance_file(f, &instance)?;
-                        self.versioned(child, &content, mtime)
+                        let attr = self.versioned(child, &content, mtime);
+                        (attr, Some((epoch, Arc::new(content))))
                     };
                     out.push(DirEntry {
                         name: f.name().to_string(),
                         attr,
+                        content,
                     });
                 }
                 Ok(out)
@@ -946,12 +970,33 @@ impl ImageFs {
         Ok(fh)
     }
 
-    /// The listing taken by `opendir`.
-    pub fn dir_entries(&self, fh: u64) -> Result<Arc<Vec<DirEntry>>> {
-        lock(&self.handles)
-            .get(&fh)
-            .cloned()
-            .ok_or_else(stale_handle)
+    /// The listing a readdir at `offset` continues: the one taken by `opendir`, or, for a
+    /// directory read without opening (`fh` 0), one taken at offset 0 and kept for the
+    /// following requests of the same pass.
+    pub fn dir_entries(&self, ino: u64, fh: u64, offset: u64) -> Result<Arc<Vec<DirEntry>>> {
+        if fh != 0 {
+            return lock(&self.handles)
+                .get(&fh)
+                .cloned()
+                .ok_or_else(stale_handle);
+        }
+        if offset > 0 {
+            if let Some((at, entries)) = lock(&self.passes).get(&ino) {
+                if at.elapsed() < PASS_LIFETIME {
+                    return Ok(entries.clone());
+                }
+            }
+        }
+        let entries = Arc::new(self.list(ino)?);
+        let mut passes = lock(&self.passes);
+        if passes.len() >= PASSES_MAX {
+            passes.retain(|_, (at, _)| at.elapsed() < PASS_LIFETIME);
+            if passes.len() >= PASSES_MAX {
+                passes.clear();
+            }
+        }
+        passes.insert(ino, (Instant::now(), entries.clone()));
+        Ok(entries)
     }
 
     /// Forgets a directory handle.
@@ -979,6 +1024,22 @@ impl ImageFs {
             .min(content.len());
         let end = start.saturating_add(size as usize).min(content.len());
         Ok(content[start..end].to_vec())
+    }
+
+    /// Bumped whenever this mount learns of a change (its own commands, the change feed):
+    /// contents rendered in the current epoch are still the present.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// A file's contents now, for handing to the kernel before it reads them (unlike
+    /// [`ImageFs::read`], not what a reader saw).
+    pub fn contents(&self, ino: u64) -> Result<Vec<u8>> {
+        let node = self.node(ino)?;
+        if node.is_dir() {
+            return Ok(Vec::new());
+        }
+        self.render(node)
     }
 
     /// Whether a file now shows other contents than it last showed a reader (for poll: a
@@ -1029,7 +1090,23 @@ impl ImageFs {
             self.forget_recent();
         }
         match result {
-            Ok((outcome, stale)) => {
+            Ok((outcome, mut stale)) => {
+                let mut regions: std::collections::BTreeSet<u8> = stale
+                    .iter()
+                    .filter_map(|&i| Node::from_ino(i).and_then(|n| n.region()))
+                    .collect();
+                regions.extend(node.region());
+                // Commands that add, remove or rename images or instances change listings.
+                let lists_change = !matches!(
+                    node,
+                    Node::ImageFile(
+                        ..,
+                        ImageFile::Share | ImageFile::Unshare | ImageFile::Description
+                    ) | Node::InstanceFile(_, _, InstanceFile::Reset)
+                );
+                for r in regions.into_iter().filter(|_| lists_change) {
+                    stale.extend(Self::listing_dirs(r));
+                }
                 if let Some(outcome) = outcome {
                     lock(&self.outcomes).insert(node.ino(), (outcome, SystemTime::now()));
                 }
@@ -1040,6 +1117,16 @@ impl ImageFs {
                 Err(error)
             }
         }
+    }
+
+    /// The directories of a region whose listings commands and changes elsewhere alter.
+    fn listing_dirs(r: u8) -> Vec<u64> {
+        let mut dirs: Vec<u64> = ImageKind::ALL
+            .into_iter()
+            .flat_map(|k| [Node::KindDir(r, k).ino(), Node::ByNameKind(r, k).ino()])
+            .collect();
+        dirs.push(Node::InstancesDir(r).ino());
+        dirs
     }
 
     /// Whether the backend reports every change (then the kernel may cache for long, and
@@ -1061,7 +1148,15 @@ impl ImageFs {
         *lock(&self.feed) = Some(changes.cursor);
         if changes.everything {
             self.forget_recent();
-            return Ok(vec![Invalidation::Everything]);
+            let mut out = vec![Invalidation::Everything];
+            for r in 0..self.regions.len() {
+                let r = u8::try_from(r).unwrap_or(u8::MAX);
+                out.extend(Self::listing_dirs(r).into_iter().map(Invalidation::Inode));
+            }
+            return Ok(out);
+        }
+        if !changes.images.is_empty() || !changes.instances.is_empty() {
+            self.epoch.fetch_add(1, Ordering::AcqRel);
         }
         if !changes.images.is_empty() {
             self.forget_links();
@@ -1106,6 +1201,7 @@ impl ImageFs {
             out.push(Invalidation::Inode(
                 Node::RegionFile(r, RegionFile::QuotaJson).ino(),
             ));
+            out.extend(Self::listing_dirs(r).into_iter().map(Invalidation::Inode));
         }
         if !out.is_empty() {
             out.push(Invalidation::Inode(Node::AccountJson.ino()));
@@ -1253,7 +1349,11 @@ impl ImageFs {
             Ok(_) => self.forget_recent(),
             Err(e) => self.record("rmdir", &path, e),
         }
-        result
+        let mut stale = result?;
+        if let Some(r) = parent_node.region() {
+            stale.extend(Self::listing_dirs(r));
+        }
+        Ok(stale)
     }
 
     /// Refuses a change to the tree (mkdir, rmdir, rename, chmod, ...) on `node`, or on the
@@ -1531,8 +1631,8 @@ mod tests {
         crate::local::insert_synthetic_images(&store, "ap-guangzhou", &owner, 1, 10_001)
             .expect("images");
         assert_eq!(
-            fs.changes().expect("changes"),
-            vec![Invalidation::Everything]
+            fs.changes().expect("changes").first(),
+            Some(&Invalidation::Everything)
         );
         assert!(
             fs.changes().expect("changes").is_empty(),

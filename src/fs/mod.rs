@@ -50,30 +50,29 @@ pub fn serve(
 ) -> io::Result<()> {
     // SAFETY: getuid/getgid cannot fail and touch no memory.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-    let (stale_tx, stale_rx) = std::sync::mpsc::channel::<adapter::StaleBatch>();
+    let (notes_tx, notes_rx) = std::sync::mpsc::channel::<adapter::KernelNote>();
+    let (drops_tx, drops_rx) = std::sync::mpsc::channel::<adapter::KernelNote>();
     let counts = std::sync::Arc::new(adapter::RequestCounts::default());
-    let adapter = adapter::FuseAdapter::new(fs, uid, gid, stale_tx, counts.clone());
+    let adapter = adapter::FuseAdapter::new(fs, uid, gid, drops_tx, notes_tx, counts.clone());
     let watcher = adapter.watcher();
+    let parts = adapter.notifier_parts();
+    let drop_parts = adapter.notifier_parts();
     let mut session = fuser::Session::new(adapter, mountpoint, &config(settings))?;
     let notifier = session.notifier();
-    let watcher_notifier = session.notifier();
+    let drop_notifier = session.notifier();
     std::thread::Builder::new()
-        .name("imagefs-watch".into())
-        .spawn(move || watcher.run(watcher_notifier))?;
+        .name("imagefs-drop".into())
+        .spawn(move || adapter::run_notifier(drops_rx, drop_notifier, drop_parts))?;
+    if let Some(watcher) = watcher {
+        std::thread::Builder::new()
+            .name("imagefs-watch".into())
+            .spawn(move || watcher.run())?;
+    }
+    // Drops what the kernel holds of files that changed (attributes and pages), so `stat`
+    // and `cat` show a change at once, and hands it files it is about to read.
     std::thread::Builder::new()
-        .name("imagefs-invalidate".into())
-        .spawn(move || {
-            // Drop what the kernel holds of files a command changed (attributes and pages),
-            // so `stat` and `cat` show the change at once. ENOENT: it held nothing.
-            for (inodes, done) in stale_rx {
-                for ino in inodes {
-                    if let Err(e) = notifier.inval_inode(fuser::INodeNo(ino), 0, 0) {
-                        log::debug!("invalidating inode {ino:#x}: {e}");
-                    }
-                }
-                let _ = done.send(());
-            }
-        })?;
+        .name("imagefs-notify".into())
+        .spawn(move || adapter::run_notifier(notes_rx, notifier, parts))?;
     let mut unmounter = session.unmount_callable();
     let mut signals =
         signal_hook::iterator::Signals::new([libc::SIGINT, libc::SIGTERM, libc::SIGUSR1])?;
