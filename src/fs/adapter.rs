@@ -14,7 +14,7 @@ use fuser::{
     Request, TimeOrNow, WriteFlags,
 };
 
-use super::core::{Attr, EntryKind, ImageFs, Invalidation};
+use super::core::{Attr, EntryKind, ImageFs, Invalidation, Rendered};
 use crate::error::Error;
 use crate::service::Caller;
 
@@ -32,7 +32,7 @@ pub enum KernelNote {
     Apply(Vec<Invalidation>),
     /// Hand the kernel these files' contents, which it is about to read (with contents
     /// rendered in an epoch, used if no change came since).
-    Prefill(Vec<(u64, Option<(u64, std::sync::Arc<Vec<u8>>)>)>),
+    Prefill(Vec<(u64, Option<Rendered>)>),
 }
 
 /// Whether a file is worth handing to the kernel before it reads it: not empty, and not
@@ -347,7 +347,7 @@ impl FuseAdapter {
     /// Hands the kernel the contents of files it is about to read (found by a lookup or
     /// listed with their image), so the read needs no request. Only with a change feed,
     /// which drops them again when they change.
-    fn prefill(&self, inodes: Vec<(u64, Option<(u64, std::sync::Arc<Vec<u8>>)>)>) {
+    fn prefill(&self, inodes: Vec<(u64, Option<Rendered>)>) {
         if inodes.is_empty() || !self.fs.watches_changes() {
             return;
         }

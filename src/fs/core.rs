@@ -49,8 +49,14 @@ pub struct DirEntry {
     pub attr: Attr,
     /// A file's contents as rendered for the listing, with the [`ImageFs::epoch`] they
     /// were rendered in (for an image's or instance's files).
-    pub content: Option<(u64, Arc<Vec<u8>>)>,
+    pub content: Option<Rendered>,
 }
+
+/// Contents rendered in an epoch (see [`ImageFs::epoch`]).
+pub type Rendered = (u64, Arc<Vec<u8>>);
+
+/// A listing and when it was taken.
+type Listing = (Instant, Arc<Vec<DirEntry>>);
 
 /// What the kernel must forget because the backend changed underneath it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,7 +169,7 @@ pub struct ImageFs {
     /// Directory listings taken at opendir, by handle.
     handles: Mutex<HashMap<u64, Arc<Vec<DirEntry>>>>,
     /// Listings of directories read without opening, by inode, for the pass under way.
-    passes: Mutex<HashMap<u64, (Instant, Arc<Vec<DirEntry>>)>>,
+    passes: Mutex<HashMap<u64, Listing>>,
     next_handle: AtomicU64,
     /// Writes taken by each control file: part of its version, so a write always changes the
     /// file's mtime (the kernel then drops any page the write went through).
