@@ -428,3 +428,51 @@ fn fees_are_inherited() {
         json(&paid.join("price.json"))["Fee"]
     );
 }
+
+#[test]
+fn a_refusal_comes_from_the_first_request_that_reaches_imagefs() {
+    quoted("`echo x > file` truncates, which refuses a read-only file at `open(2)` (bash: `cannot create file: Operation not permitted`); opening a read-only file for writing without `O_TRUNC` (`>>`, `open(O_WRONLY)`) succeeds, and every `write(2)` to it is refused.");
+    let Some((_scratch, mount)) = mounted() else {
+        return;
+    };
+    let image = mount.region("ap-guangzhou").join("public/img-9qabwvbn");
+    let out = run(
+        "bash",
+        &["-c", &format!("echo x > {}/metadata.json", image.display())],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("metadata.json: Operation not permitted")
+            && !stderr(&out).contains("write error"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(
+        "bash",
+        &[
+            "-c",
+            &format!("echo x >> {}/metadata.json", image.display()),
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("write error: Operation not permitted"),
+        "{}",
+        stderr(&out)
+    );
+    let errors = read(&mount.path("errors"));
+    assert_eq!(
+        errors
+            .lines()
+            .filter(|l| l.contains(" write /regions/ap-guangzhou/public/img-9qabwvbn/metadata.json UnsupportedOperation "))
+            .count(),
+        2,
+        "{errors}"
+    );
+    // Nothing of the refused writes is left in what the kernel shows.
+    let metadata = read(&image.join("metadata.json"));
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&metadata).is_ok(),
+        "{metadata}"
+    );
+}
