@@ -11,5 +11,6 @@ pub mod mounts;
 pub mod serve;
 pub mod service;
 pub mod tencent;
+pub mod tls_front;
 
 pub use error::{Error, Result};

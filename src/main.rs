@@ -198,6 +198,13 @@ struct ServeArgs {
     /// are refused).
     #[arg(long, value_name = "DIR")]
     import_dir: Option<PathBuf>,
+    /// Serve HTTPS with this PEM certificate (chain), for clients that speak only HTTPS
+    /// (tccli); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Write the log here (RUST_LOG sets the level; default warn).
     #[arg(long, value_name = "FILE")]
     log_file: Option<PathBuf>,
@@ -741,8 +748,13 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
         import_dir: args.import_dir.clone(),
     };
     let path = store.path().display().to_string();
-    imagefs::serve::serve(store, &args.listen, settings, |address| {
-        println!("listening on http://{address} (store {path})");
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(imagefs::tls_front::server_config(cert, key)?),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    imagefs::serve::serve(store, &args.listen, settings, tls, |address| {
+        println!("listening on {scheme}://{address} (store {path})");
         let _ = std::io::stdout().flush();
     })?;
     Ok(())

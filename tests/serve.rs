@@ -590,3 +590,200 @@ fn the_official_python_sdk_runs_a_story() {
         stdout(&out)
     );
 }
+
+/// `imagefs serve --tls-cert --tls-key` with a fresh self-signed certificate for 127.0.0.1
+/// (made with the openssl command); stopped on drop.
+struct TlsServer {
+    child: std::process::Child,
+    /// `127.0.0.1:PORT`
+    address: String,
+    certificate: std::path::PathBuf,
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Whether a tool the test needs is here; in CI its absence is a failure.
+fn have(program: &str, probe: &[&str], install: &str) -> bool {
+    let found = Command::new(program)
+        .args(probe)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !found {
+        if std::env::var_os("CI").is_some() {
+            panic!("{program} is missing in CI; .ci/run installs it ({install})");
+        }
+        eprintln!("skipping: {install} to run this test");
+    }
+    found
+}
+
+fn serve_tls(scratch: &Scratch) -> TlsServer {
+    let certificate = scratch.path().join("cert.pem");
+    let key = scratch.path().join("key.pem");
+    let out = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&certificate)
+        .output()
+        .expect("openssl");
+    assert!(out.status.success(), "openssl: {}", stderr(&out));
+    let mut child = Command::new(imagefs_bin())
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--transition-delay",
+            "0",
+        ])
+        .arg("--store")
+        .arg(scratch.store())
+        .arg("--tls-cert")
+        .arg(&certificate)
+        .arg("--tls-key")
+        .arg(&key)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("imagefs serve");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().expect("stdout")),
+        &mut line,
+    )
+    .expect("address");
+    let address = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("https://"))
+        .unwrap_or_else(|| panic!("no https address in {line:?}"))
+        .to_string();
+    TlsServer {
+        child,
+        address,
+        certificate,
+    }
+}
+
+/// The official Python SDK at its defaults (HTTPS, certificates verified) runs the story
+/// against `imagefs serve --tls-cert`.
+#[test]
+fn the_python_sdk_runs_the_story_over_https() {
+    if !have(
+        "python3",
+        &["-c", "import tencentcloud.cvm.v20170312.cvm_client"],
+        "pip install tencentcloud-sdk-python-cvm",
+    ) || !have("openssl", &["version"], "apt-get install openssl")
+    {
+        return;
+    }
+    let scratch = Scratch::new();
+    let owner = account(&scratch, "100000000001");
+    let friend = account(&scratch, "100000000002");
+    let server = serve_tls(&scratch);
+    let out = Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/story.py"))
+        .arg(format!("https://{}", server.address))
+        .args(["100000000001", &owner.0, &owner.1])
+        .args(["100000000002", &friend.0, &friend.1])
+        .env("REQUESTS_CA_BUNDLE", &server.certificate)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success() && stdout(&out).ends_with("story complete\n"),
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+}
+
+/// tccli, the official CLI, which speaks only HTTPS, against the emulator: a description, a
+/// change and a refusal with the API's code.
+#[test]
+fn tccli_runs_against_the_emulator_over_https() {
+    if !have("tccli", &["--version"], "pip install tccli")
+        || !have("openssl", &["version"], "apt-get install openssl")
+    {
+        return;
+    }
+    let scratch = Scratch::new();
+    let (id, key) = account(&scratch, "100000000001");
+    let server = serve_tls(&scratch);
+    let home = scratch.path().join("tccli-home");
+    std::fs::create_dir_all(&home).expect("home");
+    // tccli verifies HTTPS against certifi's bundle and has no option for another: a
+    // `certifi` first on PYTHONPATH names the server's certificate instead (users append the
+    // certificate to the bundle `python3 -m certifi` names).
+    let shim = scratch.path().join("certifi-shim/certifi");
+    std::fs::create_dir_all(&shim).expect("shim");
+    std::fs::write(
+        shim.join("__init__.py"),
+        format!(
+            "def where():\n    return {:?}\n\ndef contents():\n    return open(where()).read()\n",
+            server.certificate.display().to_string()
+        ),
+    )
+    .expect("shim");
+    let tccli = |args: &[&str]| {
+        Command::new("tccli")
+            .args(["cvm"])
+            .args(args)
+            .args(["--region", "ap-guangzhou", "--endpoint", &server.address])
+            .args(["--secretId", &id, "--secretKey", &key])
+            .env("HOME", &home)
+            .env("PYTHONPATH", scratch.path().join("certifi-shim"))
+            .output()
+            .expect("tccli")
+    };
+    let out = tccli(&["DescribeImages", "--ImageIds", r#"["img-9qabwvbn"]"#]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let described: Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    assert_eq!(described["ImageSet"][0]["ImageName"], "CentOS 7.6 64位");
+    assert_eq!(described["TotalCount"], 1);
+
+    let out = tccli(&[
+        "RunInstances",
+        "--ImageId",
+        "img-9qabwvbn",
+        "--InstanceCount",
+        "1",
+        "--Placement",
+        r#"{"Zone": "ap-guangzhou-3"}"#,
+    ]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let launched: Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    let instance = launched["InstanceIdSet"][0]
+        .as_str()
+        .expect("an instance")
+        .to_string();
+    let out = tccli(&[
+        "DescribeInstances",
+        "--InstanceIds",
+        &format!(r#"["{instance}"]"#),
+    ]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("\"RUNNING\""), "{}", stdout(&out));
+
+    // A public image cannot be deleted: the API's code reaches tccli's user.
+    let out = tccli(&["DeleteImages", "--ImageIds", r#"["img-9qabwvbn"]"#]);
+    assert!(!out.status.success());
+    let said = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(said.contains("code:"), "{said}");
+}

@@ -1,9 +1,11 @@
 """Drives `imagefs serve` with Tencent Cloud's official Python SDK (tencentcloud-sdk-python):
-a sharing, copying and launching story and its error cases. Usage:
+a sharing, copying and launching story and its error cases, over http:// or https:// (then
+REQUESTS_CA_BUNDLE names the server's certificate). Usage:
     story.py URL OWNER_ACCOUNT OWNER_SECRET_ID OWNER_SECRET_KEY FRIEND_ACCOUNT FRIEND_SECRET_ID FRIEND_SECRET_KEY
 Prints one line per step; exits non-zero on the first surprise."""
 
 import json
+import os
 import sys
 
 from tencentcloud.common import credential
@@ -17,8 +19,9 @@ url, owner_id, owner_secret_id, owner_key, friend_id, friend_secret_id, friend_k
 
 def client(secret_id, secret_key, region="ap-guangzhou"):
     http = HttpProfile()
-    http.scheme = "http"
-    http.endpoint = url.replace("http://", "")
+    http.scheme, http.endpoint = url.split("://", 1)
+    # The SDK verifies HTTPS against certifi's bundle unless given a certificate.
+    http.certification = os.environ.get("REQUESTS_CA_BUNDLE")
     profile = ClientProfile()
     profile.httpProfile = http
     return cvm_client.CvmClient(credential.Credential(secret_id, secret_key), region, profile)
