@@ -311,6 +311,172 @@ fn import_a_disk(backend: TestBackend) {
     );
 }
 
+/// Walking and reading the tree with ordinary tools: sizes agree with contents, image
+/// directories carry their CreatedTime, `by-name` links resolve, `find | xargs cat` reads all.
+fn reading_the_tree(backend: TestBackend) {
+    let scratch = Scratch::new();
+    let mount = scratch.mount_on(backend, OWNER);
+    let region = mount.region("ap-guangzhou");
+    let image = region.join("public/img-9qabwvbn");
+    for file in [
+        "metadata.json",
+        "name",
+        "state",
+        "price.json",
+        "description",
+    ] {
+        let path = image.join(file);
+        assert_eq!(
+            std::fs::metadata(&path).expect("stat").len(),
+            read(&path).len() as u64,
+            "{backend:?}: {file}"
+        );
+    }
+    let meta = json(&image.join("metadata.json"));
+    assert_eq!(meta["ImageName"], "CentOS 7.6 64位", "{backend:?}");
+    let created = std::fs::metadata(&image)
+        .expect("stat")
+        .modified()
+        .expect("mtime");
+    let expected = imagefs::model::parse_api_time(meta["CreatedTime"].as_str().expect("time"))
+        .expect("CreatedTime parses");
+    assert_eq!(
+        created, expected,
+        "{backend:?}: a directory's mtime is its CreatedTime"
+    );
+    assert_eq!(
+        std::fs::read_link(region.join("by-name/public/CentOS 7.6 64位")).expect("link"),
+        PathBuf::from("../../public/img-9qabwvbn"),
+        "{backend:?}"
+    );
+    let out = sh(
+        &region,
+        "find public -type f -name state | xargs cat | sort | uniq -c | wc -l",
+    );
+    assert!(out.status.success(), "{backend:?}: {}", stderr(&out));
+    assert_eq!(
+        stdout(&out).trim(),
+        "1",
+        "{backend:?}: every public image is NORMAL"
+    );
+    let out = sh(
+        &region,
+        "grep -l '\"ImageState\": \"NORMAL\"' -r public | wc -l",
+    );
+    let listed = std::fs::read_dir(region.join("public"))
+        .expect("dir")
+        .count();
+    assert_eq!(stdout(&out).trim(), listed.to_string(), "{backend:?}");
+}
+
+/// Changes made through another mount of the same account show in this one: a new image is
+/// listed, a rename is read in full, a deleted image disappears.
+fn changes_made_elsewhere(backend: TestBackend) {
+    let scratch = Scratch::new();
+    let here = scratch.mount_on(backend, OWNER);
+    let there = scratch.mount_on(backend, OWNER);
+    let custom = here.region("ap-guangzhou").join("custom");
+    assert_eq!(std::fs::read_dir(&custom).expect("dir").count(), 0);
+    let made = make_image(&there.region("ap-guangzhou"), "made-there");
+    let id = made.file_name().expect("id").to_string_lossy().into_owned();
+    let name_here = custom.join(&id).join("name");
+    let listed = || {
+        std::fs::read_dir(&custom)
+            .expect("dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while listed() != vec![id.clone()] && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(listed(), vec![id.clone()], "{backend:?}");
+    assert_eq!(read(&name_here), "made-there\n", "{backend:?}");
+    command(&made.join("name"), "renamed-there-to-something-longer").expect("rename");
+    assert!(
+        wait_for_content(
+            &name_here,
+            "renamed-there-to-something-longer\n",
+            Duration::from_secs(3)
+        ),
+        "{backend:?}: {:?}",
+        read(&name_here)
+    );
+    assert_eq!(
+        std::fs::metadata(&name_here).expect("stat").len(),
+        34,
+        "{backend:?}: stat agrees"
+    );
+    std::fs::remove_dir(&made).expect("delete there");
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while custom.join(&id).exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!custom.join(&id).exists(), "{backend:?}");
+    assert!(listed().is_empty(), "{backend:?}");
+}
+
+/// The tree's shape is the image service's: creating, renaming, removing entries, changing
+/// modes and writing to read-only files are refused with EPERM and recorded.
+fn the_tree_is_not_a_scratch_disk(backend: TestBackend) {
+    let scratch = Scratch::new();
+    let mount = scratch.mount_on(backend, OWNER);
+    let region = mount.region("ap-guangzhou");
+    let image = region.join("public/img-9qabwvbn");
+    let custom = region.join("custom");
+    assert_eq!(
+        errno_of(std::fs::create_dir(custom.join("img-aaaaaaaa"))),
+        libc::EPERM
+    );
+    assert_eq!(
+        errno_of(std::fs::write(custom.join("notes"), b"x")),
+        libc::EPERM
+    );
+    assert_eq!(
+        errno_of(std::fs::remove_file(image.join("name"))),
+        libc::EPERM
+    );
+    assert_eq!(
+        errno_of(std::fs::rename(image.join("name"), image.join("other"))),
+        libc::EPERM
+    );
+    assert_eq!(
+        errno_of(std::fs::remove_dir(&image)),
+        libc::EPERM,
+        "{backend:?}"
+    );
+    let out = sh(&image, "echo changed > metadata.json");
+    assert!(!out.status.success(), "{backend:?}");
+    assert!(
+        stderr(&out).contains("Operation not permitted"),
+        "{backend:?}: {}",
+        stderr(&out)
+    );
+    // Opening without O_TRUNC reaches nothing that could refuse; the write is refused.
+    let append = std::fs::OpenOptions::new()
+        .append(true)
+        .open(image.join("name"))
+        .and_then(|mut f| std::io::Write::write_all(&mut f, b"changed\n"));
+    assert_eq!(errno_of(append), libc::EPERM, "{backend:?}");
+    assert!(
+        last_error(&mount).contains(
+            " write /regions/ap-guangzhou/public/img-9qabwvbn/name UnsupportedOperation "
+        ),
+        "{backend:?}: {}",
+        last_error(&mount)
+    );
+    assert_eq!(
+        read(&image.join("name")),
+        "CentOS 7.6 64位\n",
+        "{backend:?}"
+    );
+    let meta = read(&image.join("metadata.json"));
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&meta).is_ok(),
+        "{backend:?}"
+    );
+}
+
 macro_rules! on_both_backends {
     ($($scenario:ident),*) => {
         mod local {
@@ -327,5 +493,8 @@ on_both_backends!(
     sharing_story,
     rules_and_errno,
     backup_restore_and_terminate,
-    import_a_disk
+    import_a_disk,
+    reading_the_tree,
+    changes_made_elsewhere,
+    the_tree_is_not_a_scratch_disk
 );
