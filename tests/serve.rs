@@ -548,16 +548,11 @@ fn last_error_of(root: &Path) -> String {
 /// The official Python SDK (tencentcloud-sdk-python) drives a story against the server.
 #[test]
 fn the_official_python_sdk_runs_a_story() {
-    let has_sdk = Command::new("python3")
-        .args(["-c", "import tencentcloud.cvm.v20170312.cvm_client"])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !has_sdk {
-        if std::env::var_os("CI").is_some() {
-            panic!("tencentcloud-sdk-python is missing in CI; .ci/run installs it");
-        }
-        eprintln!("skipping: pip install tencentcloud-sdk-python-cvm to run this test");
+    if !have(
+        "python3",
+        &["-c", "import tencentcloud.cvm.v20170312.cvm_client"],
+        "pip install tencentcloud-sdk-python-cvm",
+    ) {
         return;
     }
     let scratch = Scratch::new();
@@ -645,34 +640,18 @@ fn serve_tls(scratch: &Scratch) -> TlsServer {
         .output()
         .expect("openssl");
     assert!(out.status.success(), "openssl: {}", stderr(&out));
-    let mut child = Command::new(imagefs_bin())
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--transition-delay",
-            "0",
-        ])
-        .arg("--store")
-        .arg(scratch.store())
-        .arg("--tls-cert")
-        .arg(&certificate)
-        .arg("--tls-key")
-        .arg(&key)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("imagefs serve");
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().expect("stdout")),
-        &mut line,
-    )
-    .expect("address");
-    let address = line
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("https://"))
-        .unwrap_or_else(|| panic!("no https address in {line:?}"))
+    let (child, url) = start_server(
+        &scratch.store(),
+        &[
+            "--tls-cert".as_ref(),
+            certificate.as_os_str(),
+            "--tls-key".as_ref(),
+            key.as_os_str(),
+        ],
+    );
+    let address = url
+        .strip_prefix("https://")
+        .unwrap_or_else(|| panic!("not https: {url}"))
         .to_string();
     TlsServer {
         child,

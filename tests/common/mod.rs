@@ -94,33 +94,10 @@ impl Scratch {
         if let Some((_, url)) = server.as_ref() {
             return url.clone();
         }
-        let mut child = Command::new(imagefs_bin())
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--transition-delay",
-                "0",
-                "--store",
-            ])
-            .arg(self.store())
-            .arg("--import-dir")
-            .arg(self.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("imagefs serve");
-        let mut line = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(child.stdout.take().expect("stdout")),
-            &mut line,
-        )
-        .expect("address");
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_string();
+        let (child, url) = start_server(
+            &self.store(),
+            &["--import-dir".as_ref(), self.path().as_os_str()],
+        );
         *server = Some((child, url.clone()));
         url
     }
@@ -437,4 +414,36 @@ pub fn wait_for_content(path: &Path, expected: &str, limit: Duration) -> bool {
         }
         thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Starts `imagefs serve` on `store` (any port, transition delay 0) with `extra` options and
+/// returns it with the URL it prints (`http://...` or `https://...`).
+pub fn start_server(store: &Path, extra: &[&std::ffi::OsStr]) -> (std::process::Child, String) {
+    let mut child = Command::new(imagefs_bin())
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--transition-delay",
+            "0",
+            "--store",
+        ])
+        .arg(store)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("imagefs serve");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().expect("stdout")),
+        &mut line,
+    )
+    .expect("address");
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://") || w.starts_with("https://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    (child, url)
 }
