@@ -4,6 +4,7 @@
 //! the embedded emulator, or `tencent`, the real cloud). See `docs/SEMANTICS.md` for what users can rely on.
 
 pub mod error;
+pub mod front;
 pub mod fs;
 pub mod local;
 pub mod model;
@@ -11,6 +12,5 @@ pub mod mounts;
 pub mod serve;
 pub mod service;
 pub mod tencent;
-pub mod tls_front;
 
 pub use error::{Error, Result};

@@ -724,8 +724,8 @@ fn handle(store: &Arc<Store>, settings: &ServeSettings, mut request: tiny_http::
 }
 
 /// Serves the API on `listen` until the process ends, over HTTPS when given a TLS
-/// configuration (the plain server then listens on loopback only, behind the TLS front).
-/// `ready` gets the bound address.
+/// configuration. Clients reach the API server (on loopback) through the front (see
+/// [`crate::front`]), which bounds how long and how many. `ready` gets the bound address.
 pub fn serve(
     store: Arc<Store>,
     listen: &str,
@@ -733,30 +733,24 @@ pub fn serve(
     tls: Option<Arc<rustls::ServerConfig>>,
     ready: impl FnOnce(&str),
 ) -> Result<()> {
-    let plain_at = if tls.is_some() { "127.0.0.1:0" } else { listen };
-    let server = tiny_http::Server::http(plain_at)
-        .map_err(|e| Error::internal(format!("cannot listen on {plain_at}: {e}")))?;
-    let plain_address = server
+    let server = tiny_http::Server::http("127.0.0.1:0")
+        .map_err(|e| Error::internal(format!("cannot listen on loopback: {e}")))?;
+    let backend = server
         .server_addr()
         .to_ip()
         .map(|a| a.to_string())
-        .unwrap_or_else(|| plain_at.to_string());
-    match tls {
-        Some(config) => {
-            let listener = std::net::TcpListener::bind(listen)
-                .map_err(|e| Error::internal(format!("cannot listen on {listen}: {e}")))?;
-            let address = listener
-                .local_addr()
-                .map(|a| a.to_string())
-                .unwrap_or_else(|_| listen.to_string());
-            std::thread::Builder::new()
-                .name("imagefs-tls-accept".into())
-                .spawn(move || crate::tls_front::run(listener, config, plain_address))
-                .map_err(|e| Error::internal(format!("cannot start the TLS front: {e}")))?;
-            ready(&address);
-        }
-        None => ready(&plain_address),
-    }
+        .ok_or_else(|| Error::internal("the API server has no IP address"))?;
+    let listener = std::net::TcpListener::bind(listen)
+        .map_err(|e| Error::internal(format!("cannot listen on {listen}: {e}")))?;
+    let address = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|_| listen.to_string());
+    std::thread::Builder::new()
+        .name("imagefs-front".into())
+        .spawn(move || crate::front::run(listener, tls, backend))
+        .map_err(|e| Error::internal(format!("cannot start the front: {e}")))?;
+    ready(&address);
     let server = Arc::new(server);
     let settings = Arc::new(settings);
     let workers: Vec<_> = (0..SERVE_WORKERS)

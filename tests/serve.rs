@@ -766,3 +766,43 @@ fn tccli_runs_against_the_emulator_over_https() {
     let said = format!("{}{}", stdout(&out), stderr(&out));
     assert!(said.contains("code:"), "{said}");
 }
+
+/// Clients that stall in the middle of a request hold a connection for a while, never one of
+/// the server's workers: with more stalled clients than workers, a request still gets its
+/// answer at once.
+#[test]
+fn stalled_clients_do_not_starve_the_server() {
+    use std::io::Write;
+    let scratch = Scratch::new();
+    let owner = account(&scratch, "100000000001");
+    let server = serve(&scratch);
+    let host = server.url.trim_start_matches("http://").to_string();
+    let stalled: Vec<std::net::TcpStream> = (0..24)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(&host).expect("connect");
+            s.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200000\r\n\r\n{\"Im")
+                .expect("send a part");
+            s
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let (done, finished) = std::sync::mpsc::channel();
+    let url = server.url.clone();
+    std::thread::spawn(move || {
+        let server = Server { url };
+        let answer = call(
+            &server,
+            &owner,
+            "ap-guangzhou",
+            "DescribeImages",
+            &json!({"ImageIds": ["img-9qabwvbn"]}),
+            0,
+        );
+        let _ = done.send(answer);
+    });
+    let answer = finished
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("an answer while 24 clients stall");
+    assert_eq!(answer["TotalCount"], 1, "{answer}");
+    drop(stalled);
+}

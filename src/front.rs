@@ -1,7 +1,9 @@
-//! HTTPS for `imagefs serve`: clients that speak only HTTPS (tccli, SDKs left at their
-//! defaults) reach the server through a TLS front. Each TLS connection carries one request:
-//! the front reads it whole (framed by its `Content-Length`), hands it to the plain server on
-//! loopback with `Connection: close`, and relays the answer, which tells the client to close.
+//! The front of `imagefs serve`: what clients connect to, over plain HTTP or HTTPS (tccli
+//! speaks nothing else). Each connection carries one request: the front reads it whole
+//! (framed by its `Content-Length`) within a deadline, hands it to the API server on loopback
+//! with `Connection: close`, and relays the answer, which tells the client to close. So a
+//! slow or silent client holds one of a bounded number of connections for a bounded time,
+//! never one of the server's workers.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -22,6 +24,9 @@ const MAX_BODY: usize = 8 * 1024 * 1024;
 
 /// How long a client may take to send its request or read the answer.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Connections served at once; more are closed at once.
+const MAX_CONNECTIONS: usize = 256;
 
 /// A TLS configuration from a PEM certificate chain and a PEM private key.
 pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>> {
@@ -56,52 +61,77 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig
     Ok(Arc::new(config))
 }
 
-/// Accepts TLS connections on `listener` and serves each on a thread of its own, relaying
-/// its request to the plain server at `backend`. Returns when the listener fails.
-pub fn run(listener: TcpListener, config: Arc<rustls::ServerConfig>, backend: String) {
+/// Accepts connections on `listener` (TLS ones when given a configuration) and serves each
+/// on a thread of its own, relaying its request to the API server at `backend`. Returns when
+/// the listener fails.
+pub fn run(listener: TcpListener, tls: Option<Arc<rustls::ServerConfig>>, backend: String) {
+    let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     for stream in listener.incoming() {
         let stream = match stream {
             Ok(s) => s,
             Err(e) => {
-                log::warn!("TLS front: accept: {e}");
+                log::warn!("front: accept: {e}");
                 continue;
             }
         };
-        let config = config.clone();
+        if open.fetch_add(1, std::sync::atomic::Ordering::AcqRel) >= MAX_CONNECTIONS {
+            open.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+            log::warn!("front: {MAX_CONNECTIONS} connections open; closing a new one");
+            continue;
+        }
+        let tls = tls.clone();
         let backend = backend.clone();
+        let done = open.clone();
         let spawned = std::thread::Builder::new()
-            .name("imagefs-tls".into())
+            .name("imagefs-front".into())
             .spawn(move || {
-                if let Err(e) = relay(stream, config, &backend) {
-                    log::debug!("TLS front: {e}");
+                if let Err(e) = serve_connection(stream, tls, &backend) {
+                    log::debug!("front: {e}");
                 }
+                done.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
             });
         if let Err(e) = spawned {
-            log::warn!("TLS front: no thread for a connection: {e}");
+            open.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+            log::warn!("front: no thread for a connection: {e}");
         }
     }
 }
 
-fn relay(
+fn serve_connection(
     stream: TcpStream,
-    config: Arc<rustls::ServerConfig>,
+    tls: Option<Arc<rustls::ServerConfig>>,
     backend: &str,
 ) -> std::io::Result<()> {
     stream.set_read_timeout(Some(CLIENT_TIMEOUT))?;
     stream.set_write_timeout(Some(CLIENT_TIMEOUT))?;
-    let connection = rustls::ServerConnection::new(config).map_err(std::io::Error::other)?;
-    let mut tls = rustls::StreamOwned::new(connection, stream);
-    let request = match read_request(&mut tls)? {
+    match tls {
+        Some(config) => {
+            let connection =
+                rustls::ServerConnection::new(config).map_err(std::io::Error::other)?;
+            let mut tls = rustls::StreamOwned::new(connection, stream);
+            relay(&mut tls, backend)?;
+            tls.conn.send_close_notify();
+            tls.flush()
+        }
+        None => {
+            let mut plain = stream;
+            relay(&mut plain, backend)?;
+            plain.flush()
+        }
+    }
+}
+
+/// One request from `client` to the API server and its answer back.
+fn relay(client: &mut (impl Read + Write), backend: &str) -> std::io::Result<()> {
+    let request = match read_request(client)? {
         Some(r) => r,
         None => return Ok(()),
     };
-    let mut plain = TcpStream::connect(backend)?;
-    plain.write_all(&request)?;
+    let mut server = TcpStream::connect(backend)?;
+    server.write_all(&request)?;
     let mut answer = Vec::new();
-    plain.read_to_end(&mut answer)?;
-    tls.write_all(&closing(answer))?;
-    tls.conn.send_close_notify();
-    tls.flush()
+    server.read_to_end(&mut answer)?;
+    client.write_all(&closing(answer))
 }
 
 /// The server's answer, saying `Connection: close`: the front serves one request per
@@ -119,13 +149,13 @@ fn closing(mut answer: Vec<u8>) -> Vec<u8> {
 
 /// Reads one request from the client and returns it with `Connection: close`; `None` if the
 /// client closed without sending one.
-fn read_request(tls: &mut impl Read) -> std::io::Result<Option<Vec<u8>>> {
+fn read_request(client: &mut impl Read) -> std::io::Result<Option<Vec<u8>>> {
     let invalid =
         |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string());
     let mut buffer = Vec::new();
     let mut chunk = [0u8; 8192];
     let (head_len, method, path, headers) = loop {
-        let n = tls.read(&mut chunk)?;
+        let n = client.read(&mut chunk)?;
         if n == 0 {
             return if buffer.is_empty() {
                 Ok(None)
@@ -171,7 +201,7 @@ fn read_request(tls: &mut impl Read) -> std::io::Result<Option<Vec<u8>>> {
     }
     let mut body = buffer.split_off(head_len);
     while body.len() < length {
-        let n = tls.read(&mut chunk)?;
+        let n = client.read(&mut chunk)?;
         if n == 0 {
             return Err(invalid("the client closed in the middle of a body"));
         }
