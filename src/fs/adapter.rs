@@ -549,6 +549,14 @@ impl Filesystem for FuseAdapter {
             reply.error(self.refuse(operation, ino, None));
             return;
         }
+        if truncate_control {
+            // `echo >` on a control file: the write that follows is the command. The kernel
+            // takes the file as empty until it asks again (TTL 0), which spares rendering it.
+            return match self.fs.truncated_attr(ino.0) {
+                Ok(attr) => reply.attr(&Duration::ZERO, &self.file_attr(&attr)),
+                Err(e) => reply.error(errno(&e)),
+            };
+        }
         match self.fs.getattr(ino.0) {
             Ok(attr) => reply.attr(&self.attr_ttl(&attr), &self.file_attr(&attr)),
             Err(e) => reply.error(errno(&e)),

@@ -1410,6 +1410,12 @@ impl ImageFs {
         Error::new(code, message)
     }
 
+    /// A control file's attributes right after `echo >` truncated it: empty, changed now.
+    pub fn truncated_attr(&self, ino: u64) -> Result<Attr> {
+        let node = self.node(ino)?;
+        Ok(self.attr(node, 0, SystemTime::now()))
+    }
+
     /// Whether `setattr` may truncate this node: `echo >` truncates control files first.
     pub fn accepts_truncate(&self, ino: u64) -> bool {
         Node::from_ino(ino).is_some_and(|n| n.is_control())

@@ -138,10 +138,12 @@ CREATE TABLE api_keys (
 
 /// Version 4: a journal of changed images and instances, written by triggers whoever makes
 /// the change (a mount, `imagefs serve`, the CLI), so each mount can drop exactly what the
-/// kernel caches of them. Kept short: a reader that falls behind starts over.
+/// kernel caches of them. Kept short: a reader that falls behind starts over. (No
+/// AUTOINCREMENT: pruning never removes the newest row, so sequence numbers still only grow,
+/// and each write is spared an update of `sqlite_sequence`.)
 const SCHEMA_V4: &str = r#"
 CREATE TABLE changes (
-    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq         INTEGER PRIMARY KEY,
     region      TEXT NOT NULL,
     image_id    TEXT,
     instance_id TEXT
