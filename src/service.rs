@@ -56,6 +56,23 @@ pub trait ImageService: Send + Sync {
     /// The images of one kind this account sees in a region, ordered by ImageId.
     fn list_images(&self, region: &str, kind: ImageKind) -> Result<Vec<ImageEntry>>;
 
+    /// At most `limit` of those images, the ones after `after` in ImageId order (a page of
+    /// a listing read as the kernel asks for it).
+    fn list_images_after(
+        &self,
+        region: &str,
+        kind: ImageKind,
+        after: Option<&ImageId>,
+        limit: usize,
+    ) -> Result<Vec<ImageEntry>> {
+        Ok(self
+            .list_images(region, kind)?
+            .into_iter()
+            .filter(|e| after.map_or(true, |a| e.image_id > *a))
+            .take(limit)
+            .collect())
+    }
+
     /// One image as this account sees it under `kind`; `InvalidImageId.NotFound` if it is not
     /// visible there.
     fn image(&self, region: &str, kind: ImageKind, id: &ImageId) -> Result<Image>;

@@ -770,7 +770,7 @@ impl Filesystem for FuseAdapter {
         mut reply: ReplyDirectory,
     ) {
         self.counts.count("readdir");
-        let entries = match self.fs.dir_entries(ino.0, fh.0, offset) {
+        let entries = match self.fs.dir_page(ino.0, fh.0, offset) {
             Ok(e) => e,
             Err(e) => return reply.error(errno(&e)),
         };
@@ -787,13 +787,13 @@ impl Filesystem for FuseAdapter {
                 return reply.ok();
             }
         }
-        for (i, entry) in entries.iter().enumerate().skip(start.saturating_sub(2)) {
+        for (cookie, entry) in &entries {
             let kind = match entry.attr.kind {
                 EntryKind::Directory => FileType::Directory,
                 EntryKind::File => FileType::RegularFile,
                 EntryKind::Symlink => FileType::Symlink,
             };
-            if reply.add(INodeNo(entry.attr.ino), (i + 3) as u64, kind, &entry.name) {
+            if reply.add(INodeNo(entry.attr.ino), *cookie, kind, &entry.name) {
                 break;
             }
         }
@@ -809,7 +809,7 @@ impl Filesystem for FuseAdapter {
         mut reply: ReplyDirectoryPlus,
     ) {
         self.counts.count("readdirplus");
-        let entries = match self.fs.dir_entries(ino.0, fh.0, offset) {
+        let entries = match self.fs.dir_page(ino.0, fh.0, offset) {
             Ok(e) => e,
             Err(e) => return reply.error(errno(&e)),
         };
@@ -843,7 +843,7 @@ impl Filesystem for FuseAdapter {
             Ok(super::inode::Node::ImageDir(..) | super::inode::Node::InstanceDir(..))
         );
         let mut prefill = Vec::new();
-        for (i, entry) in entries.iter().enumerate().skip(start.saturating_sub(2)) {
+        for (cookie, entry) in &entries {
             // One TTL for name and attributes: links follow renames within a second.
             let ttl = if entry.attr.kind == EntryKind::Symlink {
                 TTL
@@ -852,7 +852,7 @@ impl Filesystem for FuseAdapter {
             };
             if reply.add(
                 INodeNo(entry.attr.ino),
-                (i + 3) as u64,
+                *cookie,
                 &entry.name,
                 &ttl,
                 &self.file_attr(&entry.attr),

@@ -69,6 +69,10 @@ pub enum Invalidation {
     Everything,
 }
 
+/// Images read from the backend per readdir request of an image kind's directory (more
+/// than one reply holds).
+const LISTING_PAGE: usize = 512;
+
 /// How long a listing serves the rest of a readdir pass over an unopened directory.
 const PASS_LIFETIME: Duration = Duration::from_secs(5);
 
@@ -1005,6 +1009,49 @@ impl ImageFs {
         Ok(entries)
     }
 
+    /// The entries of a directory that follow the readdir cookie `offset`, each with its
+    /// own cookie (1 and 2 are `.` and `..`, so entries start at 3). An image kind's
+    /// directory read without opening is read from the backend a page at a time, its cookies
+    /// the ImageIds' numbers (+3): a directory of a million images is never held whole.
+    /// Other directories continue the listing `dir_entries` keeps.
+    pub fn dir_page(&self, ino: u64, fh: u64, offset: u64) -> Result<Vec<(u64, DirEntry)>> {
+        if fh == 0 {
+            if let Node::KindDir(r, kind) = self.node(ino)? {
+                let after = offset
+                    .checked_sub(3)
+                    .map(|n| image_id(n).ok_or_else(|| no_such(format!("image #{n}"))))
+                    .transpose()?;
+                let page = self.service.list_images_after(
+                    self.region_name(r)?,
+                    kind,
+                    after.as_ref(),
+                    LISTING_PAGE,
+                )?;
+                return Ok(page
+                    .into_iter()
+                    .map(|image| {
+                        let number = image.image_id.number();
+                        let child = Node::ImageDir(r, kind, number);
+                        let entry = DirEntry {
+                            name: image.image_id.to_string(),
+                            attr: self.attr(child, 0, Self::created(&image.created_time)),
+                            content: None,
+                        };
+                        (number + 3, entry)
+                    })
+                    .collect());
+            }
+        }
+        let entries = self.dir_entries(ino, fh, offset)?;
+        let skip = usize::try_from(offset.saturating_sub(2)).unwrap_or(usize::MAX);
+        Ok(entries
+            .iter()
+            .enumerate()
+            .skip(skip)
+            .map(|(i, e)| (i as u64 + 3, e.clone()))
+            .collect())
+    }
+
     /// Forgets a directory handle.
     pub fn releasedir(&self, fh: u64) {
         lock(&self.handles).remove(&fh);
@@ -1650,6 +1697,34 @@ mod tests {
             fs.changes().expect("changes").is_empty(),
             "then in step again"
         );
+    }
+
+    #[test]
+    fn an_image_directory_is_read_a_page_at_a_time_and_whole() {
+        let (dir, fs, _other, _image) = two_mounts();
+        let store = Store::open(&dir.path().join("s.db"), None).expect("store");
+        let owner = store.default_account().expect("account");
+        crate::local::insert_synthetic_images(&store, "ap-guangzhou", &owner, 1, 1199)
+            .expect("images");
+        let custom = walk(&fs, "regions/ap-guangzhou/custom").expect("custom");
+        let whole: Vec<String> = fs
+            .list(custom.ino)
+            .expect("list")
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(whole.len(), 1200);
+        let (mut paged, mut offset, mut requests) = (Vec::new(), 2, 0);
+        loop {
+            let page = fs.dir_page(custom.ino, 0, offset).expect("page");
+            let Some((last, _)) = page.last() else { break };
+            assert!(page.len() <= LISTING_PAGE);
+            offset = *last;
+            paged.extend(page.into_iter().map(|(_, e)| e.name));
+            requests += 1;
+        }
+        assert_eq!(paged, whole, "every image once, in order");
+        assert_eq!(requests, 3);
     }
 
     #[test]

@@ -869,38 +869,50 @@ impl ImageService for LocalService {
     }
 
     fn list_images(&self, region: &str, kind: ImageKind) -> Result<Vec<ImageEntry>> {
+        self.list_images_after(region, kind, None, usize::MAX)
+    }
+
+    fn list_images_after(
+        &self,
+        region: &str,
+        kind: ImageKind,
+        after: Option<&ImageId>,
+        limit: usize,
+    ) -> Result<Vec<ImageEntry>> {
         self.region(region)?;
         let account = self.account.as_str();
+        // ImageIds have a fixed width, so their text order is their numeric order.
+        let after = after.map(ImageId::as_str).unwrap_or("");
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.store.with_conn(|c| {
-            let (sql, args): (&str, [&str; 2]) = match kind {
+            let (sql, first): (&str, &str) = match kind {
                 ImageKind::Public | ImageKind::Marketplace => (
                     "SELECT image_id, created_time, image_name FROM images
-                     WHERE region = ?1 AND kind = ?2 ORDER BY image_id",
-                    [
-                        region,
-                        if kind == ImageKind::Public {
-                            "PUBLIC"
-                        } else {
-                            "MARKETPLACE"
-                        },
-                    ],
+                     WHERE region = ?1 AND kind = ?2 AND image_id > ?3
+                     ORDER BY image_id LIMIT ?4",
+                    if kind == ImageKind::Public {
+                        "PUBLIC"
+                    } else {
+                        "MARKETPLACE"
+                    },
                 ),
                 ImageKind::Custom => (
                     "SELECT image_id, created_time, image_name FROM images
-                     WHERE region = ?1 AND kind = 'CUSTOM' AND owner = ?2 ORDER BY image_id",
-                    [region, account],
+                     WHERE region = ?1 AND kind = 'CUSTOM' AND owner = ?2 AND image_id > ?3
+                     ORDER BY image_id LIMIT ?4",
+                    account,
                 ),
                 ImageKind::Shared => (
                     "SELECT i.image_id, i.created_time, i.image_name FROM shares s
                      JOIN images i ON i.region = s.region AND i.image_id = s.image_id
                      WHERE s.region = ?1 AND s.account_id = ?2 AND i.kind = 'CUSTOM'
-                       AND i.owner IS NOT ?2
-                     ORDER BY i.image_id",
-                    [region, account],
+                       AND i.owner IS NOT ?2 AND i.image_id > ?3
+                     ORDER BY i.image_id LIMIT ?4",
+                    account,
                 ),
             };
             let mut stmt = c.prepare_cached(sql)?;
-            let rows = stmt.query_map(args, |r| {
+            let rows = stmt.query_map(params![region, first, after, limit], |r| {
                 let id: String = r.get(0)?;
                 Ok(ImageEntry {
                     image_id: ImageId::parse(&id).map_err(|e| column_error(0, e))?,
