@@ -415,21 +415,16 @@ impl FuseAdapter {
         match self.fs.node_of(ino.0) {
             Ok(node) => {
                 let error = self.fs.refuse(operation, node, name);
-                self.errors_changed(ino.0);
+                self.errors_changed();
                 errno(&error)
             }
             Err(e) => errno(&e),
         }
     }
 
-    /// A refusal was recorded: `errors` shows it to the next reader. (Not when the refused
-    /// request is on `errors` itself: the kernel drops that file's pages after a failed
-    /// write, and may hold them locked until this reply.)
-    fn errors_changed(&self, requested: u64) {
-        let errors = super::inode::Node::Errors.ino();
-        if requested != errors {
-            self.invalidate(vec![errors]);
-        }
+    /// A refusal was recorded: `errors` shows it to the next reader.
+    fn errors_changed(&self) {
+        self.invalidate(vec![super::inode::Node::Errors.ino()]);
     }
 
     /// Attribute TTL of a node.
@@ -607,7 +602,7 @@ impl Filesystem for FuseAdapter {
                 reply.ok();
             }
             Err(e) => {
-                self.errors_changed(parent.0);
+                self.errors_changed();
                 reply.error(errno(&e))
             }
         }
@@ -695,15 +690,15 @@ impl Filesystem for FuseAdapter {
         };
         match self.fs.write(ino.0, data, &caller) {
             Ok(mut stale) => {
-                // The written file itself: the kernel drops its attributes when the write
-                // completes, and its new mtime then drops the page the write went through
-                // (which the kernel may hold locked until this reply).
+                // Not the written file itself: the kernel drops its attributes when the write
+                // completes (its new mtime then drops the page the write went through), so
+                // waiting for that here would only slow every command down.
                 stale.retain(|&i| i != ino.0);
                 self.invalidate(stale);
                 reply.written(u32::try_from(data.len()).unwrap_or(u32::MAX));
             }
             Err(e) => {
-                self.errors_changed(ino.0);
+                self.errors_changed();
                 reply.error(errno(&e))
             }
         }

@@ -99,14 +99,14 @@ const RECENT_MAX: usize = 4096;
 
 type ImageKey = (u8, ImageKind, u64);
 
-/// Records read within the last [`RECENT`].
-struct Recent<V> {
-    entries: Mutex<HashMap<ImageKey, (Instant, Arc<V>)>>,
+/// Records read within the last [`RECENT`], by key (an image, or a kind of images).
+struct Recent<V, K = ImageKey> {
+    entries: Mutex<HashMap<K, (Instant, Arc<V>)>>,
     /// Bumped by every clear: a record loaded before a clear is not put back after it.
     generation: AtomicU64,
 }
 
-impl<V> Recent<V> {
+impl<V, K: std::hash::Hash + Eq> Recent<V, K> {
     fn new() -> Self {
         Recent {
             entries: Mutex::new(HashMap::new()),
@@ -114,7 +114,7 @@ impl<V> Recent<V> {
         }
     }
 
-    fn get_or(&self, key: ImageKey, load: impl FnOnce() -> Result<V>) -> Result<Arc<V>> {
+    fn get_or(&self, key: K, load: impl FnOnce() -> Result<V>) -> Result<Arc<V>> {
         if let Some((at, value)) = lock(&self.entries).get(&key) {
             if at.elapsed() < RECENT {
                 return Ok(value.clone());
@@ -133,7 +133,7 @@ impl<V> Recent<V> {
         Ok(value)
     }
 
-    fn forget(&self, key: &ImageKey) {
+    fn forget(&self, key: &K) {
         let mut entries = lock(&self.entries);
         self.generation.fetch_add(1, Ordering::AcqRel);
         entries.remove(key);
@@ -152,15 +152,11 @@ struct LinkTable {
     index: HashMap<String, usize>,
 }
 
-/// A `by-name` table and when it was computed.
-type RecentLinks = (Instant, Arc<LinkTable>);
-
 /// The filesystem: one account's view of an image service.
 pub struct ImageFs {
     /// `by-name` tables computed within the last [`RECENT`]: each lookup of a link would
     /// otherwise list the whole kind.
-    links: Mutex<HashMap<(u8, ImageKind), RecentLinks>>,
-    links_generation: AtomicU64,
+    links: Recent<LinkTable, (u8, ImageKind)>,
     epoch: AtomicU64,
     images: Recent<crate::model::Image>,
     prices: Recent<crate::model::Price>,
@@ -308,8 +304,7 @@ impl ImageFs {
         let now = SystemTime::now();
         let feed = service.changes(None)?.map(|c| c.cursor);
         Ok(ImageFs {
-            links: Mutex::new(HashMap::new()),
-            links_generation: AtomicU64::new(0),
+            links: Recent::new(),
             epoch: AtomicU64::new(0),
             images: Recent::new(),
             prices: Recent::new(),
@@ -413,24 +408,15 @@ impl ImageFs {
     /// (empty, `.`, `..`, containing `/` or NUL), becomes `<name>.<ImageId>` with `/` and NUL
     /// replaced by `_` (`image.<ImageId>` when nothing is left).
     fn link_names(&self, r: u8, kind: ImageKind) -> Result<Arc<LinkTable>> {
-        if let Some((at, table)) = lock(&self.links).get(&(r, kind)) {
-            if at.elapsed() < RECENT {
-                return Ok(table.clone());
-            }
-        }
-        let generation = self.links_generation.load(Ordering::Acquire);
-        let list = self.compute_link_names(r, kind)?;
-        let index = list
-            .iter()
-            .enumerate()
-            .map(|(i, (link, _))| (link.clone(), i))
-            .collect();
-        let table = Arc::new(LinkTable { list, index });
-        let mut links = lock(&self.links);
-        if self.links_generation.load(Ordering::Acquire) == generation {
-            links.insert((r, kind), (Instant::now(), table.clone()));
-        }
-        Ok(table)
+        self.links.get_or((r, kind), || {
+            let list = self.compute_link_names(r, kind)?;
+            let index = list
+                .iter()
+                .enumerate()
+                .map(|(i, (link, _))| (link.clone(), i))
+                .collect();
+            Ok(LinkTable { list, index })
+        })
     }
 
     fn compute_link_names(
@@ -517,13 +503,7 @@ impl ImageFs {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         self.images.clear();
         self.prices.clear();
-        self.forget_links();
-    }
-
-    fn forget_links(&self) {
-        let mut links = lock(&self.links);
-        self.links_generation.fetch_add(1, Ordering::AcqRel);
-        links.clear();
+        self.links.clear();
     }
 
     fn instance_of(&self, r: u8, number: u64) -> Result<(String, InstanceId)> {
@@ -1212,7 +1192,7 @@ impl ImageFs {
             self.epoch.fetch_add(1, Ordering::AcqRel);
         }
         if !changes.images.is_empty() {
-            self.forget_links();
+            self.links.clear();
         }
         let mut out = Vec::new();
         let mut regions = std::collections::BTreeSet::new();
