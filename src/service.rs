@@ -38,6 +38,15 @@ pub struct Changes {
     pub instances: Vec<(String, InstanceId)>,
 }
 
+/// What an image's directory shows (see [`ImageService::image_view`]).
+#[derive(Debug, Clone)]
+pub struct ImageView {
+    pub image: Image,
+    pub price: Price,
+    /// For a custom image: the accounts it is shared with.
+    pub shares: Option<Vec<AccountId>>,
+}
+
 pub trait ImageService: Send + Sync {
     /// The images and instances changed since `since` by anyone (this service, another mount,
     /// the server, a transition reaching its end), so caches can drop exactly those;
@@ -79,6 +88,21 @@ pub trait ImageService: Send + Sync {
 
     /// What launching from the image costs beyond the instance, and why.
     fn price(&self, region: &str, kind: ImageKind, id: &ImageId) -> Result<Price>;
+
+    /// [`ImageService::image`], [`ImageService::price`] and, for a custom image,
+    /// [`ImageService::share_accounts`]: all an image's directory shows. A backend that can
+    /// read them in one look does.
+    fn image_view(&self, region: &str, kind: ImageKind, id: &ImageId) -> Result<ImageView> {
+        Ok(ImageView {
+            image: self.image(region, kind, id)?,
+            price: self.price(region, kind, id)?,
+            shares: if kind == ImageKind::Custom {
+                Some(self.share_accounts(region, id)?)
+            } else {
+                None
+            },
+        })
+    }
 
     /// The account's custom-image quota in a region.
     fn quota(&self, region: &str) -> Result<Quota>;

@@ -19,7 +19,7 @@ use crate::model::{
     ImageId, ImageKind, ImageState, ImportImageOs, ImportImageSpec, Instance, InstanceEntry,
     InstanceId, LaunchSpec, Placement, Price, Quota, Region, Snapshot,
 };
-use crate::service::{Caller, ImageService};
+use crate::service::{Caller, ImageService, ImageView};
 use catalog::Catalog;
 use probe::Probe;
 use store::{Store, DEFAULT_CUSTOM_IMAGE_QUOTA, DEFAULT_SHARE_LIMIT, DEFAULT_TRANSITION_DELAY_MS};
@@ -242,19 +242,28 @@ impl LocalService {
     ) -> Result<Vec<(AccountId, String)>> {
         self.store.with_conn(|c| {
             self.visible_row_in(c, region, ImageKind::Custom, image)?;
-            let mut stmt = c.prepare_cached(
-                "SELECT account_id, created_time FROM shares WHERE region = ?1 AND image_id = ?2
-                 ORDER BY created_time, account_id",
-            )?;
-            let rows = stmt.query_map(params![region, image.as_str()], |r| {
-                let id: String = r.get(0)?;
-                Ok((
-                    AccountId::parse(&id).map_err(|e| column_error(0, e))?,
-                    r.get::<_, String>(1)?,
-                ))
-            })?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            Self::shares_in(c, region, image)
         })
+    }
+
+    /// The accounts an image is shared with, and since when, oldest first.
+    fn shares_in(
+        c: &Connection,
+        region: &str,
+        image: &ImageId,
+    ) -> Result<Vec<(AccountId, String)>> {
+        let mut stmt = c.prepare_cached(
+            "SELECT account_id, created_time FROM shares WHERE region = ?1 AND image_id = ?2
+             ORDER BY created_time, account_id",
+        )?;
+        let rows = stmt.query_map(params![region, image.as_str()], |r| {
+            let id: String = r.get(0)?;
+            Ok((
+                AccountId::parse(&id).map_err(|e| column_error(0, e))?,
+                r.get::<_, String>(1)?,
+            ))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
     /// DeleteImages for several images: all of them or none.
@@ -387,6 +396,56 @@ impl LocalService {
     fn visible_row(&self, region: &str, kind: ImageKind, id: &ImageId) -> Result<ImageRow> {
         self.store
             .with_conn(|c| self.visible_row_in(c, region, kind, id))
+    }
+
+    /// What launching from a stored image costs, seen as `kind`.
+    fn price_of(
+        &self,
+        row: ImageRow,
+        region: &str,
+        kind: ImageKind,
+        id: &ImageId,
+    ) -> Result<Price> {
+        let region_info = self.region(region)?;
+        let (charge_type, fee, reason) = if row.image.platform == "Windows" && !region_info.mainland
+        {
+            (
+                ChargeType::LicenseFee,
+                Some(self.catalog.windows_license_fee.clone()),
+                format!(
+                    "Windows Server license fee: Windows images carry a license fee in regions outside mainland China ({region})"
+                ),
+            )
+        } else if let Some(fee) = row.fee {
+            let provider = row
+                .provider
+                .unwrap_or_else(|| row.image.image_creator.clone());
+            let reason = match kind {
+                ImageKind::Marketplace => format!("marketplace image: fee set by its provider, {provider}"),
+                _ => format!("made from a paid marketplace image of {provider}: the provider's fee is inherited"),
+            };
+            (ChargeType::MarketplaceFee, Some(fee), reason)
+        } else {
+            let reason = match (kind, row.image.platform == "Windows") {
+                (ImageKind::Marketplace, _) => "free marketplace image".to_string(),
+                (_, true) => format!(
+                    "free: the Windows license is included in mainland China regions ({region})"
+                ),
+                (ImageKind::Public, false) => {
+                    "free: public images cost nothing beyond the instance".to_string()
+                }
+                _ => "free: no license or provider fee".to_string(),
+            };
+            (ChargeType::Free, None, reason)
+        };
+        Ok(Price {
+            image_id: id.clone(),
+            region: region.to_string(),
+            free: charge_type == ChargeType::Free,
+            charge_type,
+            fee,
+            reason,
+        })
     }
 
     /// An image this account may use in `region`, of whatever kind.
@@ -932,45 +991,28 @@ impl ImageService for LocalService {
 
     fn price(&self, region: &str, kind: ImageKind, id: &ImageId) -> Result<Price> {
         let row = self.visible_row(region, kind, id)?;
-        let region_info = self.region(region)?;
-        let (charge_type, fee, reason) = if row.image.platform == "Windows" && !region_info.mainland
-        {
-            (
-                ChargeType::LicenseFee,
-                Some(self.catalog.windows_license_fee.clone()),
-                format!(
-                    "Windows Server license fee: Windows images carry a license fee in regions outside mainland China ({region})"
-                ),
-            )
-        } else if let Some(fee) = row.fee {
-            let provider = row
-                .provider
-                .unwrap_or_else(|| row.image.image_creator.clone());
-            let reason = match kind {
-                ImageKind::Marketplace => format!("marketplace image: fee set by its provider, {provider}"),
-                _ => format!("made from a paid marketplace image of {provider}: the provider's fee is inherited"),
+        self.price_of(row, region, kind, id)
+    }
+
+    fn image_view(&self, region: &str, kind: ImageKind, id: &ImageId) -> Result<ImageView> {
+        // One read transaction: the three agree, and the store is locked once, not thrice.
+        let (row, shares) = self.store.with_conn(|c| {
+            let tx = c.unchecked_transaction()?;
+            let row = self.visible_row_in(&tx, region, kind, id)?;
+            let shares = if kind == ImageKind::Custom {
+                Some(Self::shares_in(&tx, region, id)?)
+            } else {
+                None
             };
-            (ChargeType::MarketplaceFee, Some(fee), reason)
-        } else {
-            let reason = match (kind, row.image.platform == "Windows") {
-                (ImageKind::Marketplace, _) => "free marketplace image".to_string(),
-                (_, true) => format!(
-                    "free: the Windows license is included in mainland China regions ({region})"
-                ),
-                (ImageKind::Public, false) => {
-                    "free: public images cost nothing beyond the instance".to_string()
-                }
-                _ => "free: no license or provider fee".to_string(),
-            };
-            (ChargeType::Free, None, reason)
-        };
-        Ok(Price {
-            image_id: id.clone(),
-            region: region.to_string(),
-            free: charge_type == ChargeType::Free,
-            charge_type,
-            fee,
-            reason,
+            tx.commit()?;
+            Ok((row, shares))
+        })?;
+        let mut image = row.image.clone();
+        image.image_type = kind.image_type().to_string();
+        Ok(ImageView {
+            image,
+            price: self.price_of(row, region, kind, id)?,
+            shares: shares.map(|s| s.into_iter().map(|(account, _)| account).collect()),
         })
     }
 
@@ -2058,6 +2100,34 @@ mod tests {
 
     fn code<T: std::fmt::Debug>(result: Result<T>) -> String {
         result.unwrap_err().code().to_string()
+    }
+
+    /// The one-look view of an image is exactly what the three separate calls return, for
+    /// every kind, and refuses what they refuse.
+    #[test]
+    fn image_view_is_image_price_and_shares_together() {
+        let w = world();
+        let s = w.service(OWNER, 0);
+        let image = custom(&s, GZ, "viewed");
+        s.share_image(GZ, &image, &[account(FRIEND)]).unwrap();
+        let view = s.image_view(GZ, ImageKind::Custom, &image).unwrap();
+        assert_eq!(view.image, s.image(GZ, ImageKind::Custom, &image).unwrap());
+        assert_eq!(view.price, s.price(GZ, ImageKind::Custom, &image).unwrap());
+        assert_eq!(view.shares, Some(vec![account(FRIEND)]));
+        let public = id("img-9qabwvbn");
+        let view = s.image_view(GZ, ImageKind::Public, &public).unwrap();
+        assert_eq!(view.image, s.image(GZ, ImageKind::Public, &public).unwrap());
+        assert_eq!(view.price, s.price(GZ, ImageKind::Public, &public).unwrap());
+        assert_eq!(view.shares, None);
+        // Seen by the friend, it is a shared image, with no share list of its own.
+        let friend = w.service(FRIEND, 0);
+        let view = friend.image_view(GZ, ImageKind::Shared, &image).unwrap();
+        assert_eq!(view.image.image_type, "SHARED_IMAGE");
+        assert_eq!(view.shares, None);
+        assert_eq!(
+            code(friend.image_view(GZ, ImageKind::Custom, &image)),
+            "InvalidImageId.NotFound"
+        );
     }
 
     #[test]
