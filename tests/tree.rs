@@ -827,3 +827,77 @@ fn memory_stays_flat_across_repeated_walks() {
         "daemon RSS grew from {after_first} KiB to {after_more} KiB over repeated walks"
     );
 }
+
+/// Whether every page of `path` is in the kernel's page cache (mincore on a mapping, which
+/// reads nothing).
+fn in_page_cache(path: &Path) -> bool {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let len = file.metadata().expect("metadata").len() as usize;
+    if len == 0 {
+        return true;
+    }
+    let pages = len.div_ceil(4096);
+    let mut resident = vec![0u8; pages];
+    // SAFETY: a read-only shared mapping of an open file, only inspected with mincore (never
+    // touched) and unmapped before the file closes.
+    unsafe {
+        let map = libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            file.as_raw_fd(),
+            0,
+        );
+        assert_ne!(map, libc::MAP_FAILED, "mmap {}", path.display());
+        let rc = libc::mincore(map, len, resident.as_mut_ptr());
+        libc::munmap(map, len);
+        assert_eq!(rc, 0, "mincore {}", path.display());
+    }
+    resident.iter().all(|page| page & 1 == 1)
+}
+
+/// Files a lookup found, or a listing showed, are handed to the kernel before anyone reads
+/// them, so that reading them costs no request (`cat */metadata.json`, `grep -r`).
+#[test]
+fn files_found_or_listed_are_in_the_page_cache_before_they_are_read() {
+    if !fuse_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let mount = scratch.mount(None);
+
+    // Found: the shell's glob looks up each image's metadata.json. The lookup's reply is
+    // still on its way into the kernel when the contents are handed over, so they arrive a
+    // little after it.
+    let public = mount.region("ap-guangzhou").join("public");
+    let out = sh(&public, "stat -c %s */metadata.json > /dev/null");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let found: Vec<_> = names_in(&public)
+        .into_iter()
+        .map(|image| public.join(image).join("metadata.json"))
+        .collect();
+    assert!(found.len() >= 50, "{} public images", found.len());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    let mut missing = found.clone();
+    while !missing.is_empty() && std::time::Instant::now() < deadline {
+        missing.retain(|f| !in_page_cache(f));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(missing.is_empty(), "never handed to the kernel: {missing:?}");
+
+    // Listed: once a listing of an image's directory has been read to its end, each of its
+    // files is there, at once.
+    let public = mount.region("ap-singapore").join("public");
+    for image in names_in(&public).into_iter().take(20) {
+        let dir = public.join(&image);
+        let files = names_in(&dir);
+        for file in &files {
+            assert!(
+                in_page_cache(&dir.join(file)),
+                "{image}/{file} not handed to the kernel with the listing"
+            );
+        }
+    }
+}

@@ -42,6 +42,10 @@ struct Args {
     /// Where to build stores and mounts [default: a new directory under /tmp].
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Only build a store with the synthetic catalog at this path, then exit (for profiling a
+    /// mount by hand).
+    #[arg(long, value_name = "PATH")]
+    build_store: Option<PathBuf>,
     /// Internal: run as one W5 writer process.
     #[arg(long, hide = true, num_args = 3, value_names = ["IMAGE_DIR", "ACCOUNT", "COUNT"])]
     w5_worker: Option<Vec<String>>,
@@ -53,6 +57,14 @@ fn main() {
         let count: usize = worker[2].parse().unwrap_or(0);
         let done = share_unshare(Path::new(&worker[0]), &worker[1], count);
         println!("{done}");
+        return;
+    }
+    if let Some(path) = &args.build_store {
+        let _ = std::fs::remove_file(path);
+        if let Err(e) = build_store(path, args.images) {
+            eprintln!("imagefs-bench: {e}");
+            std::process::exit(1);
+        }
         return;
     }
     if let Err(e) = run(&args) {

@@ -31,9 +31,156 @@ pub enum KernelNote {
     /// Changes made elsewhere, from the watcher.
     Apply(Vec<Invalidation>),
     /// Hand the kernel these files' contents, which it is about to read (with contents
-    /// rendered in an epoch, used if no change came since).
-    Prefill(Vec<(u64, Option<Rendered>)>),
+    /// rendered in an epoch, used if no change came since); then say so, if asked.
+    Prefill(FileContents, Option<SyncSender<()>>),
 }
+
+/// Files and, when already rendered, their contents.
+type FileContents = Vec<(u64, Option<Rendered>)>;
+
+/// Hands file contents to the kernel's page cache (`FUSE_NOTIFY_STORE`) through a
+/// descriptor of the session's own. Unlike fuser's notifier it reports ENOENT: the kernel
+/// does not know the inode *yet* when the reply that names it (a lookup's, a listing's) is
+/// still being taken in by the process that asked, and the store is worth another try.
+pub struct PageStore {
+    device: std::os::fd::OwnedFd,
+}
+
+/// Notification codes of the kernel's FUSE protocol (`enum fuse_notify_code`).
+const FUSE_NOTIFY_INVAL_INODE: i32 = 2;
+const FUSE_NOTIFY_STORE: i32 = 4;
+
+impl PageStore {
+    /// Shares the session's `/dev/fuse` descriptor (a duplicate: same connection).
+    pub fn new(session: std::os::fd::BorrowedFd<'_>) -> std::io::Result<PageStore> {
+        Ok(PageStore {
+            device: session.try_clone_to_owned()?,
+        })
+    }
+
+    /// Stores `data` as the whole contents of file `ino`, from offset 0.
+    fn store(&self, ino: u64, data: &[u8]) -> std::io::Result<()> {
+        let size = u32::try_from(data.len())
+            .map_err(|_| std::io::Error::from_raw_os_error(libc::EFBIG))?;
+        // struct fuse_notify_store_out { u64 nodeid; u64 offset; u32 size; u32 padding }
+        let mut args = [0u8; 24];
+        args[0..8].copy_from_slice(&ino.to_ne_bytes());
+        args[16..20].copy_from_slice(&size.to_ne_bytes());
+        self.notify(FUSE_NOTIFY_STORE, &args, data)
+    }
+
+    /// Drops every cached page of file `ino` (its attributes stay).
+    fn drop_pages(&self, ino: u64) -> std::io::Result<()> {
+        // struct fuse_notify_inval_inode_out { u64 ino; i64 off; i64 len }: from 0, len 0
+        // meaning to the end.
+        let mut args = [0u8; 24];
+        args[0..8].copy_from_slice(&ino.to_ne_bytes());
+        self.notify(FUSE_NOTIFY_INVAL_INODE, &args, &[])
+    }
+
+    fn notify(&self, code: i32, args: &[u8], data: &[u8]) -> std::io::Result<()> {
+        use std::os::fd::AsRawFd;
+        let len = u32::try_from(16 + args.len() + data.len())
+            .map_err(|_| std::io::Error::from_raw_os_error(libc::EFBIG))?;
+        // struct fuse_out_header { u32 len; i32 error (here the notify code); u64 unique (0) }
+        let mut head = [0u8; 16];
+        head[0..4].copy_from_slice(&len.to_ne_bytes());
+        head[4..8].copy_from_slice(&code.to_ne_bytes());
+        let parts = [
+            libc::iovec {
+                iov_base: head.as_ptr() as *mut libc::c_void,
+                iov_len: head.len(),
+            },
+            libc::iovec {
+                iov_base: args.as_ptr() as *mut libc::c_void,
+                iov_len: args.len(),
+            },
+            libc::iovec {
+                iov_base: data.as_ptr() as *mut libc::c_void,
+                iov_len: data.len(),
+            },
+        ];
+        // SAFETY: the iovecs point at live buffers of the given lengths, which the kernel
+        // only reads; the descriptor is ours until drop.
+        let written = unsafe { libc::writev(self.device.as_raw_fd(), parts.as_ptr(), 3) };
+        if written < 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Stores a file's contents, rendered in `epoch` (rendered afresh if a change came since),
+/// in the kernel's page cache. Should a change come while the store is under way, the
+/// pages are dropped again: they may predate it. Returns what the kernel said.
+fn store_contents(
+    fs: &ImageFs,
+    pages: &PageStore,
+    ino: u64,
+    rendered: &mut Option<Rendered>,
+) -> std::io::Result<()> {
+    let (epoch, data) = match rendered.as_ref() {
+        Some((epoch, data)) if *epoch == fs.epoch() => (*epoch, data.clone()),
+        _ => {
+            let epoch = fs.epoch();
+            let data = std::sync::Arc::new(
+                fs.contents(ino)
+                    .map_err(|e| std::io::Error::from_raw_os_error(e.errno()))?,
+            );
+            *rendered = Some((epoch, data.clone()));
+            (epoch, data)
+        }
+    };
+    if data.is_empty() || data.len() > PREFILL_MAX {
+        return Ok(());
+    }
+    pages.store(ino, &data)?;
+    if fs.epoch() != epoch {
+        pages.drop_pages(ino)?;
+    }
+    Ok(())
+}
+
+/// When a store the kernel could not place yet (ENOENT) is tried again: soon after, then
+/// less often; after the last the kernel reads the file with a request like any other.
+const STORE_RETRIES: [Duration; 6] = [
+    Duration::from_micros(50),
+    Duration::from_micros(250),
+    Duration::from_millis(1),
+    Duration::from_millis(5),
+    Duration::from_millis(25),
+    Duration::from_millis(100),
+];
+
+/// Stores waiting for another try, at most (a flood of lookups cannot grow it unbounded).
+const STORE_RETRIES_MAX: usize = 4096;
+
+/// A store waiting for the kernel to take in the reply that names its inode.
+struct PendingStore {
+    ino: u64,
+    rendered: Option<Rendered>,
+    tries: usize,
+    due: std::time::Instant,
+}
+
+// Ordered by when they are due, soonest greatest (a max-heap then pops the soonest).
+impl Ord for PendingStore {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        other.due.cmp(&self.due)
+    }
+}
+impl PartialOrd for PendingStore {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl PartialEq for PendingStore {
+    fn eq(&self, other: &Self) -> bool {
+        self.due == other.due
+    }
+}
+impl Eq for PendingStore {}
 
 /// Whether a file is worth handing to the kernel before it reads it: not empty, and not
 /// `errors` (it changes with every refusal of this mount).
@@ -44,6 +191,19 @@ fn prefillable(attr: &Attr) -> bool {
         && attr.ino != super::inode::Node::Errors.ino()
 }
 
+/// How long the end of a listing waits for its files to be stored in the kernel (they
+/// usually are within microseconds; a busy notifier must not hold the reader up for long).
+const PREFILL_WAIT: Duration = Duration::from_millis(10);
+
+/// Listings waiting for their end, at most: readers that stop before the end leave theirs
+/// behind, and past this the table starts over.
+const LISTED_MAX: usize = 1024;
+
+/// Request handlers that may store contents in the kernel at once. A store waits for any
+/// page of its file that a read in progress holds, and that read is answered by another
+/// handler: one of the [`super::FUSE_THREADS`] is always left free for it.
+const DIRECT_STORERS_MAX: usize = super::FUSE_THREADS - 1;
+
 /// Largest file handed to the kernel ahead of a read.
 const PREFILL_MAX: usize = 64 * 1024;
 
@@ -53,42 +213,84 @@ pub fn run_notifier(
     notifier: fuser::Notifier,
     parts: NotifierParts,
 ) {
-    for note in notes {
+    let mut pending = std::collections::BinaryHeap::<PendingStore>::new();
+    loop {
+        let note = match pending.peek() {
+            None => match notes.recv() {
+                Ok(note) => Some(note),
+                Err(_) => return,
+            },
+            Some(first) => {
+                let wait = first
+                    .due
+                    .saturating_duration_since(std::time::Instant::now());
+                match notes.recv_timeout(wait) {
+                    Ok(note) => Some(note),
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+                }
+            }
+        };
         match note {
-            KernelNote::Drop(inodes, done) => {
+            None => {}
+            Some(KernelNote::Drop(inodes, done)) => {
                 for ino in inodes {
                     drop_inode(&notifier, ino);
                 }
                 let _ = done.send(());
             }
-            KernelNote::Apply(invalidations) => {
+            Some(KernelNote::Apply(invalidations)) => {
                 if let Some(known) = parts.known.upgrade() {
                     for invalidation in invalidations {
                         apply(&notifier, &known, invalidation);
                     }
                 }
             }
-            KernelNote::Prefill(inodes) => {
-                let Some(fs) = parts.fs.upgrade() else {
-                    continue;
-                };
+            Some(KernelNote::Prefill(inodes, done)) => {
+                let now = std::time::Instant::now();
                 for (ino, rendered) in inodes {
-                    // Contents of the present epoch, else rendered now: either way never
-                    // older than what the kernel was last told to drop (this thread told it).
-                    let data = match rendered {
-                        Some((epoch, data)) if epoch == fs.epoch() => data,
-                        _ => match fs.contents(ino) {
-                            Ok(data) => std::sync::Arc::new(data),
-                            Err(_) => continue,
-                        },
+                    let first = PendingStore {
+                        ino,
+                        rendered,
+                        tries: 0,
+                        due: now,
                     };
-                    if !data.is_empty() && data.len() <= PREFILL_MAX {
-                        if let Err(e) = notifier.store(INodeNo(ino), 0, &data) {
-                            log::debug!("prefilling inode {ino:#x}: {e}");
+                    if let Some(again) = prefill_one(&parts, first) {
+                        if pending.len() < STORE_RETRIES_MAX {
+                            pending.push(again);
                         }
                     }
                 }
+                if let Some(done) = done {
+                    let _ = done.send(());
+                }
             }
+        }
+        let now = std::time::Instant::now();
+        while pending.peek().is_some_and(|p| p.due <= now) {
+            if let Some(again) = pending.pop().and_then(|store| prefill_one(&parts, store)) {
+                pending.push(again);
+            }
+        }
+    }
+}
+
+/// Stores one file's contents in the kernel's page cache; returns it for another try when
+/// the kernel does not know the inode yet.
+fn prefill_one(parts: &NotifierParts, mut store: PendingStore) -> Option<PendingStore> {
+    let fs = parts.fs.upgrade()?;
+    let pages = parts.pages.get()?;
+    match store_contents(&fs, pages, store.ino, &mut store.rendered) {
+        Ok(()) => None,
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+            let pause = STORE_RETRIES.get(store.tries)?;
+            store.tries += 1;
+            store.due = std::time::Instant::now() + *pause;
+            Some(store)
+        }
+        Err(e) => {
+            log::debug!("prefilling inode {:#x}: {e}", store.ino);
+            None
         }
     }
 }
@@ -97,6 +299,7 @@ pub fn run_notifier(
 pub struct NotifierParts {
     fs: std::sync::Weak<ImageFs>,
     known: std::sync::Weak<Mutex<KnownFiles>>,
+    pages: std::sync::Arc<std::sync::OnceLock<PageStore>>,
 }
 
 /// How long a handler waits for its invalidations before replying anyway (the kernel may
@@ -281,6 +484,13 @@ pub struct FuseAdapter {
     file_ttl: Duration,
     entry_ttl: Duration,
     counts: std::sync::Arc<RequestCounts>,
+    /// Files of directories being listed, to store in the kernel once the listing is read
+    /// (see `readdirplus`).
+    listed: Mutex<std::collections::HashMap<u64, FileContents>>,
+    /// Hands contents to the kernel (set once the session exists).
+    pages: std::sync::Arc<std::sync::OnceLock<PageStore>>,
+    /// Handlers storing contents in the kernel right now (see [`DIRECT_STORERS_MAX`]).
+    direct_storers: std::sync::atomic::AtomicUsize,
     uid: u32,
     gid: u32,
     /// Where handlers send the inodes a command made stale (a thread of its own, so a
@@ -314,6 +524,9 @@ impl FuseAdapter {
             file_ttl: if watched { WATCHED_TTL } else { Duration::ZERO },
             entry_ttl: if watched { WATCHED_TTL } else { TTL },
             counts,
+            listed: Mutex::new(std::collections::HashMap::new()),
+            pages: Default::default(),
+            direct_storers: Default::default(),
             uid,
             gid,
             drops: Mutex::new(Some(drops)),
@@ -341,20 +554,73 @@ impl FuseAdapter {
         NotifierParts {
             fs: std::sync::Arc::downgrade(&self.fs),
             known: std::sync::Arc::downgrade(&self.known),
+            pages: self.pages.clone(),
         }
+    }
+
+    /// Where the session's [`PageStore`] goes once the session exists.
+    pub fn page_store(&self) -> std::sync::Arc<std::sync::OnceLock<PageStore>> {
+        self.pages.clone()
     }
 
     /// Hands the kernel the contents of files it is about to read (found by a lookup or
     /// listed with their image), so the read needs no request. Only with a change feed,
     /// which drops them again when they change.
-    fn prefill(&self, inodes: Vec<(u64, Option<Rendered>)>) {
+    fn prefill(&self, inodes: FileContents) {
+        self.prefill_then(inodes, None);
+    }
+
+    /// Stores files' contents in the kernel from this handler, unless too many handlers
+    /// are doing so already (then they are handed back).
+    fn store_now(
+        &self,
+        files: FileContents,
+    ) -> Option<FileContents> {
+        use std::sync::atomic::Ordering;
+        if !self.fs.watches_changes() {
+            return None;
+        }
+        let Some(pages) = self.pages.get() else {
+            return Some(files);
+        };
+        let taken = self
+            .direct_storers
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < DIRECT_STORERS_MAX).then_some(n + 1)
+            })
+            .is_ok();
+        if !taken {
+            return Some(files);
+        }
+        for (ino, mut rendered) in files {
+            if let Err(e) = store_contents(&self.fs, pages, ino, &mut rendered) {
+                log::debug!("storing inode {ino:#x}: {e}");
+            }
+        }
+        self.direct_storers.fetch_sub(1, Ordering::AcqRel);
+        None
+    }
+
+    /// [`Self::prefill`], then waits (briefly) until the kernel holds the contents.
+    fn prefill_and_wait(&self, inodes: FileContents) {
+        let (done, wait) = std::sync::mpsc::sync_channel(1);
+        if self.prefill_then(inodes, Some(done)) {
+            let _ = wait.recv_timeout(PREFILL_WAIT);
+        }
+    }
+
+    fn prefill_then(
+        &self,
+        inodes: FileContents,
+        done: Option<SyncSender<()>>,
+    ) -> bool {
         if inodes.is_empty() || !self.fs.watches_changes() {
-            return;
+            return false;
         }
         let sender = self.stale.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(sender) = sender.as_ref() {
-            let _ = sender.send(KernelNote::Prefill(inodes));
-        }
+        sender
+            .as_ref()
+            .is_some_and(|s| s.send(KernelNote::Prefill(inodes, done)).is_ok())
     }
 
     /// Has the kernel drop its cached attributes of `inodes` (from the invalidation thread:
@@ -495,13 +761,13 @@ impl Filesystem for FuseAdapter {
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
         self.counts.count("lookup");
-        let result = self.fs.lookup(parent.0, name);
-        let prefill = match &result {
-            Ok(attr) if prefillable(attr) => Some(attr.ino),
-            _ => None,
+        let (result, prefill) = match self.fs.lookup_with_content(parent.0, name) {
+            Ok((attr, content)) if prefillable(&attr) => (Ok(attr), Some((attr.ino, content))),
+            Ok((attr, _)) => (Ok(attr), None),
+            Err(e) => (Err(e), None),
         };
         self.reply_entry(result, reply);
-        self.prefill(prefill.into_iter().map(|ino| (ino, None)).collect());
+        self.prefill(prefill.into_iter().collect());
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
@@ -837,6 +1103,22 @@ impl Filesystem for FuseAdapter {
             self.fs.node_of(ino.0),
             Ok(super::inode::Node::ImageDir(..) | super::inode::Node::InstanceDir(..))
         );
+        if prefill_listed && entries.is_empty() && start >= 2 {
+            // The reader has taken in the listing (it asks past its end): its files are
+            // known to the kernel now, so their contents can be stored before the reader
+            // turns to them. It turns to them once this reply says the listing is over.
+            let listed = self
+                .listed
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&ino.0);
+            if let Some(listed) = listed {
+                if let Some(listed) = self.store_now(listed) {
+                    self.prefill_and_wait(listed);
+                }
+            }
+            return reply.ok();
+        }
         let mut prefill = Vec::new();
         for (cookie, entry) in &entries {
             // One TTL for name and attributes: links follow renames within a second.
@@ -859,8 +1141,14 @@ impl Filesystem for FuseAdapter {
                 prefill.push((entry.attr.ino, entry.content.clone()));
             }
         }
+        if !prefill.is_empty() {
+            let mut listed = self.listed.lock().unwrap_or_else(|p| p.into_inner());
+            if listed.len() >= LISTED_MAX {
+                listed.clear();
+            }
+            listed.entry(ino.0).or_default().extend(prefill);
+        }
         reply.ok();
-        self.prefill(prefill);
     }
 
     fn releasedir(

@@ -115,22 +115,39 @@ impl<V, K: std::hash::Hash + Eq> Recent<V, K> {
     }
 
     fn get_or(&self, key: K, load: impl FnOnce() -> Result<V>) -> Result<Arc<V>> {
-        if let Some((at, value)) = lock(&self.entries).get(&key) {
-            if at.elapsed() < RECENT {
-                return Ok(value.clone());
-            }
+        if let Some(value) = self.get(&key) {
+            return Ok(value);
         }
         // Loaded without the lock held: a backend call never blocks other requests here.
-        let generation = self.generation.load(Ordering::Acquire);
+        let generation = self.generation();
         let value = Arc::new(load()?);
+        self.put(key, value.clone(), generation);
+        Ok(value)
+    }
+
+    /// The record, if read recently.
+    fn get(&self, key: &K) -> Option<Arc<V>> {
+        lock(&self.entries)
+            .get(key)
+            .filter(|(at, _)| at.elapsed() < RECENT)
+            .map(|(_, value)| value.clone())
+    }
+
+    /// Where the cache stands before a record is loaded, for [`Recent::put`].
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Keeps a record loaded when the cache stood at `generation`, unless something was
+    /// forgotten since (the record may predate the change that caused it).
+    fn put(&self, key: K, value: Arc<V>, generation: u64) {
         let mut entries = lock(&self.entries);
         if self.generation.load(Ordering::Acquire) == generation {
             if entries.len() >= RECENT_MAX {
                 entries.clear();
             }
-            entries.insert(key, (Instant::now(), value.clone()));
+            entries.insert(key, (Instant::now(), value));
         }
-        Ok(value)
     }
 
     fn forget(&self, key: &K) {
@@ -186,6 +203,16 @@ fn no_such(what: impl std::fmt::Display) -> Error {
         format!("{what} does not exist"),
         libc::ENOENT,
     )
+}
+
+/// `share`: one account a line.
+fn share_list(accounts: &[crate::model::AccountId]) -> Vec<u8> {
+    let mut out = String::new();
+    for account in accounts {
+        out.push_str(account.as_str());
+        out.push('\n');
+    }
+    out.into_bytes()
 }
 
 fn content_hash(content: &[u8]) -> u64 {
@@ -498,12 +525,36 @@ impl ImageFs {
         Ok((region, id, image))
     }
 
+    /// An image, for listing its directory, with the accounts it is shared with when it is
+    /// a custom image not read recently: then its record, price and shares are read in one
+    /// look (and the first two kept for the reads that follow).
+    fn image_with_shares(
+        &self,
+        r: u8,
+        kind: ImageKind,
+        n: u64,
+    ) -> Result<(Arc<crate::model::Image>, Option<Vec<crate::model::AccountId>>)> {
+        let key = (r, kind, n);
+        if let Some(image) = self.images.get(&key) {
+            return Ok((image, None));
+        }
+        let (region, id) = self.image_of(r, n)?;
+        let (images_at, prices_at) = (self.images.generation(), self.prices.generation());
+        let view = self.service.image_view(&region, kind, &id)?;
+        let image = Arc::new(view.image);
+        self.images.put(key, image.clone(), images_at);
+        self.prices.put(key, Arc::new(view.price), prices_at);
+        Ok((image, view.shares))
+    }
+
     /// Forgets recently read records: after a command, every read shows its effect.
     fn forget_recent(&self) {
-        self.epoch.fetch_add(1, Ordering::AcqRel);
         self.images.clear();
         self.prices.clear();
         self.links.clear();
+        // After the records are gone: contents rendered in the new epoch come from records
+        // read after the change.
+        self.epoch.fetch_add(1, Ordering::AcqRel);
     }
 
     fn instance_of(&self, r: u8, number: u64) -> Result<(String, InstanceId)> {
@@ -582,17 +633,30 @@ impl ImageFs {
     }
 
     fn attr_of(&self, node: Node) -> Result<Attr> {
+        self.attr_and_content(node).map(|(attr, _)| attr)
+    }
+
+    /// A node's attributes and, for an image's file (whose size is its contents' length),
+    /// the contents they were taken from, in the epoch they were rendered in.
+    fn attr_and_content(&self, node: Node) -> Result<(Attr, Option<Rendered>)> {
+        if let Node::ImageFile(r, kind, n, f) = node {
+            let epoch = self.epoch();
+            let (region, id, image) = self.image_record(r, kind, n)?;
+            let mtime = Self::created(&image.created_time);
+            let content = self.render_image_file(&region, kind, &id, f, &image)?;
+            let attr = self.versioned(node, &content, mtime);
+            return Ok((attr, Some((epoch, Arc::new(content)))));
+        }
+        Ok((self.attr_without_content(node)?, None))
+    }
+
+    fn attr_without_content(&self, node: Node) -> Result<Attr> {
         match node {
             Node::ImageDir(r, kind, n) => {
                 let (_, _, image) = self.image_record(r, kind, n)?;
                 Ok(self.attr(node, 0, Self::created(&image.created_time)))
             }
-            Node::ImageFile(r, kind, n, f) => {
-                let (region, id, image) = self.image_record(r, kind, n)?;
-                let mtime = Self::created(&image.created_time);
-                let content = self.render_image_file(&region, kind, &id, f, &image)?;
-                Ok(self.versioned(node, &content, mtime))
-            }
+            Node::ImageFile(..) => self.attr_and_content(node).map(|(attr, _)| attr),
             Node::InstanceDir(r, n) => {
                 let (region, id) = self.instance_of(r, n)?;
                 let instance = self.service.instance(&region, &id)?;
@@ -646,6 +710,15 @@ impl ImageFs {
 
     /// The entry `name` in directory `parent`.
     pub fn lookup(&self, parent: u64, name: &OsStr) -> Result<Attr> {
+        self.lookup_with_content(parent, name).map(|(attr, _)| attr)
+    }
+
+    /// [`ImageFs::lookup`], with the contents of an image's file as rendered for its size.
+    pub fn lookup_with_content(
+        &self,
+        parent: u64,
+        name: &OsStr,
+    ) -> Result<(Attr, Option<Rendered>)> {
         let parent = self.node(parent)?;
         let missing = || no_such(format!("{}/{}", self.path(parent), name.to_string_lossy()));
         let name = name.to_str().ok_or_else(missing)?;
@@ -682,11 +755,12 @@ impl ImageFs {
                     .ok_or_else(missing)?;
                 let link = Node::NameLink(r, k, entry.image_id.number());
                 let target = format!("../../{}/{}", k.dir_name(), entry.image_id);
-                return Ok(self.attr(
+                let attr = self.attr(
                     link,
                     target.len() as u64,
                     Self::created(&entry.created_time),
-                ));
+                );
+                return Ok((attr, None));
             }
             Node::KindDir(r, k) => {
                 let id = ImageId::parse(name).map_err(|_| missing())?;
@@ -712,7 +786,7 @@ impl ImageFs {
             }
             _ => return Err(self.not_a_directory(parent)),
         };
-        self.attr_of(child).map_err(|e| {
+        self.attr_and_content(child).map_err(|e| {
             if e.errno() == libc::ENOENT {
                 missing()
             } else {
@@ -789,12 +863,16 @@ impl ImageFs {
             }
             Node::ImageDir(r, kind, n) => {
                 let epoch = self.epoch();
-                let (region, id, image) = self.image_record(r, kind, n)?;
+                let (region, id) = self.image_of(r, n)?;
+                let (image, shares) = self.image_with_shares(r, kind, n)?;
                 let mtime = Self::created(&image.created_time);
                 let mut out = Vec::new();
                 for f in ImageFile::ALL.into_iter().filter(|f| f.exists_for(kind)) {
                     let child = Node::ImageFile(r, kind, n, f);
-                    let content = self.render_image_file(&region, kind, &id, f, &image)?;
+                    let content = match (f, &shares) {
+                        (ImageFile::Share, Some(shares)) => share_list(shares),
+                        _ => self.render_image_file(&region, kind, &id, f, &image)?,
+                    };
                     let attr = self.versioned(child, &content, mtime);
                     out.push(DirEntry {
                         name: f.name().to_string(),
@@ -915,14 +993,7 @@ impl ImageFs {
                     None => pretty_json(&self.service.price(region, kind, id)?),
                 }
             }
-            ImageFile::Share => {
-                let mut out = String::new();
-                for account in self.service.share_accounts(region, id)? {
-                    out.push_str(account.as_str());
-                    out.push('\n');
-                }
-                Ok(out.into_bytes())
-            }
+            ImageFile::Share => Ok(share_list(&self.service.share_accounts(region, id)?)),
             ImageFile::Unshare => Ok(Vec::new()),
             ImageFile::Launch | ImageFile::CopyTo => {
                 let node = self
@@ -1188,9 +1259,6 @@ impl ImageFs {
             }
             return Ok(out);
         }
-        if !changes.images.is_empty() || !changes.instances.is_empty() {
-            self.epoch.fetch_add(1, Ordering::AcqRel);
-        }
         if !changes.images.is_empty() {
             self.links.clear();
         }
@@ -1229,6 +1297,10 @@ impl ImageFs {
             for f in InstanceFile::ALL {
                 out.push(Invalidation::Inode(Node::InstanceFile(r, n, f).ino()));
             }
+        }
+        if !changes.images.is_empty() || !changes.instances.is_empty() {
+            // After the records are forgotten (see `forget_recent`).
+            self.epoch.fetch_add(1, Ordering::AcqRel);
         }
         for r in regions {
             out.push(Invalidation::Inode(

@@ -12,7 +12,7 @@ pub use self::core::ImageFs;
 pub use inode::MAX_REGIONS;
 
 /// FUSE worker threads: a backend call (SQLite, HTTP) on one must not stall the others.
-const FUSE_THREADS: usize = 4;
+pub(crate) const FUSE_THREADS: usize = 4;
 
 /// How a mount is made.
 #[derive(Debug, Clone)]
@@ -55,9 +55,14 @@ pub fn serve(
     let counts = std::sync::Arc::new(adapter::RequestCounts::default());
     let adapter = adapter::FuseAdapter::new(fs, uid, gid, drops_tx, notes_tx, counts.clone());
     let watcher = adapter.watcher();
+    let pages = adapter.page_store();
     let parts = adapter.notifier_parts();
     let drop_parts = adapter.notifier_parts();
     let mut session = fuser::Session::new(adapter, mountpoint, &config(settings))?;
+    {
+        use std::os::fd::AsFd;
+        let _ = pages.set(adapter::PageStore::new(session.as_fd())?);
+    }
     let notifier = session.notifier();
     let drop_notifier = session.notifier();
     std::thread::Builder::new()
