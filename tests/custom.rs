@@ -696,3 +696,59 @@ fn images_by_name() {
         libc::EPERM
     );
 }
+
+/// The kernel requests the daemon has served so far, by kind (it logs them on SIGUSR1).
+fn request_counts(mount: &Mount) -> std::collections::HashMap<String, u64> {
+    let before = mount.log().matches("requests: ").count();
+    // SAFETY: kill with the pid of the daemon this test started.
+    unsafe {
+        libc::kill(mount.pid() as i32, libc::SIGUSR1);
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while mount.log().matches("requests: ").count() == before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no request counts logged"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let log = mount.log();
+    let line = log
+        .lines()
+        .rev()
+        .find_map(|l| l.split_once("requests: ").map(|(_, c)| c.to_string()))
+        .expect("counts");
+    line.split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.parse().unwrap_or(0)))
+        .collect()
+}
+
+/// `echo > file` in a loop costs two requests a write (the truncation and the write): the
+/// truncation's reply carries the file's attributes, so the next `open` needs no GETATTR to
+/// check permissions. And truncating without writing changes nothing.
+#[test]
+fn control_writes_in_a_loop_cost_no_getattr() {
+    if !fuse_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let mount = scratch.mount_with(None, &["--transition-delay", "0"]);
+    let image = make_image(&mount, "ap-guangzhou", "looped");
+    let description = image.join("description");
+    command(&description, "warm-up").expect("describe");
+    let before = request_counts(&mount);
+    for i in 0..20 {
+        command(&description, &format!("round {i}")).expect("describe");
+    }
+    let after = request_counts(&mount);
+    let served =
+        |kind: &str| after.get(kind).copied().unwrap_or(0) - before.get(kind).copied().unwrap_or(0);
+    assert_eq!(served("write"), 20);
+    assert_eq!(served("setattr"), 20);
+    assert_eq!(served("getattr"), 0, "{after:?}");
+    assert_eq!(read(&description), "round 19\n");
+    let out = sh(&image, ": > description; cat description");
+    assert_eq!(stdout(&out), "round 19\n");
+    assert_eq!(std::fs::metadata(&description).expect("stat").len(), 9);
+}

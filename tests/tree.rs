@@ -885,7 +885,10 @@ fn files_found_or_listed_are_in_the_page_cache_before_they_are_read() {
         missing.retain(|f| !in_page_cache(f));
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    assert!(missing.is_empty(), "never handed to the kernel: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "never handed to the kernel: {missing:?}"
+    );
 
     // Listed: once a listing of an image's directory has been read to its end, each of its
     // files is there, at once.

@@ -572,10 +572,7 @@ impl FuseAdapter {
 
     /// Stores files' contents in the kernel from this handler, unless too many handlers
     /// are doing so already (then they are handed back).
-    fn store_now(
-        &self,
-        files: FileContents,
-    ) -> Option<FileContents> {
+    fn store_now(&self, files: FileContents) -> Option<FileContents> {
         use std::sync::atomic::Ordering;
         if !self.fs.watches_changes() {
             return None;
@@ -609,11 +606,7 @@ impl FuseAdapter {
         }
     }
 
-    fn prefill_then(
-        &self,
-        inodes: FileContents,
-        done: Option<SyncSender<()>>,
-    ) -> bool {
+    fn prefill_then(&self, inodes: FileContents, done: Option<SyncSender<()>>) -> bool {
         if inodes.is_empty() || !self.fs.watches_changes() {
             return false;
         }
@@ -810,14 +803,10 @@ impl Filesystem for FuseAdapter {
             reply.error(self.refuse(operation, ino, None));
             return;
         }
-        if truncate_control {
-            // `echo >` on a control file: the write that follows is the command. The kernel
-            // takes the file as empty until it asks again (TTL 0), which spares rendering it.
-            return match self.fs.truncated_attr(ino.0) {
-                Ok(attr) => reply.attr(&Duration::ZERO, &self.file_attr(&attr)),
-                Err(e) => reply.error(errno(&e)),
-            };
-        }
+        // Truncating a control file (`echo >`) changes nothing: the write that follows is
+        // the command. The reply shows the file as it is, trusted for the usual TTL: the
+        // `open` of the next `echo >` then needs no GETATTR to check permissions (and the
+        // write's reply makes the kernel ask for the size before the next read).
         match self.fs.getattr(ino.0) {
             Ok(attr) => reply.attr(&self.attr_ttl(&attr), &self.file_attr(&attr)),
             Err(e) => reply.error(errno(&e)),
