@@ -533,7 +533,10 @@ impl ImageFs {
         r: u8,
         kind: ImageKind,
         n: u64,
-    ) -> Result<(Arc<crate::model::Image>, Option<Vec<crate::model::AccountId>>)> {
+    ) -> Result<(
+        Arc<crate::model::Image>,
+        Option<Vec<crate::model::AccountId>>,
+    )> {
         let key = (r, kind, n);
         if let Some(image) = self.images.get(&key) {
             return Ok((image, None));
@@ -641,9 +644,8 @@ impl ImageFs {
     fn attr_and_content(&self, node: Node) -> Result<(Attr, Option<Rendered>)> {
         if let Node::ImageFile(r, kind, n, f) = node {
             let epoch = self.epoch();
-            let (region, id, image) = self.image_record(r, kind, n)?;
+            let (image, content) = self.image_file(r, kind, n, f)?;
             let mtime = Self::created(&image.created_time);
-            let content = self.render_image_file(&region, kind, &id, f, &image)?;
             let attr = self.versioned(node, &content, mtime);
             return Ok((attr, Some((epoch, Arc::new(content)))));
         }
@@ -952,10 +954,7 @@ impl ImageFs {
                     RegionFile::Import => Ok(Vec::new()),
                 }
             }
-            Node::ImageFile(r, kind, n, f) => {
-                let (region, id, image) = self.image_record(r, kind, n)?;
-                self.render_image_file(&region, kind, &id, f, &image)
-            }
+            Node::ImageFile(r, kind, n, f) => Ok(self.image_file(r, kind, n, f)?.1),
             Node::InstanceFile(r, n, f) => {
                 let (region, id) = self.instance_of(r, n)?;
                 let instance = self.service.instance(&region, &id)?;
@@ -967,6 +966,26 @@ impl ImageFs {
                 libc::EISDIR,
             )),
         }
+    }
+
+    /// One file of an image, and the image. `share` is read with its image in one look
+    /// (each share or unshare forgets both, so they are read again together).
+    fn image_file(
+        &self,
+        r: u8,
+        kind: ImageKind,
+        n: u64,
+        f: ImageFile,
+    ) -> Result<(Arc<crate::model::Image>, Vec<u8>)> {
+        let (region, id) = self.image_of(r, n)?;
+        if f == ImageFile::Share {
+            if let (image, Some(shares)) = self.image_with_shares(r, kind, n)? {
+                return Ok((image, share_list(&shares)));
+            }
+        }
+        let (_, _, image) = self.image_record(r, kind, n)?;
+        let content = self.render_image_file(&region, kind, &id, f, &image)?;
+        Ok((image, content))
     }
 
     fn render_image_file(
@@ -1507,12 +1526,6 @@ impl ImageFs {
             ),
         };
         Error::new(code, message)
-    }
-
-    /// A control file's attributes right after `echo >` truncated it: empty, changed now.
-    pub fn truncated_attr(&self, ino: u64) -> Result<Attr> {
-        let node = self.node(ino)?;
-        Ok(self.attr(node, 0, SystemTime::now()))
     }
 
     /// Whether `setattr` may truncate this node: `echo >` truncates control files first.

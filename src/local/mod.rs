@@ -268,8 +268,7 @@ impl LocalService {
 
     /// DeleteImages for several images: all of them or none.
     pub fn delete_images(&self, region: &str, images: &[ImageId]) -> Result<()> {
-        self.throttle()?;
-        self.store.with_tx(|tx| {
+        self.command_tx(|tx| {
             settle(tx)?;
             for image in images {
                 let row = self.own_custom_in(tx, region, image, "DeleteImages")?;
@@ -303,8 +302,7 @@ impl LocalService {
 
     /// TerminateInstances for several instances: all of them or none.
     pub fn terminate_instances(&self, region: &str, instances: &[InstanceId]) -> Result<()> {
-        self.throttle()?;
-        self.store.with_tx(|tx| {
+        self.command_tx(|tx| {
             for instance in instances {
                 self.instance_in(tx, region, instance)?;
                 tx.prepare_cached(
@@ -497,6 +495,21 @@ impl LocalService {
     }
 
     /// Refuses a command with `RequestLimitExceeded` while a throttle injection is pending.
+    /// A command's write transaction, refusing the command first if a throttle was
+    /// injected: one transaction where [`LocalService::throttle`] and the command take two.
+    /// The injection is used up even though the command is refused.
+    fn command_tx<T>(
+        &self,
+        command: impl FnOnce(&rusqlite::Transaction) -> Result<T>,
+    ) -> Result<T> {
+        self.store.with_tx(|tx| {
+            if take_injection(tx, "inject_throttle")? {
+                return Ok(Err(throttled()));
+            }
+            command(tx).map(Ok)
+        })?
+    }
+
     fn throttle(&self) -> Result<()> {
         // A read first: the write transaction is taken only when a throttle is pending, so
         // an ordinary command pays for one transaction, not two.
@@ -509,10 +522,7 @@ impl LocalService {
                 .store
                 .with_tx(|tx| take_injection(tx, "inject_throttle"))?
         {
-            return Err(Error::new(
-                "RequestLimitExceeded",
-                "the request rate limit was exceeded (a throttle injected with imagefs store inject)",
-            ));
+            return Err(throttled());
         }
         Ok(())
     }
@@ -674,9 +684,8 @@ pub const INJECTIONS: [(&str, &str); 4] = [
 /// Uses up one pending injection of `key`, if any.
 fn take_injection(c: &Connection, key: &str) -> Result<bool> {
     let pending: u64 = c
-        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| {
-            r.get::<_, String>(0)
-        })
+        .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+        .query_row([key], |r| r.get::<_, String>(0))
         .optional()?
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
@@ -688,6 +697,14 @@ fn take_injection(c: &Connection, key: &str) -> Result<bool> {
         params![(pending - 1).to_string(), key],
     )?;
     Ok(true)
+}
+
+/// The refusal an injected throttle causes.
+fn throttled() -> Error {
+    Error::new(
+        "RequestLimitExceeded",
+        "the request rate limit was exceeded (a throttle injected with imagefs store inject)",
+    )
 }
 
 /// The accounts of one share or unshare command, each once.
@@ -1343,14 +1360,13 @@ impl ImageService for LocalService {
         name: Option<&str>,
         description: Option<&str>,
     ) -> Result<()> {
-        self.throttle()?;
-        if let Some(name) = name {
-            check_image_name(name)?;
-        }
-        if let Some(description) = description {
-            check_image_description(description)?;
-        }
-        self.store.with_tx(|tx| {
+        self.command_tx(|tx| {
+            if let Some(name) = name {
+                check_image_name(name)?;
+            }
+            if let Some(description) = description {
+                check_image_description(description)?;
+            }
             let row = self.own_custom_in(tx, region, image, "ModifyImageAttribute")?;
             if let Some(name) = name {
                 if name != row.image.image_name {
@@ -1372,9 +1388,8 @@ impl ImageService for LocalService {
     }
 
     fn share_image(&self, region: &str, image: &ImageId, accounts: &[AccountId]) -> Result<()> {
-        self.throttle()?;
-        let accounts = distinct_accounts(accounts)?;
-        self.store.with_tx(|tx| {
+        self.command_tx(|tx| {
+            let accounts = distinct_accounts(accounts)?;
             settle(tx)?;
             let row = self.own_custom_in(tx, region, image, "ModifyImageSharePermission")?;
             if row.image.image_state != ImageState::Normal {
@@ -1464,9 +1479,8 @@ impl ImageService for LocalService {
     }
 
     fn unshare_image(&self, region: &str, image: &ImageId, accounts: &[AccountId]) -> Result<()> {
-        self.throttle()?;
-        let accounts = distinct_accounts(accounts)?;
-        self.store.with_tx(|tx| {
+        self.command_tx(|tx| {
+            let accounts = distinct_accounts(accounts)?;
             self.own_custom_in(tx, region, image, "ModifyImageSharePermission")?;
             for account in &accounts {
                 if *account == self.account {

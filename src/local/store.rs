@@ -485,10 +485,9 @@ impl Store {
     /// A setting or other value of the `meta` table.
     pub fn meta(&self, key: &str) -> Result<Option<String>> {
         self.with_conn(|c| {
-            Ok(
-                c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-                    .optional()?,
-            )
+            Ok(c.prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+                .query_row([key], |r| r.get(0))
+                .optional()?)
         })
     }
 
