@@ -738,15 +738,23 @@ fn control_writes_in_a_loop_cost_no_getattr() {
     let description = image.join("description");
     command(&description, "warm-up").expect("describe");
     let before = request_counts(&mount);
+    let started = std::time::Instant::now();
     for i in 0..20 {
         command(&description, &format!("round {i}")).expect("describe");
     }
+    let ticks = started.elapsed().as_millis() as u64 / 100 + 1;
     let after = request_counts(&mount);
     let served =
         |kind: &str| after.get(kind).copied().unwrap_or(0) - before.get(kind).copied().unwrap_or(0);
     assert_eq!(served("write"), 20);
     assert_eq!(served("setattr"), 20);
-    assert_eq!(served("getattr"), 0, "{after:?}");
+    // The only GETATTRs: the watcher drops the image's files (this one too) when it reads
+    // these very changes in the store's journal, twice every 100 ms tick.
+    assert!(
+        served("getattr") <= 2 * ticks && served("getattr") < 20,
+        "{} GETATTRs in {ticks} ticks: {after:?}",
+        served("getattr")
+    );
     assert_eq!(read(&description), "round 19\n");
     let out = sh(&image, ": > description; cat description");
     assert_eq!(stdout(&out), "round 19\n");

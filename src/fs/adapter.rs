@@ -69,6 +69,17 @@ impl PageStore {
         self.notify(FUSE_NOTIFY_STORE, &args, data)
     }
 
+    /// Drops the attributes the kernel holds of `ino` (not its pages: a new version in the
+    /// attributes it asks for next drops those).
+    fn drop_attributes(&self, ino: u64) -> std::io::Result<()> {
+        // struct fuse_notify_inval_inode_out { u64 ino; i64 off; i64 len }: off -1 means
+        // attributes only.
+        let mut args = [0u8; 24];
+        args[0..8].copy_from_slice(&ino.to_ne_bytes());
+        args[8..16].copy_from_slice(&(-1i64).to_ne_bytes());
+        self.notify(FUSE_NOTIFY_INVAL_INODE, &args, &[])
+    }
+
     /// Drops every cached page of file `ino` (its attributes stay).
     fn drop_pages(&self, ino: u64) -> std::io::Result<()> {
         // struct fuse_notify_inval_inode_out { u64 ino; i64 off; i64 len }: from 0, len 0
@@ -616,10 +627,27 @@ impl FuseAdapter {
             .is_some_and(|s| s.send(KernelNote::Prefill(inodes, done)).is_ok())
     }
 
-    /// Has the kernel drop its cached attributes of `inodes` (from the invalidation thread:
-    /// notifying from a request handler could deadlock) and waits briefly for it, so that a
-    /// `stat` right after the reply sees the change.
+    /// Has the kernel drop what it holds of `inodes` before the reply, so that a `stat` right
+    /// after it sees the change. Files' attributes are dropped from here (that never waits on
+    /// anything); directories' listings from the invalidation thread, waiting briefly for it
+    /// (dropping pages from a request handler could deadlock).
     fn invalidate(&self, inodes: Vec<u64>) {
+        let inodes = match self.pages.get() {
+            Some(pages) => {
+                let (dirs, files): (Vec<u64>, Vec<u64>) = inodes.into_iter().partition(|&ino| {
+                    super::inode::Node::from_ino(ino).is_some_and(|n| n.is_dir())
+                });
+                for ino in files {
+                    if let Err(e) = pages.drop_attributes(ino) {
+                        if e.raw_os_error() != Some(libc::ENOENT) {
+                            log::debug!("invalidating inode {ino:#x}: {e}");
+                        }
+                    }
+                }
+                dirs
+            }
+            None => inodes,
+        };
         if inodes.is_empty() {
             return;
         }
