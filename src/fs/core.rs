@@ -1210,7 +1210,16 @@ impl ImageFs {
             Err(self.refuse_error("write", node, &self.path(node)))
         };
         if result.is_ok() {
-            self.forget_recent();
+            if matches!(
+                node,
+                Node::ImageFile(_, _, _, ImageFile::Share | ImageFile::Unshare)
+            ) {
+                // A share list is never kept, and it is all such a command changes here (the
+                // image it names is unchanged; other accounts see it through the journal).
+                self.epoch.fetch_add(1, Ordering::AcqRel);
+            } else {
+                self.forget_recent();
+            }
         }
         match result {
             Ok((outcome, mut stale)) => {
