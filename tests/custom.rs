@@ -595,6 +595,25 @@ fn a_change_made_elsewhere_is_read_exactly() {
             read(&image.join(file)).len() as u64
         );
     }
+    // A share list read in A, then changed through B (A keeps share lists briefly).
+    let out = run(
+        imagefs_bin(),
+        &[
+            "accounts",
+            "add",
+            FRIEND,
+            "--store",
+            scratch.store().to_str().expect("p"),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(read(&image.join("share")), "");
+    command(&in_b.join("share"), FRIEND).expect("share elsewhere");
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(read(&image.join("share")), format!("{FRIEND}\n"));
+    command(&in_b.join("unshare"), FRIEND).expect("unshare elsewhere");
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(read(&image.join("share")), "");
     // Listings too: A lists custom/ (the kernel keeps the listing), B makes an image.
     let listing = |m: &Mount| -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(m.region("ap-guangzhou").join("custom"))

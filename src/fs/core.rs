@@ -177,6 +177,8 @@ pub struct ImageFs {
     epoch: AtomicU64,
     images: Recent<crate::model::Image>,
     prices: Recent<crate::model::Price>,
+    /// Share lists of custom images read recently (forgotten by every share and unshare).
+    shares: Recent<Vec<crate::model::AccountId>>,
     service: Arc<dyn ImageService>,
     regions: Vec<Region>,
     mounted_at: SystemTime,
@@ -335,6 +337,7 @@ impl ImageFs {
             epoch: AtomicU64::new(0),
             images: Recent::new(),
             prices: Recent::new(),
+            shares: Recent::new(),
             service,
             regions,
             mounted_at: now,
@@ -542,11 +545,18 @@ impl ImageFs {
             return Ok((image, None));
         }
         let (region, id) = self.image_of(r, n)?;
-        let (images_at, prices_at) = (self.images.generation(), self.prices.generation());
+        let (images_at, prices_at, shares_at) = (
+            self.images.generation(),
+            self.prices.generation(),
+            self.shares.generation(),
+        );
         let view = self.service.image_view(&region, kind, &id)?;
         let image = Arc::new(view.image);
         self.images.put(key, image.clone(), images_at);
         self.prices.put(key, Arc::new(view.price), prices_at);
+        if let Some(shares) = &view.shares {
+            self.shares.put(key, Arc::new(shares.clone()), shares_at);
+        }
         Ok((image, view.shares))
     }
 
@@ -554,6 +564,7 @@ impl ImageFs {
     fn forget_recent(&self) {
         self.images.clear();
         self.prices.clear();
+        self.shares.clear();
         self.links.clear();
         // After the records are gone: contents rendered in the new epoch come from records
         // read after the change.
@@ -1012,7 +1023,14 @@ impl ImageFs {
                     None => pretty_json(&self.service.price(region, kind, id)?),
                 }
             }
-            ImageFile::Share => Ok(share_list(&self.service.share_accounts(region, id)?)),
+            ImageFile::Share => match self.region_index(region) {
+                Some(r) => Ok(share_list(
+                    &self.shares.get_or((r, kind, id.number()), || {
+                        self.service.share_accounts(region, id)
+                    })?,
+                )),
+                None => Ok(share_list(&self.service.share_accounts(region, id)?)),
+            },
             ImageFile::Unshare => Ok(Vec::new()),
             ImageFile::Launch | ImageFile::CopyTo => {
                 let node = self
@@ -1172,6 +1190,7 @@ impl ImageFs {
         // A fresh look, not the recent-record cache: a poller wants the store's present.
         if let Node::ImageFile(r, kind, n, _) = node {
             self.images.forget(&(r, kind, n));
+            self.shares.forget(&(r, kind, n));
         }
         let now = content_hash(&self.render(node)?);
         let mut seen = lock(&self.seen);
@@ -1210,12 +1229,10 @@ impl ImageFs {
             Err(self.refuse_error("write", node, &self.path(node)))
         };
         if result.is_ok() {
-            if matches!(
-                node,
-                Node::ImageFile(_, _, _, ImageFile::Share | ImageFile::Unshare)
-            ) {
-                // A share list is never kept, and it is all such a command changes here (the
-                // image it names is unchanged; other accounts see it through the journal).
+            if let Node::ImageFile(r, kind, n, ImageFile::Share | ImageFile::Unshare) = node {
+                // The share list is all such a command changes here (the image it names is
+                // unchanged; other accounts see the change through the journal).
+                self.shares.forget(&(r, kind, n));
                 self.epoch.fetch_add(1, Ordering::AcqRel);
             } else {
                 self.forget_recent();
@@ -1301,6 +1318,7 @@ impl ImageFs {
             for kind in ImageKind::ALL {
                 self.images.forget(&(r, kind, n));
                 self.prices.forget(&(r, kind, n));
+                self.shares.forget(&(r, kind, n));
                 out.push(Invalidation::Entry {
                     parent: Node::KindDir(r, kind).ino(),
                     name: id.to_string(),
