@@ -24,6 +24,9 @@ pub const FIRST_ACCOUNT: &str = "100000000001";
 /// Defaults of the store's settings (the seed document's limits).
 pub const DEFAULT_CUSTOM_IMAGE_QUOTA: u64 = 10;
 pub const DEFAULT_SHARE_LIMIT: u64 = 50;
+/// Prepared statements each connection keeps.
+const STATEMENTS_CACHED: usize = 128;
+
 /// How long asynchronous work (create, import, copy, launch, reset) takes by default.
 pub const DEFAULT_TRANSITION_DELAY_MS: u64 = 2000;
 
@@ -265,6 +268,15 @@ impl Store {
         let conn = Connection::open(&self.path)
             .map_err(|e| store_error(&self.path, format!("cannot open: {e}")))?;
         conn.busy_timeout(Duration::from_secs(10))?;
+        // Room for every statement the service prepares (rusqlite keeps 16 by default, and
+        // a statement pushed out is parsed again on its next use).
+        conn.set_prepared_statement_cache_capacity(STATEMENTS_CACHED);
+        // Plans that do not depend on the values bound: otherwise SQLite prepares a statement
+        // anew whenever a value it looked at changes (for ranges of ImageIds, every time).
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )?;
         // WAL lets readers of other mounts proceed while one writes; NORMAL sync keeps every
         // committed transaction across a process crash (kill -9).
         let mode: String = conn
