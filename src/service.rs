@@ -86,6 +86,23 @@ pub trait ImageService: Send + Sync {
     /// visible there.
     fn image(&self, region: &str, kind: ImageKind, id: &ImageId) -> Result<Image>;
 
+    /// [`ImageService::image`] of `first` and, where the backend can read them in the same
+    /// look, of the images that follow it in ImageId order (that precede it, `backwards`),
+    /// `limit` in all: what a reader going through a directory in order asks for next (a
+    /// shell's glob looks its names up last first). The first is `first`, or the error
+    /// [`ImageService::image`] gives for it.
+    fn images_from(
+        &self,
+        region: &str,
+        kind: ImageKind,
+        first: &ImageId,
+        backwards: bool,
+        limit: usize,
+    ) -> Result<Vec<Image>> {
+        let _ = (backwards, limit);
+        Ok(vec![self.image(region, kind, first)?])
+    }
+
     /// What launching from the image costs beyond the instance, and why.
     fn price(&self, region: &str, kind: ImageKind, id: &ImageId) -> Result<Price>;
 

@@ -94,6 +94,13 @@ struct ErrorLog {
 /// one-second TTL, so changes made elsewhere still show within about a second.
 const RECENT: Duration = Duration::from_millis(500);
 
+/// Images read with a missed one when misses come in order: enough to spare most reads of
+/// a glob's lookups, few enough to cost little when the order was chance.
+const READ_AHEAD: usize = 64;
+
+/// How soon after the previous miss one counts as following it.
+const IN_ORDER_WITHIN: Duration = Duration::from_millis(50);
+
 /// Records kept at most; past this the cache starts over (memory stays bounded).
 const RECENT_MAX: usize = 4096;
 
@@ -177,6 +184,8 @@ pub struct ImageFs {
     epoch: AtomicU64,
     images: Recent<crate::model::Image>,
     prices: Recent<crate::model::Price>,
+    /// The last image missed in each kind's recent records, and when (see `in_order`).
+    misses: Mutex<HashMap<(u8, ImageKind), (u64, Instant)>>,
     /// Share lists of custom images read recently (forgotten by every share and unshare).
     shares: Recent<Vec<crate::model::AccountId>>,
     service: Arc<dyn ImageService>,
@@ -338,6 +347,7 @@ impl ImageFs {
             images: Recent::new(),
             prices: Recent::new(),
             shares: Recent::new(),
+            misses: Mutex::new(HashMap::new()),
             service,
             regions,
             mounted_at: now,
@@ -514,7 +524,9 @@ impl ImageFs {
         Ok((region, id))
     }
 
-    /// The image as this account sees it under `kind`, read recently or now.
+    /// The image as this account sees it under `kind`, read recently or now. A reader that
+    /// goes through a directory in order (a shell's glob looking up `*/metadata.json`)
+    /// gets the images that follow read with this one.
     fn image_record(
         &self,
         r: u8,
@@ -522,10 +534,44 @@ impl ImageFs {
         n: u64,
     ) -> Result<(String, ImageId, Arc<crate::model::Image>)> {
         let (region, id) = self.image_of(r, n)?;
-        let image = self
-            .images
-            .get_or((r, kind, n), || self.service.image(&region, kind, &id))?;
-        Ok((region, id, image))
+        let key = (r, kind, n);
+        if let Some(image) = self.images.get(&key) {
+            return Ok((region, id, image));
+        }
+        let generation = self.images.generation();
+        let (backwards, count) = match self.in_order(r, kind, n) {
+            Some(backwards) => (backwards, READ_AHEAD),
+            None => (false, 1),
+        };
+        let mut found = None;
+        for image in self
+            .service
+            .images_from(&region, kind, &id, backwards, count)?
+        {
+            let number = image.image_id.number();
+            let image = Arc::new(image);
+            if number == n {
+                found = Some(image.clone());
+            }
+            self.images.put((r, kind, number), image, generation);
+        }
+        match found {
+            Some(image) => Ok((region, id, image)),
+            None => Err(no_such(format!("{region}/{}/{id}", kind.dir_name()))),
+        }
+    }
+
+    /// Notes a miss of image `n` of a kind. When it follows the previous miss there moments
+    /// later, in ImageId order, says which way (`true`: backwards).
+    fn in_order(&self, r: u8, kind: ImageKind, n: u64) -> Option<bool> {
+        let mut misses = lock(&self.misses);
+        let previous = misses.insert((r, kind), (n, Instant::now()));
+        if misses.len() > PER_INODE_MAX {
+            misses.clear();
+        }
+        previous
+            .filter(|(last, at)| *last != n && at.elapsed() < IN_ORDER_WITHIN)
+            .map(|(last, _)| n < last)
     }
 
     /// An image, for listing its directory, with the accounts it is shared with when it is

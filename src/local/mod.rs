@@ -1006,6 +1006,53 @@ impl ImageService for LocalService {
         Ok(image)
     }
 
+    fn images_from(
+        &self,
+        region: &str,
+        kind: ImageKind,
+        first: &ImageId,
+        backwards: bool,
+        limit: usize,
+    ) -> Result<Vec<Image>> {
+        // The same rows as the listing of `kind` (see `list_images_after`), whole. Shared
+        // images take a join; they are read one at a time. (`?2 IS NOT NULL` keeps the
+        // parameters' numbers where no account is needed.)
+        let (filter, value) = match kind {
+            ImageKind::Public => ("kind = 'PUBLIC' AND ?2 IS NOT NULL", ""),
+            ImageKind::Marketplace => ("kind = 'MARKETPLACE' AND ?2 IS NOT NULL", ""),
+            ImageKind::Custom => ("kind = 'CUSTOM' AND owner = ?2", self.account.as_str()),
+            ImageKind::Shared => return Ok(vec![self.image(region, kind, first)?]),
+        };
+        self.region(region)?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let (from, order) = if backwards {
+            ("<=", "DESC")
+        } else {
+            (">=", "ASC")
+        };
+        let sql = format!(
+            "SELECT {IMAGE_COLUMNS} FROM images
+             WHERE region = ?1 AND {filter} AND image_id {from} ?3
+             ORDER BY image_id {order} LIMIT ?4"
+        );
+        let images: Vec<Image> = self.store.with_conn(|c| {
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params![region, value, first.as_str(), limit], image_row)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let mut image = row?.image;
+                image.image_type = kind.image_type().to_string();
+                out.push(image);
+            }
+            Ok(out)
+        })?;
+        match images.first() {
+            Some(image) if image.image_id == *first => Ok(images),
+            // Not visible as `kind`: the error a single read gives.
+            _ => Ok(vec![self.image(region, kind, first)?]),
+        }
+    }
+
     fn price(&self, region: &str, kind: ImageKind, id: &ImageId) -> Result<Price> {
         let row = self.visible_row(region, kind, id)?;
         self.price_of(row, region, kind, id)
@@ -2142,6 +2189,44 @@ mod tests {
             code(friend.image_view(GZ, ImageKind::Custom, &image)),
             "InvalidImageId.NotFound"
         );
+    }
+
+    /// Images read ahead are exactly the images read one by one, in ImageId order either
+    /// way, starting at the one asked for; one not visible is refused as a single read is.
+    #[test]
+    fn images_from_reads_the_neighbours_of_an_image() {
+        let w = world();
+        let s = w.service(OWNER, 0);
+        let mut mine: Vec<ImageId> = (0..5).map(|i| custom(&s, GZ, &format!("n{i}"))).collect();
+        mine.sort();
+        let forward = s
+            .images_from(GZ, ImageKind::Custom, &mine[1], false, 3)
+            .unwrap();
+        let ids: Vec<&ImageId> = forward.iter().map(|i| &i.image_id).collect();
+        assert_eq!(ids, vec![&mine[1], &mine[2], &mine[3]]);
+        for image in &forward {
+            assert_eq!(
+                *image,
+                s.image(GZ, ImageKind::Custom, &image.image_id).unwrap()
+            );
+        }
+        let backward = s
+            .images_from(GZ, ImageKind::Custom, &mine[3], true, 10)
+            .unwrap();
+        let ids: Vec<&ImageId> = backward.iter().map(|i| &i.image_id).collect();
+        assert_eq!(ids, vec![&mine[3], &mine[2], &mine[1], &mine[0]]);
+        // Another account's custom image is not this one's to read, alone or ahead.
+        let friend = w.service(FRIEND, 0);
+        assert_eq!(
+            code(friend.images_from(GZ, ImageKind::Custom, &mine[0], false, 5)),
+            "InvalidImageId.NotFound"
+        );
+        let public = s
+            .images_from(GZ, ImageKind::Public, &id("img-9qabwvbn"), false, 4)
+            .unwrap();
+        assert_eq!(public[0].image_id, id("img-9qabwvbn"));
+        assert!(public.iter().all(|i| i.image_type == "PUBLIC_IMAGE"));
+        assert!(public.windows(2).all(|p| p[0].image_id < p[1].image_id));
     }
 
     #[test]
