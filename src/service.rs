@@ -103,6 +103,20 @@ pub trait ImageService: Send + Sync {
         Ok(vec![self.image(region, kind, first)?])
     }
 
+    /// [`ImageService::images_from`] for [`ImageService::image_view`]: each image with its
+    /// price and share list (what listing image directories in order asks for next).
+    fn image_views_from(
+        &self,
+        region: &str,
+        kind: ImageKind,
+        first: &ImageId,
+        backwards: bool,
+        limit: usize,
+    ) -> Result<Vec<ImageView>> {
+        let _ = (backwards, limit);
+        Ok(vec![self.image_view(region, kind, first)?])
+    }
+
     /// What launching from the image costs beyond the instance, and why.
     fn price(&self, region: &str, kind: ImageKind, id: &ImageId) -> Result<Price>;
 

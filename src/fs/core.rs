@@ -588,7 +588,8 @@ impl ImageFs {
     )> {
         let key = (r, kind, n);
         if let Some(image) = self.images.get(&key) {
-            return Ok((image, None));
+            let shares = self.shares.get(&key).map(|s| s.as_ref().clone());
+            return Ok((image, shares));
         }
         let (region, id) = self.image_of(r, n)?;
         let (images_at, prices_at, shares_at) = (
@@ -596,14 +597,28 @@ impl ImageFs {
             self.prices.generation(),
             self.shares.generation(),
         );
-        let view = self.service.image_view(&region, kind, &id)?;
-        let image = Arc::new(view.image);
-        self.images.put(key, image.clone(), images_at);
-        self.prices.put(key, Arc::new(view.price), prices_at);
-        if let Some(shares) = &view.shares {
-            self.shares.put(key, Arc::new(shares.clone()), shares_at);
+        // Directories listed in order (`grep -r`, `find`) get the next ones read with this.
+        let (backwards, count) = match self.in_order(r, kind, n) {
+            Some(backwards) => (backwards, READ_AHEAD),
+            None => (false, 1),
+        };
+        let mut found = None;
+        for view in self
+            .service
+            .image_views_from(&region, kind, &id, backwards, count)?
+        {
+            let key = (r, kind, view.image.image_id.number());
+            let image = Arc::new(view.image);
+            self.images.put(key, image.clone(), images_at);
+            self.prices.put(key, Arc::new(view.price), prices_at);
+            if let Some(shares) = &view.shares {
+                self.shares.put(key, Arc::new(shares.clone()), shares_at);
+            }
+            if key.2 == n {
+                found = Some((image, view.shares));
+            }
         }
-        Ok((image, view.shares))
+        found.ok_or_else(|| no_such(format!("{region}/{}/{id}", kind.dir_name())))
     }
 
     /// Forgets recently read records: after a command, every read shows its effect.

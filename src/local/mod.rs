@@ -396,6 +396,52 @@ impl LocalService {
             .with_conn(|c| self.visible_row_in(c, region, kind, id))
     }
 
+    /// The stored rows of `first` and the images after it in ImageId order (before it,
+    /// `backwards`), `limit` in all, as this account sees them under `kind` (the listing's
+    /// own filter), with `ImageType` set. `None` when `first` is not among them (not
+    /// visible: a single read gives the error) or for shared images (a join; read singly).
+    fn rows_from(
+        &self,
+        c: &Connection,
+        region: &str,
+        kind: ImageKind,
+        first: &ImageId,
+        backwards: bool,
+        limit: usize,
+    ) -> Result<Option<Vec<ImageRow>>> {
+        // (`?2 IS NOT NULL` keeps the parameters' numbers where no account is needed.)
+        let (filter, value) = match kind {
+            ImageKind::Public => ("kind = 'PUBLIC' AND ?2 IS NOT NULL", ""),
+            ImageKind::Marketplace => ("kind = 'MARKETPLACE' AND ?2 IS NOT NULL", ""),
+            ImageKind::Custom => ("kind = 'CUSTOM' AND owner = ?2", self.account.as_str()),
+            ImageKind::Shared => return Ok(None),
+        };
+        self.region(region)?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let (from, order) = if backwards {
+            ("<=", "DESC")
+        } else {
+            (">=", "ASC")
+        };
+        let sql = format!(
+            "SELECT {IMAGE_COLUMNS} FROM images
+             WHERE region = ?1 AND {filter} AND image_id {from} ?3
+             ORDER BY image_id {order} LIMIT ?4"
+        );
+        let mut stmt = c.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params![region, value, first.as_str(), limit], image_row)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let mut row = row?;
+            row.image.image_type = kind.image_type().to_string();
+            out.push(row);
+        }
+        Ok(out
+            .first()
+            .is_some_and(|row| row.image.image_id == *first)
+            .then_some(out))
+    }
+
     /// What launching from a stored image costs, seen as `kind`.
     fn price_of(
         &self,
@@ -1014,43 +1060,74 @@ impl ImageService for LocalService {
         backwards: bool,
         limit: usize,
     ) -> Result<Vec<Image>> {
-        // The same rows as the listing of `kind` (see `list_images_after`), whole. Shared
-        // images take a join; they are read one at a time. (`?2 IS NOT NULL` keeps the
-        // parameters' numbers where no account is needed.)
-        let (filter, value) = match kind {
-            ImageKind::Public => ("kind = 'PUBLIC' AND ?2 IS NOT NULL", ""),
-            ImageKind::Marketplace => ("kind = 'MARKETPLACE' AND ?2 IS NOT NULL", ""),
-            ImageKind::Custom => ("kind = 'CUSTOM' AND owner = ?2", self.account.as_str()),
-            ImageKind::Shared => return Ok(vec![self.image(region, kind, first)?]),
-        };
-        self.region(region)?;
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let (from, order) = if backwards {
-            ("<=", "DESC")
-        } else {
-            (">=", "ASC")
-        };
-        let sql = format!(
-            "SELECT {IMAGE_COLUMNS} FROM images
-             WHERE region = ?1 AND {filter} AND image_id {from} ?3
-             ORDER BY image_id {order} LIMIT ?4"
-        );
-        let images: Vec<Image> = self.store.with_conn(|c| {
-            let mut stmt = c.prepare_cached(&sql)?;
-            let rows = stmt.query_map(params![region, value, first.as_str(), limit], image_row)?;
-            let mut out = Vec::new();
-            for row in rows {
-                let mut image = row?.image;
-                image.image_type = kind.image_type().to_string();
-                out.push(image);
-            }
-            Ok(out)
-        })?;
-        match images.first() {
-            Some(image) if image.image_id == *first => Ok(images),
-            // Not visible as `kind`: the error a single read gives.
-            _ => Ok(vec![self.image(region, kind, first)?]),
+        let rows = self
+            .store
+            .with_conn(|c| self.rows_from(c, region, kind, first, backwards, limit))?;
+        match rows {
+            Some(rows) => Ok(rows.into_iter().map(|row| row.image).collect()),
+            None => Ok(vec![self.image(region, kind, first)?]),
         }
+    }
+
+    fn image_views_from(
+        &self,
+        region: &str,
+        kind: ImageKind,
+        first: &ImageId,
+        backwards: bool,
+        limit: usize,
+    ) -> Result<Vec<ImageView>> {
+        // One read transaction for the rows and their share lists.
+        let found = self.store.with_conn(|c| {
+            let tx = c.unchecked_transaction()?;
+            let Some(rows) = self.rows_from(&tx, region, kind, first, backwards, limit)? else {
+                return Ok(None);
+            };
+            let mut shares: HashMap<ImageId, Vec<AccountId>> = HashMap::new();
+            if kind == ImageKind::Custom {
+                let (low, high) = match (rows.first(), rows.last()) {
+                    (Some(a), Some(b)) if backwards => {
+                        (b.image.image_id.clone(), a.image.image_id.clone())
+                    }
+                    (Some(a), Some(b)) => (a.image.image_id.clone(), b.image.image_id.clone()),
+                    _ => return Ok(None),
+                };
+                let mut stmt = tx.prepare_cached(
+                    "SELECT image_id, account_id FROM shares
+                     WHERE region = ?1 AND image_id >= ?2 AND image_id <= ?3
+                     ORDER BY image_id, created_time, account_id",
+                )?;
+                let pairs = stmt.query_map(params![region, low.as_str(), high.as_str()], |r| {
+                    let image: String = r.get(0)?;
+                    let account: String = r.get(1)?;
+                    Ok((
+                        ImageId::parse(&image).map_err(|e| column_error(0, e))?,
+                        AccountId::parse(&account).map_err(|e| column_error(1, e))?,
+                    ))
+                })?;
+                for pair in pairs {
+                    let (image, account) = pair?;
+                    shares.entry(image).or_default().push(account);
+                }
+            }
+            tx.commit()?;
+            Ok(Some((rows, shares)))
+        })?;
+        let Some((rows, mut shares)) = found else {
+            return Ok(vec![self.image_view(region, kind, first)?]);
+        };
+        rows.into_iter()
+            .map(|row| {
+                let id = row.image.image_id.clone();
+                let image = row.image.clone();
+                Ok(ImageView {
+                    image,
+                    price: self.price_of(row, region, kind, &id)?,
+                    shares: (kind == ImageKind::Custom)
+                        .then(|| shares.remove(&id).unwrap_or_default()),
+                })
+            })
+            .collect()
     }
 
     fn price(&self, region: &str, kind: ImageKind, id: &ImageId) -> Result<Price> {
@@ -2227,6 +2304,39 @@ mod tests {
         assert_eq!(public[0].image_id, id("img-9qabwvbn"));
         assert!(public.iter().all(|i| i.image_type == "PUBLIC_IMAGE"));
         assert!(public.windows(2).all(|p| p[0].image_id < p[1].image_id));
+    }
+
+    /// Views read ahead are the views read one by one, share lists included.
+    #[test]
+    fn image_views_from_are_image_views() {
+        let w = world();
+        let s = w.service(OWNER, 0);
+        let mut mine: Vec<ImageId> = (0..4).map(|i| custom(&s, GZ, &format!("v{i}"))).collect();
+        mine.sort();
+        s.share_image(GZ, &mine[1], &[account(FRIEND)]).unwrap();
+        for backwards in [false, true] {
+            let first = if backwards { &mine[3] } else { &mine[0] };
+            let views = s
+                .image_views_from(GZ, ImageKind::Custom, first, backwards, 10)
+                .unwrap();
+            assert_eq!(views.len(), 4);
+            for view in views {
+                let one = s
+                    .image_view(GZ, ImageKind::Custom, &view.image.image_id)
+                    .unwrap();
+                assert_eq!(view.image, one.image);
+                assert_eq!(view.price, one.price);
+                assert_eq!(view.shares, one.shares);
+            }
+        }
+        let public = s
+            .image_views_from(GZ, ImageKind::Public, &id("img-9qabwvbn"), false, 3)
+            .unwrap();
+        assert!(public.iter().all(|v| v.shares.is_none()));
+        assert_eq!(
+            public[0].price,
+            s.price(GZ, ImageKind::Public, &id("img-9qabwvbn")).unwrap()
+        );
     }
 
     #[test]
