@@ -544,10 +544,7 @@ impl LocalService {
     /// A command's write transaction, refusing the command first if a throttle was
     /// injected: one transaction where [`LocalService::throttle`] and the command take two.
     /// The injection is used up even though the command is refused.
-    fn command_tx<T>(
-        &self,
-        command: impl FnOnce(&rusqlite::Transaction) -> Result<T>,
-    ) -> Result<T> {
+    fn command_tx<T>(&self, command: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         self.store.with_tx(|tx| {
             if take_injection(tx, "inject_throttle")? {
                 return Ok(Err(throttled()));
@@ -921,7 +918,7 @@ impl ImageService for LocalService {
         if newest - since.seq > JOURNAL_KEEP || oldest.is_some_and(|o| o > since.seq + 1) {
             out.everything = true;
             if newest - oldest.unwrap_or(newest) > 2 * JOURNAL_KEEP {
-                self.store.with_tx(|tx| prune_journal(tx))?;
+                self.store.with_tx(prune_journal)?;
             }
             return Ok(Some(out));
         }
@@ -973,7 +970,7 @@ impl ImageService for LocalService {
         out.instances.sort();
         out.instances.dedup();
         if newest - oldest.unwrap_or(newest) > 2 * JOURNAL_KEEP {
-            self.store.with_tx(|tx| prune_journal(tx))?;
+            self.store.with_tx(prune_journal)?;
         }
         Ok(Some(out))
     }

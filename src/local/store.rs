@@ -319,17 +319,24 @@ impl Store {
 
     /// Runs `f` in a write transaction (taken at once, so racing writers queue instead of
     /// failing), committed when `f` succeeds.
-    pub fn with_tx<T>(&self, f: impl FnOnce(&rusqlite::Transaction) -> Result<T>) -> Result<T> {
+    pub fn with_tx<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let pooled = self.pool.lock().ok().and_then(|mut p| p.pop());
-        let mut conn = match pooled {
+        let conn = match pooled {
             Some(c) => c,
             None => self.connect()?,
         };
+        // Cached statements: a command in a loop parses BEGIN and COMMIT once.
+        let run = |sql: &str| -> rusqlite::Result<usize> { conn.prepare_cached(sql)?.execute([]) };
         let out = (|| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let value = f(&tx)?;
-            tx.commit()?;
-            Ok(value)
+            run("BEGIN IMMEDIATE")?;
+            let committed = f(&conn).and_then(|value| {
+                run("COMMIT")?;
+                Ok(value)
+            });
+            if committed.is_err() && !conn.is_autocommit() {
+                let _ = run("ROLLBACK");
+            }
+            committed
         })();
         self.give_back(conn);
         out
@@ -646,6 +653,40 @@ mod tests {
             .with_conn(|c| Ok(c.query_row("SELECT count(*) FROM images WHERE region='ap-guangzhou' AND image_id='img-9qabwvbn'", [], |r| r.get(0))?))
             .unwrap();
         assert_eq!(images, 1);
+    }
+
+    /// A write transaction commits what succeeded and rolls back what failed, whether the
+    /// failure was the caller's or SQLite's, and the connection serves the next one.
+    #[test]
+    fn write_transactions_commit_or_roll_back_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store.db"), None).unwrap();
+        let set = |key: &'static str, fail: bool| {
+            store.with_tx(|c| {
+                c.execute("INSERT INTO meta (key, value) VALUES (?1, 'x')", [key])?;
+                if fail {
+                    return Err(crate::error::Error::new(
+                        "InternalError",
+                        "failed on purpose",
+                    ));
+                }
+                Ok(())
+            })
+        };
+        set("kept", false).unwrap();
+        assert!(set("dropped", true).is_err());
+        // A constraint failure inside: the first insert goes too.
+        let duplicate = store.with_tx(|c| {
+            c.execute("INSERT INTO meta (key, value) VALUES ('twice', 'x')", [])?;
+            c.execute("INSERT INTO meta (key, value) VALUES ('kept', 'y')", [])?;
+            Ok(())
+        });
+        assert!(duplicate.is_err());
+        set("after", false).unwrap();
+        assert_eq!(store.meta("kept").unwrap().as_deref(), Some("x"));
+        assert_eq!(store.meta("dropped").unwrap(), None);
+        assert_eq!(store.meta("twice").unwrap(), None);
+        assert_eq!(store.meta("after").unwrap().as_deref(), Some("x"));
     }
 
     #[test]
