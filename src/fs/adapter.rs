@@ -1158,7 +1158,7 @@ impl Filesystem for FuseAdapter {
                 prefill.push((entry.attr.ino, entry.content.clone()));
             }
         }
-        if !prefill.is_empty() {
+        if !prefill.is_empty() && self.fs.watches_changes() {
             let mut listed = self.listed.lock().unwrap_or_else(|p| p.into_inner());
             if listed.len() >= LISTED_MAX {
                 listed.clear();
