@@ -65,7 +65,8 @@ fn assert_rmdir_refused(mount: &Mount, dir: &Path, errno: i32, code: &str) {
     );
 }
 
-fn setup(scratch: &Scratch, extra: &[&str]) -> (Mount, Mount) {
+/// Adds the second account to the store.
+fn add_friend(scratch: &Scratch) {
     let out = run(
         imagefs_bin(),
         &[
@@ -77,6 +78,10 @@ fn setup(scratch: &Scratch, extra: &[&str]) -> (Mount, Mount) {
         ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
+}
+
+fn setup(scratch: &Scratch, extra: &[&str]) -> (Mount, Mount) {
+    add_friend(scratch);
     let mut args = vec!["--transition-delay", "0"];
     args.extend_from_slice(extra);
     (
@@ -596,17 +601,7 @@ fn a_change_made_elsewhere_is_read_exactly() {
         );
     }
     // A share list read in A, then changed through B (A keeps share lists briefly).
-    let out = run(
-        imagefs_bin(),
-        &[
-            "accounts",
-            "add",
-            FRIEND,
-            "--store",
-            scratch.store().to_str().expect("p"),
-        ],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
+    add_friend(&scratch);
     assert_eq!(read(&image.join("share")), "");
     command(&in_b.join("share"), FRIEND).expect("share elsewhere");
     std::thread::sleep(Duration::from_millis(400));
