@@ -42,19 +42,24 @@ type FileContents = Vec<(u64, Option<Rendered>)>;
 /// descriptor of the session's own. Unlike fuser's notifier it reports ENOENT: the kernel
 /// does not know the inode *yet* when the reply that names it (a lookup's, a listing's) is
 /// still being taken in by the process that asked, and the store is worth another try.
+/// Invalidations, where ENOENT means nothing to do, go through fuser's notifier.
 pub struct PageStore {
     device: std::os::fd::OwnedFd,
+    notifier: fuser::Notifier,
 }
 
-/// Notification codes of the kernel's FUSE protocol (`enum fuse_notify_code`).
-const FUSE_NOTIFY_INVAL_INODE: i32 = 2;
+/// `FUSE_NOTIFY_STORE`, from the kernel's FUSE protocol (`enum fuse_notify_code`).
 const FUSE_NOTIFY_STORE: i32 = 4;
 
 impl PageStore {
     /// Shares the session's `/dev/fuse` descriptor (a duplicate: same connection).
-    pub fn new(session: std::os::fd::BorrowedFd<'_>) -> std::io::Result<PageStore> {
+    pub fn new(
+        session: std::os::fd::BorrowedFd<'_>,
+        notifier: fuser::Notifier,
+    ) -> std::io::Result<PageStore> {
         Ok(PageStore {
             device: session.try_clone_to_owned()?,
+            notifier,
         })
     }
 
@@ -67,26 +72,6 @@ impl PageStore {
         args[0..8].copy_from_slice(&ino.to_ne_bytes());
         args[16..20].copy_from_slice(&size.to_ne_bytes());
         self.notify(FUSE_NOTIFY_STORE, &args, data)
-    }
-
-    /// Drops the attributes the kernel holds of `ino` (not its pages: a new version in the
-    /// attributes it asks for next drops those).
-    fn drop_attributes(&self, ino: u64) -> std::io::Result<()> {
-        // struct fuse_notify_inval_inode_out { u64 ino; i64 off; i64 len }: off -1 means
-        // attributes only.
-        let mut args = [0u8; 24];
-        args[0..8].copy_from_slice(&ino.to_ne_bytes());
-        args[8..16].copy_from_slice(&(-1i64).to_ne_bytes());
-        self.notify(FUSE_NOTIFY_INVAL_INODE, &args, &[])
-    }
-
-    /// Drops every cached page of file `ino` (its attributes stay).
-    fn drop_pages(&self, ino: u64) -> std::io::Result<()> {
-        // struct fuse_notify_inval_inode_out { u64 ino; i64 off; i64 len }: from 0, len 0
-        // meaning to the end.
-        let mut args = [0u8; 24];
-        args[0..8].copy_from_slice(&ino.to_ne_bytes());
-        self.notify(FUSE_NOTIFY_INVAL_INODE, &args, &[])
     }
 
     fn notify(&self, code: i32, args: &[u8], data: &[u8]) -> std::io::Result<()> {
@@ -148,7 +133,8 @@ fn store_contents(
     }
     pages.store(ino, &data)?;
     if fs.epoch() != epoch {
-        pages.drop_pages(ino)?;
+        // From 0, length 0: every page (the attributes go too).
+        pages.notifier.inval_inode(INodeNo(ino), 0, 0)?;
     }
     Ok(())
 }
@@ -638,11 +624,7 @@ impl FuseAdapter {
                     super::inode::Node::from_ino(ino).is_some_and(|n| n.is_dir())
                 });
                 for ino in files {
-                    if let Err(e) = pages.drop_attributes(ino) {
-                        if e.raw_os_error() != Some(libc::ENOENT) {
-                            log::debug!("invalidating inode {ino:#x}: {e}");
-                        }
-                    }
+                    drop_inode(&pages.notifier, ino);
                 }
                 dirs
             }

@@ -61,7 +61,10 @@ pub fn serve(
     let mut session = fuser::Session::new(adapter, mountpoint, &config(settings))?;
     {
         use std::os::fd::AsFd;
-        let _ = pages.set(adapter::PageStore::new(session.as_fd())?);
+        let _ = pages.set(adapter::PageStore::new(
+            session.as_fd(),
+            session.notifier(),
+        )?);
     }
     let notifier = session.notifier();
     let drop_notifier = session.notifier();
