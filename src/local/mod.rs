@@ -1529,7 +1529,8 @@ impl ImageService for LocalService {
                 ));
             }
             let limit: u64 = tx
-                .query_row("SELECT value FROM meta WHERE key = 'share_limit'", [], |r| r.get::<_, String>(0))
+                .prepare_cached("SELECT value FROM meta WHERE key = 'share_limit'")?
+                .query_row([], |r| r.get::<_, String>(0))
                 .optional()?
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(DEFAULT_SHARE_LIMIT);

@@ -5,7 +5,9 @@ use std::fs::OpenOptions;
 use std::io::ErrorKind;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -32,6 +34,17 @@ pub const DEFAULT_TRANSITION_DELAY_MS: u64 = 2000;
 
 /// Idle connections kept for reuse; one per concurrent FUSE worker is plenty.
 const POOL_SIZE: usize = 8;
+
+/// Commits between two background checkpoints (a command appends about four pages to the
+/// WAL, so this moves about 500 pages into the store file at a time).
+const CHECKPOINT_EVERY: u32 = 128;
+
+/// WAL pages past which the committing connection checkpoints by itself (SQLite's own
+/// automatic checkpoint, left as a bound for when the background one cannot keep up).
+const WAL_PAGES_MAX: u32 = 4000;
+
+/// How soon a background checkpoint that could not take the whole WAL tries again.
+const CHECKPOINT_RETRY: Duration = Duration::from_millis(50);
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE meta (
@@ -184,11 +197,46 @@ const UPGRADES: &[&str] = &[SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
 pub struct Store {
     path: PathBuf,
     pool: Mutex<Vec<Connection>>,
+    /// Write transactions committed by this handle (counts towards the next checkpoint).
+    commits: AtomicU32,
+    /// Wakes the background checkpoint thread, started at the first checkpoint due.
+    checkpointer: Mutex<Option<SyncSender<()>>>,
+    /// Set after each background checkpoint: the commits made while it ran are left for the
+    /// next commit to take.
+    checkpoint_behind: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+/// Checkpoints the WAL whenever nudged, until the store handle is dropped. A passive
+/// checkpoint never blocks a writer, so writes go on while it runs; the pages they add are
+/// left to the next commit to take (see `Store::committed`), after which the next write
+/// starts the WAL over from its beginning.
+fn checkpoint_loop(conn: &Connection, nudges: &Receiver<()>, left_behind: &AtomicBool) {
+    let mut retry = false;
+    loop {
+        let woken = if retry {
+            nudges.recv_timeout(CHECKPOINT_RETRY)
+        } else {
+            nudges.recv().map_err(|_| RecvTimeoutError::Disconnected)
+        };
+        if woken == Err(RecvTimeoutError::Disconnected) {
+            return;
+        }
+        let outcome = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0));
+        // Busy: another process is checkpointing this store.
+        retry = match outcome {
+            Ok(busy) => busy != 0,
+            Err(e) => {
+                log::debug!("checkpoint: {e}");
+                true
+            }
+        };
+        left_behind.store(!retry, Ordering::Release);
     }
 }
 
@@ -252,6 +300,9 @@ impl Store {
         let store = Store {
             path: path.to_path_buf(),
             pool: Mutex::new(Vec::new()),
+            commits: AtomicU32::new(0),
+            checkpointer: Mutex::new(None),
+            checkpoint_behind: Arc::default(),
         };
         let conn = store.connect()?;
         store.migrate(&conn)?;
@@ -294,6 +345,9 @@ impl Store {
             );
         }
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+        // Checkpoints run in the background (see `committed`): one in a committing request
+        // would make that request wait for the WAL to reach the disk.
+        conn.pragma_update(None, "wal_autocheckpoint", WAL_PAGES_MAX)?;
         Ok(conn)
     }
 
@@ -331,6 +385,7 @@ impl Store {
             run("BEGIN IMMEDIATE")?;
             let committed = f(&conn).and_then(|value| {
                 run("COMMIT")?;
+                self.committed(&conn);
                 Ok(value)
             });
             if committed.is_err() && !conn.is_autocommit() {
@@ -340,6 +395,41 @@ impl Store {
         })();
         self.give_back(conn);
         out
+    }
+
+    /// Counts a commit and, every [`CHECKPOINT_EVERY`], asks the checkpoint thread to move
+    /// the WAL into the store file.
+    fn committed(&self, conn: &Connection) {
+        if self.checkpoint_behind.swap(false, Ordering::AcqRel) {
+            // The pages written while the background checkpoint ran are few: taking them
+            // here, between two writes, lets the next write start the WAL over.
+            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                log::debug!("checkpoint: {e}");
+            }
+        }
+        let n = self.commits.fetch_add(1, Ordering::Relaxed) + 1;
+        if n % CHECKPOINT_EVERY != 0 {
+            return;
+        }
+        let mut checkpointer = self.checkpointer.lock().unwrap_or_else(|p| p.into_inner());
+        if checkpointer.is_none() {
+            let (nudge, nudges) = std::sync::mpsc::sync_channel(1);
+            let behind = Arc::clone(&self.checkpoint_behind);
+            match self.connect().and_then(|conn| {
+                std::thread::Builder::new()
+                    .name("imagefs-checkpoint".into())
+                    .spawn(move || checkpoint_loop(&conn, &nudges, &behind))
+                    .map_err(|e| Error::internal(format!("no checkpoint thread: {e}")))
+            }) {
+                Ok(_) => *checkpointer = Some(nudge),
+                // SQLite's own checkpoint (WAL_PAGES_MAX) still bounds the WAL.
+                Err(e) => log::warn!("store {}: {e}", self.path.display()),
+            }
+        }
+        if let Some(nudge) = checkpointer.as_ref() {
+            // Full means a checkpoint is already due.
+            let _ = nudge.try_send(());
+        }
     }
 
     fn migrate(&self, conn: &Connection) -> Result<()> {
@@ -687,6 +777,45 @@ mod tests {
         assert_eq!(store.meta("dropped").unwrap(), None);
         assert_eq!(store.meta("twice").unwrap(), None);
         assert_eq!(store.meta("after").unwrap().as_deref(), Some("x"));
+    }
+
+    /// Frames in the WAL now (the wal-index header's mxFrame, at byte 16 of the -shm file).
+    fn wal_frames(store: &Store) -> u32 {
+        let mut shm = store.path().as_os_str().to_owned();
+        shm.push("-shm");
+        let header = std::fs::read(&shm).unwrap();
+        u32::from_ne_bytes(header[16..20].try_into().unwrap())
+    }
+
+    /// The WAL is checkpointed in the background and started over every few hundred
+    /// commits, though no commit checkpoints by itself below WAL_PAGES_MAX pages.
+    #[test]
+    fn commits_are_checkpointed_in_the_background() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store.db"), None).unwrap();
+        let auto: u32 = store
+            .with_conn(|c| Ok(c.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(auto, WAL_PAGES_MAX);
+        let mut most = 0;
+        for n in 0..3000 {
+            store
+                .with_tx(|c| {
+                    c.execute(
+                        "INSERT OR REPLACE INTO meta (key, value) VALUES ('counter', ?1)",
+                        [n.to_string()],
+                    )?;
+                    Ok(())
+                })
+                .unwrap();
+            most = most.max(wal_frames(&store));
+        }
+        // One page a commit: without the background checkpoint the WAL would reach
+        // WAL_PAGES_MAX frames (or SQLite's default of 1,000) before starting over.
+        assert!(most < 900, "the WAL reached {most} frames");
+        drop(store);
+        let again = Store::open(&dir.path().join("store.db"), None).unwrap();
+        assert_eq!(again.meta("counter").unwrap().as_deref(), Some("2999"));
     }
 
     #[test]
