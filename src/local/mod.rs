@@ -886,6 +886,11 @@ fn instance_type_size(instance_type: &str) -> Result<(i64, i64)> {
 /// Rows the change journal keeps: a reader further behind is told that everything changed.
 const JOURNAL_KEEP: i64 = 10_000;
 
+/// The oldest and newest journal rows. Two subqueries, because SQLite finds a lone MIN or
+/// MAX in the index but scans the whole table for both together (the watcher asks ten
+/// times a second).
+const JOURNAL_ENDS: &str = "SELECT (SELECT MIN(seq) FROM changes), (SELECT MAX(seq) FROM changes)";
+
 /// Drops journal rows no reader needs any more (all but the newest [`JOURNAL_KEEP`]).
 fn prune_journal(c: &Connection) -> Result<()> {
     c.prepare_cached("DELETE FROM changes WHERE seq <= (SELECT MAX(seq) FROM changes) - ?1")?
@@ -901,7 +906,7 @@ impl ImageService for LocalService {
         use crate::service::{ChangeCursor, Changes};
         let now = now_ms();
         let (oldest, newest): (Option<i64>, Option<i64>) = self.store.with_conn(|c| {
-            Ok(c.prepare_cached("SELECT MIN(seq), MAX(seq) FROM changes")?
+            Ok(c.prepare_cached(JOURNAL_ENDS)?
                 .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?)
         })?;
         let newest = newest.unwrap_or(0);
@@ -2210,6 +2215,28 @@ mod tests {
 
     fn account(s: &str) -> AccountId {
         AccountId::parse(s).unwrap()
+    }
+
+    /// The watcher's look at the journal's ends uses its key, never a scan of the journal.
+    #[test]
+    fn the_journal_ends_are_found_without_a_scan() {
+        let world = world();
+        let plan: Vec<String> = world
+            .store
+            .with_conn(|c| {
+                let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {JOURNAL_ENDS}"))?;
+                let rows = stmt.query_map([], |r| r.get::<_, String>(3))?;
+                Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            })
+            .unwrap();
+        assert!(
+            plan.iter().any(|step| step.starts_with("SEARCH changes")),
+            "{plan:?}"
+        );
+        assert!(
+            !plan.iter().any(|step| step.starts_with("SCAN changes")),
+            "{plan:?}"
+        );
     }
 
     /// One instance of CentOS 7.6 in `region`.
