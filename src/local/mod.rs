@@ -266,6 +266,14 @@ impl LocalService {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
+    /// The accounts an image is shared with, oldest first.
+    fn share_list_in(c: &Connection, region: &str, image: &ImageId) -> Result<Vec<AccountId>> {
+        Ok(Self::shares_in(c, region, image)?
+            .into_iter()
+            .map(|(account, _)| account)
+            .collect())
+    }
+
     /// DeleteImages for several images: all of them or none.
     pub fn delete_images(&self, region: &str, images: &[ImageId]) -> Result<()> {
         self.command_tx(|tx| {
@@ -1472,11 +1480,10 @@ impl ImageService for LocalService {
     }
 
     fn share_accounts(&self, region: &str, image: &ImageId) -> Result<Vec<AccountId>> {
-        Ok(self
-            .share_permissions(region, image)?
-            .into_iter()
-            .map(|(account, _)| account)
-            .collect())
+        self.store.with_conn(|c| {
+            self.visible_row_in(c, region, ImageKind::Custom, image)?;
+            Self::share_list_in(c, region, image)
+        })
     }
 
     fn modify_image(
@@ -1513,7 +1520,12 @@ impl ImageService for LocalService {
         })
     }
 
-    fn share_image(&self, region: &str, image: &ImageId, accounts: &[AccountId]) -> Result<()> {
+    fn share_image(
+        &self,
+        region: &str,
+        image: &ImageId,
+        accounts: &[AccountId],
+    ) -> Result<Option<Vec<AccountId>>> {
         self.command_tx(|tx| {
             let accounts = distinct_accounts(accounts)?;
             settle(tx)?;
@@ -1601,11 +1613,16 @@ impl ImageService for LocalService {
                 )?
                 .execute(params![region, image.as_str(), account.as_str(), now])?;
             }
-            Ok(())
+            Self::share_list_in(tx, region, image).map(Some)
         })
     }
 
-    fn unshare_image(&self, region: &str, image: &ImageId, accounts: &[AccountId]) -> Result<()> {
+    fn unshare_image(
+        &self,
+        region: &str,
+        image: &ImageId,
+        accounts: &[AccountId],
+    ) -> Result<Option<Vec<AccountId>>> {
         self.command_tx(|tx| {
             let accounts = distinct_accounts(accounts)?;
             self.own_custom_in(tx, region, image, "ModifyImageSharePermission")?;
@@ -1629,7 +1646,7 @@ impl ImageService for LocalService {
                     ));
                 }
             }
-            Ok(())
+            Self::share_list_in(tx, region, image).map(Some)
         })
     }
 
@@ -2432,7 +2449,11 @@ mod tests {
             code(s.share_image(GZ, &image, &[account(FRIEND), account(FRIEND)])),
             "InvalidParameterValue"
         );
-        s.share_image(GZ, &image, &[account(FRIEND)]).unwrap();
+        // A command returns the share list it leaves.
+        assert_eq!(
+            s.share_image(GZ, &image, &[account(FRIEND)]).unwrap(),
+            Some(vec![account(FRIEND)])
+        );
         assert_eq!(
             code(s.share_image(GZ, &image, &[account(FRIEND)])),
             "FailedOperation.AccountAlreadyExists"
@@ -2468,7 +2489,10 @@ mod tests {
             "InvalidAccountId.NotFound"
         );
         assert_eq!(s.share_accounts(GZ, &image).unwrap().len(), 1);
-        s.unshare_image(GZ, &image, &[account(FRIEND)]).unwrap();
+        assert_eq!(
+            s.unshare_image(GZ, &image, &[account(FRIEND)]).unwrap(),
+            Some(vec![])
+        );
         assert!(f.list_images(GZ, ImageKind::Shared).unwrap().is_empty());
     }
 

@@ -559,24 +559,36 @@ impl ImageService for TencentService {
         Ok(())
     }
 
-    fn share_image(&self, region: &str, image: &ImageId, accounts: &[AccountId]) -> Result<()> {
+    fn share_image(
+        &self,
+        region: &str,
+        image: &ImageId,
+        accounts: &[AccountId],
+    ) -> Result<Option<Vec<AccountId>>> {
         let ids: Vec<&str> = accounts.iter().map(AccountId::as_str).collect();
         self.write(
             region,
             "ModifyImageSharePermission",
             json!({"ImageId": image.as_str(), "AccountIds": ids, "Permission": "SHARE"}),
         )?;
-        Ok(())
+        // The list would cost a DescribeImageSharePermission; it is read when wanted.
+        Ok(None)
     }
 
-    fn unshare_image(&self, region: &str, image: &ImageId, accounts: &[AccountId]) -> Result<()> {
+    fn unshare_image(
+        &self,
+        region: &str,
+        image: &ImageId,
+        accounts: &[AccountId],
+    ) -> Result<Option<Vec<AccountId>>> {
         let ids: Vec<&str> = accounts.iter().map(AccountId::as_str).collect();
         self.write(
             region,
             "ModifyImageSharePermission",
             json!({"ImageId": image.as_str(), "AccountIds": ids, "Permission": "CANCEL"}),
         )?;
-        Ok(())
+        // The list would cost a DescribeImageSharePermission; it is read when wanted.
+        Ok(None)
     }
 
     fn sync_images(
