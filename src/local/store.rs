@@ -197,6 +197,10 @@ const UPGRADES: &[&str] = &[SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
 pub struct Store {
     path: PathBuf,
     pool: Mutex<Vec<Connection>>,
+    /// Held through each write transaction: writers of this process queue here and are woken
+    /// as soon as the one before commits. SQLite's own lock makes a writer that finds it
+    /// taken poll, sleeping 1 ms and more between tries (other processes still do).
+    writer: Mutex<()>,
     /// Write transactions committed by this handle (counts towards the next checkpoint).
     commits: AtomicU32,
     /// Wakes the background checkpoint thread, started at the first checkpoint due.
@@ -209,6 +213,37 @@ pub struct Store {
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+thread_local! {
+    /// Whether this thread is in a write transaction (see [`WriterTurn`]).
+    static WRITING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// A writer's turn at a store: its writer lock, held until dropped.
+struct WriterTurn<'a> {
+    _held: std::sync::MutexGuard<'a, ()>,
+}
+
+impl<'a> WriterTurn<'a> {
+    /// Waits for the turn. A transaction begun inside another on the same thread is refused
+    /// at once: it could never get its turn (nor SQLite's lock).
+    fn take(writer: &'a Mutex<()>) -> Result<WriterTurn<'a>> {
+        if WRITING.with(|w| w.replace(true)) {
+            return Err(Error::internal(
+                "a store write transaction was begun inside another",
+            ));
+        }
+        Ok(WriterTurn {
+            _held: writer.lock().unwrap_or_else(|p| p.into_inner()),
+        })
+    }
+}
+
+impl Drop for WriterTurn<'_> {
+    fn drop(&mut self) {
+        WRITING.with(|w| w.set(false));
     }
 }
 
@@ -300,6 +335,7 @@ impl Store {
         let store = Store {
             path: path.to_path_buf(),
             pool: Mutex::new(Vec::new()),
+            writer: Mutex::new(()),
             commits: AtomicU32::new(0),
             checkpointer: Mutex::new(None),
             checkpoint_behind: Arc::default(),
@@ -382,6 +418,7 @@ impl Store {
         // Cached statements: a command in a loop parses BEGIN and COMMIT once.
         let run = |sql: &str| -> rusqlite::Result<usize> { conn.prepare_cached(sql)?.execute([]) };
         let out = (|| {
+            let _turn = WriterTurn::take(&self.writer)?;
             run("BEGIN IMMEDIATE")?;
             let committed = f(&conn).and_then(|value| {
                 run("COMMIT")?;
@@ -816,6 +853,48 @@ mod tests {
         drop(store);
         let again = Store::open(&dir.path().join("store.db"), None).unwrap();
         assert_eq!(again.meta("counter").unwrap().as_deref(), Some("2999"));
+    }
+
+    /// Writers of one store in one process take turns: all their commits land, and a
+    /// transaction begun inside another is refused at once instead of waiting for ever.
+    #[test]
+    fn writers_take_turns_and_a_nested_write_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store.db"), None).unwrap();
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    for _ in 0..50 {
+                        store
+                            .with_tx(|c| {
+                                c.execute(
+                                    "INSERT INTO meta (key, value) VALUES ('n', '1')
+                                     ON CONFLICT (key) DO UPDATE SET value = value + 1",
+                                    [],
+                                )?;
+                                Ok(())
+                            })
+                            .unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(store.meta("n").unwrap().as_deref(), Some("200"));
+        let outer = store.with_tx(|c| {
+            c.execute("INSERT INTO meta (key, value) VALUES ('outer', 'x')", [])?;
+            let inner = store.with_tx(|_| Ok(()));
+            assert!(
+                inner
+                    .as_ref()
+                    .is_err_and(|e| e.message().contains("inside another")),
+                "{inner:?}"
+            );
+            Ok(())
+        });
+        outer.unwrap();
+        assert_eq!(store.meta("outer").unwrap().as_deref(), Some("x"));
+        // The thread can write again.
+        store.with_tx(|_| Ok(())).unwrap();
     }
 
     #[test]
