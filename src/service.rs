@@ -65,6 +65,16 @@ pub trait ImageService: Send + Sync {
     /// The images of one kind this account sees in a region, ordered by ImageId.
     fn list_images(&self, region: &str, kind: ImageKind) -> Result<Vec<ImageEntry>>;
 
+    /// Those images named `name`, ordered by ImageId (what `by-name/` needs to name one
+    /// image's link without listing the kind).
+    fn images_named(&self, region: &str, kind: ImageKind, name: &str) -> Result<Vec<ImageEntry>> {
+        Ok(self
+            .list_images(region, kind)?
+            .into_iter()
+            .filter(|e| e.image_name == name)
+            .collect())
+    }
+
     /// At most `limit` of those images, the ones after `after` in ImageId order (a page of
     /// a listing read as the kernel asks for it).
     fn list_images_after(

@@ -79,6 +79,11 @@ const PASS_LIFETIME: Duration = Duration::from_secs(5);
 /// Unopened directories whose listing is kept at once.
 const PASSES_MAX: usize = 64;
 
+/// Links named for one request of a `by-name/<kind>/` listing: about what the kernel's
+/// 4 KiB readdirplus buffer holds (each link costs a look at the images sharing its name,
+/// and what does not fit is named again for the next request).
+const LINK_PAGE: usize = 32;
+
 /// Maps kept per inode hold at most this many entries; past it they start over, so memory
 /// stays bounded whatever a user walks.
 const PER_INODE_MAX: usize = 100_000;
@@ -182,6 +187,25 @@ impl<V, K: std::hash::Hash + Eq> Recent<V, K> {
         self.generation.fetch_add(1, Ordering::AcqRel);
         entries.clear();
     }
+}
+
+/// Whether an image's `by-name` link carries its ImageId: its name is shared by other
+/// images of the kind (`same_name` counts them all), or cannot be a file name.
+fn link_needs_suffix(e: &crate::model::ImageEntry, same_name: usize) -> bool {
+    let name = e.image_name.as_str();
+    let usable = !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\0']);
+    !usable || same_name != 1
+}
+
+/// `<name>.<ImageId>`, `/` and NUL replaced by `_` (`image.<ImageId>` when nothing is left).
+fn suffixed_link(e: &crate::model::ImageEntry) -> String {
+    let cleaned = e.image_name.replace(['/', '\0'], "_");
+    let base = if cleaned.is_empty() || cleaned == "." || cleaned == ".." {
+        "image".to_string()
+    } else {
+        cleaned
+    };
+    format!("{base}.{}", e.image_id)
 }
 
 /// The `by-name` links of one kind in one region, and where each name is.
@@ -483,38 +507,98 @@ impl ImageFs {
         for e in &entries {
             *count.entry(e.image_name.as_str()).or_default() += 1;
         }
-        let usable = |name: &str| {
-            !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\0'])
-        };
-        let suffixed = |e: &crate::model::ImageEntry| {
-            let cleaned = e.image_name.replace(['/', '\0'], "_");
-            let base = if cleaned.is_empty() || cleaned == "." || cleaned == ".." {
-                "image".to_string()
-            } else {
-                cleaned
-            };
-            format!("{base}.{}", e.image_id)
-        };
+        let needs_suffix =
+            |e: &crate::model::ImageEntry| link_needs_suffix(e, count[e.image_name.as_str()]);
         // Suffixed names first; a plain name that would equal one of them is suffixed too, so
         // no two links share a name whatever names images are given.
-        let needs_suffix = |e: &crate::model::ImageEntry| {
-            !usable(&e.image_name) || count.get(e.image_name.as_str()) != Some(&1)
-        };
         let taken: std::collections::HashSet<String> = entries
             .iter()
             .filter(|e| needs_suffix(e))
-            .map(suffixed)
+            .map(suffixed_link)
             .collect();
         let mut out = Vec::with_capacity(entries.len());
         for e in &entries {
             let link = if needs_suffix(e) || taken.contains(&e.image_name) {
-                suffixed(e)
+                suffixed_link(e)
             } else {
                 e.image_name.clone()
             };
             out.push((link, e.clone()));
         }
         Ok(out)
+    }
+
+    /// The link of one image in `by-name/<kind>/`, by the rule of [`ImageFs::link_names`],
+    /// found from the images that share its name rather than from the whole kind (with a
+    /// change feed, where listings are read a page at a time).
+    fn link_of(
+        &self,
+        region: &str,
+        kind: ImageKind,
+        e: &crate::model::ImageEntry,
+    ) -> Result<String> {
+        let same_name = self
+            .service
+            .images_named(region, kind, &e.image_name)?
+            .len();
+        if link_needs_suffix(e, same_name) || self.is_suffixed_link(region, kind, &e.image_name)? {
+            Ok(suffixed_link(e))
+        } else {
+            Ok(e.image_name.clone())
+        }
+    }
+
+    /// Whether `name` is the suffixed link of an image that needs one (its name is shared or
+    /// unusable): an image whose own name is `name` must then be suffixed too.
+    fn is_suffixed_link(&self, region: &str, kind: ImageKind, name: &str) -> Result<bool> {
+        let Some(image) = self.image_suffixed_as(region, kind, name)? else {
+            return Ok(false);
+        };
+        let same_name = self
+            .service
+            .images_named(region, kind, &image.image_name)?
+            .len();
+        Ok(link_needs_suffix(&image, same_name))
+    }
+
+    /// The image whose suffixed form (`<name>.<ImageId>`) is `name`, if any.
+    fn image_suffixed_as(
+        &self,
+        region: &str,
+        kind: ImageKind,
+        name: &str,
+    ) -> Result<Option<crate::model::ImageEntry>> {
+        let Some(id) = name
+            .rsplit_once('.')
+            .and_then(|(_, id)| ImageId::parse(id).ok())
+        else {
+            return Ok(None);
+        };
+        let before = id.number().checked_sub(1).and_then(image_id);
+        Ok(self
+            .service
+            .list_images_after(region, kind, before.as_ref(), 1)?
+            .into_iter()
+            .find(|e| e.image_id == id && suffixed_link(e) == name))
+    }
+
+    /// The image a `by-name/<kind>/` link names, found without listing the kind.
+    fn link_target(
+        &self,
+        region: &str,
+        kind: ImageKind,
+        name: &str,
+    ) -> Result<Option<crate::model::ImageEntry>> {
+        if let Some(image) = self.image_suffixed_as(region, kind, name)? {
+            if self.link_of(region, kind, &image)? == name {
+                return Ok(Some(image));
+            }
+        }
+        let named = self.service.images_named(region, kind, name)?;
+        match named.as_slice() {
+            [only] if self.link_of(region, kind, only)? == name => Ok(Some(only.clone())),
+            _ => Ok(None),
+        }
     }
 
     /// Where a `by-name` symlink points: the image's directory.
@@ -835,12 +919,18 @@ impl ImageFs {
                 Node::ByNameKind(r, ImageKind::from_dir_name(name).ok_or_else(missing)?)
             }
             Node::ByNameKind(r, k) => {
-                let table = self.link_names(r, k)?;
-                let (_, entry) = table
-                    .index
-                    .get(name)
-                    .and_then(|&i| table.list.get(i))
-                    .ok_or_else(missing)?;
+                let entry = if self.watches_changes() {
+                    self.link_target(self.region_name(r)?, k, name)?
+                        .ok_or_else(missing)?
+                } else {
+                    let table = self.link_names(r, k)?;
+                    table
+                        .index
+                        .get(name)
+                        .and_then(|&i| table.list.get(i))
+                        .map(|(_, e)| e.clone())
+                        .ok_or_else(missing)?
+                };
                 let link = Node::NameLink(r, k, entry.image_id.number());
                 let target = format!("../../{}/{}", k.dir_name(), entry.image_id);
                 let attr = self.attr(
@@ -1203,6 +1293,38 @@ impl ImageFs {
                         (number + 3, entry)
                     })
                     .collect());
+            }
+        }
+        if fh == 0 && self.watches_changes() {
+            if let Node::ByNameKind(r, kind) = self.node(ino)? {
+                // Like the kind's own directory: a page at a time, each link named from the
+                // images that share its image's name.
+                let region = self.region_name(r)?;
+                let after = offset
+                    .checked_sub(3)
+                    .map(|n| image_id(n).ok_or_else(|| no_such(format!("image #{n}"))))
+                    .transpose()?;
+                let page =
+                    self.service
+                        .list_images_after(region, kind, after.as_ref(), LINK_PAGE)?;
+                return page
+                    .into_iter()
+                    .map(|e| {
+                        let number = e.image_id.number();
+                        let node = Node::NameLink(r, kind, number);
+                        let target_len = format!("../../{}/{}", kind.dir_name(), e.image_id).len();
+                        let entry = DirEntry {
+                            name: self.link_of(region, kind, &e)?,
+                            attr: self.attr(
+                                node,
+                                target_len as u64,
+                                Self::created(&e.created_time),
+                            ),
+                            content: None,
+                        };
+                        Ok((number + 3, entry))
+                    })
+                    .collect();
             }
         }
         let entries = self.dir_entries(ino, fh, offset)?;
@@ -1699,6 +1821,89 @@ mod tests {
         cache.put(1, Arc::new(13), cache.generation());
         cache.replace(1, None, cache.generation());
         assert_eq!(cache.get(&1), None);
+    }
+
+    /// With a change feed, `by-name/<kind>/` is listed a page at a time and each link found
+    /// from the images sharing its image's name: the links are those the whole-kind table
+    /// gives (shared names, unusable names, a name equal to another image's suffixed link),
+    /// and each looks up to its image.
+    #[test]
+    fn by_name_pages_and_lookups_agree_with_the_whole_kind() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(Store::open(&dir.path().join("s.db"), None).expect("store"));
+        let owner = crate::model::AccountId::parse("100000000001").expect("account");
+        crate::local::insert_synthetic_images(&store, "ap-guangzhou", &owner, 0, 8)
+            .expect("images");
+        let ids: Vec<String> = store
+            .with_conn(|c| {
+                let mut stmt = c.prepare(
+                    "SELECT image_id FROM images WHERE kind = 'CUSTOM' ORDER BY image_id",
+                )?;
+                let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+                Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            })
+            .expect("ids");
+        let names = [
+            "alpha".to_string(),
+            "dup".to_string(),
+            "dup".to_string(),
+            String::new(),
+            "x/y".to_string(),
+            format!("dup.{}", ids[1]),
+            "..".to_string(),
+            "omega".to_string(),
+        ];
+        for (id, name) in ids.iter().zip(&names) {
+            store
+                .with_tx(|c| {
+                    c.execute(
+                        "UPDATE images SET image_name = ?1 WHERE image_id = ?2",
+                        [name, id],
+                    )?;
+                    Ok(())
+                })
+                .expect("rename");
+        }
+        let service = LocalService::open(store, None).expect("service");
+        let fs = ImageFs::new(Arc::new(service)).expect("fs");
+        assert!(fs.watches_changes());
+        let r = fs.region_index("ap-guangzhou").expect("region");
+        let mut whole: Vec<(String, u64)> = fs
+            .compute_link_names(r, ImageKind::Custom)
+            .expect("table")
+            .into_iter()
+            .map(|(link, e)| (link, e.image_id.number()))
+            .collect();
+        whole.sort();
+        assert!(whole.contains(&(
+            format!("dup.{}.{}", ids[1], ids[5]),
+            ImageId::parse(&ids[5]).expect("id").number()
+        )));
+        let dir_ino = Node::ByNameKind(r, ImageKind::Custom).ino();
+        let mut paged: Vec<(String, u64)> = fs
+            .dir_page(dir_ino, 0, 0)
+            .expect("page")
+            .into_iter()
+            .map(|(_, e)| match Node::from_ino(e.attr.ino) {
+                Some(Node::NameLink(_, _, n)) => (e.name, n),
+                other => panic!("not a link: {other:?}"),
+            })
+            .collect();
+        paged.sort();
+        assert_eq!(paged, whole);
+        for (link, n) in &whole {
+            let attr = fs.lookup(dir_ino, OsStr::new(link)).expect("lookup");
+            assert_eq!(
+                attr.ino,
+                Node::NameLink(r, ImageKind::Custom, *n).ino(),
+                "{link}"
+            );
+        }
+        for name in ["dup", "", "x/y", "..", "nothing"] {
+            assert!(fs.lookup(dir_ino, OsStr::new(name)).is_err(), "{name:?}");
+        }
+        // Nothing built a table of the whole kind.
+        assert!(fs.links.get(&(r, ImageKind::Custom)).is_none());
     }
 
     fn fs() -> (tempfile::TempDir, ImageFs) {

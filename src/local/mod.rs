@@ -1056,6 +1056,50 @@ impl ImageService for LocalService {
         })
     }
 
+    fn images_named(&self, region: &str, kind: ImageKind, name: &str) -> Result<Vec<ImageEntry>> {
+        self.region(region)?;
+        // INDEXED BY: without statistics SQLite would rather walk the owner's images (all of
+        // a million) than the few that carry the name.
+        let account = self.account.as_str();
+        self.store.with_conn(|c| {
+            let (sql, second): (&str, &str) = match kind {
+                ImageKind::Public | ImageKind::Marketplace => (
+                    "SELECT image_id, created_time, image_name FROM images INDEXED BY images_by_name
+                     WHERE region = ?1 AND kind = ?2 AND image_name = ?3 ORDER BY image_id",
+                    if kind == ImageKind::Public {
+                        "PUBLIC"
+                    } else {
+                        "MARKETPLACE"
+                    },
+                ),
+                ImageKind::Custom => (
+                    "SELECT image_id, created_time, image_name FROM images INDEXED BY images_by_name
+                     WHERE region = ?1 AND kind = 'CUSTOM' AND image_name = ?3 AND owner = ?2
+                     ORDER BY image_id",
+                    account,
+                ),
+                ImageKind::Shared => (
+                    "SELECT i.image_id, i.created_time, i.image_name FROM images i INDEXED BY images_by_name
+                     JOIN shares s ON s.region = i.region AND s.image_id = i.image_id
+                     WHERE i.region = ?1 AND i.kind = 'CUSTOM' AND i.image_name = ?3
+                       AND s.account_id = ?2 AND i.owner IS NOT ?2
+                     ORDER BY i.image_id",
+                    account,
+                ),
+            };
+            let mut stmt = c.prepare_cached(sql)?;
+            let rows = stmt.query_map(params![region, second, name], |r| {
+                let id: String = r.get(0)?;
+                Ok(ImageEntry {
+                    image_id: ImageId::parse(&id).map_err(|e| column_error(0, e))?,
+                    created_time: r.get(1)?,
+                    image_name: r.get(2)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
     fn image(&self, region: &str, kind: ImageKind, id: &ImageId) -> Result<Image> {
         let mut image = self.visible_row(region, kind, id)?.image;
         image.image_type = kind.image_type().to_string();
@@ -2232,6 +2276,45 @@ mod tests {
 
     fn account(s: &str) -> AccountId {
         AccountId::parse(s).unwrap()
+    }
+
+    /// Images found by name are those of the kind's listing with that name, for each kind.
+    #[test]
+    fn images_named_are_the_listing_with_that_name() {
+        let w = world();
+        let s = w.service(OWNER, 0);
+        let first = custom(&s, GZ, "same");
+        custom(&s, GZ, "other");
+        s.share_image(GZ, &first, &[account(FRIEND)]).unwrap();
+        let f = w.service(FRIEND, 0);
+        let cases = [
+            (&s, ImageKind::Custom, "same"),
+            (&s, ImageKind::Custom, "nothing"),
+            (&f, ImageKind::Shared, "same"),
+            (&f, ImageKind::Custom, "same"),
+            (&s, ImageKind::Public, "CentOS 7.6 64位"),
+        ];
+        for (service, kind, name) in cases {
+            let listed: Vec<ImageEntry> = service
+                .list_images(GZ, kind)
+                .unwrap()
+                .into_iter()
+                .filter(|e| e.image_name == name)
+                .collect();
+            assert_eq!(
+                service.images_named(GZ, kind, name).unwrap(),
+                listed,
+                "{kind:?} {name}"
+            );
+        }
+        assert_eq!(
+            s.images_named(GZ, ImageKind::Custom, "same").unwrap().len(),
+            1
+        );
+        assert_eq!(
+            f.images_named(GZ, ImageKind::Shared, "same").unwrap().len(),
+            1
+        );
     }
 
     /// The watcher's look at the journal's ends uses its key, never a scan of the journal.

@@ -18,7 +18,7 @@ use crate::model::{format_api_time, AccountId};
 
 /// The schema version this build writes. A store with a higher one was written by a newer
 /// imagefs and is refused rather than misread.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// The account a store creates on first use, used when a mount names none.
 pub const FIRST_ACCOUNT: &str = "100000000001";
@@ -190,8 +190,14 @@ CREATE TRIGGER instances_deleted AFTER DELETE ON instances BEGIN
 END;
 "#;
 
+/// Version 5: images found by name (each `by-name/` link is named from the images that share
+/// its image's name, not from a listing of the whole kind).
+const SCHEMA_V5: &str = r#"
+CREATE INDEX images_by_name ON images (region, kind, image_name);
+"#;
+
 /// The schema steps after version 1: `UPGRADES[i]` takes a store from version i + 1 to i + 2.
-const UPGRADES: &[&str] = &[SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
+const UPGRADES: &[&str] = &[SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5];
 
 /// A handle on one store file. Cheap to share; connections are pooled.
 pub struct Store {
