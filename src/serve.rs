@@ -489,7 +489,7 @@ fn dispatch(store: &Arc<Store>, settings: &ServeSettings, request: &ApiRequest) 
                         format!("Permission `{other}` is not SHARE or CANCEL"),
                     ))
                 }
-            };
+            }
             Ok(json!({}))
         }
         "ModifyImageAttribute" => {

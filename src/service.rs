@@ -193,24 +193,11 @@ pub trait ImageService: Send + Sync {
         description: Option<&str>,
     ) -> Result<()>;
 
-    /// ModifyImageSharePermission SHARE: all accounts or none. Returns the image's share
-    /// list after the change (as [`ImageService::share_accounts`] orders it) when the
-    /// backend has it without another request.
-    fn share_image(
-        &self,
-        region: &str,
-        image: &ImageId,
-        accounts: &[AccountId],
-    ) -> Result<Option<Vec<AccountId>>>;
+    /// ModifyImageSharePermission SHARE: all accounts or none.
+    fn share_image(&self, region: &str, image: &ImageId, accounts: &[AccountId]) -> Result<()>;
 
-    /// ModifyImageSharePermission CANCEL: all accounts or none; returns what `share_image`
-    /// returns.
-    fn unshare_image(
-        &self,
-        region: &str,
-        image: &ImageId,
-        accounts: &[AccountId],
-    ) -> Result<Option<Vec<AccountId>>>;
+    /// ModifyImageSharePermission CANCEL: all accounts or none.
+    fn unshare_image(&self, region: &str, image: &ImageId, accounts: &[AccountId]) -> Result<()>;
 
     /// SyncImages: copy the image seen as `kind` to each destination region (all or none);
     /// returns each destination with its new image.

@@ -162,20 +162,6 @@ impl<V, K: std::hash::Hash + Eq> Recent<V, K> {
         }
     }
 
-    /// Forgets the record and keeps `value` in its place, if it was loaded when the cache
-    /// stood at `generation` and nothing was forgotten since (it might be older than that).
-    fn replace(&self, key: K, value: Option<Arc<V>>, generation: u64) {
-        let mut entries = lock(&self.entries);
-        let current = self.generation.fetch_add(1, Ordering::AcqRel) == generation;
-        entries.remove(&key);
-        if let (true, Some(value)) = (current, value) {
-            if entries.len() >= RECENT_MAX {
-                entries.clear();
-            }
-            entries.insert(key, (Instant::now(), value));
-        }
-    }
-
     fn forget(&self, key: &K) {
         let mut entries = lock(&self.entries);
         self.generation.fetch_add(1, Ordering::AcqRel);
@@ -224,7 +210,7 @@ pub struct ImageFs {
     prices: Recent<crate::model::Price>,
     /// The last image missed in each kind's recent records, and when (see `in_order`).
     misses: Mutex<HashMap<(u8, ImageKind), (u64, Instant)>>,
-    /// Share lists of custom images read recently (renewed by every share and unshare).
+    /// Share lists of custom images read recently (forgotten by every share and unshare).
     shares: Recent<Vec<crate::model::AccountId>>,
     service: Arc<dyn ImageService>,
     regions: Vec<Region>,
@@ -1426,8 +1412,10 @@ impl ImageFs {
             Err(self.refuse_error("write", node, &self.path(node)))
         };
         if result.is_ok() {
-            if let Node::ImageFile(.., ImageFile::Share | ImageFile::Unshare) = node {
-                // `command` has renewed the share list.
+            if let Node::ImageFile(r, kind, n, ImageFile::Share | ImageFile::Unshare) = node {
+                // The share list is all such a command changes here (the image it names is
+                // unchanged; other accounts see the change through the journal).
+                self.shares.forget(&(r, kind, n));
                 self.epoch.fetch_add(1, Ordering::AcqRel);
             } else {
                 self.forget_recent();
@@ -1602,17 +1590,11 @@ impl ImageFs {
                     .into_iter()
                     .map(AccountId::parse)
                     .collect::<Result<Vec<_>>>()?;
-                let before = self.shares.generation();
-                let after = if f == ImageFile::Share {
-                    self.service.share_image(&region, &id, &accounts)?
+                if f == ImageFile::Share {
+                    self.service.share_image(&region, &id, &accounts)?;
                 } else {
-                    self.service.unshare_image(&region, &id, &accounts)?
-                };
-                // The share list is all such a command changes here (the image it names is
-                // unchanged; other accounts see the change through the journal). Kept as the
-                // backend returned it, the `share` file's next look needs no backend call.
-                self.shares
-                    .replace((r, ImageKind::Custom, n), after.map(Arc::new), before);
+                    self.service.unshare_image(&region, &id, &accounts)?;
+                }
                 stale.push(Node::ImageFile(r, ImageKind::Custom, n, ImageFile::Share).ino());
                 return Ok((None, stale));
             }
@@ -1803,25 +1785,6 @@ mod tests {
     use super::*;
     use crate::local::store::Store;
     use crate::local::LocalService;
-
-    /// A record replaced after a command is kept only if nothing was forgotten while the
-    /// command ran: a change seen meanwhile may be newer than what the command returned.
-    #[test]
-    fn a_replacement_is_kept_only_if_nothing_was_forgotten_meanwhile() {
-        let cache: Recent<u32, u8> = Recent::new();
-        cache.put(1, Arc::new(10), cache.generation());
-        let before = cache.generation();
-        cache.replace(1, Some(Arc::new(11)), before);
-        assert_eq!(cache.get(&1).as_deref(), Some(&11));
-        let before = cache.generation();
-        cache.forget(&2);
-        cache.replace(1, Some(Arc::new(12)), before);
-        assert_eq!(cache.get(&1), None);
-        // Without a value, a replacement forgets.
-        cache.put(1, Arc::new(13), cache.generation());
-        cache.replace(1, None, cache.generation());
-        assert_eq!(cache.get(&1), None);
-    }
 
     /// With a change feed, `by-name/<kind>/` is listed a page at a time and each link found
     /// from the images sharing its image's name: the links are those the whole-kind table

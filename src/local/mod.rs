@@ -266,14 +266,6 @@ impl LocalService {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    /// The accounts an image is shared with, oldest first.
-    fn share_list_in(c: &Connection, region: &str, image: &ImageId) -> Result<Vec<AccountId>> {
-        Ok(Self::shares_in(c, region, image)?
-            .into_iter()
-            .map(|(account, _)| account)
-            .collect())
-    }
-
     /// DeleteImages for several images: all of them or none.
     pub fn delete_images(&self, region: &str, images: &[ImageId]) -> Result<()> {
         self.command_tx(|tx| {
@@ -1524,10 +1516,11 @@ impl ImageService for LocalService {
     }
 
     fn share_accounts(&self, region: &str, image: &ImageId) -> Result<Vec<AccountId>> {
-        self.store.with_conn(|c| {
-            self.visible_row_in(c, region, ImageKind::Custom, image)?;
-            Self::share_list_in(c, region, image)
-        })
+        Ok(self
+            .share_permissions(region, image)?
+            .into_iter()
+            .map(|(account, _)| account)
+            .collect())
     }
 
     fn modify_image(
@@ -1564,12 +1557,7 @@ impl ImageService for LocalService {
         })
     }
 
-    fn share_image(
-        &self,
-        region: &str,
-        image: &ImageId,
-        accounts: &[AccountId],
-    ) -> Result<Option<Vec<AccountId>>> {
+    fn share_image(&self, region: &str, image: &ImageId, accounts: &[AccountId]) -> Result<()> {
         self.command_tx(|tx| {
             let accounts = distinct_accounts(accounts)?;
             settle(tx)?;
@@ -1657,16 +1645,11 @@ impl ImageService for LocalService {
                 )?
                 .execute(params![region, image.as_str(), account.as_str(), now])?;
             }
-            Self::share_list_in(tx, region, image).map(Some)
+            Ok(())
         })
     }
 
-    fn unshare_image(
-        &self,
-        region: &str,
-        image: &ImageId,
-        accounts: &[AccountId],
-    ) -> Result<Option<Vec<AccountId>>> {
+    fn unshare_image(&self, region: &str, image: &ImageId, accounts: &[AccountId]) -> Result<()> {
         self.command_tx(|tx| {
             let accounts = distinct_accounts(accounts)?;
             self.own_custom_in(tx, region, image, "ModifyImageSharePermission")?;
@@ -1690,7 +1673,7 @@ impl ImageService for LocalService {
                     ));
                 }
             }
-            Self::share_list_in(tx, region, image).map(Some)
+            Ok(())
         })
     }
 
@@ -2532,11 +2515,7 @@ mod tests {
             code(s.share_image(GZ, &image, &[account(FRIEND), account(FRIEND)])),
             "InvalidParameterValue"
         );
-        // A command returns the share list it leaves.
-        assert_eq!(
-            s.share_image(GZ, &image, &[account(FRIEND)]).unwrap(),
-            Some(vec![account(FRIEND)])
-        );
+        s.share_image(GZ, &image, &[account(FRIEND)]).unwrap();
         assert_eq!(
             code(s.share_image(GZ, &image, &[account(FRIEND)])),
             "FailedOperation.AccountAlreadyExists"
@@ -2572,10 +2551,7 @@ mod tests {
             "InvalidAccountId.NotFound"
         );
         assert_eq!(s.share_accounts(GZ, &image).unwrap().len(), 1);
-        assert_eq!(
-            s.unshare_image(GZ, &image, &[account(FRIEND)]).unwrap(),
-            Some(vec![])
-        );
+        s.unshare_image(GZ, &image, &[account(FRIEND)]).unwrap();
         assert!(f.list_images(GZ, ImageKind::Shared).unwrap().is_empty());
     }
 

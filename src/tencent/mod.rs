@@ -559,36 +559,24 @@ impl ImageService for TencentService {
         Ok(())
     }
 
-    fn share_image(
-        &self,
-        region: &str,
-        image: &ImageId,
-        accounts: &[AccountId],
-    ) -> Result<Option<Vec<AccountId>>> {
+    fn share_image(&self, region: &str, image: &ImageId, accounts: &[AccountId]) -> Result<()> {
         let ids: Vec<&str> = accounts.iter().map(AccountId::as_str).collect();
         self.write(
             region,
             "ModifyImageSharePermission",
             json!({"ImageId": image.as_str(), "AccountIds": ids, "Permission": "SHARE"}),
         )?;
-        // The list would cost a DescribeImageSharePermission; it is read when wanted.
-        Ok(None)
+        Ok(())
     }
 
-    fn unshare_image(
-        &self,
-        region: &str,
-        image: &ImageId,
-        accounts: &[AccountId],
-    ) -> Result<Option<Vec<AccountId>>> {
+    fn unshare_image(&self, region: &str, image: &ImageId, accounts: &[AccountId]) -> Result<()> {
         let ids: Vec<&str> = accounts.iter().map(AccountId::as_str).collect();
         self.write(
             region,
             "ModifyImageSharePermission",
             json!({"ImageId": image.as_str(), "AccountIds": ids, "Permission": "CANCEL"}),
         )?;
-        // The list would cost a DescribeImageSharePermission; it is read when wanted.
-        Ok(None)
+        Ok(())
     }
 
     fn sync_images(
