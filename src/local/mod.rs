@@ -883,6 +883,16 @@ fn instance_type_size(instance_type: &str) -> Result<(i64, i64)> {
     Ok((cpu, memory))
 }
 
+/// An image's listing entry from a row of (image_id, created_time, image_name).
+fn entry_row(r: &rusqlite::Row) -> rusqlite::Result<ImageEntry> {
+    let id: String = r.get(0)?;
+    Ok(ImageEntry {
+        image_id: ImageId::parse(&id).map_err(|e| column_error(0, e))?,
+        created_time: r.get(1)?,
+        image_name: r.get(2)?,
+    })
+}
+
 /// Rows the change journal keeps: a reader further behind is told that everything changed.
 const JOURNAL_KEEP: i64 = 10_000;
 
@@ -1036,14 +1046,7 @@ impl ImageService for LocalService {
                 ),
             };
             let mut stmt = c.prepare_cached(sql)?;
-            let rows = stmt.query_map(params![region, first, after, limit], |r| {
-                let id: String = r.get(0)?;
-                Ok(ImageEntry {
-                    image_id: ImageId::parse(&id).map_err(|e| column_error(0, e))?,
-                    created_time: r.get(1)?,
-                    image_name: r.get(2)?,
-                })
-            })?;
+            let rows = stmt.query_map(params![region, first, after, limit], entry_row)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
     }
@@ -1080,14 +1083,7 @@ impl ImageService for LocalService {
                 ),
             };
             let mut stmt = c.prepare_cached(sql)?;
-            let rows = stmt.query_map(params![region, second, name], |r| {
-                let id: String = r.get(0)?;
-                Ok(ImageEntry {
-                    image_id: ImageId::parse(&id).map_err(|e| column_error(0, e))?,
-                    created_time: r.get(1)?,
-                    image_name: r.get(2)?,
-                })
-            })?;
+            let rows = stmt.query_map(params![region, second, name], entry_row)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
     }
