@@ -65,6 +65,23 @@ pub trait ImageService: Send + Sync {
     /// The images of one kind this account sees in a region, ordered by ImageId.
     fn list_images(&self, region: &str, kind: ImageKind) -> Result<Vec<ImageEntry>>;
 
+    /// How many of those images carry each of `names` (names no image carries are left
+    /// out): what `by-name/` needs to name a page of links without listing the kind.
+    fn name_counts(
+        &self,
+        region: &str,
+        kind: ImageKind,
+        names: &[&str],
+    ) -> Result<std::collections::HashMap<String, usize>> {
+        let mut counts = std::collections::HashMap::new();
+        for e in self.list_images(region, kind)? {
+            if names.contains(&e.image_name.as_str()) {
+                *counts.entry(e.image_name).or_default() += 1;
+            }
+        }
+        Ok(counts)
+    }
+
     /// Those images named `name`, ordered by ImageId (what `by-name/` needs to name one
     /// image's link without listing the kind).
     fn images_named(&self, region: &str, kind: ImageKind, name: &str) -> Result<Vec<ImageEntry>> {

@@ -525,8 +525,21 @@ impl ImageFs {
     ) -> Result<String> {
         let same_name = self
             .service
-            .images_named(region, kind, &e.image_name)?
-            .len();
+            .name_counts(region, kind, &[e.image_name.as_str()])?
+            .get(&e.image_name)
+            .copied()
+            .unwrap_or(0);
+        self.link_counted(region, kind, e, same_name)
+    }
+
+    /// [`ImageFs::link_of`], given how many images of the kind carry the image's name.
+    fn link_counted(
+        &self,
+        region: &str,
+        kind: ImageKind,
+        e: &crate::model::ImageEntry,
+        same_name: usize,
+    ) -> Result<String> {
         if link_needs_suffix(e, same_name) || self.is_suffixed_link(region, kind, &e.image_name)? {
             Ok(suffixed_link(e))
         } else {
@@ -1293,14 +1306,17 @@ impl ImageFs {
                 let page =
                     self.service
                         .list_images_after(region, kind, after.as_ref(), LINK_PAGE)?;
+                let names: Vec<&str> = page.iter().map(|e| e.image_name.as_str()).collect();
+                let counts = self.service.name_counts(region, kind, &names)?;
                 return page
-                    .into_iter()
+                    .iter()
                     .map(|e| {
                         let number = e.image_id.number();
                         let node = Node::NameLink(r, kind, number);
                         let target_len = format!("../../{}/{}", kind.dir_name(), e.image_id).len();
+                        let same_name = counts.get(&e.image_name).copied().unwrap_or(0);
                         let entry = DirEntry {
-                            name: self.link_of(region, kind, &e)?,
+                            name: self.link_counted(region, kind, e, same_name)?,
                             attr: self.attr(
                                 node,
                                 target_len as u64,

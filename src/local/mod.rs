@@ -883,6 +883,9 @@ fn instance_type_size(instance_type: &str) -> Result<(i64, i64)> {
     Ok((cpu, memory))
 }
 
+/// Names counted by one statement of `name_counts`.
+const NAMES_PER_QUERY: usize = 32;
+
 /// An image's listing entry from a row of (image_id, created_time, image_name).
 fn entry_row(r: &rusqlite::Row) -> rusqlite::Result<ImageEntry> {
     let id: String = r.get(0)?;
@@ -1048,6 +1051,70 @@ impl ImageService for LocalService {
             let mut stmt = c.prepare_cached(sql)?;
             let rows = stmt.query_map(params![region, first, after, limit], entry_row)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn name_counts(
+        &self,
+        region: &str,
+        kind: ImageKind,
+        names: &[&str],
+    ) -> Result<HashMap<String, usize>> {
+        self.region(region)?;
+        let Some(&last) = names.last() else {
+            return Ok(HashMap::new());
+        };
+        // One statement for every call: the names go in batches of a fixed size, the last
+        // one padded by repeating a name (a name twice in IN counts once).
+        let list = vec!["?"; NAMES_PER_QUERY].join(", ");
+        let (sql, second) = match kind {
+            ImageKind::Public | ImageKind::Marketplace => (
+                format!(
+                    "SELECT image_name, count(*) FROM images INDEXED BY images_by_name
+                     WHERE region = ? AND kind = ? AND image_name IN ({list})
+                     GROUP BY image_name"
+                ),
+                if kind == ImageKind::Public {
+                    "PUBLIC"
+                } else {
+                    "MARKETPLACE"
+                },
+            ),
+            ImageKind::Custom => (
+                format!(
+                    "SELECT image_name, count(*) FROM images INDEXED BY images_by_name
+                     WHERE region = ? AND owner = ? AND kind = 'CUSTOM' AND image_name IN ({list})
+                     GROUP BY image_name"
+                ),
+                self.account.as_str(),
+            ),
+            ImageKind::Shared => (
+                format!(
+                    "SELECT i.image_name, count(*) FROM images i INDEXED BY images_by_name
+                     JOIN shares s ON s.region = i.region AND s.image_id = i.image_id
+                     WHERE i.region = ? AND s.account_id = ? AND i.owner IS NOT s.account_id
+                       AND i.kind = 'CUSTOM' AND i.image_name IN ({list})
+                     GROUP BY i.image_name"
+                ),
+                self.account.as_str(),
+            ),
+        };
+        self.store.with_conn(|c| {
+            let mut stmt = c.prepare_cached(&sql)?;
+            let mut counts = HashMap::new();
+            for batch in names.chunks(NAMES_PER_QUERY) {
+                let mut values: Vec<&str> = vec![region, second];
+                values.extend(batch);
+                values.resize(2 + NAMES_PER_QUERY, last);
+                let rows = stmt.query_map(rusqlite::params_from_iter(values), |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+                })?;
+                for row in rows {
+                    let (name, count) = row?;
+                    counts.insert(name, usize::try_from(count).unwrap_or(0));
+                }
+            }
+            Ok(counts)
         })
     }
 
@@ -2284,6 +2351,22 @@ mod tests {
                 service.images_named(GZ, kind, name).unwrap(),
                 listed,
                 "{kind:?} {name}"
+            );
+            // Counted in batches: more names than one statement takes, most of them absent.
+            let mut names: Vec<String> = (0..40).map(|i| format!("absent-{i}")).collect();
+            names.insert(17, name.to_string());
+            names.push("other".to_string());
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            let mut expected = HashMap::new();
+            for e in service.list_images(GZ, kind).unwrap() {
+                if names.contains(&e.image_name.as_str()) {
+                    *expected.entry(e.image_name).or_insert(0) += 1;
+                }
+            }
+            assert_eq!(
+                service.name_counts(GZ, kind, &names).unwrap(),
+                expected,
+                "{kind:?}"
             );
         }
         assert_eq!(
