@@ -523,13 +523,18 @@ impl ImageFs {
         kind: ImageKind,
         e: &crate::model::ImageEntry,
     ) -> Result<String> {
-        let same_name = self
-            .service
-            .name_counts(region, kind, &[e.image_name.as_str()])?
-            .get(&e.image_name)
-            .copied()
-            .unwrap_or(0);
+        let same_name = self.same_name(region, kind, &e.image_name)?;
         self.link_counted(region, kind, e, same_name)
+    }
+
+    /// How many images of the kind are named `name`.
+    fn same_name(&self, region: &str, kind: ImageKind, name: &str) -> Result<usize> {
+        Ok(self
+            .service
+            .name_counts(region, kind, &[name])?
+            .get(name)
+            .copied()
+            .unwrap_or(0))
     }
 
     /// [`ImageFs::link_of`], given how many images of the kind carry the image's name.
@@ -553,10 +558,7 @@ impl ImageFs {
         let Some(image) = self.image_suffixed_as(region, kind, name)? else {
             return Ok(false);
         };
-        let same_name = self
-            .service
-            .images_named(region, kind, &image.image_name)?
-            .len();
+        let same_name = self.same_name(region, kind, &image.image_name)?;
         Ok(link_needs_suffix(&image, same_name))
     }
 
@@ -595,7 +597,8 @@ impl ImageFs {
         }
         let named = self.service.images_named(region, kind, name)?;
         match named.as_slice() {
-            [only] if self.link_of(region, kind, only)? == name => Ok(Some(only.clone())),
+            // The only one carrying the name: its count is known.
+            [only] if self.link_counted(region, kind, only, 1)? == name => Ok(Some(only.clone())),
             _ => Ok(None),
         }
     }
