@@ -31,8 +31,8 @@ pub enum KernelNote {
     /// Changes made elsewhere, from the watcher.
     Apply(Vec<Invalidation>),
     /// Hand the kernel these files' contents, which it is about to read (with contents
-    /// rendered in an epoch, used if no change came since); then say so, if asked.
-    Prefill(FileContents, Option<SyncSender<()>>),
+    /// rendered in an epoch, used if no change came since).
+    Prefill(FileContents),
 }
 
 /// Files and, when already rendered, their contents.
@@ -188,10 +188,6 @@ fn prefillable(attr: &Attr) -> bool {
         && attr.ino != super::inode::Node::Errors.ino()
 }
 
-/// How long the end of a listing waits for its files to be stored in the kernel (they
-/// usually are within microseconds; a busy notifier must not hold the reader up for long).
-const PREFILL_WAIT: Duration = Duration::from_millis(10);
-
 /// Listings waiting for their end, at most: readers that stop before the end leave theirs
 /// behind, and past this the table starts over.
 const LISTED_MAX: usize = 1024;
@@ -243,7 +239,7 @@ pub fn run_notifier(
                     }
                 }
             }
-            Some(KernelNote::Prefill(inodes, done)) => {
+            Some(KernelNote::Prefill(inodes)) => {
                 let now = std::time::Instant::now();
                 for (ino, rendered) in inodes {
                     let first = PendingStore {
@@ -257,9 +253,6 @@ pub fn run_notifier(
                             pending.push(again);
                         }
                     }
-                }
-                if let Some(done) = done {
-                    let _ = done.send(());
                 }
             }
         }
@@ -564,7 +557,13 @@ impl FuseAdapter {
     /// listed with their image), so the read needs no request. Only with a change feed,
     /// which drops them again when they change.
     fn prefill(&self, inodes: FileContents) {
-        self.prefill_then(inodes, None);
+        if inodes.is_empty() || !self.fs.watches_changes() {
+            return;
+        }
+        let sender = self.stale.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(sender) = sender.as_ref() {
+            let _ = sender.send(KernelNote::Prefill(inodes));
+        }
     }
 
     /// Stores files' contents in the kernel from this handler, unless too many handlers
@@ -593,24 +592,6 @@ impl FuseAdapter {
         }
         self.direct_storers.fetch_sub(1, Ordering::AcqRel);
         None
-    }
-
-    /// [`Self::prefill`], then waits (briefly) until the kernel holds the contents.
-    fn prefill_and_wait(&self, inodes: FileContents) {
-        let (done, wait) = std::sync::mpsc::sync_channel(1);
-        if self.prefill_then(inodes, Some(done)) {
-            let _ = wait.recv_timeout(PREFILL_WAIT);
-        }
-    }
-
-    fn prefill_then(&self, inodes: FileContents, done: Option<SyncSender<()>>) -> bool {
-        if inodes.is_empty() || !self.fs.watches_changes() {
-            return false;
-        }
-        let sender = self.stale.lock().unwrap_or_else(|p| p.into_inner());
-        sender
-            .as_ref()
-            .is_some_and(|s| s.send(KernelNote::Prefill(inodes, done)).is_ok())
     }
 
     /// Has the kernel drop what it holds of `inodes` before the reply, so that a `stat` right
@@ -1102,21 +1083,29 @@ impl Filesystem for FuseAdapter {
             self.fs.node_of(ino.0),
             Ok(super::inode::Node::ImageDir(..) | super::inode::Node::InstanceDir(..))
         );
-        if prefill_listed && entries.is_empty() && start >= 2 {
-            // The reader has taken in the listing (it asks past its end): its files are
-            // known to the kernel now, so their contents can be stored before the reader
-            // turns to them. It turns to them once this reply says the listing is over.
-            let listed = self
-                .listed
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&ino.0);
+        if entries.is_empty() && start >= 2 {
+            // The reader has taken in the listing (it asks past its end). Answering first
+            // lets it go on at once; then, for an image's or instance's directory, its
+            // files' contents are stored (the kernel knows them now) while it opens them,
+            // faster than it reads them (a file it reaches first is read with a request).
+            let listed = if prefill_listed {
+                self.listed
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&ino.0)
+            } else {
+                None
+            };
+            reply.ok();
             if let Some(listed) = listed {
                 if let Some(listed) = self.store_now(listed) {
-                    self.prefill_and_wait(listed);
+                    self.prefill(listed);
                 }
             }
-            return reply.ok();
+            self.fs.end_pass(ino.0);
+            // While the reader reads the files, list the directory it goes to next.
+            self.fs.prepare_following(ino.0);
+            return;
         }
         let mut prefill = Vec::new();
         for (cookie, entry) in &entries {

@@ -58,6 +58,19 @@ pub type Rendered = (u64, Arc<Vec<u8>>);
 /// A listing and when it was taken.
 type Listing = (Instant, Arc<Vec<DirEntry>>);
 
+/// An image directory's listing made before the reader asked for it (see
+/// [`ImageFs::prepare_following`]).
+struct Prepared {
+    made: Instant,
+    /// [`ImageFs::cache_state`] before the listing was made: if it moved since, something
+    /// the listing shows may have changed.
+    state: [u64; 5],
+    entries: Arc<Vec<DirEntry>>,
+}
+
+/// Listings made ahead kept at once (the reader takes each within moments).
+const PREPARED_MAX: usize = 16;
+
 /// What the kernel must forget because the backend changed underneath it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Invalidation {
@@ -230,6 +243,16 @@ pub struct ImageFs {
     seen: Mutex<HashMap<u64, u64>>,
     /// Where this mount is in the backend's change feed (`None`: the backend has none).
     feed: Mutex<Option<crate::service::ChangeCursor>>,
+    /// Image directories' listings made ahead of the reader, by inode.
+    prepared: Mutex<HashMap<u64, Prepared>>,
+    /// The image that follows each image of a kind in ImageId order, as last read: where a
+    /// reader going through a kind's directories in order (`grep -r`, `find`) goes next.
+    following: Mutex<HashMap<ImageKey, u64>>,
+    /// Moves as every write begins and as it ends: a listing made meanwhile may miss its
+    /// effect (a write that fails changes no record, but still versions its file).
+    write_marks: AtomicU64,
+    /// The directory whose listing was made ahead last (see `prepare_following`).
+    last_prepared: Mutex<Option<u64>>,
 }
 
 fn no_such(what: impl std::fmt::Display) -> Error {
@@ -386,6 +409,10 @@ impl ImageFs {
             writes: Mutex::new(HashMap::new()),
             seen: Mutex::new(HashMap::new()),
             feed: Mutex::new(feed),
+            prepared: Mutex::new(HashMap::new()),
+            following: Mutex::new(HashMap::new()),
+            write_marks: AtomicU64::new(0),
+            last_prepared: Mutex::new(None),
         })
     }
 
@@ -691,22 +718,41 @@ impl ImageFs {
             let shares = self.shares.get(&key).map(|s| s.as_ref().clone());
             return Ok((image, shares));
         }
+        // Directories listed in order (`grep -r`, `find`) get the next ones read with this.
+        let (backwards, count) = match self.in_order(r, kind, n) {
+            Some(backwards) => (backwards, READ_AHEAD),
+            None => (false, 1),
+        };
+        self.read_views(r, kind, n, backwards, count)
+    }
+
+    /// Reads image `n` of a kind with its price and shares, and the `count - 1` images that
+    /// follow it (or precede it, `backwards`), keeping them all with the recent records.
+    fn read_views(
+        &self,
+        r: u8,
+        kind: ImageKind,
+        n: u64,
+        backwards: bool,
+        count: usize,
+    ) -> Result<(
+        Arc<crate::model::Image>,
+        Option<Vec<crate::model::AccountId>>,
+    )> {
         let (region, id) = self.image_of(r, n)?;
         let (images_at, prices_at, shares_at) = (
             self.images.generation(),
             self.prices.generation(),
             self.shares.generation(),
         );
-        // Directories listed in order (`grep -r`, `find`) get the next ones read with this.
-        let (backwards, count) = match self.in_order(r, kind, n) {
-            Some(backwards) => (backwards, READ_AHEAD),
-            None => (false, 1),
-        };
         let mut found = None;
-        for view in self
+        let views = self
             .service
-            .image_views_from(&region, kind, &id, backwards, count)?
-        {
+            .image_views_from(&region, kind, &id, backwards, count)?;
+        if !backwards {
+            self.note_order(r, kind, views.iter().map(|v| v.image.image_id.number()));
+        }
+        for view in views {
             let key = (r, kind, view.image.image_id.number());
             let image = Arc::new(view.image);
             self.images.put(key, image.clone(), images_at);
@@ -1252,7 +1298,10 @@ impl ImageFs {
                 }
             }
         }
-        let entries = Arc::new(self.list(ino)?);
+        let entries = match self.take_prepared(ino) {
+            Some(entries) => entries,
+            None => Arc::new(self.list(ino)?),
+        };
         let mut passes = lock(&self.passes);
         if passes.len() >= PASSES_MAX {
             passes.retain(|_, (at, _)| at.elapsed() < PASS_LIFETIME);
@@ -1282,6 +1331,7 @@ impl ImageFs {
                     after.as_ref(),
                     LISTING_PAGE,
                 )?;
+                self.note_order(r, kind, page.iter().map(|e| e.image_id.number()));
                 return Ok(page
                     .into_iter()
                     .map(|image| {
@@ -1340,6 +1390,103 @@ impl ImageFs {
             .skip(skip)
             .map(|(i, e)| (i as u64 + 3, e.clone()))
             .collect())
+    }
+
+    /// Ends the readdir pass over an unopened directory `ino` (its last request was
+    /// answered): its listing is dropped by that request's handler, after the answer.
+    pub fn end_pass(&self, ino: u64) {
+        let listing = lock(&self.passes).remove(&ino);
+        drop(listing);
+    }
+
+    /// Remembers which image follows which in a kind, from images read in ImageId order.
+    fn note_order(&self, r: u8, kind: ImageKind, numbers: impl Iterator<Item = u64>) {
+        let mut following = lock(&self.following);
+        let mut previous = None;
+        for n in numbers {
+            if let Some(p) = previous {
+                if following.len() >= RECENT_MAX {
+                    following.clear();
+                }
+                following.insert((r, kind, p), n);
+            }
+            previous = Some(n);
+        }
+    }
+
+    /// Where the records a listing is made from stand: a listing made before any of these
+    /// moved may show something that has changed since.
+    fn cache_state(&self) -> [u64; 5] {
+        [
+            self.epoch(),
+            self.write_marks.load(Ordering::Acquire),
+            self.images.generation(),
+            self.prices.generation(),
+            self.shares.generation(),
+        ]
+    }
+
+    /// Lists, ahead of the reader, the image directory that follows the image directory
+    /// `ino` whose listing the reader just finished, when the reader goes through the kind
+    /// in order and the next image was read with this one (`grep -r` and `find` list each
+    /// directory, read its files, then list the next). The listing is made while the reader
+    /// is busy with the files, so its request finds it ready; it serves only while nothing
+    /// changed (as a listing made at that request would show the same).
+    pub fn prepare_following(&self, ino: u64) {
+        if !self.watches_changes() {
+            return;
+        }
+        let Ok(Node::ImageDir(r, kind, n)) = self.node(ino) else {
+            return;
+        };
+        // A reader that took the listing made for it goes in order: the images ahead of it
+        // are read now (not when it asks) if they are not at hand. Any other reader's next
+        // directory is listed only if its image was read already (with a read-ahead).
+        let in_order = lock(&self.last_prepared).take() == Some(ino);
+        let following = |n| lock(&self.following).get(&(r, kind, n)).copied();
+        let next = match following(n) {
+            Some(next) if self.images.get(&(r, kind, next)).is_some() => next,
+            _ if in_order => {
+                if self.read_views(r, kind, n, false, READ_AHEAD + 1).is_err() {
+                    return;
+                }
+                match following(n) {
+                    Some(next) => next,
+                    None => return,
+                }
+            }
+            _ => return,
+        };
+        let next_ino = Node::ImageDir(r, kind, next).ino();
+        if lock(&self.prepared).contains_key(&next_ino) {
+            return;
+        }
+        let state = self.cache_state();
+        let made = Instant::now();
+        let Ok(entries) = self.list(next_ino) else {
+            return;
+        };
+        let mut prepared = lock(&self.prepared);
+        if prepared.len() >= PREPARED_MAX {
+            prepared.clear();
+        }
+        prepared.insert(
+            next_ino,
+            Prepared {
+                made,
+                state,
+                entries: Arc::new(entries),
+            },
+        );
+        drop(prepared);
+        *lock(&self.last_prepared) = Some(next_ino);
+    }
+
+    /// The listing made ahead for `ino`, if nothing changed since it was made.
+    fn take_prepared(&self, ino: u64) -> Option<Arc<Vec<DirEntry>>> {
+        let prepared = lock(&self.prepared).remove(&ino)?;
+        (prepared.made.elapsed() < RECENT && prepared.state == self.cache_state())
+            .then_some(prepared.entries)
     }
 
     /// Forgets a directory handle.
@@ -1412,6 +1559,14 @@ impl ImageFs {
     /// attributes and contents the command made stale. A refusal is recorded in `errors`.
     pub fn write(&self, ino: u64, data: &[u8], caller: &Caller) -> Result<Vec<u64>> {
         let node = self.node(ino)?;
+        self.write_marks.fetch_add(1, Ordering::AcqRel);
+        let result = self.write_node(node, data, caller);
+        self.write_marks.fetch_add(1, Ordering::AcqRel);
+        result
+    }
+
+    fn write_node(&self, node: Node, data: &[u8], caller: &Caller) -> Result<Vec<u64>> {
+        let ino = node.ino();
         {
             let mut writes = lock(&self.writes);
             if writes.len() >= PER_INODE_MAX {
@@ -2102,6 +2257,90 @@ mod tests {
         }
         assert_eq!(paged, whole, "every image once, in order");
         assert_eq!(requests, 1200usize.div_ceil(LISTING_PAGE));
+    }
+
+    /// Reads an image directory as `grep -r` does (listing, the request past its end, then
+    /// the files), with what the adapter does once that last request is answered.
+    fn read_through(fs: &ImageFs, ino: u64) -> Vec<DirEntry> {
+        let page = fs.dir_page(ino, 0, 0).expect("listing");
+        let end = page.last().map(|(cookie, _)| *cookie).expect("files");
+        assert!(fs.dir_page(ino, 0, end).expect("end").is_empty());
+        fs.end_pass(ino);
+        fs.prepare_following(ino);
+        page.into_iter().map(|(_, entry)| entry).collect()
+    }
+
+    #[test]
+    fn the_next_image_directory_is_listed_ahead_and_only_while_nothing_changed() {
+        let (dir, fs, other, _image) = two_mounts();
+        let store = Store::open(&dir.path().join("s.db"), None).expect("store");
+        let owner = store.default_account().expect("account");
+        crate::local::insert_synthetic_images(&store, "ap-guangzhou", &owner, 1, 7)
+            .expect("images");
+        fs.changes().expect("in step with the feed");
+        let custom = walk(&fs, "regions/ap-guangzhou/custom").expect("custom");
+        let dirs: Vec<(String, u64)> = fs
+            .dir_page(custom.ino, 0, 0)
+            .expect("custom")
+            .into_iter()
+            .map(|(_, e)| (e.name, e.attr.ino))
+            .collect();
+        assert_eq!(dirs.len(), 8);
+        let prepared = |ino: u64| lock(&fs.prepared).contains_key(&ino);
+
+        // The first two in order: the reader goes in order, so the third is listed ahead,
+        // and what it is served is what a listing made now shows.
+        read_through(&fs, dirs[0].1);
+        assert!(
+            !prepared(dirs[1].1),
+            "one directory says nothing of the order"
+        );
+        read_through(&fs, dirs[1].1);
+        assert!(prepared(dirs[2].1));
+        assert_eq!(
+            read_through(&fs, dirs[2].1),
+            fs.list(dirs[2].1).expect("list")
+        );
+        assert!(!prepared(dirs[2].1), "taken");
+        assert!(prepared(dirs[3].1));
+
+        // Renamed elsewhere after it was listed ahead: the watcher's look makes the listing
+        // made ahead stale, and the reader sees the new name.
+        let name = walk(
+            &other,
+            &format!("regions/ap-guangzhou/custom/{}/name", dirs[3].0),
+        )
+        .expect("name");
+        other
+            .write(name.ino, b"renamed-elsewhere\n", &caller())
+            .expect("rename");
+        fs.changes().expect("changes");
+        let listed = read_through(&fs, dirs[3].1);
+        let name = listed.iter().find(|e| e.name == "name").expect("name");
+        assert_eq!(
+            name.content.as_ref().map(|(_, c)| c.as_slice()),
+            Some(&b"renamed-elsewhere\n"[..])
+        );
+        assert!(prepared(dirs[4].1), "the reader still goes in order");
+
+        // A write refused after it was listed ahead changes no record, but versions the
+        // file it went to: the listing shows the file as it is now.
+        let launch = walk(
+            &fs,
+            &format!("regions/ap-guangzhou/custom/{}/launch", dirs[4].0),
+        )
+        .expect("launch");
+        assert!(fs.write(launch.ino, b"many\n", &caller()).is_err());
+        let listed = read_through(&fs, dirs[4].1);
+        let launch_listed = listed.iter().find(|e| e.name == "launch").expect("launch");
+        assert_eq!(launch_listed.attr, fs.getattr(launch.ino).expect("getattr"));
+        assert_ne!(launch_listed.attr.mtime, launch.mtime);
+
+        // A reader out of order costs no read of the store: the next directory is listed
+        // ahead only when its image was read already.
+        std::thread::sleep(RECENT);
+        read_through(&fs, dirs[0].1);
+        assert!(!prepared(dirs[1].1));
     }
 
     #[test]
