@@ -240,7 +240,7 @@ impl<'a> WriterTurn<'a> {
     fn take(writer: &'a Mutex<Option<Connection>>) -> Result<WriterTurn<'a>> {
         if WRITING.with(|w| w.replace(true)) {
             return Err(Error::internal(
-                "a store write transaction was begun inside another",
+                "a store write transaction was begun inside another, or inside a read on the write connection",
             ));
         }
         Ok(WriterTurn {
@@ -403,8 +403,26 @@ impl Store {
         }
     }
 
-    /// Runs `f` on a pooled connection.
+    /// Runs `f` on the write connection when no writer holds it, else on a pooled one.
+    /// The write connection's page cache stays current through its own commits, while a
+    /// pooled connection drops its whole cache at its first read after any commit and reads
+    /// the pages again (a `cat share` after each unshare did).
     pub fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        if !WRITING.with(|w| w.get()) {
+            if let Ok(held) = self.writer.try_lock() {
+                // Held like a writer's turn: a write begun inside this read is refused at
+                // once rather than waiting for itself.
+                WRITING.with(|w| w.set(true));
+                let mut turn = WriterTurn { held };
+                if turn.held.is_none() {
+                    // No write yet: this read's connection becomes the write connection.
+                    *turn.held = Some(self.connect()?);
+                }
+                if let Some(conn) = turn.held.as_ref() {
+                    return f(conn);
+                }
+            }
+        }
         let pooled = self.pool.lock().ok().and_then(|mut p| p.pop());
         let conn = match pooled {
             Some(c) => c,
@@ -902,6 +920,69 @@ mod tests {
         outer.unwrap();
         assert_eq!(store.meta("outer").unwrap().as_deref(), Some("x"));
         // The thread can write again.
+        store.with_tx(|_| Ok(())).unwrap();
+    }
+
+    #[test]
+    fn reads_use_the_write_connection_unless_a_writer_holds_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store.db"), None).unwrap();
+        // Which connection ran a closure: the write connection gets a cache size of its own.
+        let address =
+            |c: &Connection| -> i64 { c.query_row("PRAGMA cache_size", [], |r| r.get(0)).unwrap() };
+        let writer = store
+            .with_tx(|c| {
+                c.execute_batch("PRAGMA cache_size = -1234")?;
+                Ok(address(c))
+            })
+            .unwrap();
+        assert_eq!(writer, -1234);
+        // Free: a read takes it (its page cache is current after the commits it made).
+        assert_eq!(store.with_conn(|c| Ok(address(c))).unwrap(), writer);
+        // Inside a write, or inside a read on it: a pooled connection; and a write begun
+        // inside a read on it is refused rather than waiting for itself.
+        store
+            .with_tx(|_| {
+                assert_ne!(store.with_conn(|c| Ok(address(c))).unwrap(), writer);
+                Ok(())
+            })
+            .unwrap();
+        store
+            .with_conn(|c| {
+                assert_eq!(address(c), writer);
+                assert_ne!(store.with_conn(|c| Ok(address(c))).unwrap(), writer);
+                let nested = store.with_tx(|_| Ok(()));
+                assert!(
+                    nested
+                        .as_ref()
+                        .is_err_and(|e| e.message().contains("inside a read")),
+                    "{nested:?}"
+                );
+                Ok(())
+            })
+            .unwrap();
+        // A writer holding it on another thread: reads go on, on a pooled connection.
+        let (started, wait_started) = std::sync::mpsc::channel();
+        let (finish, wait_finish) = std::sync::mpsc::channel::<()>();
+        std::thread::scope(|scope| {
+            let store = &store;
+            scope.spawn(move || {
+                store
+                    .with_tx(|c| {
+                        c.execute("INSERT INTO meta (key, value) VALUES ('held', 'x')", [])?;
+                        started.send(()).unwrap();
+                        wait_finish.recv().unwrap();
+                        Ok(())
+                    })
+                    .unwrap();
+            });
+            wait_started.recv().unwrap();
+            let read = store.with_conn(|c| Ok(address(c))).unwrap();
+            assert_ne!(read, writer);
+            assert_eq!(store.meta("held").unwrap(), None, "not committed yet");
+            finish.send(()).unwrap();
+        });
+        assert_eq!(store.meta("held").unwrap().as_deref(), Some("x"));
         store.with_tx(|_| Ok(())).unwrap();
     }
 
