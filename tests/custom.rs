@@ -711,33 +711,6 @@ fn images_by_name() {
     );
 }
 
-/// The kernel requests the daemon has served so far, by kind (it logs them on SIGUSR1).
-fn request_counts(mount: &Mount) -> std::collections::HashMap<String, u64> {
-    let before = mount.log().matches("requests: ").count();
-    // SAFETY: kill with the pid of the daemon this test started.
-    unsafe {
-        libc::kill(mount.pid() as i32, libc::SIGUSR1);
-    }
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while mount.log().matches("requests: ").count() == before {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no request counts logged"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let log = mount.log();
-    let line = log
-        .lines()
-        .rev()
-        .find_map(|l| l.split_once("requests: ").map(|(_, c)| c.to_string()))
-        .expect("counts");
-    line.split_whitespace()
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.parse().unwrap_or(0)))
-        .collect()
-}
-
 /// `echo > file` in a loop costs two requests a write (the truncation and the write): the
 /// truncation's reply carries the file's attributes, so the next `open` needs no GETATTR to
 /// check permissions. And truncating without writing changes nothing.

@@ -598,6 +598,12 @@ impl FuseAdapter {
     }
 
     /// Where the session's [`PageStore`] goes once the session exists.
+    /// The filesystem, for what the daemon logs about it (held weakly: it goes with the
+    /// session).
+    pub fn filesystem(&self) -> std::sync::Weak<ImageFs> {
+        std::sync::Arc::downgrade(&self.fs)
+    }
+
     pub fn page_store(&self) -> std::sync::Arc<std::sync::OnceLock<PageStore>> {
         self.pages.clone()
     }

@@ -253,6 +253,10 @@ pub struct ImageFs {
     write_marks: AtomicU64,
     /// The directory whose listing was made ahead last (see `prepare_following`).
     last_prepared: Mutex<Option<u64>>,
+    /// Listings made ahead, and those a reader's request found ready (for the counts the
+    /// daemon logs).
+    listed_ahead: AtomicU64,
+    found_ready: AtomicU64,
 }
 
 fn no_such(what: impl std::fmt::Display) -> Error {
@@ -413,6 +417,8 @@ impl ImageFs {
             following: Mutex::new(HashMap::new()),
             write_marks: AtomicU64::new(0),
             last_prepared: Mutex::new(None),
+            listed_ahead: AtomicU64::new(0),
+            found_ready: AtomicU64::new(0),
         })
     }
 
@@ -1299,7 +1305,10 @@ impl ImageFs {
             }
         }
         let entries = match self.take_prepared(ino) {
-            Some(entries) => entries,
+            Some(entries) => {
+                self.found_ready.fetch_add(1, Ordering::Relaxed);
+                entries
+            }
             None => Arc::new(self.list(ino)?),
         };
         let mut passes = lock(&self.passes);
@@ -1480,6 +1489,17 @@ impl ImageFs {
         );
         drop(prepared);
         *lock(&self.last_prepared) = Some(next_ino);
+        self.listed_ahead.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `listed-ahead=.. ready=..`: image directories listed ahead of the reader so far, and
+    /// how many of them its requests found ready.
+    pub fn ahead_summary(&self) -> String {
+        format!(
+            "listed-ahead={} ready={}",
+            self.listed_ahead.load(Ordering::Relaxed),
+            self.found_ready.load(Ordering::Relaxed)
+        )
     }
 
     /// The listing made ahead for `ino`, if nothing changed since it was made.

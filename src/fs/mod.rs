@@ -55,6 +55,14 @@ pub fn serve(
     let counts = std::sync::Arc::new(adapter::RequestCounts::default());
     let adapter = adapter::FuseAdapter::new(fs, uid, gid, drops_tx, notes_tx, counts.clone());
     let watcher = adapter.watcher();
+    let filesystem = adapter.filesystem();
+    let summary = move || {
+        let ahead = filesystem
+            .upgrade()
+            .map(|fs| fs.ahead_summary())
+            .unwrap_or_default();
+        format!("{} {ahead}", counts.summary())
+    };
     let pages = adapter.page_store();
     let parts = adapter.notifier_parts();
     let drop_parts = adapter.notifier_parts();
@@ -91,14 +99,14 @@ pub fn serve(
         .spawn(move || {
             let signal = signals.forever().find(|&signal| {
                 if signal == libc::SIGUSR1 {
-                    log::info!("requests: {}", counts.summary());
+                    log::info!("requests: {}", summary());
                     false
                 } else {
                     true
                 }
             });
             if let Some(signal) = signal {
-                log::info!("requests: {}", counts.summary());
+                log::info!("requests: {}", summary());
                 log::info!("signal {signal}: unmounting {}", target.display());
                 if let Err(e) = unmounter.unmount() {
                     // Something still has a file open in the mount: detach it now; the kernel
