@@ -4,7 +4,7 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use common::*;
@@ -918,16 +918,7 @@ fn files_read_before_a_flood_of_changes_show_what_it_changed() {
     if !fuse_available() {
         return;
     }
-    let scratch = Scratch::new();
-    let mount = scratch.mount(None);
-    let store = Store::open(&scratch.store(), None).expect("store");
-    let owner = store.default_account().expect("account");
-    imagefs::local::insert_synthetic_images(&store, "ap-guangzhou", &owner, 0, 2).expect("images");
-    let custom = mount.region("ap-guangzhou").join("custom");
-    let images: Vec<String> = wait_for_names(&custom, 2);
-    // The watcher drops what the kernel held of the new images, twice, a tick apart: what
-    // is read after that stays in the kernel until something drops it.
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    let (_scratch, _mount, store, custom, images) = mount_with_synthetic_images(2);
     let listed = custom.join(&images[0]);
     let looked_up = custom.join(&images[1]).join("name");
     // Known from a listing (its files stored with it), and from a lookup.
@@ -965,17 +956,30 @@ fn files_read_before_a_flood_of_changes_show_what_it_changed() {
     assert_ne!(read(&looked_up), looked_up_name);
 }
 
-/// The names in `dir`, once there are `count` of them (a store written by the test reaches
-/// the mount through the watcher).
-fn wait_for_names(dir: &Path, count: usize) -> Vec<String> {
+/// A mount whose store was then given `count` synthetic custom images of the mount's
+/// account, with its `custom/` directory and their names, once the mount shows them all and
+/// the watcher has dropped what the kernel held of them (twice, a tick apart): what is read
+/// after that stays in the kernel until something drops it. (Bind the scratch directory
+/// first: the mount is unmounted before it goes.)
+fn mount_with_synthetic_images(count: u64) -> (Scratch, Mount, Store, PathBuf, Vec<String>) {
+    let scratch = Scratch::new();
+    let mount = scratch.mount(None);
+    let store = Store::open(&scratch.store(), None).expect("store");
+    let owner = store.default_account().expect("account");
+    imagefs::local::insert_synthetic_images(&store, "ap-guangzhou", &owner, 0, count)
+        .expect("images");
+    let custom = mount.region("ap-guangzhou").join("custom");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    loop {
-        let names = names_in(dir);
-        if names.len() >= count || std::time::Instant::now() > deadline {
-            return names.into_iter().collect();
+    let images = loop {
+        let names = names_in(&custom);
+        if names.len() as u64 >= count || std::time::Instant::now() > deadline {
+            break names.into_iter().collect::<Vec<_>>();
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    };
+    assert_eq!(images.len() as u64, count, "{images:?}");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    (scratch, mount, store, custom, images)
 }
 
 /// `grep -r` goes through a kind's image directories in order: each directory's listing is
@@ -986,17 +990,7 @@ fn a_walk_in_order_finds_each_next_listing_ready() {
     if !fuse_available() {
         return;
     }
-    let scratch = Scratch::new();
-    let mount = scratch.mount(None);
-    let store = Store::open(&scratch.store(), None).expect("store");
-    let owner = store.default_account().expect("account");
-    imagefs::local::insert_synthetic_images(&store, "ap-guangzhou", &owner, 0, 200)
-        .expect("images");
-    let custom = mount.region("ap-guangzhou").join("custom");
-    let images = wait_for_names(&custom, 200);
-    assert_eq!(images.len(), 200);
-    // Past the watcher's drops of the new images (see above).
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    let (_scratch, mount, store, custom, images) = mount_with_synthetic_images(200);
 
     let before = request_counts(&mount);
     let out = sh(&custom, "grep -l -r 'synthetic-' . | sort");

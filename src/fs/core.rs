@@ -124,6 +124,12 @@ const RECENT_MAX: usize = 4096;
 
 type ImageKey = (u8, ImageKind, u64);
 
+/// An image, with the accounts it is shared with when they were read with it.
+type ImageAndShares = (
+    Arc<crate::model::Image>,
+    Option<Vec<crate::model::AccountId>>,
+);
+
 /// Records read within the last [`RECENT`], by key (an image, or a kind of images).
 struct Recent<V, K = ImageKey> {
     entries: Mutex<HashMap<K, (Instant, Arc<V>)>>,
@@ -710,15 +716,7 @@ impl ImageFs {
     /// An image, for listing its directory, with the accounts it is shared with when it is
     /// a custom image not read recently: then its record, price and shares are read in one
     /// look (and the first two kept for the reads that follow).
-    fn image_with_shares(
-        &self,
-        r: u8,
-        kind: ImageKind,
-        n: u64,
-    ) -> Result<(
-        Arc<crate::model::Image>,
-        Option<Vec<crate::model::AccountId>>,
-    )> {
+    fn image_with_shares(&self, r: u8, kind: ImageKind, n: u64) -> Result<ImageAndShares> {
         let key = (r, kind, n);
         if let Some(image) = self.images.get(&key) {
             let shares = self.shares.get(&key).map(|s| s.as_ref().clone());
@@ -741,10 +739,7 @@ impl ImageFs {
         n: u64,
         backwards: bool,
         count: usize,
-    ) -> Result<(
-        Arc<crate::model::Image>,
-        Option<Vec<crate::model::AccountId>>,
-    )> {
+    ) -> Result<ImageAndShares> {
         let (region, id) = self.image_of(r, n)?;
         let (images_at, prices_at, shares_at) = (
             self.images.generation(),

@@ -2341,16 +2341,17 @@ mod tests {
         let s = w.service(OWNER, 0);
         let due = custom(&s, GZ, "due");
         let later = custom(&s, GZ, "later");
-        let state = |image: &ImageId| -> (String, Option<i64>) {
+        // A row's state and transition time, by the query that reads them.
+        let transition = |sql: &str, id: &str| -> (String, Option<i64>) {
             w.store
-                .with_conn(|c| {
-                    Ok(c.query_row(
-                        "SELECT image_state, transition_due FROM images WHERE image_id = ?1",
-                        [image.as_str()],
-                        |r| Ok((r.get(0)?, r.get(1)?)),
-                    )?)
-                })
+                .with_conn(|c| Ok(c.query_row(sql, [id], |r| Ok((r.get(0)?, r.get(1)?)))?))
                 .unwrap()
+        };
+        let state = |image: &ImageId| {
+            transition(
+                "SELECT image_state, transition_due FROM images WHERE image_id = ?1",
+                image.as_str(),
+            )
         };
         w.store
             .with_tx(|c| {
@@ -2372,16 +2373,11 @@ mod tests {
         // An instance's transition alone is reason enough.
         let slow = w.service(OWNER, 600_000);
         let instance = launch_one(&slow, GZ)[0].clone();
-        let instance_state = || -> (String, Option<i64>) {
-            w.store
-                .with_conn(|c| {
-                    Ok(c.query_row(
-                        "SELECT instance_state, transition_due FROM instances WHERE instance_id = ?1",
-                        [instance.as_str()],
-                        |r| Ok((r.get(0)?, r.get(1)?)),
-                    )?)
-                })
-                .unwrap()
+        let instance_state = || {
+            transition(
+                "SELECT instance_state, transition_due FROM instances WHERE instance_id = ?1",
+                instance.as_str(),
+            )
         };
         assert!(instance_state().1.is_some(), "{:?}", instance_state());
         w.store
