@@ -1,9 +1,8 @@
 //! The local backend: an embedded emulator of the image service, its state in one SQLite
 //! store that several accounts (several mounts) share.
 
-pub mod caller;
 pub mod catalog;
-pub mod probe;
+pub mod import;
 pub mod store;
 
 use std::collections::HashMap;
@@ -21,7 +20,8 @@ use crate::model::{
 };
 use crate::service::{Caller, ImageService, ImageView};
 use catalog::Catalog;
-use probe::Probe;
+use import::probe::Probe;
+use import::{caller, probe};
 use store::{Store, DEFAULT_CUSTOM_IMAGE_QUOTA, DEFAULT_SHARE_LIMIT, DEFAULT_TRANSITION_DELAY_MS};
 
 /// The local emulator, acting as one account of a store.
