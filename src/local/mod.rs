@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod import;
+pub mod settings;
 pub mod store;
 
 use std::collections::HashMap;
@@ -22,7 +23,8 @@ use crate::service::{Caller, ImageService, ImageView};
 use catalog::Catalog;
 use import::probe::Probe;
 use import::{caller, probe};
-use store::{Store, DEFAULT_CUSTOM_IMAGE_QUOTA, DEFAULT_SHARE_LIMIT, DEFAULT_TRANSITION_DELAY_MS};
+use settings::{meta_number, setting_in, CUSTOM_IMAGE_QUOTA, SHARE_LIMIT, TRANSITION_DELAY};
+use store::Store;
 
 /// The local emulator, acting as one account of a store.
 pub struct LocalService {
@@ -576,7 +578,7 @@ impl LocalService {
             Some(d) => Ok(d),
             None => Ok(Duration::from_millis(
                 self.store
-                    .setting_u64("transition_delay_ms", DEFAULT_TRANSITION_DELAY_MS)?,
+                    .setting_u64(TRANSITION_DELAY.key, TRANSITION_DELAY.default)?,
             )),
         }
     }
@@ -736,12 +738,7 @@ pub const INJECTIONS: [(&str, &str); 4] = [
 
 /// Uses up one pending injection of `key`, if any.
 fn take_injection(c: &Connection, key: &str) -> Result<bool> {
-    let pending: u64 = c
-        .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
-        .query_row([key], |r| r.get::<_, String>(0))
-        .optional()?
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    let pending = meta_number(c, key, 0)?;
     if pending == 0 {
         return Ok(false);
     }
@@ -832,15 +829,7 @@ fn check_name_free(c: &Connection, region: &str, owner: &AccountId, name: &str) 
 
 /// The custom-image quota of an account in a region.
 fn check_quota(c: &Connection, region: &str, owner: &AccountId) -> Result<()> {
-    let quota: u64 = c
-        .query_row(
-            "SELECT value FROM meta WHERE key = 'custom_image_quota'",
-            [],
-            |r| r.get::<_, String>(0),
-        )
-        .optional()?
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(DEFAULT_CUSTOM_IMAGE_QUOTA);
+    let quota = setting_in(c, &CUSTOM_IMAGE_QUOTA)?;
     let used: i64 = c
         .prepare_cached(
             "SELECT count(*) FROM images WHERE region = ?1 AND kind = 'CUSTOM' AND owner = ?2",
@@ -1287,9 +1276,11 @@ impl ImageService for LocalService {
         Ok(Quota {
             custom_image_quota: self
                 .store
-                .setting_u64("custom_image_quota", DEFAULT_CUSTOM_IMAGE_QUOTA)?,
+                .setting_u64(CUSTOM_IMAGE_QUOTA.key, CUSTOM_IMAGE_QUOTA.default)?,
             custom_images_used: used.max(0) as u64,
-            share_limit_per_image: self.store.setting_u64("share_limit", DEFAULT_SHARE_LIMIT)?,
+            share_limit_per_image: self
+                .store
+                .setting_u64(SHARE_LIMIT.key, SHARE_LIMIT.default)?,
         })
     }
 
@@ -1650,12 +1641,7 @@ impl ImageService for LocalService {
                     format!("image {image} brings its own license (BYOL) and cannot be shared"),
                 ));
             }
-            let limit: u64 = tx
-                .prepare_cached("SELECT value FROM meta WHERE key = 'share_limit'")?
-                .query_row([], |r| r.get::<_, String>(0))
-                .optional()?
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(DEFAULT_SHARE_LIMIT);
+            let limit = setting_in(tx, &SHARE_LIMIT)?;
             let current: i64 = tx
                 .prepare_cached("SELECT count(*) FROM shares WHERE region = ?1 AND image_id = ?2")?
                 .query_row(params![region, image.as_str()], |r| r.get(0))?;

@@ -14,6 +14,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use crate::error::{Error, Result};
 use crate::local::catalog::Catalog;
+use crate::local::settings::{meta_value, CUSTOM_IMAGE_QUOTA, SHARE_LIMIT};
 use crate::model::{format_api_time, AccountId};
 
 /// The schema version this build writes. A store with a higher one was written by a newer
@@ -23,14 +24,8 @@ pub const SCHEMA_VERSION: i64 = 5;
 /// The account a store creates on first use, used when a mount names none.
 pub const FIRST_ACCOUNT: &str = "100000000001";
 
-/// Defaults of the store's settings (the seed document's limits).
-pub const DEFAULT_CUSTOM_IMAGE_QUOTA: u64 = 10;
-pub const DEFAULT_SHARE_LIMIT: u64 = 50;
 /// Prepared statements each connection keeps.
 const STATEMENTS_CACHED: usize = 128;
-
-/// How long asynchronous work (create, import, copy, launch, reset) takes by default.
-pub const DEFAULT_TRANSITION_DELAY_MS: u64 = 2000;
 
 /// Idle connections kept for reuse; one per concurrent FUSE worker is plenty.
 const POOL_SIZE: usize = 8;
@@ -532,8 +527,11 @@ impl Store {
             )?;
             for (key, value) in [
                 ("default_account", FIRST_ACCOUNT.to_string()),
-                ("custom_image_quota", DEFAULT_CUSTOM_IMAGE_QUOTA.to_string()),
-                ("share_limit", DEFAULT_SHARE_LIMIT.to_string()),
+                (
+                    CUSTOM_IMAGE_QUOTA.key,
+                    CUSTOM_IMAGE_QUOTA.default.to_string(),
+                ),
+                (SHARE_LIMIT.key, SHARE_LIMIT.default.to_string()),
             ] {
                 tx.execute(
                     "INSERT INTO meta (key, value) VALUES (?1, ?2)",
@@ -561,11 +559,7 @@ impl Store {
     }
 
     fn seed(&self, conn: &Connection, catalog: Option<&str>) -> Result<()> {
-        let stored: Option<String> = conn
-            .query_row("SELECT value FROM meta WHERE key = 'catalog'", [], |r| {
-                r.get(0)
-            })
-            .optional()?;
+        let stored = meta_value(conn, "catalog")?;
         let wanted = match (catalog, &stored) {
             (Some(text), Some(old)) if text == old => return Ok(()),
             (Some(text), _) => text,
@@ -574,11 +568,7 @@ impl Store {
         };
         let parsed = Catalog::parse(wanted)?;
         let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
-        let stored_now: Option<String> = tx
-            .query_row("SELECT value FROM meta WHERE key = 'catalog'", [], |r| {
-                r.get(0)
-            })
-            .optional()?;
+        let stored_now = meta_value(&tx, "catalog")?;
         if stored_now.as_deref() == Some(wanted) {
             return Ok(());
         }
@@ -655,11 +645,7 @@ impl Store {
 
     /// A setting or other value of the `meta` table.
     pub fn meta(&self, key: &str) -> Result<Option<String>> {
-        self.with_conn(|c| {
-            Ok(c.prepare_cached("SELECT value FROM meta WHERE key = ?1")?
-                .query_row([key], |r| r.get(0))
-                .optional()?)
-        })
+        self.with_conn(|c| meta_value(c, key))
     }
 
     /// A numeric setting, or `default` when unset.
