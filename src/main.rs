@@ -618,8 +618,7 @@ fn store_command(action: StoreAction, store_args: &StoreArgs) -> Result<(), Fail
     match action {
         StoreAction::Reset { .. } => {}
         StoreAction::Info => {
-            let version: i64 =
-                store.with_conn(|c| Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))?))?;
+            let version = store.schema_version()?;
             let size = std::fs::metadata(store.path())
                 .map(|m| m.len())
                 .unwrap_or(0);
@@ -630,13 +629,7 @@ fn store_command(action: StoreAction, store_args: &StoreArgs) -> Result<(), Fail
             let accounts = store.accounts()?;
             println!("accounts   {}", accounts.len());
             for (id, created) in &accounts {
-                let keys: i64 = store.with_conn(|c| {
-                    Ok(c.query_row(
-                        "SELECT count(*) FROM api_keys WHERE account_id = ?1",
-                        [id.as_str()],
-                        |r| r.get(0),
-                    )?)
-                })?;
+                let keys = store.key_count(id)?;
                 let mark = if *id == default { ", default" } else { "" };
                 println!("  {id}  created {created}, {keys} API key(s){mark}");
             }
@@ -651,9 +644,7 @@ fn store_command(action: StoreAction, store_args: &StoreArgs) -> Result<(), Fail
                     counts.get(kind).copied().unwrap_or(0)
                 );
             }
-            let instances: i64 = store.with_conn(|c| {
-                Ok(c.query_row("SELECT count(*) FROM instances", [], |r| r.get(0))?)
-            })?;
+            let instances = imagefs::local::instance_count(&store)?;
             println!("instances  {instances}");
             for (name, key) in imagefs::local::INJECTIONS {
                 let pending = store.meta(key)?.unwrap_or_else(|| "0".into());

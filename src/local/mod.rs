@@ -2280,6 +2280,11 @@ pub fn image_counts(store: &Store) -> Result<HashMap<String, i64>> {
     })
 }
 
+/// How many instances the store holds, of every account, for `store info`.
+pub fn instance_count(store: &Store) -> Result<i64> {
+    store.with_conn(|c| Ok(c.query_row("SELECT count(*) FROM instances", [], |r| r.get(0))?))
+}
+
 #[cfg(test)]
 mod tests {
     //! The service's rules, one test each, on a temporary store.

@@ -354,6 +354,11 @@ impl Store {
         &self.path
     }
 
+    /// The schema version the store file is at.
+    pub fn schema_version(&self) -> Result<i64> {
+        self.with_conn(|c| Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))?))
+    }
+
     fn connect(&self) -> Result<Connection> {
         let conn = Connection::open(&self.path)
             .map_err(|e| store_error(&self.path, format!("cannot open: {e}")))?;
@@ -732,6 +737,17 @@ impl Store {
             Some((account, key)) => Ok(Some((AccountId::parse(&account)?, key))),
             None => Ok(None),
         }
+    }
+
+    /// How many API keys `account` has.
+    pub fn key_count(&self, account: &AccountId) -> Result<i64> {
+        self.with_conn(|c| {
+            Ok(c.query_row(
+                "SELECT count(*) FROM api_keys WHERE account_id = ?1",
+                [account.as_str()],
+                |r| r.get(0),
+            )?)
+        })
     }
 
     pub fn account_exists(&self, account: &AccountId) -> Result<bool> {
