@@ -212,19 +212,7 @@ impl LocalService {
             );
         }
         let catalog = store.catalog()?;
-        let regions = store.with_conn(|c| {
-            let mut stmt =
-                c.prepare("SELECT region, region_name, mainland FROM regions ORDER BY position")?;
-            let rows = stmt.query_map([], |r| {
-                Ok(Region {
-                    region: r.get(0)?,
-                    region_name: r.get(1)?,
-                    region_state: "AVAILABLE".into(),
-                    mainland: r.get(2)?,
-                })
-            })?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-        })?;
+        let regions = store.regions()?;
         Ok(LocalService {
             store,
             account,
@@ -1662,12 +1650,7 @@ impl ImageService for LocalService {
                         format!("{account} is this account: an image cannot be shared with its owner"),
                     ));
                 }
-                let known = tx
-                    .prepare_cached("SELECT 1 FROM accounts WHERE account_id = ?1")?
-                    .query_row([account.as_str()], |_| Ok(()))
-                    .optional()?
-                    .is_some();
-                if !known {
+                if !store::account_known(tx, account)? {
                     return Err(Error::new(
                         "InvalidAccountId.NotFound",
                         format!("account {account} does not exist"),

@@ -15,7 +15,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use crate::error::{Error, Result};
 use crate::local::catalog::Catalog;
 use crate::local::settings::{meta_value, CUSTOM_IMAGE_QUOTA, SHARE_LIMIT};
-use crate::model::{format_api_time, AccountId};
+use crate::model::{format_api_time, AccountId, Region};
 
 /// The schema version this build writes. A store with a higher one was written by a newer
 /// imagefs and is refused rather than misread.
@@ -303,6 +303,16 @@ pub fn default_store_path() -> Option<PathBuf> {
         }
     };
     Some(base.join("imagefs").join("store.db"))
+}
+
+/// Whether the store knows `account`.
+pub(crate) fn account_known(c: &Connection, account: &AccountId) -> Result<bool> {
+    Ok(
+        c.prepare_cached("SELECT 1 FROM accounts WHERE account_id = ?1")?
+            .query_row([account.as_str()], |_| Ok(()))
+            .optional()?
+            .is_some(),
+    )
 }
 
 fn store_error(path: &Path, what: impl std::fmt::Display) -> Error {
@@ -682,6 +692,23 @@ impl Store {
         Catalog::parse(&text)
     }
 
+    /// The regions of the catalog, in its order.
+    pub fn regions(&self) -> Result<Vec<Region>> {
+        self.with_conn(|c| {
+            let mut stmt =
+                c.prepare("SELECT region, region_name, mainland FROM regions ORDER BY position")?;
+            let rows = stmt.query_map([], |r| {
+                Ok(Region {
+                    region: r.get(0)?,
+                    region_name: r.get(1)?,
+                    region_state: "AVAILABLE".into(),
+                    mainland: r.get(2)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
     pub fn default_account(&self) -> Result<AccountId> {
         let id = self
             .meta("default_account")?
@@ -705,11 +732,7 @@ impl Store {
         let secret_id = format!("AKID{}", random_text(32)?);
         let secret_key = random_text(32)?;
         self.with_tx(|tx| {
-            let known = tx
-                .query_row("SELECT 1 FROM accounts WHERE account_id = ?1", [account.as_str()], |_| Ok(()))
-                .optional()?
-                .is_some();
-            if !known {
+            if !account_known(tx, account)? {
                 return Err(Error::new(
                     "InvalidAccountId.NotFound",
                     format!("account {account} does not exist (imagefs accounts add {account})"),
@@ -751,15 +774,7 @@ impl Store {
     }
 
     pub fn account_exists(&self, account: &AccountId) -> Result<bool> {
-        self.with_conn(|c| {
-            Ok(c.query_row(
-                "SELECT 1 FROM accounts WHERE account_id = ?1",
-                [account.as_str()],
-                |_| Ok(()),
-            )
-            .optional()?
-            .is_some())
-        })
+        self.with_conn(|c| account_known(c, account))
     }
 
     /// Every account with its creation time, oldest first.
