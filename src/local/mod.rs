@@ -2,29 +2,46 @@
 //! store that several accounts (several mounts) share.
 
 pub mod catalog;
+mod faults;
+mod ids;
 pub mod import;
+mod journal;
+mod rows;
 pub mod settings;
 pub mod store;
+#[cfg(test)]
+mod testing;
+mod transitions;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::error::{Error, Result};
 use crate::model::{
     format_api_time, AccountId, AccountInfo, ChargeType, CreateImageSpec, Fee, Image, ImageEntry,
     ImageId, ImageKind, ImageState, ImportImageOs, ImportImageSpec, Instance, InstanceEntry,
-    InstanceId, LaunchSpec, Placement, Price, Quota, Region, Snapshot,
+    InstanceId, LaunchSpec, Price, Quota, Region, Snapshot,
 };
-use crate::service::{Caller, ImageService, ImageView};
+use crate::service::{Caller, ChangeCursor, Changes, ImageService, ImageView};
 use catalog::Catalog;
 use import::probe::Probe;
 use import::{caller, probe};
-use settings::{meta_number, setting_in, CUSTOM_IMAGE_QUOTA, SHARE_LIMIT, TRANSITION_DELAY};
+use settings::{setting_in, CUSTOM_IMAGE_QUOTA, SHARE_LIMIT};
 use store::Store;
+
+use faults::take_injection;
+pub use faults::INJECTIONS;
+use ids::{new_image_id, new_instance_id, random_suffix};
+use journal::prune_journal;
+use rows::{
+    column_error, entry_row, fee_values, image_row, insert_image_row, instance_row, ImageRow,
+    InstanceRow, NewImageRow, IMAGE_COLUMNS, INSTANCE_COLUMNS,
+};
+use transitions::{operation_state, settle};
 
 /// The local emulator, acting as one account of a store.
 pub struct LocalService {
@@ -35,165 +52,6 @@ pub struct LocalService {
     account_created: bool,
     /// The transition delay for this service, overriding the store's setting.
     transition_delay: Option<Duration>,
-}
-
-const IMAGE_COLUMNS: &str = "image_id, kind, owner, image_name, image_description, os_name,
-    platform, architecture, image_size, image_state, image_source, image_creator, created_time,
-    sync_percent, is_support_cloudinit, license_type, image_family, image_deprecated,
-    snapshot_set, tags, fee_unit_price, fee_charge_unit, fee_currency, fee_provider,
-    transition_final, transition_due";
-
-/// An image row as stored, before it is shown to a particular account.
-struct ImageRow {
-    image: Image,
-    kind: String,
-    owner: Option<String>,
-    fee: Option<Fee>,
-    provider: Option<String>,
-}
-
-fn column_error(index: usize, e: Error) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e))
-}
-
-/// A fee stored in three columns (unit price, charge unit, currency) from `first` on.
-fn fee_columns_at(r: &Row, first: usize) -> rusqlite::Result<Option<Fee>> {
-    Ok(
-        match (r.get(first)?, r.get(first + 1)?, r.get(first + 2)?) {
-            (Some(unit_price), Some(charge_unit), Some(currency)) => Some(Fee {
-                unit_price,
-                charge_unit,
-                currency,
-            }),
-            _ => None,
-        },
-    )
-}
-
-/// A fee as the three column values that store it.
-fn fee_values(fee: Option<&Fee>) -> (Option<f64>, Option<&str>, Option<&str>) {
-    match fee {
-        Some(f) => (
-            Some(f.unit_price),
-            Some(f.charge_unit.as_str()),
-            Some(f.currency.as_str()),
-        ),
-        None => (None, None, None),
-    }
-}
-
-fn json_column<T: serde::de::DeserializeOwned>(index: usize, text: &str) -> rusqlite::Result<T> {
-    serde_json::from_str(text)
-        .map_err(|e| column_error(index, Error::internal(format!("bad JSON in store: {e}"))))
-}
-
-fn image_row(r: &Row) -> rusqlite::Result<ImageRow> {
-    let id: String = r.get(0)?;
-    let stored_state: String = r.get(9)?;
-    let final_state: Option<String> = r.get(24)?;
-    let due: Option<i64> = r.get(25)?;
-    let done = due.is_some_and(|d| d <= now_ms());
-    let state = match (&final_state, done) {
-        (Some(f), true) => f.clone(),
-        _ => stored_state,
-    };
-    let sync_percent: Option<i64> = if done && final_state.as_deref() == Some("NORMAL") {
-        Some(100)
-    } else {
-        r.get(13)?
-    };
-    let snapshot_set: String = r.get(18)?;
-    let tags: String = r.get(19)?;
-    let fee = fee_columns_at(r, 20)?;
-    Ok(ImageRow {
-        image: Image {
-            image_id: ImageId::parse(&id).map_err(|e| column_error(0, e))?,
-            os_name: r.get(5)?,
-            image_type: String::new(),
-            created_time: r.get(12)?,
-            image_name: r.get(3)?,
-            image_description: r.get(4)?,
-            image_size: r.get(8)?,
-            architecture: r.get(7)?,
-            image_state: ImageState::parse(&state).ok_or_else(|| {
-                column_error(
-                    9,
-                    Error::internal(format!("unknown image state `{state}` in store")),
-                )
-            })?,
-            platform: r.get(6)?,
-            image_creator: r.get(11)?,
-            image_source: r.get(10)?,
-            sync_percent,
-            is_support_cloudinit: r.get(14)?,
-            snapshot_set: json_column(18, &snapshot_set)?,
-            tags: json_column(19, &tags)?,
-            license_type: r.get(15)?,
-            image_family: r.get(16)?,
-            image_deprecated: r.get(17)?,
-        },
-        kind: r.get(1)?,
-        owner: r.get(2)?,
-        fee,
-        provider: r.get(23)?,
-    })
-}
-
-const INSTANCE_COLUMNS: &str = "instance_id, instance_name, instance_type, cpu, memory, zone,
-    private_ip, image_id, image_size, os_name, platform, architecture, license_type,
-    instance_state, transition_final, transition_due, latest_operation, latest_operation_state,
-    created_time, fee_unit_price, fee_charge_unit, fee_currency, fee_provider";
-
-/// An instance as stored, with what images made from it inherit.
-struct InstanceRow {
-    instance: Instance,
-    image_size: i64,
-    platform: String,
-    architecture: String,
-    fee: Option<Fee>,
-    provider: Option<String>,
-}
-
-fn instance_row(r: &Row) -> rusqlite::Result<InstanceRow> {
-    let id: String = r.get(0)?;
-    let image: String = r.get(7)?;
-    let stored_state: String = r.get(13)?;
-    let final_state: Option<String> = r.get(14)?;
-    let due: Option<i64> = r.get(15)?;
-    let done = due.is_some_and(|d| d <= now_ms());
-    let (state, operation_state) = match (final_state, done) {
-        (Some(f), true) => (f, Some("SUCCESS".to_string())),
-        _ => (stored_state, r.get(17)?),
-    };
-    let fee = fee_columns_at(r, 19)?;
-    Ok(InstanceRow {
-        instance: Instance {
-            placement: Placement {
-                zone: r.get(5)?,
-                project_id: 0,
-            },
-            instance_id: InstanceId::parse(&id).map_err(|e| column_error(0, e))?,
-            instance_type: r.get(2)?,
-            cpu: r.get(3)?,
-            memory: r.get(4)?,
-            restrict_state: "NORMAL".into(),
-            instance_name: r.get(1)?,
-            instance_charge_type: "POSTPAID_BY_HOUR".into(),
-            private_ip_addresses: vec![r.get(6)?],
-            image_id: ImageId::parse(&image).map_err(|e| column_error(7, e))?,
-            created_time: r.get(18)?,
-            os_name: r.get(9)?,
-            instance_state: state,
-            latest_operation: r.get(16)?,
-            latest_operation_state: operation_state,
-            license_type: r.get(12)?,
-        },
-        image_size: r.get(8)?,
-        platform: r.get(10)?,
-        architecture: r.get(11)?,
-        fee,
-        provider: r.get(22)?,
-    })
 }
 
 impl LocalService {
@@ -530,63 +388,6 @@ impl LocalService {
         }
     }
 
-    /// Refuses a command with `RequestLimitExceeded` while a throttle injection is pending.
-    /// A command's write transaction, refusing the command first if a throttle was
-    /// injected: one transaction where [`LocalService::throttle`] and the command take two.
-    /// The injection is used up even though the command is refused.
-    fn command_tx<T>(&self, command: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        self.store.with_tx(|tx| {
-            if take_injection(tx, "inject_throttle")? {
-                return Ok(Err(throttled()));
-            }
-            command(tx).map(Ok)
-        })?
-    }
-
-    fn throttle(&self) -> Result<()> {
-        // A read first: the write transaction is taken only when a throttle is pending, so
-        // an ordinary command pays for one transaction, not two.
-        let pending = self
-            .store
-            .meta("inject_throttle")?
-            .is_some_and(|v| v != "0");
-        if pending
-            && self
-                .store
-                .with_tx(|tx| take_injection(tx, "inject_throttle"))?
-        {
-            return Err(throttled());
-        }
-        Ok(())
-    }
-
-    /// How long asynchronous work takes: the service's override, else the store's setting.
-    fn delay(&self) -> Result<Duration> {
-        match self.transition_delay {
-            Some(d) => Ok(d),
-            None => Ok(Duration::from_millis(
-                self.store
-                    .setting_u64(TRANSITION_DELAY.key, TRANSITION_DELAY.default)?,
-            )),
-        }
-    }
-
-    /// The stored state and its completion for work starting now: the transitional state
-    /// with its final state and due time, or the final state at once when the delay is 0.
-    fn transition(
-        &self,
-        during: &'static str,
-        after: &'static str,
-    ) -> Result<(&'static str, Option<&'static str>, Option<i64>)> {
-        let delay = self.delay()?;
-        if delay.is_zero() {
-            Ok((after, None, None))
-        } else {
-            let due = now_ms().saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
-            Ok((during, Some(after), Some(due)))
-        }
-    }
-
     fn instance_in(&self, c: &Connection, region: &str, id: &InstanceId) -> Result<InstanceRow> {
         self.region(region)?;
         let sql = format!(
@@ -635,115 +436,6 @@ impl LocalService {
 
 /// How long an import may take to open and read its file's header.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// Unix time in milliseconds.
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
-/// 8 random lowercase letters or digits, from the kernel's random source.
-fn random_suffix() -> Result<String> {
-    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let mut bytes = [0u8; 8];
-    // SAFETY: getrandom writes at most bytes.len() bytes into the buffer.
-    let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
-    if n != bytes.len() as isize {
-        return Err(Error::internal("no randomness for a new ID"));
-    }
-    Ok(bytes
-        .iter()
-        .map(|b| DIGITS[usize::from(*b) % 36] as char)
-        .collect())
-}
-
-fn new_image_id(c: &Connection) -> Result<ImageId> {
-    loop {
-        let id = ImageId::parse(&format!("img-{}", random_suffix()?))?;
-        let taken = c
-            .prepare_cached("SELECT 1 FROM images WHERE image_id = ?1")?
-            .query_row([id.as_str()], |_| Ok(()))
-            .optional()?
-            .is_some();
-        if !taken {
-            return Ok(id);
-        }
-    }
-}
-
-fn new_instance_id(c: &Connection) -> Result<InstanceId> {
-    loop {
-        let id = InstanceId::parse(&format!("ins-{}", random_suffix()?))?;
-        let taken = c
-            .prepare_cached("SELECT 1 FROM instances WHERE instance_id = ?1")?
-            .query_row([id.as_str()], |_| Ok(()))
-            .optional()?
-            .is_some();
-        if !taken {
-            return Ok(id);
-        }
-    }
-}
-
-/// Completes, in the store, the transitions whose time has come (readers already show them).
-fn settle(c: &Connection) -> Result<()> {
-    let now = now_ms();
-    // Usually nothing is due: one look at the two partial indexes instead of two updates.
-    let due: bool = c
-        .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM images WHERE transition_due IS NOT NULL AND transition_due <= ?1)
-                 OR EXISTS (SELECT 1 FROM instances WHERE transition_due IS NOT NULL AND transition_due <= ?1)",
-        )?
-        .query_row([now], |r| r.get(0))?;
-    if !due {
-        return Ok(());
-    }
-    c.prepare_cached(
-        "UPDATE images SET image_state = transition_final,
-            sync_percent = CASE WHEN transition_final = 'NORMAL' THEN 100 ELSE sync_percent END,
-            transition_final = NULL, transition_due = NULL
-         WHERE transition_due IS NOT NULL AND transition_due <= ?1",
-    )?
-    .execute([now])?;
-    c.prepare_cached(
-        "UPDATE instances SET instance_state = transition_final, latest_operation_state = 'SUCCESS',
-            transition_final = NULL, transition_due = NULL
-         WHERE transition_due IS NOT NULL AND transition_due <= ?1",
-    )?
-    .execute([now])?;
-    Ok(())
-}
-
-/// Faults a test can ask the store for: the next N operations of a kind fail.
-pub const INJECTIONS: [(&str, &str); 4] = [
-    ("create-fails", "inject_create_fails"),
-    ("import-fails", "inject_import_fails"),
-    ("copy-fails", "inject_copy_fails"),
-    ("throttle", "inject_throttle"),
-];
-
-/// Uses up one pending injection of `key`, if any.
-fn take_injection(c: &Connection, key: &str) -> Result<bool> {
-    let pending = meta_number(c, key, 0)?;
-    if pending == 0 {
-        return Ok(false);
-    }
-    c.execute(
-        "UPDATE meta SET value = ?1 WHERE key = ?2",
-        params![(pending - 1).to_string(), key],
-    )?;
-    Ok(true)
-}
-
-/// The refusal an injected throttle causes.
-fn throttled() -> Error {
-    Error::new(
-        "RequestLimitExceeded",
-        "the request rate limit was exceeded (a throttle injected with imagefs store inject)",
-    )
-}
 
 /// The accounts of one share or unshare command, each once.
 fn distinct_accounts(accounts: &[AccountId]) -> Result<Vec<AccountId>> {
@@ -873,111 +565,9 @@ fn instance_type_size(instance_type: &str) -> Result<(i64, i64)> {
 /// Names counted by one statement of `name_counts`.
 const NAMES_PER_QUERY: usize = 32;
 
-/// An image's listing entry from a row of (image_id, created_time, image_name).
-fn entry_row(r: &rusqlite::Row) -> rusqlite::Result<ImageEntry> {
-    let id: String = r.get(0)?;
-    Ok(ImageEntry {
-        image_id: ImageId::parse(&id).map_err(|e| column_error(0, e))?,
-        created_time: r.get(1)?,
-        image_name: r.get(2)?,
-    })
-}
-
-/// Rows the change journal keeps: a reader further behind is told that everything changed.
-const JOURNAL_KEEP: i64 = 10_000;
-
-/// The oldest and newest journal rows. Two subqueries, because SQLite finds a lone MIN or
-/// MAX in the index but scans the whole table for both together (the watcher asks ten
-/// times a second).
-const JOURNAL_ENDS: &str = "SELECT (SELECT MIN(seq) FROM changes), (SELECT MAX(seq) FROM changes)";
-
-/// Drops journal rows no reader needs any more (all but the newest [`JOURNAL_KEEP`]).
-fn prune_journal(c: &Connection) -> Result<()> {
-    c.prepare_cached("DELETE FROM changes WHERE seq <= (SELECT MAX(seq) FROM changes) - ?1")?
-        .execute([JOURNAL_KEEP])?;
-    Ok(())
-}
-
 impl ImageService for LocalService {
-    fn changes(
-        &self,
-        since: Option<crate::service::ChangeCursor>,
-    ) -> Result<Option<crate::service::Changes>> {
-        use crate::service::{ChangeCursor, Changes};
-        let now = now_ms();
-        let (oldest, newest): (Option<i64>, Option<i64>) = self.store.with_conn(|c| {
-            Ok(c.prepare_cached(JOURNAL_ENDS)?
-                .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?)
-        })?;
-        let newest = newest.unwrap_or(0);
-        let mut out = Changes {
-            cursor: ChangeCursor {
-                seq: newest,
-                at_ms: now,
-            },
-            ..Changes::default()
-        };
-        let Some(since) = since else {
-            return Ok(Some(out));
-        };
-        if newest - since.seq > JOURNAL_KEEP || oldest.is_some_and(|o| o > since.seq + 1) {
-            out.everything = true;
-            if newest - oldest.unwrap_or(newest) > 2 * JOURNAL_KEEP {
-                self.store.with_tx(prune_journal)?;
-            }
-            return Ok(Some(out));
-        }
-        self.store.with_conn(|c| {
-            // Rows up to `newest` are committed: SQLite has one writer at a time.
-            let mut stmt = c.prepare_cached(
-                "SELECT region, image_id, instance_id FROM changes WHERE seq > ?1 AND seq <= ?2",
-            )?;
-            let rows = stmt.query_map(params![since.seq, newest], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, Option<String>>(1)?,
-                    r.get::<_, Option<String>>(2)?,
-                ))
-            })?;
-            for row in rows {
-                let (region, image, instance) = row?;
-                if let Some(id) = image.and_then(|i| ImageId::parse(&i).ok()) {
-                    out.images.push((region.clone(), id));
-                }
-                if let Some(id) = instance.and_then(|i| InstanceId::parse(&i).ok()) {
-                    out.instances.push((region, id));
-                }
-            }
-            // Transitions whose time came: readers show their end without any write.
-            for (table, column) in [("images", "image_id"), ("instances", "instance_id")] {
-                let mut stmt = c.prepare_cached(&format!(
-                    "SELECT region, {column} FROM {table}
-                     WHERE transition_due > ?1 AND transition_due <= ?2"
-                ))?;
-                let rows = stmt.query_map(params![since.at_ms, now], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-                })?;
-                for row in rows {
-                    let (region, id) = row?;
-                    if table == "images" {
-                        if let Ok(id) = ImageId::parse(&id) {
-                            out.images.push((region, id));
-                        }
-                    } else if let Ok(id) = InstanceId::parse(&id) {
-                        out.instances.push((region, id));
-                    }
-                }
-            }
-            Ok(())
-        })?;
-        out.images.sort();
-        out.images.dedup();
-        out.instances.sort();
-        out.instances.dedup();
-        if newest - oldest.unwrap_or(newest) > 2 * JOURNAL_KEEP {
-            self.store.with_tx(prune_journal)?;
-        }
-        Ok(Some(out))
+    fn changes(&self, since: Option<ChangeCursor>) -> Result<Option<Changes>> {
+        journal::changes(&self.store, since)
     }
 
     fn account(&self) -> Result<AccountInfo> {
@@ -1367,11 +957,7 @@ impl ImageService for LocalService {
             ));
         }
         let (state, final_state, due) = self.transition("PENDING", "RUNNING")?;
-        let operation_state = if due.is_some() {
-            "OPERATING"
-        } else {
-            "SUCCESS"
-        };
+        let operation_state = operation_state(due);
         self.store.with_tx(|tx| {
             settle(tx)?;
             let row = self.visible_row_in(tx, region, kind, image)?;
@@ -1512,11 +1098,7 @@ impl ImageService for LocalService {
     fn reset_instance(&self, region: &str, instance: &InstanceId, image: &ImageId) -> Result<()> {
         self.throttle()?;
         let (state, final_state, due) = self.transition("REBOOTING", "RUNNING")?;
-        let operation_state = if due.is_some() {
-            "OPERATING"
-        } else {
-            "SUCCESS"
-        };
+        let operation_state = operation_state(due);
         self.store.with_tx(|tx| {
             settle(tx)?;
             let current = self.instance_in(tx, region, instance)?;
@@ -2085,68 +1667,6 @@ fn local_image_path(url: &str, caller: &Caller) -> Result<PathBuf> {
     }
 }
 
-/// A custom image row to insert (made by CreateImage, ImportImage, SyncImages).
-struct NewImageRow<'a> {
-    region: &'a str,
-    image_id: &'a ImageId,
-    owner: &'a AccountId,
-    image_name: &'a str,
-    image_description: &'a str,
-    os_name: &'a str,
-    platform: &'a str,
-    architecture: &'a str,
-    image_size: i64,
-    image_source: &'a str,
-    license_type: &'a str,
-    state: &'a str,
-    final_state: Option<&'a str>,
-    due: Option<i64>,
-    snapshots: &'a [Snapshot],
-    fee: Option<&'a Fee>,
-    provider: Option<&'a str>,
-}
-
-fn insert_image_row(c: &Connection, row: &NewImageRow) -> Result<()> {
-    let snapshots = serde_json::to_string(row.snapshots)
-        .map_err(|e| Error::internal(format!("cannot store snapshots: {e}")))?;
-    let sync_percent = if row.state == "NORMAL" { 100 } else { 0 };
-    let fee = fee_values(row.fee);
-    c.prepare_cached(
-        "INSERT INTO images (region, image_id, kind, owner, image_name, image_description,
-            os_name, platform, architecture, image_size, image_state, image_source,
-            image_creator, created_time, sync_percent, is_support_cloudinit, license_type,
-            snapshot_set, fee_unit_price, fee_charge_unit, fee_currency, fee_provider,
-            transition_final, transition_due)
-         VALUES (?1, ?2, 'CUSTOM', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?3, ?12, ?13, ?14, ?15,
-            ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
-    )?
-    .execute(params![
-        row.region,
-        row.image_id.as_str(),
-        row.owner.as_str(),
-        row.image_name,
-        row.image_description,
-        row.os_name,
-        row.platform,
-        row.architecture,
-        row.image_size,
-        row.state,
-        row.image_source,
-        format_api_time(SystemTime::now()),
-        sync_percent,
-        row.platform != "Windows" && row.platform != "FreeBSD",
-        row.license_type,
-        snapshots,
-        fee.0,
-        fee.1,
-        fee.2,
-        row.provider,
-        row.final_state,
-        row.due,
-    ])?;
-    Ok(())
-}
-
 /// Everything needed to put a custom image in the store; the operations that make images
 /// (CreateImage, ImportImage, SyncImages) build one of these.
 #[derive(Debug, Clone)]
@@ -2273,99 +1793,7 @@ mod tests {
     //! The service's rules, one test each, on a temporary store.
 
     use super::*;
-
-    struct World {
-        _dir: tempfile::TempDir,
-        store: Arc<Store>,
-    }
-
-    const OWNER: &str = "100000000001";
-    const FRIEND: &str = "100000000002";
-    const GZ: &str = "ap-guangzhou";
-
-    fn world() -> World {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(Store::open(&dir.path().join("s.db"), None).unwrap());
-        store
-            .add_account(&AccountId::parse(FRIEND).unwrap())
-            .unwrap();
-        World { _dir: dir, store }
-    }
-
-    impl World {
-        fn service(&self, account: &str, delay_ms: u64) -> LocalService {
-            LocalService::open(self.store.clone(), Some(AccountId::parse(account).unwrap()))
-                .unwrap()
-                .with_transition_delay(Some(Duration::from_millis(delay_ms)))
-        }
-    }
-
-    fn id(s: &str) -> ImageId {
-        ImageId::parse(s).unwrap()
-    }
-
-    fn account(s: &str) -> AccountId {
-        AccountId::parse(s).unwrap()
-    }
-
-    /// A command's transaction completes the transitions whose time came, and only those.
-    #[test]
-    fn commands_settle_the_transitions_that_are_due() {
-        let w = world();
-        let s = w.service(OWNER, 0);
-        let due = custom(&s, GZ, "due");
-        let later = custom(&s, GZ, "later");
-        // A row's state and transition time, by the query that reads them.
-        let transition = |sql: &str, id: &str| -> (String, Option<i64>) {
-            w.store
-                .with_conn(|c| Ok(c.query_row(sql, [id], |r| Ok((r.get(0)?, r.get(1)?)))?))
-                .unwrap()
-        };
-        let state = |image: &ImageId| {
-            transition(
-                "SELECT image_state, transition_due FROM images WHERE image_id = ?1",
-                image.as_str(),
-            )
-        };
-        w.store
-            .with_tx(|c| {
-                for (image, offset) in [(&due, -1_000), (&later, 600_000)] {
-                    c.execute(
-                        "UPDATE images SET image_state = 'CREATING', transition_final = 'NORMAL',
-                             transition_due = ?1 WHERE image_id = ?2",
-                        params![now_ms() + offset, image.as_str()],
-                    )?;
-                }
-                Ok(())
-            })
-            .unwrap();
-        w.store.with_tx(settle).unwrap();
-        assert_eq!(state(&due), ("NORMAL".to_string(), None));
-        assert_eq!(state(&later).0, "CREATING");
-        assert!(state(&later).1.is_some());
-
-        // An instance's transition alone is reason enough.
-        let slow = w.service(OWNER, 600_000);
-        let instance = launch_one(&slow, GZ)[0].clone();
-        let instance_state = || {
-            transition(
-                "SELECT instance_state, transition_due FROM instances WHERE instance_id = ?1",
-                instance.as_str(),
-            )
-        };
-        assert!(instance_state().1.is_some(), "{:?}", instance_state());
-        w.store
-            .with_tx(|c| {
-                c.execute(
-                    "UPDATE instances SET transition_due = ?1 WHERE instance_id = ?2",
-                    params![now_ms() - 1_000, instance.as_str()],
-                )?;
-                Ok(())
-            })
-            .unwrap();
-        w.store.with_tx(settle).unwrap();
-        assert_eq!(instance_state(), ("RUNNING".to_string(), None));
-    }
+    use crate::local::testing::*;
 
     /// Images found by name are those of the kind's listing with that name, for each kind.
     #[test]
@@ -2420,54 +1848,6 @@ mod tests {
             f.images_named(GZ, ImageKind::Shared, "same").unwrap().len(),
             1
         );
-    }
-
-    /// The watcher's look at the journal's ends uses its key, never a scan of the journal.
-    #[test]
-    fn the_journal_ends_are_found_without_a_scan() {
-        let world = world();
-        let plan: Vec<String> = world
-            .store
-            .with_conn(|c| {
-                let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {JOURNAL_ENDS}"))?;
-                let rows = stmt.query_map([], |r| r.get::<_, String>(3))?;
-                Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-            })
-            .unwrap();
-        assert!(
-            plan.iter().any(|step| step.starts_with("SEARCH changes")),
-            "{plan:?}"
-        );
-        assert!(
-            !plan.iter().any(|step| step.starts_with("SCAN changes")),
-            "{plan:?}"
-        );
-    }
-
-    /// One instance of CentOS 7.6 in `region`.
-    fn launch_one(service: &LocalService, region: &str) -> Vec<InstanceId> {
-        service
-            .run_instances(
-                region,
-                ImageKind::Public,
-                &id("img-9qabwvbn"),
-                &LaunchSpec::default(),
-            )
-            .unwrap()
-    }
-
-    /// A NORMAL custom image named `name` in `region`, made through the API.
-    fn custom(service: &LocalService, region: &str, name: &str) -> ImageId {
-        let instances = launch_one(service, region);
-        let spec = CreateImageSpec {
-            image_name: name.into(),
-            ..CreateImageSpec::default()
-        };
-        service.create_image(region, &instances[0], &spec).unwrap()
-    }
-
-    fn code<T: std::fmt::Debug>(result: Result<T>) -> String {
-        result.unwrap_err().code().to_string()
     }
 
     /// The one-look view of an image is exactly what the three separate calls return, for
