@@ -3,9 +3,11 @@
 
 pub mod catalog;
 mod faults;
+mod fees;
 mod ids;
 pub mod import;
 mod journal;
+mod quota;
 mod rows;
 pub mod settings;
 pub mod store;
@@ -22,21 +24,22 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::error::{Error, Result};
 use crate::model::{
-    format_api_time, AccountId, AccountInfo, ChargeType, CreateImageSpec, Fee, Image, ImageEntry,
-    ImageId, ImageKind, ImageState, ImportImageOs, ImportImageSpec, Instance, InstanceEntry,
-    InstanceId, LaunchSpec, Price, Quota, Region, Snapshot,
+    format_api_time, AccountId, AccountInfo, CreateImageSpec, Fee, Image, ImageEntry, ImageId,
+    ImageKind, ImageState, ImportImageOs, ImportImageSpec, Instance, InstanceEntry, InstanceId,
+    LaunchSpec, Price, Quota, Region, Snapshot,
 };
 use crate::service::{Caller, ChangeCursor, Changes, ImageService, ImageView};
 use catalog::Catalog;
 use import::probe::Probe;
 use import::{caller, probe};
-use settings::{setting_in, CUSTOM_IMAGE_QUOTA, SHARE_LIMIT};
+use settings::{setting_in, SHARE_LIMIT};
 use store::Store;
 
 use faults::take_injection;
 pub use faults::INJECTIONS;
 use ids::{new_image_id, new_instance_id, random_suffix};
 use journal::prune_journal;
+use quota::check_quota;
 use rows::{
     column_error, entry_row, fee_values, image_row, insert_image_row, instance_row, ImageRow,
     InstanceRow, NewImageRow, IMAGE_COLUMNS, INSTANCE_COLUMNS,
@@ -290,56 +293,6 @@ impl LocalService {
             .then_some(out))
     }
 
-    /// What launching from a stored image costs, seen as `kind`.
-    fn price_of(
-        &self,
-        row: ImageRow,
-        region: &str,
-        kind: ImageKind,
-        id: &ImageId,
-    ) -> Result<Price> {
-        let region_info = self.region(region)?;
-        let (charge_type, fee, reason) = if row.image.platform == "Windows" && !region_info.mainland
-        {
-            (
-                ChargeType::LicenseFee,
-                Some(self.catalog.windows_license_fee.clone()),
-                format!(
-                    "Windows Server license fee: Windows images carry a license fee in regions outside mainland China ({region})"
-                ),
-            )
-        } else if let Some(fee) = row.fee {
-            let provider = row
-                .provider
-                .unwrap_or_else(|| row.image.image_creator.clone());
-            let reason = match kind {
-                ImageKind::Marketplace => format!("marketplace image: fee set by its provider, {provider}"),
-                _ => format!("made from a paid marketplace image of {provider}: the provider's fee is inherited"),
-            };
-            (ChargeType::MarketplaceFee, Some(fee), reason)
-        } else {
-            let reason = match (kind, row.image.platform == "Windows") {
-                (ImageKind::Marketplace, _) => "free marketplace image".to_string(),
-                (_, true) => format!(
-                    "free: the Windows license is included in mainland China regions ({region})"
-                ),
-                (ImageKind::Public, false) => {
-                    "free: public images cost nothing beyond the instance".to_string()
-                }
-                _ => "free: no license or provider fee".to_string(),
-            };
-            (ChargeType::Free, None, reason)
-        };
-        Ok(Price {
-            image_id: id.clone(),
-            region: region.to_string(),
-            free: charge_type == ChargeType::Free,
-            charge_type,
-            fee,
-            reason,
-        })
-    }
-
     /// An image this account may use in `region`, of whatever kind.
     fn usable_row_in(
         &self,
@@ -505,23 +458,6 @@ fn check_name_free(c: &Connection, region: &str, owner: &AccountId, name: &str) 
         )),
         None => Ok(()),
     }
-}
-
-/// The custom-image quota of an account in a region.
-fn check_quota(c: &Connection, region: &str, owner: &AccountId) -> Result<()> {
-    let quota = setting_in(c, &CUSTOM_IMAGE_QUOTA)?;
-    let used: i64 = c
-        .prepare_cached(
-            "SELECT count(*) FROM images WHERE region = ?1 AND kind = 'CUSTOM' AND owner = ?2",
-        )?
-        .query_row(params![region, owner.as_str()], |r| r.get(0))?;
-    if used.max(0) as u64 >= quota {
-        return Err(Error::new(
-            "ImageQuotaLimitExceeded",
-            format!("{region} already holds {used} of this account's {quota} custom images; delete one first (see quota.json)"),
-        ));
-    }
-    Ok(())
 }
 
 /// CPU cores and memory (GiB) of an instance type such as `S5.MEDIUM2` or `SA2.2XLARGE16`.
@@ -817,8 +753,7 @@ impl ImageService for LocalService {
     }
 
     fn price(&self, region: &str, kind: ImageKind, id: &ImageId) -> Result<Price> {
-        let row = self.visible_row(region, kind, id)?;
-        self.price_of(row, region, kind, id)
+        fees::price(self, region, kind, id)
     }
 
     fn image_view(&self, region: &str, kind: ImageKind, id: &ImageId) -> Result<ImageView> {
@@ -844,22 +779,7 @@ impl ImageService for LocalService {
     }
 
     fn quota(&self, region: &str) -> Result<Quota> {
-        self.region(region)?;
-        let used: i64 = self.store.with_conn(|c| {
-            Ok(c.prepare_cached(
-                "SELECT count(*) FROM images WHERE region = ?1 AND kind = 'CUSTOM' AND owner = ?2",
-            )?
-            .query_row(params![region, self.account.as_str()], |r| r.get(0))?)
-        })?;
-        Ok(Quota {
-            custom_image_quota: self
-                .store
-                .setting_u64(CUSTOM_IMAGE_QUOTA.key, CUSTOM_IMAGE_QUOTA.default)?,
-            custom_images_used: used.max(0) as u64,
-            share_limit_per_image: self
-                .store
-                .setting_u64(SHARE_LIMIT.key, SHARE_LIMIT.default)?,
-        })
+        quota::quota(self, region)
     }
 
     fn import_os(&self, region: &str) -> Result<ImportImageOs> {
@@ -1947,26 +1867,6 @@ mod tests {
             public[0].price,
             s.price(GZ, ImageKind::Public, &id("img-9qabwvbn")).unwrap()
         );
-    }
-
-    #[test]
-    fn quota_per_region_counts_every_custom_image() {
-        let w = world();
-        w.store.set_meta("custom_image_quota", "2").unwrap();
-        let s = w.service(OWNER, 0);
-        custom(&s, GZ, "a");
-        custom(&s, GZ, "b");
-        let instances = launch_one(&s, GZ);
-        let spec = CreateImageSpec {
-            image_name: "c".into(),
-            ..Default::default()
-        };
-        assert_eq!(
-            code(s.create_image(GZ, &instances[0], &spec)),
-            "ImageQuotaLimitExceeded"
-        );
-        assert_eq!(s.quota(GZ).unwrap().custom_images_used, 2);
-        custom(&s, "ap-shanghai", "c");
     }
 
     #[test]
