@@ -6,6 +6,7 @@ mod faults;
 mod fees;
 mod ids;
 pub mod import;
+mod instances;
 mod journal;
 mod quota;
 mod rows;
@@ -36,15 +37,17 @@ use settings::{setting_in, SHARE_LIMIT};
 use store::Store;
 
 use faults::take_injection;
-pub use faults::INJECTIONS;
-use ids::{new_image_id, new_instance_id, random_suffix};
+use ids::{new_image_id, random_suffix};
+use instances::require_settled;
 use journal::prune_journal;
 use quota::check_quota;
 use rows::{
-    column_error, entry_row, fee_values, image_row, insert_image_row, instance_row, ImageRow,
-    InstanceRow, NewImageRow, IMAGE_COLUMNS, INSTANCE_COLUMNS,
+    column_error, entry_row, image_row, insert_image_row, ImageRow, NewImageRow, IMAGE_COLUMNS,
 };
-use transitions::{operation_state, settle};
+use transitions::settle;
+
+pub use faults::INJECTIONS;
+pub use instances::instance_count;
 
 /// The local emulator, acting as one account of a store.
 pub struct LocalService {
@@ -146,24 +149,6 @@ impl LocalService {
                 }
                 tx.prepare_cached("DELETE FROM images WHERE region = ?1 AND image_id = ?2")?
                     .execute(params![region, image.as_str()])?;
-            }
-            Ok(())
-        })
-    }
-
-    /// TerminateInstances for several instances: all of them or none.
-    pub fn terminate_instances(&self, region: &str, instances: &[InstanceId]) -> Result<()> {
-        self.command_tx(|tx| {
-            for instance in instances {
-                self.instance_in(tx, region, instance)?;
-                tx.prepare_cached(
-                    "DELETE FROM instances WHERE region = ?1 AND instance_id = ?2 AND owner = ?3",
-                )?
-                .execute(params![
-                    region,
-                    instance.as_str(),
-                    self.account.as_str()
-                ])?;
             }
             Ok(())
         })
@@ -340,51 +325,6 @@ impl LocalService {
             Err(e) => Err(e),
         }
     }
-
-    fn instance_in(&self, c: &Connection, region: &str, id: &InstanceId) -> Result<InstanceRow> {
-        self.region(region)?;
-        let sql = format!(
-            "SELECT {INSTANCE_COLUMNS} FROM instances WHERE region = ?1 AND instance_id = ?2 AND owner = ?3"
-        );
-        c.prepare_cached(&sql)?
-            .query_row(
-                params![region, id.as_str(), self.account.as_str()],
-                instance_row,
-            )
-            .optional()?
-            .ok_or_else(|| {
-                Error::new(
-                    "InvalidInstanceId.NotFound",
-                    format!("no instance {id} of this account in {region}"),
-                )
-            })
-    }
-
-    /// Refuses work on an instance that is still busy with earlier work.
-    fn require_settled(instance: &InstanceRow, operation: &str) -> Result<()> {
-        match instance.instance.instance_state.as_str() {
-            "RUNNING" | "STOPPED" => Ok(()),
-            state => {
-                let word: String = state
-                    .split('_')
-                    .map(|w| {
-                        let mut cs = w.chars();
-                        match cs.next() {
-                            Some(first) => first.to_string() + &cs.as_str().to_lowercase(),
-                            None => String::new(),
-                        }
-                    })
-                    .collect();
-                Err(Error::new(
-                    format!("UnsupportedOperation.InstanceState{word}"),
-                    format!(
-                        "instance {} is {state}: {operation} needs it RUNNING or STOPPED; try again when its state file says RUNNING",
-                        instance.instance.instance_id
-                    ),
-                ))
-            }
-        }
-    }
 }
 
 /// How long an import may take to open and read its file's header.
@@ -458,44 +398,6 @@ fn check_name_free(c: &Connection, region: &str, owner: &AccountId, name: &str) 
         )),
         None => Ok(()),
     }
-}
-
-/// CPU cores and memory (GiB) of an instance type such as `S5.MEDIUM2` or `SA2.2XLARGE16`.
-fn instance_type_size(instance_type: &str) -> Result<(i64, i64)> {
-    let malformed = || {
-        Error::new(
-            "InvalidInstanceType.Malformed",
-            format!(
-                "`{instance_type}` is not an instance type such as S5.MEDIUM2 or SA2.2XLARGE16"
-            ),
-        )
-    };
-    let (family, size) = instance_type.split_once('.').ok_or_else(malformed)?;
-    let family_ok = !family.is_empty()
-        && family.starts_with(|c: char| c.is_ascii_uppercase())
-        && family
-            .chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
-    if !family_ok {
-        return Err(malformed());
-    }
-    let word_len = size.trim_end_matches(|c: char| c.is_ascii_digit()).len();
-    let (word, memory) = size.split_at(word_len);
-    let memory: i64 = memory.parse().map_err(|_| malformed())?;
-    let cpu = match word {
-        "SMALL" => 1,
-        "MEDIUM" => 2,
-        "LARGE" => 4,
-        "XLARGE" => 8,
-        w => match w.strip_suffix("XLARGE").and_then(|n| n.parse::<i64>().ok()) {
-            Some(n) if (1..=64).contains(&n) => 4 * n,
-            _ => return Err(malformed()),
-        },
-    };
-    if !(1..=4096).contains(&memory) {
-        return Err(malformed());
-    }
-    Ok((cpu, memory))
 }
 
 /// Names counted by one statement of `name_counts`.
@@ -788,26 +690,11 @@ impl ImageService for LocalService {
     }
 
     fn list_instances(&self, region: &str) -> Result<Vec<InstanceEntry>> {
-        self.region(region)?;
-        self.store.with_conn(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT instance_id, created_time FROM instances
-                 WHERE owner = ?1 AND region = ?2 ORDER BY instance_id",
-            )?;
-            let rows = stmt.query_map(params![self.account.as_str(), region], |r| {
-                let id: String = r.get(0)?;
-                Ok(InstanceEntry {
-                    instance_id: InstanceId::parse(&id).map_err(|e| column_error(0, e))?,
-                    created_time: r.get(1)?,
-                })
-            })?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-        })
+        instances::list_instances(self, region)
     }
 
     fn instance(&self, region: &str, id: &InstanceId) -> Result<Instance> {
-        self.store
-            .with_conn(|c| Ok(self.instance_in(c, region, id)?.instance))
+        instances::instance(self, region, id)
     }
 
     fn run_instances(
@@ -817,127 +704,7 @@ impl ImageService for LocalService {
         image: &ImageId,
         spec: &LaunchSpec,
     ) -> Result<Vec<InstanceId>> {
-        self.throttle()?;
-        let count = spec.instance_count.unwrap_or(1);
-        if !(1..=100).contains(&count) {
-            return Err(Error::new(
-                "InvalidParameterValue.Range",
-                format!(
-                    "InstanceCount {count} is out of range: launch 1 to 100 instances at a time"
-                ),
-            ));
-        }
-        if let Some(named) = &spec.image_id {
-            if named != image.as_str() {
-                return Err(Error::new(
-                    "InvalidParameterValue",
-                    format!("ImageId {named} differs from the image whose launch file was written ({image})"),
-                ));
-            }
-        }
-        let instance_type = spec.instance_type.as_deref().unwrap_or("S5.MEDIUM2");
-        let (cpu, memory) = instance_type_size(instance_type)?;
-        match spec.instance_charge_type.as_deref() {
-            None | Some("POSTPAID_BY_HOUR") | Some("PREPAID") | Some("SPOTPAID") => {}
-            Some(other) => {
-                return Err(Error::new(
-                    "InvalidParameterValue",
-                    format!("InstanceChargeType `{other}` is not one of POSTPAID_BY_HOUR, PREPAID, SPOTPAID"),
-                ))
-            }
-        }
-        let zone = match &spec.placement {
-            Some(p) => {
-                let in_region = p
-                    .zone
-                    .strip_prefix(region)
-                    .and_then(|rest| rest.strip_prefix('-'))
-                    .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
-                if !in_region {
-                    return Err(Error::new(
-                        "InvalidZone.MismatchRegion",
-                        format!(
-                            "zone `{}` is not a zone of {region} (such as {region}-1)",
-                            p.zone
-                        ),
-                    ));
-                }
-                p.zone.clone()
-            }
-            None => format!("{region}-1"),
-        };
-        let name = spec
-            .instance_name
-            .clone()
-            .unwrap_or_else(|| "未命名".to_string());
-        if name.chars().count() > 128 {
-            return Err(Error::new(
-                "InvalidParameterValue.TooLarge",
-                "InstanceName has more than 128 characters",
-            ));
-        }
-        let (state, final_state, due) = self.transition("PENDING", "RUNNING")?;
-        let operation_state = operation_state(due);
-        self.store.with_tx(|tx| {
-            settle(tx)?;
-            let row = self.visible_row_in(tx, region, kind, image)?;
-            if row.image.image_state != ImageState::Normal {
-                return Err(Error::new(
-                    "InvalidParameterValue.InvalidImageState",
-                    format!(
-                        "image {image} is {}: only NORMAL images can be launched",
-                        row.image.image_state.as_str()
-                    ),
-                ));
-            }
-            let created = format_api_time(SystemTime::now());
-            let mut ids = Vec::new();
-            for n in 1..=count {
-                let id = new_instance_id(tx)?;
-                let instance_name = if count > 1 { format!("{name}{n}") } else { name.clone() };
-                let suffix = random_suffix()?;
-                let octets = suffix.as_bytes();
-                let ip = format!("10.{}.{}.{}", octets[0] % 250, octets[1], octets[2] % 250 + 2);
-                let fee = fee_values(row.fee.as_ref());
-                tx.prepare_cached(
-                    "INSERT INTO instances (region, instance_id, owner, instance_name, instance_type,
-                        cpu, memory, zone, private_ip, image_id, image_size, os_name, platform,
-                        architecture, license_type, instance_state, transition_final,
-                        transition_due, latest_operation, latest_operation_state, created_time,
-                        fee_unit_price, fee_charge_unit, fee_currency, fee_provider)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                        ?16, ?17, ?18, 'RunInstances', ?19, ?20, ?21, ?22, ?23, ?24)",
-                )?
-                .execute(params![
-                    region,
-                    id.as_str(),
-                    self.account.as_str(),
-                    instance_name,
-                    instance_type,
-                    cpu,
-                    memory,
-                    zone,
-                    ip,
-                    image.as_str(),
-                    row.image.image_size,
-                    row.image.os_name,
-                    row.image.platform,
-                    row.image.architecture,
-                    row.image.license_type,
-                    state,
-                    final_state,
-                    due,
-                    operation_state,
-                    created,
-                    fee.0,
-                    fee.1,
-                    fee.2,
-                    row.provider.as_deref(),
-                ])?;
-                ids.push(id);
-            }
-            Ok(ids)
-        })
+        instances::run_instances(self, region, kind, image, spec)
     }
 
     fn create_image(
@@ -980,7 +747,7 @@ impl ImageService for LocalService {
             };
             let (state, final_state, due) = self.transition("CREATING", outcome)?;
             let source = self.instance_in(tx, region, instance)?;
-            Self::require_settled(&source, "CreateImage")?;
+            require_settled(&source, "CreateImage")?;
             check_name_free(tx, region, &self.account, &spec.image_name)?;
             check_quota(tx, region, &self.account)?;
             let id = new_image_id(tx)?;
@@ -1016,53 +783,7 @@ impl ImageService for LocalService {
     }
 
     fn reset_instance(&self, region: &str, instance: &InstanceId, image: &ImageId) -> Result<()> {
-        self.throttle()?;
-        let (state, final_state, due) = self.transition("REBOOTING", "RUNNING")?;
-        let operation_state = operation_state(due);
-        self.store.with_tx(|tx| {
-            settle(tx)?;
-            let current = self.instance_in(tx, region, instance)?;
-            Self::require_settled(&current, "ResetInstance")?;
-            let (_, row) = self.usable_row_in(tx, region, image)?;
-            if row.image.image_state != ImageState::Normal {
-                return Err(Error::new(
-                    "InvalidParameterValue.InvalidImageState",
-                    format!(
-                        "image {image} is {}: an instance can be reset only from a NORMAL image",
-                        row.image.image_state.as_str()
-                    ),
-                ));
-            }
-            let fee = fee_values(row.fee.as_ref());
-            tx.prepare_cached(
-                "UPDATE instances SET image_id = ?1, image_size = ?2, os_name = ?3, platform = ?4,
-                    architecture = ?5, license_type = ?6, instance_state = ?7,
-                    transition_final = ?8, transition_due = ?9, latest_operation = 'ResetInstance',
-                    latest_operation_state = ?10, fee_unit_price = ?11, fee_charge_unit = ?12,
-                    fee_currency = ?13, fee_provider = ?14
-                 WHERE region = ?15 AND instance_id = ?16 AND owner = ?17",
-            )?
-            .execute(params![
-                image.as_str(),
-                row.image.image_size,
-                row.image.os_name,
-                row.image.platform,
-                row.image.architecture,
-                row.image.license_type,
-                state,
-                final_state,
-                due,
-                operation_state,
-                fee.0,
-                fee.1,
-                fee.2,
-                row.provider.as_deref(),
-                region,
-                instance.as_str(),
-                self.account.as_str(),
-            ])?;
-            Ok(())
-        })
+        instances::reset_instance(self, region, instance, image)
     }
 
     fn terminate_instance(&self, region: &str, instance: &InstanceId) -> Result<()> {
@@ -1701,11 +1422,6 @@ pub fn image_counts(store: &Store) -> Result<HashMap<String, i64>> {
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
         Ok(rows.collect::<rusqlite::Result<HashMap<_, _>>>()?)
     })
-}
-
-/// How many instances the store holds, of every account, for `store info`.
-pub fn instance_count(store: &Store) -> Result<i64> {
-    store.with_conn(|c| Ok(c.query_row("SELECT count(*) FROM instances", [], |r| r.get(0))?))
 }
 
 #[cfg(test)]
