@@ -265,12 +265,14 @@ fn check_launch<'a>(region: &str, image: &ImageId, spec: &'a LaunchSpec) -> Resu
     let (cpu, memory) = instance_type_size(instance_type)?;
     match spec.instance_charge_type.as_deref() {
         None | Some("POSTPAID_BY_HOUR") | Some("PREPAID") | Some("SPOTPAID") => {}
-        Some(other) => return Err(Error::new(
-            "InvalidParameterValue",
-            format!(
+        Some(other) => {
+            return Err(Error::new(
+                "InvalidParameterValue",
+                format!(
                 "InstanceChargeType `{other}` is not one of POSTPAID_BY_HOUR, PREPAID, SPOTPAID"
             ),
-        )),
+            ))
+        }
     }
     let zone = match &spec.placement {
         Some(p) => {

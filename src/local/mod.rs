@@ -11,6 +11,7 @@ mod journal;
 mod quota;
 mod rows;
 pub mod settings;
+mod sharing;
 pub mod store;
 #[cfg(test)]
 mod testing;
@@ -19,7 +20,7 @@ mod transitions;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -33,7 +34,6 @@ use crate::service::{Caller, ChangeCursor, Changes, ImageService, ImageView};
 use catalog::Catalog;
 use import::probe::Probe;
 use import::{caller, probe};
-use settings::{setting_in, SHARE_LIMIT};
 use store::Store;
 
 use faults::take_injection;
@@ -41,9 +41,8 @@ use ids::{new_image_id, random_suffix};
 use instances::require_settled;
 use journal::prune_journal;
 use quota::check_quota;
-use rows::{
-    column_error, entry_row, image_row, insert_image_row, ImageRow, NewImageRow, IMAGE_COLUMNS,
-};
+use rows::{entry_row, image_row, insert_image_row, ImageRow, NewImageRow, IMAGE_COLUMNS};
+use sharing::{is_shared_with, share_count, shares_between, shares_in};
 use transitions::settle;
 
 pub use faults::INJECTIONS;
@@ -87,39 +86,6 @@ impl LocalService {
         })
     }
 
-    /// The accounts one of this account's custom images is shared with, with when
-    /// (DescribeImageSharePermission), in the order they were added.
-    pub fn share_permissions(
-        &self,
-        region: &str,
-        image: &ImageId,
-    ) -> Result<Vec<(AccountId, String)>> {
-        self.store.with_conn(|c| {
-            self.visible_row_in(c, region, ImageKind::Custom, image)?;
-            Self::shares_in(c, region, image)
-        })
-    }
-
-    /// The accounts an image is shared with, and since when, oldest first.
-    fn shares_in(
-        c: &Connection,
-        region: &str,
-        image: &ImageId,
-    ) -> Result<Vec<(AccountId, String)>> {
-        let mut stmt = c.prepare_cached(
-            "SELECT account_id, created_time FROM shares WHERE region = ?1 AND image_id = ?2
-             ORDER BY created_time, account_id",
-        )?;
-        let rows = stmt.query_map(params![region, image.as_str()], |r| {
-            let id: String = r.get(0)?;
-            Ok((
-                AccountId::parse(&id).map_err(|e| column_error(0, e))?,
-                r.get::<_, String>(1)?,
-            ))
-        })?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-    }
-
     /// DeleteImages for several images: all of them or none.
     pub fn delete_images(&self, region: &str, images: &[ImageId]) -> Result<()> {
         self.command_tx(|tx| {
@@ -138,9 +104,7 @@ impl LocalService {
                         ),
                     ));
                 }
-                let shares: i64 = tx
-                    .prepare_cached("SELECT count(*) FROM shares WHERE region = ?1 AND image_id = ?2")?
-                    .query_row(params![region, image.as_str()], |r| r.get(0))?;
+                let shares = share_count(tx, region, image)?;
                 if shares > 0 {
                     return Err(Error::new(
                         "InvalidImageId.InShared",
@@ -188,18 +152,6 @@ impl LocalService {
             .optional()?)
     }
 
-    fn is_shared_with_me(&self, c: &Connection, region: &str, id: &ImageId) -> Result<bool> {
-        let mut stmt = c.prepare_cached(
-            "SELECT 1 FROM shares WHERE region = ?1 AND image_id = ?2 AND account_id = ?3",
-        )?;
-        Ok(stmt
-            .query_row(params![region, id.as_str(), self.account.as_str()], |_| {
-                Ok(())
-            })
-            .optional()?
-            .is_some())
-    }
-
     /// The stored image if this account sees it as `kind` in `region`.
     fn visible_row_in(
         &self,
@@ -217,7 +169,7 @@ impl LocalService {
             ImageKind::Marketplace => row.kind == "MARKETPLACE",
             ImageKind::Custom => row.kind == "CUSTOM" && mine,
             ImageKind::Shared => {
-                row.kind == "CUSTOM" && !mine && self.is_shared_with_me(c, region, id)?
+                row.kind == "CUSTOM" && !mine && is_shared_with(c, region, id, &self.account)?
             }
         };
         if visible {
@@ -329,23 +281,6 @@ impl LocalService {
 
 /// How long an import may take to open and read its file's header.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// The accounts of one share or unshare command, each once.
-fn distinct_accounts(accounts: &[AccountId]) -> Result<Vec<AccountId>> {
-    if accounts.is_empty() {
-        return Err(Error::new("MissingParameter", "no account IDs were given"));
-    }
-    let mut seen = std::collections::HashSet::with_capacity(accounts.len());
-    for account in accounts {
-        if !seen.insert(account) {
-            return Err(Error::new(
-                "InvalidParameterValue",
-                format!("account {account} is listed twice"),
-            ));
-        }
-    }
-    Ok(accounts.to_vec())
-}
 
 /// ImageName: 1 to 60 characters.
 fn check_image_name(name: &str) -> Result<()> {
@@ -607,8 +542,7 @@ impl ImageService for LocalService {
             let Some(rows) = self.rows_from(&tx, region, kind, first, backwards, limit)? else {
                 return Ok(None);
             };
-            let mut shares: HashMap<ImageId, Vec<AccountId>> = HashMap::new();
-            if kind == ImageKind::Custom {
+            let shares: HashMap<ImageId, Vec<AccountId>> = if kind == ImageKind::Custom {
                 let (low, high) = match (rows.first(), rows.last()) {
                     (Some(a), Some(b)) if backwards => {
                         (b.image.image_id.clone(), a.image.image_id.clone())
@@ -616,24 +550,10 @@ impl ImageService for LocalService {
                     (Some(a), Some(b)) => (a.image.image_id.clone(), b.image.image_id.clone()),
                     _ => return Ok(None),
                 };
-                let mut stmt = tx.prepare_cached(
-                    "SELECT image_id, account_id FROM shares
-                     WHERE region = ?1 AND image_id >= ?2 AND image_id <= ?3
-                     ORDER BY image_id, created_time, account_id",
-                )?;
-                let pairs = stmt.query_map(params![region, low.as_str(), high.as_str()], |r| {
-                    let image: String = r.get(0)?;
-                    let account: String = r.get(1)?;
-                    Ok((
-                        ImageId::parse(&image).map_err(|e| column_error(0, e))?,
-                        AccountId::parse(&account).map_err(|e| column_error(1, e))?,
-                    ))
-                })?;
-                for pair in pairs {
-                    let (image, account) = pair?;
-                    shares.entry(image).or_default().push(account);
-                }
-            }
+                shares_between(&tx, region, &low, &high)?
+            } else {
+                HashMap::new()
+            };
             tx.commit()?;
             Ok(Some((rows, shares)))
         })?;
@@ -664,7 +584,7 @@ impl ImageService for LocalService {
             let tx = c.unchecked_transaction()?;
             let row = self.visible_row_in(&tx, region, kind, id)?;
             let shares = if kind == ImageKind::Custom {
-                Some(Self::shares_in(&tx, region, id)?)
+                Some(shares_in(&tx, region, id)?)
             } else {
                 None
             };
@@ -791,11 +711,7 @@ impl ImageService for LocalService {
     }
 
     fn share_accounts(&self, region: &str, image: &ImageId) -> Result<Vec<AccountId>> {
-        Ok(self
-            .share_permissions(region, image)?
-            .into_iter()
-            .map(|(account, _)| account)
-            .collect())
+        sharing::share_accounts(self, region, image)
     }
 
     fn modify_image(
@@ -833,113 +749,11 @@ impl ImageService for LocalService {
     }
 
     fn share_image(&self, region: &str, image: &ImageId, accounts: &[AccountId]) -> Result<()> {
-        self.command_tx(|tx| {
-            let accounts = distinct_accounts(accounts)?;
-            settle(tx)?;
-            let row = self.own_custom_in(tx, region, image, "ModifyImageSharePermission")?;
-            if row.image.image_state != ImageState::Normal {
-                return Err(Error::new(
-                    "InvalidImageId.IncorrectState",
-                    format!(
-                        "image {image} is {}: only NORMAL images can be shared",
-                        row.image.image_state.as_str()
-                    ),
-                ));
-            }
-            if row.image.license_type == "BYOL" {
-                return Err(Error::new(
-                    "FailedOperation.BYOLImageShareFailed",
-                    format!("image {image} brings its own license (BYOL) and cannot be shared"),
-                ));
-            }
-            let limit = setting_in(tx, &SHARE_LIMIT)?;
-            let current: i64 = tx
-                .prepare_cached("SELECT count(*) FROM shares WHERE region = ?1 AND image_id = ?2")?
-                .query_row(params![region, image.as_str()], |r| r.get(0))?;
-            // A write that could never fit is refused before any per-account check.
-            if accounts.len() as u64 > limit {
-                return Err(Error::new(
-                    "OverQuota",
-                    format!(
-                        "{} accounts in one write pass the limit of {limit} accounts per image",
-                        accounts.len()
-                    ),
-                ));
-            }
-            for account in &accounts {
-                if *account == self.account {
-                    return Err(Error::new(
-                        "InvalidAccountIs.YourSelf",
-                        format!("{account} is this account: an image cannot be shared with its owner"),
-                    ));
-                }
-                if !store::account_known(tx, account)? {
-                    return Err(Error::new(
-                        "InvalidAccountId.NotFound",
-                        format!("account {account} does not exist"),
-                    ));
-                }
-                let already = tx
-                    .prepare_cached(
-                        "SELECT 1 FROM shares WHERE region = ?1 AND image_id = ?2 AND account_id = ?3",
-                    )?
-                    .query_row(params![region, image.as_str(), account.as_str()], |_| Ok(()))
-                    .optional()?
-                    .is_some();
-                if already {
-                    return Err(Error::new(
-                        "FailedOperation.AccountAlreadyExists",
-                        format!("image {image} is already shared with {account}"),
-                    ));
-                }
-            }
-            let total = current.max(0) as u64 + accounts.len() as u64;
-            if total > limit {
-                return Err(Error::new(
-                    "OverQuota",
-                    format!(
-                        "image {image} is shared with {current} accounts; {} more would pass the limit of {limit} per image",
-                        accounts.len()
-                    ),
-                ));
-            }
-            let now = format_api_time(SystemTime::now());
-            for account in &accounts {
-                tx.prepare_cached(
-                    "INSERT INTO shares (region, image_id, account_id, created_time) VALUES (?1, ?2, ?3, ?4)",
-                )?
-                .execute(params![region, image.as_str(), account.as_str(), now])?;
-            }
-            Ok(())
-        })
+        sharing::share_image(self, region, image, accounts)
     }
 
     fn unshare_image(&self, region: &str, image: &ImageId, accounts: &[AccountId]) -> Result<()> {
-        self.command_tx(|tx| {
-            let accounts = distinct_accounts(accounts)?;
-            self.own_custom_in(tx, region, image, "ModifyImageSharePermission")?;
-            for account in &accounts {
-                if *account == self.account {
-                    return Err(Error::new(
-                        "InvalidAccountIs.YourSelf",
-                        format!("{account} is this account: an image is never shared with its owner"),
-                    ));
-                }
-                let removed = tx
-                    .prepare_cached(
-                        "DELETE FROM shares WHERE region = ?1 AND image_id = ?2 AND account_id = ?3",
-                    )?
-                    .execute(params![region, image.as_str(), account.as_str()])?;
-                if removed == 0 {
-                    // The transaction is dropped: no account of this write is unshared.
-                    return Err(Error::new(
-                        "InvalidAccountId.NotFound",
-                        format!("image {image} is not shared with {account}"),
-                    ));
-                }
-            }
-            Ok(())
-        })
+        sharing::unshare_image(self, region, image, accounts)
     }
 
     fn sync_images(
@@ -1616,64 +1430,6 @@ mod tests {
     }
 
     #[test]
-    fn sharing_rules() {
-        let w = world();
-        w.store.set_meta("share_limit", "1").unwrap();
-        let s = w.service(OWNER, 0);
-        let image = custom(&s, GZ, "shared");
-        assert_eq!(
-            code(s.share_image(GZ, &image, &[account(OWNER)])),
-            "InvalidAccountIs.YourSelf"
-        );
-        assert_eq!(
-            code(s.share_image(GZ, &image, &[account("100000000009")])),
-            "InvalidAccountId.NotFound"
-        );
-        assert_eq!(
-            code(s.share_image(GZ, &image, &[account(FRIEND), account(FRIEND)])),
-            "InvalidParameterValue"
-        );
-        s.share_image(GZ, &image, &[account(FRIEND)]).unwrap();
-        assert_eq!(
-            code(s.share_image(GZ, &image, &[account(FRIEND)])),
-            "FailedOperation.AccountAlreadyExists"
-        );
-        w.store.add_account(&account("100000000003")).unwrap();
-        assert_eq!(
-            code(s.share_image(GZ, &image, &[account("100000000003")])),
-            "OverQuota"
-        );
-        assert_eq!(s.share_accounts(GZ, &image).unwrap(), vec![account(FRIEND)]);
-        // The receiver sees it in that region only, and cannot change it.
-        let f = w.service(FRIEND, 0);
-        assert_eq!(f.list_images(GZ, ImageKind::Shared).unwrap().len(), 1);
-        assert!(f
-            .list_images("ap-shanghai", ImageKind::Shared)
-            .unwrap()
-            .is_empty());
-        assert_eq!(
-            code(f.modify_image(GZ, &image, Some("mine"), None)),
-            "UnsupportedOperation.SharedImageModifyUnsupported"
-        );
-        assert_eq!(
-            code(f.share_image(GZ, &image, &[account(OWNER)])),
-            "UnsupportedOperation.SharedImageModifyUnsupported"
-        );
-        assert_eq!(
-            code(f.delete_image(GZ, &image)),
-            "UnsupportedOperation.SharedImageModifyUnsupported"
-        );
-        // Unsharing: all or nothing.
-        assert_eq!(
-            code(s.unshare_image(GZ, &image, &[account(FRIEND), account("100000000003")])),
-            "InvalidAccountId.NotFound"
-        );
-        assert_eq!(s.share_accounts(GZ, &image).unwrap().len(), 1);
-        s.unshare_image(GZ, &image, &[account(FRIEND)]).unwrap();
-        assert!(f.list_images(GZ, ImageKind::Shared).unwrap().is_empty());
-    }
-
-    #[test]
     fn only_normal_images_are_shared_or_copied_and_transitional_ones_stay() {
         let w = world();
         let s = w.service(OWNER, 60_000);
@@ -1820,26 +1576,6 @@ mod tests {
         assert_eq!(
             code(s.delete_image(GZ, &id("img-9qabwvbn"))),
             "InvalidImageId.NotFound"
-        );
-    }
-
-    #[test]
-    fn byol_images_are_not_shared() {
-        let w = world();
-        let s = w.service(OWNER, 0);
-        let image = custom(&s, GZ, "byol");
-        w.store
-            .with_tx(|tx| {
-                tx.execute(
-                    "UPDATE images SET license_type = 'BYOL' WHERE image_id = ?1",
-                    [image.as_str()],
-                )?;
-                Ok(())
-            })
-            .unwrap();
-        assert_eq!(
-            code(s.share_image(GZ, &image, &[account(FRIEND)])),
-            "FailedOperation.BYOLImageShareFailed"
         );
     }
 }
