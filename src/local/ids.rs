@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::error::{Error, Result};
-use crate::model::{ImageId, InstanceId};
+use crate::model::{ImageId, InstanceId, Snapshot};
 
 /// 8 random lowercase letters or digits, from the kernel's random source.
 pub(super) fn random_suffix() -> Result<String> {
@@ -46,4 +46,13 @@ pub(super) fn new_instance_id(c: &Connection) -> Result<InstanceId> {
             return Ok(id);
         }
     }
+}
+
+/// The snapshot set of a new image: its system disk, of `disk_size` GiB, under a new ID.
+pub(super) fn system_disk_snapshot(disk_size: i64) -> Result<Vec<Snapshot>> {
+    Ok(vec![Snapshot {
+        snapshot_id: format!("snap-{}", random_suffix()?),
+        disk_usage: "SYSTEM_DISK".into(),
+        disk_size,
+    }])
 }

@@ -11,6 +11,7 @@ pub(crate) use crate::model::{
     LaunchSpec,
 };
 pub(crate) use crate::service::ImageService;
+pub(crate) use std::collections::HashMap;
 
 use super::store::Store;
 use super::LocalService;
