@@ -56,12 +56,14 @@ fn copy_targets<'a>(
             ));
         }
         match kind {
-            ImageKind::Shared if target.region != region => return Err(Error::new(
-                "InvalidRegion.Unavailable",
-                format!(
+            ImageKind::Shared if target.region != region => {
+                return Err(Error::new(
+                    "InvalidRegion.Unavailable",
+                    format!(
                     "a shared image can only be copied into its own region ({region}), not {name}"
                 ),
-            )),
+                ))
+            }
             ImageKind::Shared => {}
             _ if target.region == region => {
                 return Err(Error::new(

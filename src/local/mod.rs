@@ -1,5 +1,13 @@
 //! The local backend: an embedded emulator of the image service, its state in one SQLite
 //! store that several accounts (several mounts) share.
+//!
+//! One module per resource holds its rules: `images` (visibility, CreateImage,
+//! ModifyImageAttribute, DeleteImages), `listings`, `instances` (RunInstances,
+//! ResetInstance, TerminateInstances), `sharing`, `copies` (SyncImages), `import`
+//! (ImportImage), `fees`, `quota`; beside them the mechanisms they share: `settings`,
+//! `transitions`, `faults`, `journal`, `ids`, `rows`, and the `store` itself (`seeding`
+//! writes to it directly, for tests and benchmarks). The [`ImageService`] implementation
+//! below only hands each call to its module.
 
 pub mod catalog;
 mod copies;
@@ -22,27 +30,17 @@ mod testing;
 mod transitions;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::{
     AccountId, AccountInfo, CreateImageSpec, Image, ImageEntry, ImageId, ImageKind, ImportImageOs,
     ImportImageSpec, Instance, InstanceEntry, InstanceId, LaunchSpec, Price, Quota, Region,
 };
 use crate::service::{Caller, ChangeCursor, Changes, ImageService, ImageView};
 use catalog::Catalog;
-use import::probe::Probe;
-use import::{caller, probe};
 use store::Store;
-
-use faults::take_injection;
-use ids::new_image_id;
-use images::{check_image_description, check_image_name, check_name_free};
-use quota::check_quota;
-use rows::{insert_image_row, NewImageRow};
-use transitions::settle;
 
 pub use faults::INJECTIONS;
 pub use images::image_counts;
@@ -106,9 +104,6 @@ impl LocalService {
         crate::model::find_region(&self.regions, region)
     }
 }
-
-/// How long an import may take to open and read its file's header.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(20);
 
 impl ImageService for LocalService {
     fn changes(&self, since: Option<ChangeCursor>) -> Result<Option<Changes>> {
@@ -193,8 +188,7 @@ impl ImageService for LocalService {
     }
 
     fn import_os(&self, region: &str) -> Result<ImportImageOs> {
-        self.region(region)?;
-        Ok(self.catalog.import_image_os.clone())
+        import::import_os(self, region)
     }
 
     fn list_instances(&self, region: &str) -> Result<Vec<InstanceEntry>> {
@@ -274,242 +268,6 @@ impl ImageService for LocalService {
         spec: &ImportImageSpec,
         caller: &Caller,
     ) -> Result<Option<ImageId>> {
-        self.throttle()?;
-        self.region(region)?;
-        let os = &self.catalog.import_image_os;
-        let windows = os
-            .import_image_os_list_supported
-            .windows
-            .contains(&spec.os_type);
-        let linux = os
-            .import_image_os_list_supported
-            .linux
-            .contains(&spec.os_type);
-        if !windows && !linux {
-            return Err(Error::new(
-                "InvalidImageOsType.Unsupported",
-                format!(
-                    "OsType `{}` cannot be imported; import-os.json lists the accepted ones",
-                    spec.os_type
-                ),
-            ));
-        }
-        let versions = os
-            .import_image_os_version_set
-            .iter()
-            .find(|v| v.os_name == spec.os_type);
-        if !versions.is_some_and(|v| v.os_versions.contains(&spec.os_version)) {
-            return Err(Error::new(
-                "InvalidImageOsVersion.Unsupported",
-                format!(
-                    "OsVersion `{}` of {} cannot be imported; accepted: {}",
-                    spec.os_version,
-                    spec.os_type,
-                    versions
-                        .map(|v| v.os_versions.join(", "))
-                        .unwrap_or_default()
-                ),
-            ));
-        }
-        if !versions.is_some_and(|v| v.architecture.contains(&spec.architecture)) {
-            return Err(Error::new(
-                "InvalidParameterValue",
-                format!(
-                    "Architecture `{}` is not accepted for {}; accepted: {}",
-                    spec.architecture,
-                    spec.os_type,
-                    versions
-                        .map(|v| v.architecture.join(", "))
-                        .unwrap_or_default()
-                ),
-            ));
-        }
-        let license = spec.license_type.as_deref().unwrap_or("TencentCloud");
-        if license != "TencentCloud" && license != "BYOL" {
-            return Err(Error::new(
-                "InvalidParameterValue.InvalidLicenseType",
-                format!("LicenseType `{license}` is not TencentCloud or BYOL"),
-            ));
-        }
-        if let Some(mode) = spec.boot_mode.as_deref() {
-            if mode != "Legacy BIOS" && mode != "UEFI" {
-                return Err(Error::new(
-                    "InvalidParameterValue.InvalidBootMode",
-                    format!("BootMode `{mode}` is not `Legacy BIOS` or `UEFI`"),
-                ));
-            }
-        }
-        check_image_name(&spec.image_name)?;
-        let description = spec.image_description.clone().unwrap_or_default();
-        check_image_description(&description)?;
-
-        let path = local_image_path(&spec.image_url, caller)?;
-        let shown = spec.image_url.as_str();
-        let url_error = |message: String, errno: i32| {
-            Error::with_errno("InvalidParameter.InvalidParameterUrlError", message, errno)
-        };
-        // Opened and probed on a thread of its own: a file that cannot be read promptly (one
-        // inside this very mount, while every FUSE worker waits) costs a timeout, not a hang.
-        let (done, outcome) = std::sync::mpsc::channel();
-        let (who, target) = (*caller, path.clone());
-        std::thread::Builder::new()
-            .name("imagefs-probe".into())
-            .spawn(move || {
-                let result = caller::open_as(&who, &target).and_then(|mut f| probe::probe(&mut f));
-                let _ = done.send(result);
-            })
-            .map_err(|e| Error::internal(format!("cannot start a probe: {e}")))?;
-        let found = match outcome.recv_timeout(PROBE_TIMEOUT) {
-            Ok(Ok(found)) => found,
-            Ok(Err(e)) => {
-                return Err(match e.raw_os_error() {
-                    Some(libc::ENOENT) | Some(libc::ENOTDIR) => {
-                        url_error(format!("{shown}: no such file"), libc::ENOENT)
-                    }
-                    Some(libc::EACCES) | Some(libc::EPERM) => url_error(
-                        format!("{shown}: permission denied (the file is read as uid {}, who wrote the command)", caller.uid),
-                        libc::EACCES,
-                    ),
-                    Some(libc::EINVAL) => url_error(format!("{shown} is not a regular file"), libc::EINVAL),
-                    _ => url_error(format!("{shown}: cannot read: {e}"), libc::EINVAL),
-                })
-            }
-            Err(_) => {
-                return Err(url_error(
-                    format!("{shown} could not be read within {} s (is it inside an imagefs mount?)", PROBE_TIMEOUT.as_secs()),
-                    libc::EAGAIN,
-                ))
-            }
-        };
-        let (format, virtual_size, file_size, problem) = match found {
-            Probe::Disk {
-                format,
-                virtual_size,
-                file_size,
-                problem,
-                ..
-            } => (format.name(), virtual_size, file_size, problem),
-            Probe::Iso { file_size } if spec.force => ("ISO", file_size, file_size, None),
-            Probe::Iso { .. } => {
-                return Err(Error::new(
-                    "InvalidParameterValue.ISOMustImportByForce",
-                    format!("{shown} is an ISO image: import it with \"Force\": true"),
-                ))
-            }
-            Probe::Unsupported(what) => {
-                return Err(Error::new(
-                    "InvalidParameterValue",
-                    format!(
-                        "{shown} is {what}; ImportImage takes RAW, QCOW2, VHD or VMDK disk images"
-                    ),
-                ))
-            }
-        };
-        const GIB: u64 = 1 << 30;
-        if file_size > 50 * GIB {
-            return Err(Error::new(
-                "InvalidParameterValue.TooLarge",
-                format!(
-                    "{shown} is {:.1} GiB; ImportImage takes files up to 50 GB",
-                    file_size as f64 / GIB as f64
-                ),
-            ));
-        }
-        if virtual_size > 500 * GIB {
-            return Err(Error::new(
-                "InvalidParameterValue.TooLarge",
-                format!(
-                    "{shown} is a {} GiB disk; imported system disks may be at most 500 GB",
-                    virtual_size.div_ceil(GIB)
-                ),
-            ));
-        }
-        if spec.dry_run {
-            return Ok(None);
-        }
-        let image_size = i64::try_from(virtual_size.div_ceil(GIB).max(1)).unwrap_or(i64::MAX);
-        if let Some(problem) = &problem {
-            log::info!("import of {shown} ({format}) will fail: {problem}");
-        }
-        let bits = if spec.architecture == "i386" {
-            "32位"
-        } else {
-            "64位"
-        };
-        let os_name = format!("{} {} {bits}", spec.os_type, spec.os_version);
-        let platform = if windows {
-            "Windows"
-        } else {
-            spec.os_type.as_str()
-        };
-        let architecture = if spec.architecture == "arm_64" {
-            "arm"
-        } else {
-            spec.architecture.as_str()
-        };
-        self.store.with_tx(|tx| {
-            settle(tx)?;
-            check_name_free(tx, region, &self.account, &spec.image_name)?;
-            check_quota(tx, region, &self.account)?;
-            // Taken with the insert: a refused import does not use up an injected failure.
-            let injected = take_injection(tx, "inject_import_fails")?;
-            let final_state = if problem.is_some() || injected {
-                "IMPORTFAILED"
-            } else {
-                "NORMAL"
-            };
-            let (state, pending_final, due) = self.transition("IMPORTING", final_state)?;
-            let id = new_image_id(tx)?;
-            insert_image_row(
-                tx,
-                &NewImageRow {
-                    region,
-                    image_id: &id,
-                    owner: &self.account,
-                    image_name: &spec.image_name,
-                    image_description: &description,
-                    os_name: &os_name,
-                    platform,
-                    architecture,
-                    image_size,
-                    image_source: "EXTERNAL_IMPORT",
-                    license_type: license,
-                    state,
-                    final_state: pending_final,
-                    due,
-                    snapshots: &[],
-                    fee: None,
-                    provider: None,
-                },
-            )?;
-            Ok(Some(id))
-        })
-    }
-}
-
-/// The local file an `ImageUrl` names: an absolute path, a `file://` URL, or a path relative
-/// to the working directory of the process that wrote the command.
-fn local_image_path(url: &str, caller: &Caller) -> Result<PathBuf> {
-    let refuse = |m: String| Error::new("InvalidParameter.InvalidParameterUrlError", m);
-    if url.contains('\0') {
-        return Err(refuse("ImageUrl contains a NUL byte".into()));
-    }
-    let path = match url.strip_prefix("file://") {
-        Some(rest) => rest,
-        None if url.contains("://") => {
-            return Err(refuse(format!(
-            "ImageUrl `{url}`: the local backend imports local files; give a path or a file:// URL"
-        )))
-        }
-        None => url,
-    };
-    if path.is_empty() {
-        return Err(refuse("ImageUrl is empty".into()));
-    }
-    let path = Path::new(path);
-    if path.is_absolute() {
-        Ok(path.to_path_buf())
-    } else {
-        Ok(PathBuf::from(format!("/proc/{}/cwd", caller.pid)).join(path))
+        import::import_image(self, region, spec, caller)
     }
 }
