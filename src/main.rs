@@ -11,6 +11,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use imagefs::fs::{ImageFs, MountSettings};
+use imagefs::local::settings::{SETTINGS, TRANSITION_DELAY};
 use imagefs::local::store::{default_store_path, Store};
 use imagefs::local::LocalService;
 use imagefs::model::AccountId;
@@ -592,28 +593,6 @@ fn seconds(value: f64) -> Result<Duration, Failure> {
     }
 }
 
-/// The settings `imagefs store` knows: (name, meta key, default, description).
-const SETTINGS: [(&str, &str, &str, &str); 3] = [
-    (
-        "custom-image-quota",
-        "custom_image_quota",
-        "10",
-        "custom images per account and region",
-    ),
-    (
-        "share-limit",
-        "share_limit",
-        "50",
-        "accounts one image can be shared with",
-    ),
-    (
-        "transition-delay",
-        "transition_delay_ms",
-        "2000",
-        "milliseconds asynchronous work takes",
-    ),
-];
-
 fn store_command(action: StoreAction, store_args: &StoreArgs) -> Result<(), Failure> {
     if let StoreAction::Reset { yes } = action {
         let path = store_path(store_args)?;
@@ -639,8 +618,7 @@ fn store_command(action: StoreAction, store_args: &StoreArgs) -> Result<(), Fail
     match action {
         StoreAction::Reset { .. } => {}
         StoreAction::Info => {
-            let version: i64 =
-                store.with_conn(|c| Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))?))?;
+            let version = store.schema_version()?;
             let size = std::fs::metadata(store.path())
                 .map(|m| m.len())
                 .unwrap_or(0);
@@ -651,13 +629,7 @@ fn store_command(action: StoreAction, store_args: &StoreArgs) -> Result<(), Fail
             let accounts = store.accounts()?;
             println!("accounts   {}", accounts.len());
             for (id, created) in &accounts {
-                let keys: i64 = store.with_conn(|c| {
-                    Ok(c.query_row(
-                        "SELECT count(*) FROM api_keys WHERE account_id = ?1",
-                        [id.as_str()],
-                        |r| r.get(0),
-                    )?)
-                })?;
+                let keys = store.key_count(id)?;
                 let mark = if *id == default { ", default" } else { "" };
                 println!("  {id}  created {created}, {keys} API key(s){mark}");
             }
@@ -672,9 +644,7 @@ fn store_command(action: StoreAction, store_args: &StoreArgs) -> Result<(), Fail
                     counts.get(kind).copied().unwrap_or(0)
                 );
             }
-            let instances: i64 = store.with_conn(|c| {
-                Ok(c.query_row("SELECT count(*) FROM instances", [], |r| r.get(0))?)
-            })?;
+            let instances = imagefs::local::instance_count(&store)?;
             println!("instances  {instances}");
             for (name, key) in imagefs::local::INJECTIONS {
                 let pending = store.meta(key)?.unwrap_or_else(|| "0".into());
@@ -693,26 +663,31 @@ fn store_command(action: StoreAction, store_args: &StoreArgs) -> Result<(), Fail
         }
         StoreAction::Settings => {
             println!("store {}", store.path().display());
-            for (name, key, default, what) in SETTINGS {
-                let value = store.meta(key)?.unwrap_or_else(|| default.to_string());
-                let shown = if key == "transition_delay_ms" {
+            for setting in SETTINGS {
+                let value = store
+                    .meta(setting.key)?
+                    .unwrap_or_else(|| setting.default.to_string());
+                let shown = if setting == TRANSITION_DELAY {
                     format!("{}", value.parse::<f64>().unwrap_or(0.0) / 1000.0)
                 } else {
                     value
                 };
-                println!("{name} = {shown}  ({what})");
+                println!("{} = {shown}  ({})", setting.name, setting.description);
             }
         }
         StoreAction::Set { key, value } => {
-            let (name, meta_key, _, _) = SETTINGS
-                .iter()
-                .find(|(name, ..)| *name == key)
+            let setting = SETTINGS
+                .into_iter()
+                .find(|s| s.name == key)
                 .ok_or_else(|| {
+                    let names: Vec<&str> = SETTINGS.iter().map(|s| s.name).collect();
                     Failure(format!(
-                        "unknown setting `{key}`; settings: custom-image-quota, share-limit, transition-delay"
+                        "unknown setting `{key}`; settings: {}",
+                        names.join(", ")
                     ))
                 })?;
-            let stored = if *meta_key == "transition_delay_ms" {
+            let name = setting.name;
+            let stored = if setting == TRANSITION_DELAY {
                 let secs: f64 = value
                     .parse()
                     .map_err(|_| Failure(format!("`{value}` is not a number of seconds")))?;
@@ -726,7 +701,7 @@ fn store_command(action: StoreAction, store_args: &StoreArgs) -> Result<(), Fail
                 }
                 n.to_string()
             };
-            store.set_meta(meta_key, &stored)?;
+            store.set_meta(setting.key, &stored)?;
             println!("{name} = {value}");
         }
     }

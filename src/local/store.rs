@@ -14,7 +14,8 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use crate::error::{Error, Result};
 use crate::local::catalog::Catalog;
-use crate::model::{format_api_time, AccountId};
+use crate::local::settings::{meta_value, CUSTOM_IMAGE_QUOTA, SHARE_LIMIT};
+use crate::model::{format_api_time, AccountId, Region};
 
 /// The schema version this build writes. A store with a higher one was written by a newer
 /// imagefs and is refused rather than misread.
@@ -23,14 +24,8 @@ pub const SCHEMA_VERSION: i64 = 5;
 /// The account a store creates on first use, used when a mount names none.
 pub const FIRST_ACCOUNT: &str = "100000000001";
 
-/// Defaults of the store's settings (the seed document's limits).
-pub const DEFAULT_CUSTOM_IMAGE_QUOTA: u64 = 10;
-pub const DEFAULT_SHARE_LIMIT: u64 = 50;
 /// Prepared statements each connection keeps.
 const STATEMENTS_CACHED: usize = 128;
-
-/// How long asynchronous work (create, import, copy, launch, reset) takes by default.
-pub const DEFAULT_TRANSITION_DELAY_MS: u64 = 2000;
 
 /// Idle connections kept for reuse; one per concurrent FUSE worker is plenty.
 const POOL_SIZE: usize = 8;
@@ -310,6 +305,16 @@ pub fn default_store_path() -> Option<PathBuf> {
     Some(base.join("imagefs").join("store.db"))
 }
 
+/// Whether the store knows `account`.
+pub(crate) fn account_known(c: &Connection, account: &AccountId) -> Result<bool> {
+    Ok(
+        c.prepare_cached("SELECT 1 FROM accounts WHERE account_id = ?1")?
+            .query_row([account.as_str()], |_| Ok(()))
+            .optional()?
+            .is_some(),
+    )
+}
+
 fn store_error(path: &Path, what: impl std::fmt::Display) -> Error {
     Error::internal(format!("store {}: {what}", path.display()))
 }
@@ -357,6 +362,11 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The schema version the store file is at.
+    pub fn schema_version(&self) -> Result<i64> {
+        self.with_conn(|c| Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))?))
     }
 
     fn connect(&self) -> Result<Connection> {
@@ -532,8 +542,11 @@ impl Store {
             )?;
             for (key, value) in [
                 ("default_account", FIRST_ACCOUNT.to_string()),
-                ("custom_image_quota", DEFAULT_CUSTOM_IMAGE_QUOTA.to_string()),
-                ("share_limit", DEFAULT_SHARE_LIMIT.to_string()),
+                (
+                    CUSTOM_IMAGE_QUOTA.key,
+                    CUSTOM_IMAGE_QUOTA.default.to_string(),
+                ),
+                (SHARE_LIMIT.key, SHARE_LIMIT.default.to_string()),
             ] {
                 tx.execute(
                     "INSERT INTO meta (key, value) VALUES (?1, ?2)",
@@ -561,11 +574,7 @@ impl Store {
     }
 
     fn seed(&self, conn: &Connection, catalog: Option<&str>) -> Result<()> {
-        let stored: Option<String> = conn
-            .query_row("SELECT value FROM meta WHERE key = 'catalog'", [], |r| {
-                r.get(0)
-            })
-            .optional()?;
+        let stored = meta_value(conn, "catalog")?;
         let wanted = match (catalog, &stored) {
             (Some(text), Some(old)) if text == old => return Ok(()),
             (Some(text), _) => text,
@@ -574,11 +583,7 @@ impl Store {
         };
         let parsed = Catalog::parse(wanted)?;
         let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
-        let stored_now: Option<String> = tx
-            .query_row("SELECT value FROM meta WHERE key = 'catalog'", [], |r| {
-                r.get(0)
-            })
-            .optional()?;
+        let stored_now = meta_value(&tx, "catalog")?;
         if stored_now.as_deref() == Some(wanted) {
             return Ok(());
         }
@@ -655,11 +660,7 @@ impl Store {
 
     /// A setting or other value of the `meta` table.
     pub fn meta(&self, key: &str) -> Result<Option<String>> {
-        self.with_conn(|c| {
-            Ok(c.prepare_cached("SELECT value FROM meta WHERE key = ?1")?
-                .query_row([key], |r| r.get(0))
-                .optional()?)
-        })
+        self.with_conn(|c| meta_value(c, key))
     }
 
     /// A numeric setting, or `default` when unset.
@@ -691,6 +692,23 @@ impl Store {
         Catalog::parse(&text)
     }
 
+    /// The regions of the catalog, in its order.
+    pub fn regions(&self) -> Result<Vec<Region>> {
+        self.with_conn(|c| {
+            let mut stmt =
+                c.prepare("SELECT region, region_name, mainland FROM regions ORDER BY position")?;
+            let rows = stmt.query_map([], |r| {
+                Ok(Region {
+                    region: r.get(0)?,
+                    region_name: r.get(1)?,
+                    region_state: "AVAILABLE".into(),
+                    mainland: r.get(2)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
     pub fn default_account(&self) -> Result<AccountId> {
         let id = self
             .meta("default_account")?
@@ -714,11 +732,7 @@ impl Store {
         let secret_id = format!("AKID{}", random_text(32)?);
         let secret_key = random_text(32)?;
         self.with_tx(|tx| {
-            let known = tx
-                .query_row("SELECT 1 FROM accounts WHERE account_id = ?1", [account.as_str()], |_| Ok(()))
-                .optional()?
-                .is_some();
-            if !known {
+            if !account_known(tx, account)? {
                 return Err(Error::new(
                     "InvalidAccountId.NotFound",
                     format!("account {account} does not exist (imagefs accounts add {account})"),
@@ -748,16 +762,19 @@ impl Store {
         }
     }
 
-    pub fn account_exists(&self, account: &AccountId) -> Result<bool> {
+    /// How many API keys `account` has.
+    pub fn key_count(&self, account: &AccountId) -> Result<i64> {
         self.with_conn(|c| {
             Ok(c.query_row(
-                "SELECT 1 FROM accounts WHERE account_id = ?1",
+                "SELECT count(*) FROM api_keys WHERE account_id = ?1",
                 [account.as_str()],
-                |_| Ok(()),
-            )
-            .optional()?
-            .is_some())
+                |r| r.get(0),
+            )?)
         })
+    }
+
+    pub fn account_exists(&self, account: &AccountId) -> Result<bool> {
+        self.with_conn(|c| account_known(c, account))
     }
 
     /// Every account with its creation time, oldest first.

@@ -94,112 +94,21 @@ pub fn probe(file: &mut File) -> std::io::Result<Probe> {
     let head = read_at(file, 0, 64 * 1024)?;
 
     if head.starts_with(b"QFI\xfb") {
-        let version = be_u32(&head, 4);
-        if !(2..=3).contains(&version) {
-            return Ok(Probe::Unsupported(format!("QCOW version {version}")));
-        }
-        if head.len() < 72 {
-            return Ok(disk(
-                DiskFormat::Qcow2,
-                0,
-                file_size,
-                Some("QCOW2 header is truncated".into()),
-            ));
-        }
-        let cluster_bits = be_u32(&head, 20);
-        let virtual_size = be_u64(&head, 24);
-        let l1_size = u64::from(be_u32(&head, 36));
-        let l1_offset = be_u64(&head, 40);
-        let problem = if !(9..=21).contains(&cluster_bits) {
-            Some(format!("QCOW2 cluster size 2^{cluster_bits} is invalid"))
-        } else if l1_offset.saturating_add(l1_size.saturating_mul(8)) > file_size {
-            Some("QCOW2 L1 table lies beyond the end of the file (truncated?)".into())
-        } else {
-            None
-        };
-        return Ok(disk(DiskFormat::Qcow2, virtual_size, file_size, problem));
+        return Ok(qcow2(&head, file_size));
     }
 
     if head.starts_with(b"KDMV") {
-        // Sparse VMDK extent: capacity in sectors.
-        let capacity = le_u64(&head, 12);
-        let grain = le_u64(&head, 20);
-        let descriptor_offset = le_u64(&head, 28);
-        let problem = if grain == 0 || !grain.is_power_of_two() {
-            Some("VMDK grain size is invalid".into())
-        } else if descriptor_offset.saturating_mul(512) > file_size {
-            Some("VMDK descriptor lies beyond the end of the file (truncated?)".into())
-        } else {
-            None
-        };
-        return Ok(disk(
-            DiskFormat::Vmdk,
-            capacity.saturating_mul(512),
-            file_size,
-            problem,
-        ));
+        return Ok(sparse_vmdk(&head, file_size));
     }
     if head.starts_with(b"# Disk DescriptorFile") {
-        // A descriptor-only VMDK: the extents' sector counts add up to the disk.
-        let text = String::from_utf8_lossy(&head);
-        let sectors: u64 = text
-            .lines()
-            .filter_map(|l| {
-                let mut words = l.split_whitespace();
-                match (words.next(), words.next()) {
-                    (Some("RW" | "RDONLY" | "NOACCESS"), Some(n)) => n.parse::<u64>().ok(),
-                    _ => None,
-                }
-            })
-            // A crafted descriptor must not wrap around to a small disk.
-            .fold(0u64, u64::saturating_add);
-        let problem = (sectors == 0).then(|| "VMDK descriptor lists no extents".to_string());
-        return Ok(disk(
-            DiskFormat::Vmdk,
-            sectors.saturating_mul(512),
-            file_size,
-            problem,
-        ));
+        return Ok(descriptor_vmdk(&head, file_size));
     }
 
     // VHD: a 512-byte footer "conectix" at the end (fixed and dynamic); dynamic disks also
     // carry a copy at the start.
     if file_size >= 512 {
-        let footer = read_at(file, file_size - 512, 512)?;
-        let start_copy = head.starts_with(b"conectix");
-        if footer.starts_with(b"conectix") || start_copy {
-            let footer = if footer.starts_with(b"conectix") {
-                footer
-            } else {
-                head[..512.min(head.len())].to_vec()
-            };
-            let current_size = be_u64(&footer, 48);
-            let disk_type = be_u32(&footer, 60);
-            let problem = match disk_type {
-                2 if file_size != current_size.saturating_add(512) => {
-                    Some("fixed VHD is shorter or longer than its disk (truncated?)".to_string())
-                }
-                2 => None,
-                3 | 4 => {
-                    let data_offset = be_u64(&footer, 16);
-                    if data_offset.saturating_add(8) > file_size {
-                        return Ok(disk(
-                            DiskFormat::Vhd,
-                            current_size,
-                            file_size,
-                            Some("dynamic VHD header lies beyond the end of the file".into()),
-                        ));
-                    }
-                    let header = read_at(file, data_offset, 8)?;
-                    if header.starts_with(b"cxsparse") && footer_at_end(file, file_size)? {
-                        None
-                    } else {
-                        Some("dynamic VHD header or footer is missing (truncated?)".to_string())
-                    }
-                }
-                other => Some(format!("VHD disk type {other} is invalid")),
-            };
-            return Ok(disk(DiskFormat::Vhd, current_size, file_size, problem));
+        if let Some(found) = vhd(file, &head, file_size)? {
+            return Ok(found);
         }
     }
 
@@ -211,9 +120,145 @@ pub fn probe(file: &mut File) -> std::io::Result<Probe> {
         }
     }
 
+    if let Some(what) = other_format(&head) {
+        return Ok(Probe::Unsupported(what.into()));
+    }
+    if file_size == 0 {
+        return Ok(Probe::Unsupported("an empty file".into()));
+    }
+    if file_size % 512 != 0 {
+        return Ok(Probe::Unsupported(format!(
+            "neither RAW (its {file_size} bytes are not whole 512-byte sectors) nor QCOW2, VHD or VMDK"
+        )));
+    }
+    Ok(disk(DiskFormat::Raw, file_size, file_size, None))
+}
+
+/// A file that starts with the QCOW magic.
+fn qcow2(head: &[u8], file_size: u64) -> Probe {
+    let version = be_u32(head, 4);
+    if !(2..=3).contains(&version) {
+        return Probe::Unsupported(format!("QCOW version {version}"));
+    }
+    if head.len() < 72 {
+        return disk(
+            DiskFormat::Qcow2,
+            0,
+            file_size,
+            Some("QCOW2 header is truncated".into()),
+        );
+    }
+    let cluster_bits = be_u32(head, 20);
+    let virtual_size = be_u64(head, 24);
+    let l1_size = u64::from(be_u32(head, 36));
+    let l1_offset = be_u64(head, 40);
+    let problem = if !(9..=21).contains(&cluster_bits) {
+        Some(format!("QCOW2 cluster size 2^{cluster_bits} is invalid"))
+    } else if l1_offset.saturating_add(l1_size.saturating_mul(8)) > file_size {
+        Some("QCOW2 L1 table lies beyond the end of the file (truncated?)".into())
+    } else {
+        None
+    };
+    disk(DiskFormat::Qcow2, virtual_size, file_size, problem)
+}
+
+/// A file that starts with the sparse VMDK extent magic.
+fn sparse_vmdk(head: &[u8], file_size: u64) -> Probe {
+    // Sparse VMDK extent: capacity in sectors.
+    let capacity = le_u64(head, 12);
+    let grain = le_u64(head, 20);
+    let descriptor_offset = le_u64(head, 28);
+    let problem = if grain == 0 || !grain.is_power_of_two() {
+        Some("VMDK grain size is invalid".into())
+    } else if descriptor_offset.saturating_mul(512) > file_size {
+        Some("VMDK descriptor lies beyond the end of the file (truncated?)".into())
+    } else {
+        None
+    };
+    disk(
+        DiskFormat::Vmdk,
+        capacity.saturating_mul(512),
+        file_size,
+        problem,
+    )
+}
+
+/// A file that starts as a VMDK descriptor.
+fn descriptor_vmdk(head: &[u8], file_size: u64) -> Probe {
+    // A descriptor-only VMDK: the extents' sector counts add up to the disk.
+    let text = String::from_utf8_lossy(head);
+    let sectors: u64 = text
+        .lines()
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            match (words.next(), words.next()) {
+                (Some("RW" | "RDONLY" | "NOACCESS"), Some(n)) => n.parse::<u64>().ok(),
+                _ => None,
+            }
+        })
+        // A crafted descriptor must not wrap around to a small disk.
+        .fold(0u64, u64::saturating_add);
+    let problem = (sectors == 0).then(|| "VMDK descriptor lists no extents".to_string());
+    disk(
+        DiskFormat::Vmdk,
+        sectors.saturating_mul(512),
+        file_size,
+        problem,
+    )
+}
+
+/// A VHD, if the file of at least 512 bytes has a VHD footer at its end or a copy of one at
+/// its start.
+fn vhd(file: &mut File, head: &[u8], file_size: u64) -> std::io::Result<Option<Probe>> {
+    let footer = read_at(file, file_size - 512, 512)?;
+    let start_copy = head.starts_with(b"conectix");
+    if !(footer.starts_with(b"conectix") || start_copy) {
+        return Ok(None);
+    }
+    let footer = if footer.starts_with(b"conectix") {
+        footer
+    } else {
+        head[..512.min(head.len())].to_vec()
+    };
+    let current_size = be_u64(&footer, 48);
+    let disk_type = be_u32(&footer, 60);
+    let problem = match disk_type {
+        2 if file_size != current_size.saturating_add(512) => {
+            Some("fixed VHD is shorter or longer than its disk (truncated?)".to_string())
+        }
+        2 => None,
+        3 | 4 => {
+            let data_offset = be_u64(&footer, 16);
+            if data_offset.saturating_add(8) > file_size {
+                return Ok(Some(disk(
+                    DiskFormat::Vhd,
+                    current_size,
+                    file_size,
+                    Some("dynamic VHD header lies beyond the end of the file".into()),
+                )));
+            }
+            let header = read_at(file, data_offset, 8)?;
+            if header.starts_with(b"cxsparse") && footer_at_end(file, file_size)? {
+                None
+            } else {
+                Some("dynamic VHD header or footer is missing (truncated?)".to_string())
+            }
+        }
+        other => Some(format!("VHD disk type {other} is invalid")),
+    };
+    Ok(Some(disk(
+        DiskFormat::Vhd,
+        current_size,
+        file_size,
+        problem,
+    )))
+}
+
+/// What a file of a format ImportImage does not take looks like, known by its magic.
+fn other_format(head: &[u8]) -> Option<&'static str> {
     // VDI keeps its signature at offset 0x40, after a free-text banner.
-    if le_u32(&head, 0x40) == 0xbeda_107f {
-        return Ok(Probe::Unsupported("a VDI (VirtualBox) image".into()));
+    if le_u32(head, 0x40) == 0xbeda_107f {
+        return Some("a VDI (VirtualBox) image");
     }
     for (magic, name) in [
         (
@@ -230,18 +275,10 @@ pub fn probe(file: &mut File) -> std::io::Result<Probe> {
         (&b"WithoutFreeSpace"[..], "a Parallels image"),
     ] {
         if head.starts_with(magic) {
-            return Ok(Probe::Unsupported(name.into()));
+            return Some(name);
         }
     }
-    if file_size == 0 {
-        return Ok(Probe::Unsupported("an empty file".into()));
-    }
-    if file_size % 512 != 0 {
-        return Ok(Probe::Unsupported(format!(
-            "neither RAW (its {file_size} bytes are not whole 512-byte sectors) nor QCOW2, VHD or VMDK"
-        )));
-    }
-    Ok(disk(DiskFormat::Raw, file_size, file_size, None))
+    None
 }
 
 fn footer_at_end(file: &mut File, file_size: u64) -> std::io::Result<bool> {

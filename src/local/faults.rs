@@ -1,0 +1,72 @@
+//! Faults a test can inject (`imagefs store inject`): the next N operations of a kind fail,
+//! or commands are refused as throttled.
+
+use rusqlite::{params, Connection};
+
+use super::settings::meta_number;
+use super::LocalService;
+use crate::error::{Error, Result};
+
+/// Faults a test can ask the store for: the next N operations of a kind fail.
+pub const INJECTIONS: [(&str, &str); 4] = [
+    ("create-fails", "inject_create_fails"),
+    ("import-fails", "inject_import_fails"),
+    ("copy-fails", "inject_copy_fails"),
+    ("throttle", "inject_throttle"),
+];
+
+/// Uses up one pending injection of `key`, if any.
+pub(super) fn take_injection(c: &Connection, key: &str) -> Result<bool> {
+    let pending = meta_number(c, key, 0)?;
+    if pending == 0 {
+        return Ok(false);
+    }
+    c.execute(
+        "UPDATE meta SET value = ?1 WHERE key = ?2",
+        params![(pending - 1).to_string(), key],
+    )?;
+    Ok(true)
+}
+
+/// The refusal an injected throttle causes.
+fn throttled() -> Error {
+    Error::new(
+        "RequestLimitExceeded",
+        "the request rate limit was exceeded (a throttle injected with imagefs store inject)",
+    )
+}
+
+impl LocalService {
+    /// Refuses a command with `RequestLimitExceeded` while a throttle injection is pending.
+    /// A command's write transaction, refusing the command first if a throttle was
+    /// injected: one transaction where [`LocalService::throttle`] and the command take two.
+    /// The injection is used up even though the command is refused.
+    pub(super) fn command_tx<T>(
+        &self,
+        command: impl FnOnce(&Connection) -> Result<T>,
+    ) -> Result<T> {
+        self.store.with_tx(|tx| {
+            if take_injection(tx, "inject_throttle")? {
+                return Ok(Err(throttled()));
+            }
+            command(tx).map(Ok)
+        })?
+    }
+
+    pub(super) fn throttle(&self) -> Result<()> {
+        // A read first: the write transaction is taken only when a throttle is pending, so
+        // an ordinary command pays for one transaction, not two.
+        let pending = self
+            .store
+            .meta("inject_throttle")?
+            .is_some_and(|v| v != "0");
+        if pending
+            && self
+                .store
+                .with_tx(|tx| take_injection(tx, "inject_throttle"))?
+        {
+            return Err(throttled());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,303 @@
+//! ImportImage: a local disk image file, read as the user who wrote the command, becomes a
+//! custom image, IMPORTING until the transition delay has passed.
+
+pub mod caller;
+pub mod probe;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::faults::take_injection;
+use super::ids::new_image_id;
+use super::images::{check_image_description, check_image_name, check_name_free};
+use super::quota::check_quota;
+use super::rows::{insert_image_row, NewImageRow};
+use super::transitions::settle;
+use super::LocalService;
+use crate::error::{Error, Result};
+use crate::model::{ImageId, ImportImageOs, ImportImageSpec};
+use crate::service::Caller;
+use probe::Probe;
+
+/// How long an import may take to open and read its file's header.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(20);
+
+const GIB: u64 = 1 << 30;
+
+/// The OS types, versions and architectures ImportImage accepts (`import-os.json`).
+pub(super) fn import_os(service: &LocalService, region: &str) -> Result<ImportImageOs> {
+    service.region(region)?;
+    Ok(service.catalog.import_image_os.clone())
+}
+
+/// What an import's disk file holds, as far as the import cares.
+struct Disk {
+    format: &'static str,
+    virtual_size: u64,
+    problem: Option<String>,
+}
+
+/// ImportImage: checks the request and the file it names, and (unless a dry run) stores the
+/// new custom image, which ends IMPORTFAILED if the file does not hold together.
+pub(super) fn import_image(
+    service: &LocalService,
+    region: &str,
+    spec: &ImportImageSpec,
+    caller: &Caller,
+) -> Result<Option<ImageId>> {
+    service.throttle()?;
+    service.region(region)?;
+    let windows = check_import_os(service, spec)?;
+    let license = spec.license_type.as_deref().unwrap_or("TencentCloud");
+    if license != "TencentCloud" && license != "BYOL" {
+        return Err(Error::new(
+            "InvalidParameterValue.InvalidLicenseType",
+            format!("LicenseType `{license}` is not TencentCloud or BYOL"),
+        ));
+    }
+    if let Some(mode) = spec.boot_mode.as_deref() {
+        if mode != "Legacy BIOS" && mode != "UEFI" {
+            return Err(Error::new(
+                "InvalidParameterValue.InvalidBootMode",
+                format!("BootMode `{mode}` is not `Legacy BIOS` or `UEFI`"),
+            ));
+        }
+    }
+    check_image_name(&spec.image_name)?;
+    let description = spec.image_description.clone().unwrap_or_default();
+    check_image_description(&description)?;
+
+    let disk = read_disk(spec, caller)?;
+    if spec.dry_run {
+        return Ok(None);
+    }
+    let image_size = i64::try_from(disk.virtual_size.div_ceil(GIB).max(1)).unwrap_or(i64::MAX);
+    let shown = spec.image_url.as_str();
+    if let Some(problem) = &disk.problem {
+        log::info!("import of {shown} ({}) will fail: {problem}", disk.format);
+    }
+    let bits = if spec.architecture == "i386" {
+        "32位"
+    } else {
+        "64位"
+    };
+    let os_name = format!("{} {} {bits}", spec.os_type, spec.os_version);
+    let platform = if windows {
+        "Windows"
+    } else {
+        spec.os_type.as_str()
+    };
+    let architecture = if spec.architecture == "arm_64" {
+        "arm"
+    } else {
+        spec.architecture.as_str()
+    };
+    service.store.with_tx(|tx| {
+        settle(tx)?;
+        check_name_free(tx, region, &service.account, &spec.image_name)?;
+        check_quota(tx, region, &service.account)?;
+        // Taken with the insert: a refused import does not use up an injected failure.
+        let injected = take_injection(tx, "inject_import_fails")?;
+        let final_state = if disk.problem.is_some() || injected {
+            "IMPORTFAILED"
+        } else {
+            "NORMAL"
+        };
+        let (state, pending_final, due) = service.transition("IMPORTING", final_state)?;
+        let id = new_image_id(tx)?;
+        insert_image_row(
+            tx,
+            &NewImageRow {
+                region,
+                image_id: &id,
+                owner: &service.account,
+                image_name: &spec.image_name,
+                image_description: &description,
+                os_name: &os_name,
+                platform,
+                architecture,
+                image_size,
+                image_source: "EXTERNAL_IMPORT",
+                license_type: license,
+                state,
+                final_state: pending_final,
+                due,
+                snapshots: &[],
+                fee: None,
+                provider: None,
+            },
+        )?;
+        Ok(Some(id))
+    })
+}
+
+/// The OsType, OsVersion and Architecture of an import, against the catalog's list;
+/// whether the OS is a Windows one.
+fn check_import_os(service: &LocalService, spec: &ImportImageSpec) -> Result<bool> {
+    let os = &service.catalog.import_image_os;
+    let windows = os
+        .import_image_os_list_supported
+        .windows
+        .contains(&spec.os_type);
+    let linux = os
+        .import_image_os_list_supported
+        .linux
+        .contains(&spec.os_type);
+    if !windows && !linux {
+        return Err(Error::new(
+            "InvalidImageOsType.Unsupported",
+            format!(
+                "OsType `{}` cannot be imported; import-os.json lists the accepted ones",
+                spec.os_type
+            ),
+        ));
+    }
+    let versions = os
+        .import_image_os_version_set
+        .iter()
+        .find(|v| v.os_name == spec.os_type);
+    if !versions.is_some_and(|v| v.os_versions.contains(&spec.os_version)) {
+        return Err(Error::new(
+            "InvalidImageOsVersion.Unsupported",
+            format!(
+                "OsVersion `{}` of {} cannot be imported; accepted: {}",
+                spec.os_version,
+                spec.os_type,
+                versions
+                    .map(|v| v.os_versions.join(", "))
+                    .unwrap_or_default()
+            ),
+        ));
+    }
+    if !versions.is_some_and(|v| v.architecture.contains(&spec.architecture)) {
+        return Err(Error::new(
+            "InvalidParameterValue",
+            format!(
+                "Architecture `{}` is not accepted for {}; accepted: {}",
+                spec.architecture,
+                spec.os_type,
+                versions
+                    .map(|v| v.architecture.join(", "))
+                    .unwrap_or_default()
+            ),
+        ));
+    }
+    Ok(windows)
+}
+
+/// The disk an import's `ImageUrl` names, probed as the caller within [`PROBE_TIMEOUT`]: one
+/// of the accepted formats (an ISO only with `Force`), within the size limits.
+fn read_disk(spec: &ImportImageSpec, caller: &Caller) -> Result<Disk> {
+    let path = local_image_path(&spec.image_url, caller)?;
+    let shown = spec.image_url.as_str();
+    let found = probe_within_timeout(path, shown, caller)?;
+    let (format, virtual_size, file_size, problem) = match found {
+        Probe::Disk {
+            format,
+            virtual_size,
+            file_size,
+            problem,
+            ..
+        } => (format.name(), virtual_size, file_size, problem),
+        Probe::Iso { file_size } if spec.force => ("ISO", file_size, file_size, None),
+        Probe::Iso { .. } => {
+            return Err(Error::new(
+                "InvalidParameterValue.ISOMustImportByForce",
+                format!("{shown} is an ISO image: import it with \"Force\": true"),
+            ))
+        }
+        Probe::Unsupported(what) => {
+            return Err(Error::new(
+                "InvalidParameterValue",
+                format!("{shown} is {what}; ImportImage takes RAW, QCOW2, VHD or VMDK disk images"),
+            ))
+        }
+    };
+    if file_size > 50 * GIB {
+        return Err(Error::new(
+            "InvalidParameterValue.TooLarge",
+            format!(
+                "{shown} is {:.1} GiB; ImportImage takes files up to 50 GB",
+                file_size as f64 / GIB as f64
+            ),
+        ));
+    }
+    if virtual_size > 500 * GIB {
+        return Err(Error::new(
+            "InvalidParameterValue.TooLarge",
+            format!(
+                "{shown} is a {} GiB disk; imported system disks may be at most 500 GB",
+                virtual_size.div_ceil(GIB)
+            ),
+        ));
+    }
+    Ok(Disk {
+        format,
+        virtual_size,
+        problem,
+    })
+}
+
+/// Opens and probes `path` as `caller`, on a thread of its own; `shown` is how the request
+/// named it.
+fn probe_within_timeout(path: PathBuf, shown: &str, caller: &Caller) -> Result<Probe> {
+    let url_error = |message: String, errno: i32| {
+        Error::with_errno("InvalidParameter.InvalidParameterUrlError", message, errno)
+    };
+    // Opened and probed on a thread of its own: a file that cannot be read promptly (one
+    // inside this very mount, while every FUSE worker waits) costs a timeout, not a hang.
+    let (done, outcome) = std::sync::mpsc::channel();
+    let (who, target) = (*caller, path);
+    std::thread::Builder::new()
+        .name("imagefs-probe".into())
+        .spawn(move || {
+            let result = caller::open_as(&who, &target).and_then(|mut f| probe::probe(&mut f));
+            let _ = done.send(result);
+        })
+        .map_err(|e| Error::internal(format!("cannot start a probe: {e}")))?;
+    match outcome.recv_timeout(PROBE_TIMEOUT) {
+        Ok(Ok(found)) => Ok(found),
+        Ok(Err(e)) => Err(match e.raw_os_error() {
+            Some(libc::ENOENT) | Some(libc::ENOTDIR) => {
+                url_error(format!("{shown}: no such file"), libc::ENOENT)
+            }
+            Some(libc::EACCES) | Some(libc::EPERM) => url_error(
+                format!("{shown}: permission denied (the file is read as uid {}, who wrote the command)", caller.uid),
+                libc::EACCES,
+            ),
+            Some(libc::EINVAL) => url_error(format!("{shown} is not a regular file"), libc::EINVAL),
+            _ => url_error(format!("{shown}: cannot read: {e}"), libc::EINVAL),
+        }),
+        Err(_) => Err(url_error(
+            format!("{shown} could not be read within {} s (is it inside an imagefs mount?)", PROBE_TIMEOUT.as_secs()),
+            libc::EAGAIN,
+        )),
+    }
+}
+
+/// The local file an `ImageUrl` names: an absolute path, a `file://` URL, or a path relative
+/// to the working directory of the process that wrote the command.
+fn local_image_path(url: &str, caller: &Caller) -> Result<PathBuf> {
+    let refuse = |m: String| Error::new("InvalidParameter.InvalidParameterUrlError", m);
+    if url.contains('\0') {
+        return Err(refuse("ImageUrl contains a NUL byte".into()));
+    }
+    let path = match url.strip_prefix("file://") {
+        Some(rest) => rest,
+        None if url.contains("://") => {
+            return Err(refuse(format!(
+            "ImageUrl `{url}`: the local backend imports local files; give a path or a file:// URL"
+        )))
+        }
+        None => url,
+    };
+    if path.is_empty() {
+        return Err(refuse("ImageUrl is empty".into()));
+    }
+    let path = Path::new(path);
+    if path.is_absolute() {
+        Ok(path.to_path_buf())
+    } else {
+        Ok(PathBuf::from(format!("/proc/{}/cwd", caller.pid)).join(path))
+    }
+}

@@ -1,0 +1,246 @@
+//! How the store's rows map to the model: the columns read for images and instances, the
+//! rows they become, fees kept in three columns, and the custom image rows written.
+
+use std::time::SystemTime;
+
+use rusqlite::{params, Connection, Row};
+
+use super::transitions::now_ms;
+use crate::error::{Error, Result};
+use crate::model::{
+    format_api_time, AccountId, Fee, Image, ImageEntry, ImageId, ImageState, Instance, InstanceId,
+    Placement, Snapshot,
+};
+
+pub(super) const IMAGE_COLUMNS: &str =
+    "image_id, kind, owner, image_name, image_description, os_name,
+    platform, architecture, image_size, image_state, image_source, image_creator, created_time,
+    sync_percent, is_support_cloudinit, license_type, image_family, image_deprecated,
+    snapshot_set, tags, fee_unit_price, fee_charge_unit, fee_currency, fee_provider,
+    transition_final, transition_due";
+
+/// An image row as stored, before it is shown to a particular account.
+pub(super) struct ImageRow {
+    pub(super) image: Image,
+    pub(super) kind: String,
+    pub(super) owner: Option<String>,
+    pub(super) fee: Option<Fee>,
+    pub(super) provider: Option<String>,
+}
+
+pub(super) fn column_error(index: usize, e: Error) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e))
+}
+
+/// A fee stored in three columns (unit price, charge unit, currency) from `first` on.
+fn fee_columns_at(r: &Row, first: usize) -> rusqlite::Result<Option<Fee>> {
+    Ok(
+        match (r.get(first)?, r.get(first + 1)?, r.get(first + 2)?) {
+            (Some(unit_price), Some(charge_unit), Some(currency)) => Some(Fee {
+                unit_price,
+                charge_unit,
+                currency,
+            }),
+            _ => None,
+        },
+    )
+}
+
+/// A fee as the three column values that store it.
+pub(super) fn fee_values(fee: Option<&Fee>) -> (Option<f64>, Option<&str>, Option<&str>) {
+    match fee {
+        Some(f) => (
+            Some(f.unit_price),
+            Some(f.charge_unit.as_str()),
+            Some(f.currency.as_str()),
+        ),
+        None => (None, None, None),
+    }
+}
+
+fn json_column<T: serde::de::DeserializeOwned>(index: usize, text: &str) -> rusqlite::Result<T> {
+    serde_json::from_str(text)
+        .map_err(|e| column_error(index, Error::internal(format!("bad JSON in store: {e}"))))
+}
+
+pub(super) fn image_row(r: &Row) -> rusqlite::Result<ImageRow> {
+    let id: String = r.get(0)?;
+    let stored_state: String = r.get(9)?;
+    let final_state: Option<String> = r.get(24)?;
+    let due: Option<i64> = r.get(25)?;
+    let done = due.is_some_and(|d| d <= now_ms());
+    let state = match (&final_state, done) {
+        (Some(f), true) => f.clone(),
+        _ => stored_state,
+    };
+    let sync_percent: Option<i64> = if done && final_state.as_deref() == Some("NORMAL") {
+        Some(100)
+    } else {
+        r.get(13)?
+    };
+    let snapshot_set: String = r.get(18)?;
+    let tags: String = r.get(19)?;
+    let fee = fee_columns_at(r, 20)?;
+    Ok(ImageRow {
+        image: Image {
+            image_id: ImageId::parse(&id).map_err(|e| column_error(0, e))?,
+            os_name: r.get(5)?,
+            image_type: String::new(),
+            created_time: r.get(12)?,
+            image_name: r.get(3)?,
+            image_description: r.get(4)?,
+            image_size: r.get(8)?,
+            architecture: r.get(7)?,
+            image_state: ImageState::parse(&state).ok_or_else(|| {
+                column_error(
+                    9,
+                    Error::internal(format!("unknown image state `{state}` in store")),
+                )
+            })?,
+            platform: r.get(6)?,
+            image_creator: r.get(11)?,
+            image_source: r.get(10)?,
+            sync_percent,
+            is_support_cloudinit: r.get(14)?,
+            snapshot_set: json_column(18, &snapshot_set)?,
+            tags: json_column(19, &tags)?,
+            license_type: r.get(15)?,
+            image_family: r.get(16)?,
+            image_deprecated: r.get(17)?,
+        },
+        kind: r.get(1)?,
+        owner: r.get(2)?,
+        fee,
+        provider: r.get(23)?,
+    })
+}
+
+pub(super) const INSTANCE_COLUMNS: &str =
+    "instance_id, instance_name, instance_type, cpu, memory, zone,
+    private_ip, image_id, image_size, os_name, platform, architecture, license_type,
+    instance_state, transition_final, transition_due, latest_operation, latest_operation_state,
+    created_time, fee_unit_price, fee_charge_unit, fee_currency, fee_provider";
+
+/// An instance as stored, with what images made from it inherit.
+pub(super) struct InstanceRow {
+    pub(super) instance: Instance,
+    pub(super) image_size: i64,
+    pub(super) platform: String,
+    pub(super) architecture: String,
+    pub(super) fee: Option<Fee>,
+    pub(super) provider: Option<String>,
+}
+
+pub(super) fn instance_row(r: &Row) -> rusqlite::Result<InstanceRow> {
+    let id: String = r.get(0)?;
+    let image: String = r.get(7)?;
+    let stored_state: String = r.get(13)?;
+    let final_state: Option<String> = r.get(14)?;
+    let due: Option<i64> = r.get(15)?;
+    let done = due.is_some_and(|d| d <= now_ms());
+    let (state, operation_state) = match (final_state, done) {
+        (Some(f), true) => (f, Some("SUCCESS".to_string())),
+        _ => (stored_state, r.get(17)?),
+    };
+    let fee = fee_columns_at(r, 19)?;
+    Ok(InstanceRow {
+        instance: Instance {
+            placement: Placement {
+                zone: r.get(5)?,
+                project_id: 0,
+            },
+            instance_id: InstanceId::parse(&id).map_err(|e| column_error(0, e))?,
+            instance_type: r.get(2)?,
+            cpu: r.get(3)?,
+            memory: r.get(4)?,
+            restrict_state: "NORMAL".into(),
+            instance_name: r.get(1)?,
+            instance_charge_type: "POSTPAID_BY_HOUR".into(),
+            private_ip_addresses: vec![r.get(6)?],
+            image_id: ImageId::parse(&image).map_err(|e| column_error(7, e))?,
+            created_time: r.get(18)?,
+            os_name: r.get(9)?,
+            instance_state: state,
+            latest_operation: r.get(16)?,
+            latest_operation_state: operation_state,
+            license_type: r.get(12)?,
+        },
+        image_size: r.get(8)?,
+        platform: r.get(10)?,
+        architecture: r.get(11)?,
+        fee,
+        provider: r.get(22)?,
+    })
+}
+
+/// An image's listing entry from a row of (image_id, created_time, image_name).
+pub(super) fn entry_row(r: &rusqlite::Row) -> rusqlite::Result<ImageEntry> {
+    let id: String = r.get(0)?;
+    Ok(ImageEntry {
+        image_id: ImageId::parse(&id).map_err(|e| column_error(0, e))?,
+        created_time: r.get(1)?,
+        image_name: r.get(2)?,
+    })
+}
+
+/// A custom image row to insert (made by CreateImage, ImportImage, SyncImages).
+pub(super) struct NewImageRow<'a> {
+    pub(super) region: &'a str,
+    pub(super) image_id: &'a ImageId,
+    pub(super) owner: &'a AccountId,
+    pub(super) image_name: &'a str,
+    pub(super) image_description: &'a str,
+    pub(super) os_name: &'a str,
+    pub(super) platform: &'a str,
+    pub(super) architecture: &'a str,
+    pub(super) image_size: i64,
+    pub(super) image_source: &'a str,
+    pub(super) license_type: &'a str,
+    pub(super) state: &'a str,
+    pub(super) final_state: Option<&'a str>,
+    pub(super) due: Option<i64>,
+    pub(super) snapshots: &'a [Snapshot],
+    pub(super) fee: Option<&'a Fee>,
+    pub(super) provider: Option<&'a str>,
+}
+
+pub(super) fn insert_image_row(c: &Connection, row: &NewImageRow) -> Result<()> {
+    let snapshots = serde_json::to_string(row.snapshots)
+        .map_err(|e| Error::internal(format!("cannot store snapshots: {e}")))?;
+    let sync_percent = if row.state == "NORMAL" { 100 } else { 0 };
+    let fee = fee_values(row.fee);
+    c.prepare_cached(
+        "INSERT INTO images (region, image_id, kind, owner, image_name, image_description,
+            os_name, platform, architecture, image_size, image_state, image_source,
+            image_creator, created_time, sync_percent, is_support_cloudinit, license_type,
+            snapshot_set, fee_unit_price, fee_charge_unit, fee_currency, fee_provider,
+            transition_final, transition_due)
+         VALUES (?1, ?2, 'CUSTOM', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?3, ?12, ?13, ?14, ?15,
+            ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
+    )?
+    .execute(params![
+        row.region,
+        row.image_id.as_str(),
+        row.owner.as_str(),
+        row.image_name,
+        row.image_description,
+        row.os_name,
+        row.platform,
+        row.architecture,
+        row.image_size,
+        row.state,
+        row.image_source,
+        format_api_time(SystemTime::now()),
+        sync_percent,
+        row.platform != "Windows" && row.platform != "FreeBSD",
+        row.license_type,
+        snapshots,
+        fee.0,
+        fee.1,
+        fee.2,
+        row.provider,
+        row.final_state,
+        row.due,
+    ])?;
+    Ok(())
+}
