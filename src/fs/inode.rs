@@ -91,19 +91,18 @@ impl ImageFile {
         match self {
             ImageFile::Share | ImageFile::Unshare => kind == ImageKind::Custom,
             ImageFile::CopyTo => matches!(kind, ImageKind::Custom | ImageKind::Shared),
-            _ => true,
+            ImageFile::Metadata
+            | ImageFile::Name
+            | ImageFile::Description
+            | ImageFile::State
+            | ImageFile::Price
+            | ImageFile::Launch => true,
         }
     }
 
-    /// Whether writing this file of an image of `kind` is a command.
+    /// Whether writing this file of an image of `kind` is a command (see [`ControlFile`]).
     pub fn is_control(self, kind: ImageKind) -> bool {
-        match self {
-            ImageFile::Name | ImageFile::Description => kind == ImageKind::Custom,
-            ImageFile::Launch | ImageFile::Share | ImageFile::Unshare | ImageFile::CopyTo => {
-                self.exists_for(kind)
-            }
-            ImageFile::Metadata | ImageFile::State | ImageFile::Price => false,
-        }
+        Node::ImageFile(0, kind, 0, self).control_file().is_some()
     }
 
     fn index(self) -> u64 {
@@ -141,6 +140,51 @@ impl InstanceFile {
 
     fn index(self) -> u64 {
         self as u64
+    }
+}
+
+/// The control files: writing one is a command to the image service. Each names its file
+/// the way [`Node`] does (region index, image kind, image or instance number).
+///
+/// A new control file is a variant here: the compiler then lists what it needs (its node,
+/// permissions, whether it takes a truncate, what its command does, what it forgets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ControlFile {
+    /// `regions/<r>/import`: ImportImage.
+    Import(u8),
+    /// A custom image's `name`: renames it (ModifyImageAttribute).
+    Rename(u8, u64),
+    /// A custom image's `description`: describes it anew (ModifyImageAttribute).
+    Describe(u8, u64),
+    /// An image's `launch`: RunInstances from it.
+    Launch(u8, ImageKind, u64),
+    /// A custom image's `share`: shares it with accounts.
+    Share(u8, u64),
+    /// A custom image's `unshare`: stops sharing it with accounts.
+    Unshare(u8, u64),
+    /// A custom or shared image's `copy_to`: SyncImages to regions.
+    CopyTo(u8, ImageKind, u64),
+    /// An instance's `create_image`: CreateImage from it.
+    CreateImage(u8, u64),
+    /// An instance's `reset`: ResetInstance from an image.
+    Reset(u8, u64),
+}
+
+impl ControlFile {
+    /// The file's node.
+    pub fn node(self) -> Node {
+        let custom = ImageKind::Custom;
+        match self {
+            ControlFile::Import(r) => Node::RegionFile(r, RegionFile::Import),
+            ControlFile::Rename(r, n) => Node::ImageFile(r, custom, n, ImageFile::Name),
+            ControlFile::Describe(r, n) => Node::ImageFile(r, custom, n, ImageFile::Description),
+            ControlFile::Launch(r, kind, n) => Node::ImageFile(r, kind, n, ImageFile::Launch),
+            ControlFile::Share(r, n) => Node::ImageFile(r, custom, n, ImageFile::Share),
+            ControlFile::Unshare(r, n) => Node::ImageFile(r, custom, n, ImageFile::Unshare),
+            ControlFile::CopyTo(r, kind, n) => Node::ImageFile(r, kind, n, ImageFile::CopyTo),
+            ControlFile::CreateImage(r, n) => Node::InstanceFile(r, n, InstanceFile::CreateImage),
+            ControlFile::Reset(r, n) => Node::InstanceFile(r, n, InstanceFile::Reset),
+        }
     }
 }
 
@@ -314,27 +358,69 @@ impl Node {
     }
 
     pub fn is_dir(self) -> bool {
-        matches!(
-            self,
+        match self {
             Node::Root
-                | Node::Regions
-                | Node::Region(_)
-                | Node::KindDir(..)
-                | Node::ImageDir(..)
-                | Node::InstancesDir(_)
-                | Node::InstanceDir(..)
-                | Node::ByName(_)
-                | Node::ByNameKind(..)
-        )
+            | Node::Regions
+            | Node::Region(_)
+            | Node::KindDir(..)
+            | Node::ImageDir(..)
+            | Node::InstancesDir(_)
+            | Node::InstanceDir(..)
+            | Node::ByName(_)
+            | Node::ByNameKind(..) => true,
+            Node::AccountJson
+            | Node::Errors
+            | Node::RegionFile(..)
+            | Node::ImageFile(..)
+            | Node::InstanceFile(..)
+            | Node::NameLink(..) => false,
+        }
     }
 
     /// Control files: a write is a command to the image service.
     pub fn is_control(self) -> bool {
-        matches!(
-            self,
-            Node::RegionFile(_, RegionFile::Import)
-                | Node::InstanceFile(_, _, InstanceFile::CreateImage | InstanceFile::Reset)
-        ) || matches!(self, Node::ImageFile(_, kind, _, f) if f.is_control(kind))
+        self.control_file().is_some()
+    }
+
+    /// The control file this node is, if it is one.
+    pub fn control_file(self) -> Option<ControlFile> {
+        match self {
+            Node::RegionFile(r, f) => match f {
+                RegionFile::Import => Some(ControlFile::Import(r)),
+                RegionFile::RegionJson | RegionFile::QuotaJson | RegionFile::ImportOsJson => None,
+            },
+            Node::ImageFile(r, kind, n, f) => {
+                let custom = kind == ImageKind::Custom;
+                match f {
+                    ImageFile::Name => custom.then_some(ControlFile::Rename(r, n)),
+                    ImageFile::Description => custom.then_some(ControlFile::Describe(r, n)),
+                    ImageFile::Launch => Some(ControlFile::Launch(r, kind, n)),
+                    ImageFile::Share => custom.then_some(ControlFile::Share(r, n)),
+                    ImageFile::Unshare => custom.then_some(ControlFile::Unshare(r, n)),
+                    ImageFile::CopyTo => f
+                        .exists_for(kind)
+                        .then_some(ControlFile::CopyTo(r, kind, n)),
+                    ImageFile::Metadata | ImageFile::State | ImageFile::Price => None,
+                }
+            }
+            Node::InstanceFile(r, n, f) => match f {
+                InstanceFile::CreateImage => Some(ControlFile::CreateImage(r, n)),
+                InstanceFile::Reset => Some(ControlFile::Reset(r, n)),
+                InstanceFile::Metadata | InstanceFile::State => None,
+            },
+            Node::Root
+            | Node::AccountJson
+            | Node::Errors
+            | Node::Regions
+            | Node::Region(_)
+            | Node::KindDir(..)
+            | Node::ImageDir(..)
+            | Node::InstancesDir(_)
+            | Node::InstanceDir(..)
+            | Node::ByName(_)
+            | Node::ByNameKind(..)
+            | Node::NameLink(..) => None,
+        }
     }
 
     /// The region index of nodes inside a region.
@@ -418,6 +504,15 @@ mod tests {
             (TAG_REGION_FILE << TAG_SHIFT) | 31,
         ] {
             assert_eq!(Node::from_ino(ino), None, "{ino:#x}");
+        }
+    }
+
+    #[test]
+    fn control_files_name_their_node() {
+        for node in samples() {
+            if let Some(control) = node.control_file() {
+                assert_eq!(control.node(), node, "{control:?}");
+            }
         }
     }
 

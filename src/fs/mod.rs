@@ -1,9 +1,12 @@
-//! The filesystem: the tree's logic ([`core`]), its inode numbers ([`inode`]) and the thin FUSE
-//! adapter ([`adapter`]), plus running a mount until it is unmounted or signalled.
+//! The filesystem: the tree's logic ([`core`]), its inode numbers ([`inode`]), the thin FUSE
+//! adapter ([`adapter`]) and what keeps the kernel's caches exact and warm ([`kernel_cache`]),
+//! plus running a mount until it is unmounted or signalled.
 
 pub mod adapter;
 pub mod core;
 pub mod inode;
+pub mod kernel_cache;
+pub mod request_counts;
 
 use std::io;
 use std::path::Path;
@@ -50,9 +53,9 @@ pub fn serve(
 ) -> io::Result<()> {
     // SAFETY: getuid/getgid cannot fail and touch no memory.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-    let (notes_tx, notes_rx) = std::sync::mpsc::channel::<adapter::KernelNote>();
-    let (drops_tx, drops_rx) = std::sync::mpsc::channel::<adapter::KernelNote>();
-    let counts = std::sync::Arc::new(adapter::RequestCounts::default());
+    let (notes_tx, notes_rx) = std::sync::mpsc::channel::<kernel_cache::KernelNote>();
+    let (drops_tx, drops_rx) = std::sync::mpsc::channel::<kernel_cache::KernelNote>();
+    let counts = std::sync::Arc::new(request_counts::RequestCounts::default());
     let adapter = adapter::FuseAdapter::new(fs, uid, gid, drops_tx, notes_tx, counts.clone());
     let watcher = adapter.watcher();
     let filesystem = adapter.filesystem();
@@ -69,7 +72,7 @@ pub fn serve(
     let mut session = fuser::Session::new(adapter, mountpoint, &config(settings))?;
     {
         use std::os::fd::AsFd;
-        let _ = pages.set(adapter::PageStore::new(
+        let _ = pages.set(kernel_cache::PageStore::new(
             session.as_fd(),
             session.notifier(),
         )?);
@@ -78,7 +81,7 @@ pub fn serve(
     let drop_notifier = session.notifier();
     std::thread::Builder::new()
         .name("imagefs-drop".into())
-        .spawn(move || adapter::run_notifier(drops_rx, drop_notifier, drop_parts))?;
+        .spawn(move || kernel_cache::run_notifier(drops_rx, drop_notifier, drop_parts))?;
     if let Some(watcher) = watcher {
         std::thread::Builder::new()
             .name("imagefs-watch".into())
@@ -88,7 +91,7 @@ pub fn serve(
     // and `cat` show a change at once, and hands it files it is about to read.
     std::thread::Builder::new()
         .name("imagefs-notify".into())
-        .spawn(move || adapter::run_notifier(notes_rx, notifier, parts))?;
+        .spawn(move || kernel_cache::run_notifier(notes_rx, notifier, parts))?;
     let mut unmounter = session.unmount_callable();
     let mut signals =
         signal_hook::iterator::Signals::new([libc::SIGINT, libc::SIGTERM, libc::SIGUSR1])?;

@@ -1,0 +1,368 @@
+//! Control files: a write to one is a command. Here: the framing (one write is one command,
+//! all or nothing, UTF-8, one trailing newline dropped), the parsing of command texts, the
+//! dispatch of each [`ControlFile`] to the node kind that carries it out, what a command
+//! forgets and makes stale, and its outcome (what reading the file shows next).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use super::{lock, Attr, ImageFs, PER_INODE_MAX};
+use crate::error::{Error, Result};
+use crate::fs::inode::{ControlFile, Node};
+use crate::model::{CreateImageSpec, ImageKind, LaunchSpec};
+use crate::service::Caller;
+
+/// The longest command. The kernel hands a longer write(2) over in pieces, which would run as
+/// separate commands; refusing it whole keeps every write one command, all or nothing.
+const MAX_COMMAND: usize = 64 * 1024;
+
+/// What control files' commands produced, and the writes each file took.
+#[derive(Default)]
+pub(super) struct ControlFiles {
+    /// What each control file's last command produced, shown when it is read.
+    outcomes: Mutex<HashMap<u64, (Vec<u8>, SystemTime)>>,
+    /// Writes taken by each control file: part of its version, so a write always changes the
+    /// file's mtime (the kernel then drops any page the write went through).
+    writes: Mutex<HashMap<u64, u64>>,
+}
+
+impl ControlFiles {
+    /// How many writes file `ino` took.
+    pub(super) fn writes_taken(&self, ino: u64) -> u64 {
+        lock(&self.writes).get(&ino).copied().unwrap_or(0)
+    }
+
+    fn count_write(&self, ino: u64) {
+        let mut writes = lock(&self.writes);
+        if writes.len() >= PER_INODE_MAX {
+            writes.clear();
+        }
+        *writes.entry(ino).or_default() += 1;
+    }
+}
+
+impl ControlFile {
+    /// The file's permissions.
+    pub(super) fn perm(self) -> u16 {
+        match self {
+            ControlFile::Unshare(..) => 0o200,
+            ControlFile::Import(_)
+            | ControlFile::Rename(..)
+            | ControlFile::Describe(..)
+            | ControlFile::Launch(..)
+            | ControlFile::Share(..)
+            | ControlFile::CopyTo(..)
+            | ControlFile::CreateImage(..)
+            | ControlFile::Reset(..) => 0o644,
+        }
+    }
+
+    /// Whether `setattr` may truncate it: `echo >` truncates the file before it writes.
+    fn accepts_truncate(self) -> bool {
+        match self {
+            ControlFile::Import(_)
+            | ControlFile::Rename(..)
+            | ControlFile::Describe(..)
+            | ControlFile::Launch(..)
+            | ControlFile::Share(..)
+            | ControlFile::Unshare(..)
+            | ControlFile::CopyTo(..)
+            | ControlFile::CreateImage(..)
+            | ControlFile::Reset(..) => true,
+        }
+    }
+
+    /// Whether its command may add, remove or rename images or instances, and so change
+    /// the listings of its region and of the regions it names.
+    fn changes_listings(self) -> bool {
+        match self {
+            ControlFile::Import(_)
+            | ControlFile::Rename(..)
+            | ControlFile::Launch(..)
+            | ControlFile::CopyTo(..)
+            | ControlFile::CreateImage(..) => true,
+            ControlFile::Describe(..)
+            | ControlFile::Share(..)
+            | ControlFile::Unshare(..)
+            | ControlFile::Reset(..) => false,
+        }
+    }
+}
+
+/// The text of one command: UTF-8, with one trailing newline removed.
+pub(super) fn command_text(data: &[u8]) -> Result<&str> {
+    let text = std::str::from_utf8(data)
+        .map_err(|_| Error::new("InvalidParameter", "a command must be UTF-8 text"))?;
+    Ok(match text.strip_suffix('\n') {
+        Some(line) => line.strip_suffix('\r').unwrap_or(line),
+        None => text,
+    })
+}
+
+pub(super) fn json_command<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| {
+        Error::new(
+            "InvalidParameter",
+            format!("{what}: not a valid JSON request: {e}"),
+        )
+    })
+}
+
+/// The values of a list command (`share`, `unshare`, `copy_to`): separated by whitespace or
+/// commas.
+pub(super) fn list_values(text: &str) -> Vec<&str> {
+    text.split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|v| !v.is_empty())
+        .collect()
+}
+
+/// `launch`: a count, or a JSON RunInstances spec.
+pub(super) fn parse_launch(text: &str) -> Result<LaunchSpec> {
+    let text = text.trim();
+    if text.starts_with('{') {
+        return json_command(text, "launch");
+    }
+    if text.is_empty() {
+        return Err(Error::new(
+            "InvalidParameter",
+            "launch takes a count (1 to 100) or a JSON RunInstances spec; nothing was written",
+        ));
+    }
+    let count: i64 = text.parse().map_err(|_| {
+        Error::new(
+            "InvalidParameterValue",
+            format!(
+                "launch takes a count (1 to 100) or a JSON RunInstances spec, not `{}`",
+                text.chars().take(40).collect::<String>()
+            ),
+        )
+    })?;
+    Ok(LaunchSpec {
+        instance_count: Some(count),
+        ..LaunchSpec::default()
+    })
+}
+
+/// `create_image`: an image name (the whole text, spaces included), or a JSON CreateImage spec.
+pub(super) fn parse_create_image(text: &str) -> Result<CreateImageSpec> {
+    // JSON only when the text starts with `{`: any other text, spaces first included, is a name.
+    if text.starts_with('{') {
+        return json_command(text, "create_image");
+    }
+    Ok(CreateImageSpec {
+        image_name: text.to_string(),
+        ..CreateImageSpec::default()
+    })
+}
+
+/// What a command produced: its outcome (what reading the file shows next, for files that
+/// show outcomes) and the inodes it made stale.
+type Done = (Option<Vec<u8>>, Vec<u64>);
+
+impl ImageFs {
+    /// Whether `setattr` may truncate this node: `echo >` truncates control files first.
+    pub fn accepts_truncate(&self, ino: u64) -> bool {
+        Node::from_ino(ino)
+            .and_then(Node::control_file)
+            .is_some_and(ControlFile::accepts_truncate)
+    }
+
+    /// A write to `node`: the command of a control file, refused anywhere else (and recorded
+    /// in `errors` when it fails). Returns the inodes the command made stale.
+    pub(super) fn write_node(&self, node: Node, data: &[u8], caller: &Caller) -> Result<Vec<u64>> {
+        self.control.count_write(node.ino());
+        let result = match node.control_file() {
+            Some(control) => self
+                .command(control, data, caller)
+                .map(|done| (control, done)),
+            None if node.is_dir() => Err(self.is_a_directory(node)),
+            None => Err(self.refuse_error("write", node, &self.path(node))),
+        };
+        match result {
+            Ok((control, (outcome, stale))) => Ok(self.command_done(node, control, outcome, stale)),
+            Err(error) => {
+                self.record("write", &self.path(node), &error);
+                Err(error)
+            }
+        }
+    }
+
+    /// Carries out the command written to a control file.
+    fn command(&self, control: ControlFile, data: &[u8], caller: &Caller) -> Result<Done> {
+        if data.len() > MAX_COMMAND {
+            return Err(Error::new(
+                "InvalidParameterValue.TooLarge",
+                format!(
+                    "a command is at most {} KiB; this write has {} bytes",
+                    MAX_COMMAND / 1024,
+                    data.len()
+                ),
+            ));
+        }
+        let text = command_text(data)?;
+        let mut stale = vec![control.node().ino()];
+        let outcome = match control {
+            ControlFile::Import(r) => Some(self.import(r, text, caller, &mut stale)?),
+            ControlFile::Rename(r, n) => {
+                self.modify_image(r, n, Some(text), None, &mut stale)?;
+                None
+            }
+            ControlFile::Describe(r, n) => {
+                self.modify_image(r, n, None, Some(text), &mut stale)?;
+                None
+            }
+            ControlFile::Launch(r, kind, n) => Some(self.launch(r, kind, n, text)?),
+            ControlFile::Share(r, n) => {
+                self.share_image(r, n, text, true, &mut stale)?;
+                None
+            }
+            ControlFile::Unshare(r, n) => {
+                self.share_image(r, n, text, false, &mut stale)?;
+                None
+            }
+            ControlFile::CopyTo(r, kind, n) => Some(self.copy_to(r, kind, n, text, &mut stale)?),
+            ControlFile::CreateImage(r, n) => Some(self.create_image(r, n, text, &mut stale)?),
+            ControlFile::Reset(r, n) => Some(self.reset_instance(r, n, text, &mut stale)?),
+        };
+        Ok((outcome, stale))
+    }
+
+    /// After a command succeeded: forgets the records it changed, adds the listings it
+    /// changed to what it made stale, and keeps its outcome for readers of its file.
+    fn command_done(
+        &self,
+        node: Node,
+        control: ControlFile,
+        outcome: Option<Vec<u8>>,
+        mut stale: Vec<u64>,
+    ) -> Vec<u64> {
+        self.forget_after(control);
+        let mut regions: std::collections::BTreeSet<u8> = stale
+            .iter()
+            .filter_map(|&i| Node::from_ino(i).and_then(|n| n.region()))
+            .collect();
+        regions.extend(node.region());
+        let lists_change = control.changes_listings();
+        for r in regions.into_iter().filter(|_| lists_change) {
+            stale.extend(Self::listing_dirs(r));
+        }
+        if let Some(outcome) = outcome {
+            lock(&self.control.outcomes).insert(node.ino(), (outcome, SystemTime::now()));
+        }
+        stale
+    }
+
+    /// Forgets the recent records a command may have changed: every read then shows it.
+    fn forget_after(&self, control: ControlFile) {
+        match control {
+            ControlFile::Share(r, n) | ControlFile::Unshare(r, n) => {
+                // The share list is all such a command changes here (the image it names is
+                // unchanged; other accounts see the change through the journal).
+                self.recent.shares.forget(&(r, ImageKind::Custom, n));
+                self.recent.next_epoch();
+            }
+            ControlFile::Import(_)
+            | ControlFile::Rename(..)
+            | ControlFile::Describe(..)
+            | ControlFile::Launch(..)
+            | ControlFile::CopyTo(..)
+            | ControlFile::CreateImage(..)
+            | ControlFile::Reset(..) => self.recent.forget_all(),
+        }
+    }
+
+    /// A control file's attributes: its size is the last outcome's.
+    pub(super) fn control_attr(&self, node: Node, fallback_mtime: SystemTime) -> Attr {
+        let outcome = lock(&self.control.outcomes).get(&node.ino()).cloned();
+        match outcome {
+            Some((content, when)) => self.versioned(node, &content, when),
+            None => self.versioned(node, &[], fallback_mtime),
+        }
+    }
+
+    /// What the last command written to a control file produced.
+    pub(super) fn outcome(&self, node: Node) -> Vec<u8> {
+        lock(&self.control.outcomes)
+            .get(&node.ino())
+            .map(|(content, _)| content.clone())
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod parser_properties {
+    //! The command parsers take any bytes without panicking, and keep what they promise.
+
+    use super::*;
+    use crate::model::ImportImageSpec;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn command_text_takes_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            match command_text(&bytes) {
+                Ok(text) => {
+                    let original = std::str::from_utf8(&bytes).expect("test value");
+                    prop_assert!(original.starts_with(text));
+                    prop_assert!(original.len() - text.len() <= 2);
+                }
+                Err(e) => prop_assert_eq!(e.errno(), libc::EINVAL),
+            }
+        }
+
+        #[test]
+        fn only_one_trailing_newline_is_dropped(text in "[^\r\n]{0,40}", newlines in 0usize..4) {
+            let written = format!("{text}{}", "\n".repeat(newlines));
+            let parsed = command_text(written.as_bytes()).expect("test value");
+            let expected = format!("{text}{}", "\n".repeat(newlines.saturating_sub(1)));
+            prop_assert_eq!(parsed, expected.as_str());
+        }
+
+        #[test]
+        fn launch_counts_round_trip(n in any::<i64>(), pad in "[ \t]{0,3}") {
+            let spec = parse_launch(&format!("{pad}{n}{pad}")).expect("test value");
+            prop_assert_eq!(spec.instance_count, Some(n));
+        }
+
+        #[test]
+        fn launch_never_panics(text in any::<String>()) {
+            if let Err(e) = parse_launch(&text) {
+                prop_assert_eq!(e.errno(), libc::EINVAL);
+            }
+        }
+
+        #[test]
+        fn create_image_takes_the_whole_text_as_a_name(name in "[^{\n][^\n]{0,70}") {
+            let spec = parse_create_image(&name).expect("test value");
+            prop_assert_eq!(spec.image_name, name);
+        }
+
+        #[test]
+        fn create_image_never_panics(text in any::<String>()) {
+            if let Err(e) = parse_create_image(&text) {
+                prop_assert_eq!(e.errno(), libc::EINVAL);
+            }
+        }
+
+        #[test]
+        fn list_values_split_on_whitespace_and_commas(
+            values in proptest::collection::vec("[a-z0-9-]{1,12}", 0..20),
+            separators in proptest::collection::vec("[ ,\t\n]{1,3}", 20),
+        ) {
+            let mut text = String::new();
+            for (value, sep) in values.iter().zip(separators.iter()) {
+                text.push_str(value);
+                text.push_str(sep);
+            }
+            let parsed: Vec<String> = list_values(&text).into_iter().map(str::to_owned).collect();
+            prop_assert_eq!(parsed, values);
+        }
+
+        #[test]
+        fn json_commands_never_panic(text in any::<String>()) {
+            let _ = json_command::<ImportImageSpec>(&text, "import");
+            let _ = json_command::<LaunchSpec>(&text, "launch");
+        }
+    }
+}

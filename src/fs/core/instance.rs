@@ -1,0 +1,177 @@
+//! Instances: `regions/<r>/instances/`, an instance's directory and files, the commands
+//! written to them (`create_image`, `reset`), and `rmdir` (terminating one).
+
+use std::ffi::OsStr;
+use std::sync::Arc;
+
+use super::commands::parse_create_image;
+use super::{line, no_such, pretty_json, Attr, DirEntry, ImageFs, Invalidation};
+use crate::error::Result;
+use crate::fs::inode::{InstanceFile, Node, RegionFile};
+use crate::model::{ImageId, Instance, InstanceId};
+
+/// The entry `name` of `instances/`: an instance, by its InstanceId.
+pub(super) fn instances_child(r: u8, name: &str) -> Option<Node> {
+    let id = InstanceId::parse(name).ok()?;
+    Some(Node::InstanceDir(r, id.number()))
+}
+
+/// The entry `name` of an instance's directory.
+pub(super) fn child(r: u8, n: u64, name: &str) -> Option<Node> {
+    let f = InstanceFile::ALL.into_iter().find(|f| f.name() == name)?;
+    Some(Node::InstanceFile(r, n, f))
+}
+
+fn render_instance_file(file: InstanceFile, instance: &Instance) -> Result<Vec<u8>> {
+    match file {
+        InstanceFile::Metadata => pretty_json(instance),
+        InstanceFile::State => Ok(line(&instance.instance_state)),
+        InstanceFile::CreateImage | InstanceFile::Reset => Ok(Vec::new()),
+    }
+}
+
+impl ImageFs {
+    fn instance_of(&self, r: u8, number: u64) -> Result<(String, InstanceId)> {
+        let region = self.region_name(r)?.to_string();
+        let id = InstanceId::from_number(number)
+            .ok_or_else(|| no_such(format!("instance #{number}")))?;
+        Ok((region, id))
+    }
+
+    pub(super) fn instance_dir_attr(&self, node: Node, r: u8, n: u64) -> Result<Attr> {
+        let (region, id) = self.instance_of(r, n)?;
+        let instance = self.service.instance(&region, &id)?;
+        Ok(self.attr(node, 0, Self::created(&instance.created_time)))
+    }
+
+    pub(super) fn instance_file_attr(
+        &self,
+        node: Node,
+        r: u8,
+        n: u64,
+        f: InstanceFile,
+    ) -> Result<Attr> {
+        let (region, id) = self.instance_of(r, n)?;
+        let instance = self.service.instance(&region, &id)?;
+        let mtime = Self::created(&instance.created_time);
+        if node.is_control() {
+            return Ok(self.control_attr(node, mtime));
+        }
+        let content = render_instance_file(f, &instance)?;
+        Ok(self.versioned(node, &content, mtime))
+    }
+
+    pub(super) fn list_instances(&self, r: u8) -> Result<Vec<DirEntry>> {
+        let instances = self.service.list_instances(self.region_name(r)?)?;
+        Ok(instances
+            .into_iter()
+            .map(|i| {
+                let child = Node::InstanceDir(r, i.instance_id.number());
+                DirEntry {
+                    name: i.instance_id.to_string(),
+                    attr: self.attr(child, 0, Self::created(&i.created_time)),
+                    content: None,
+                }
+            })
+            .collect())
+    }
+
+    /// An instance's files, with the contents of those that are not control files.
+    pub(super) fn list_instance(&self, r: u8, n: u64) -> Result<Vec<DirEntry>> {
+        let epoch = self.epoch();
+        let (region, id) = self.instance_of(r, n)?;
+        let instance = self.service.instance(&region, &id)?;
+        let mtime = Self::created(&instance.created_time);
+        let mut out = Vec::new();
+        for f in InstanceFile::ALL {
+            let child = Node::InstanceFile(r, n, f);
+            let (attr, content) = if child.is_control() {
+                (self.control_attr(child, mtime), None)
+            } else {
+                let content = render_instance_file(f, &instance)?;
+                let attr = self.versioned(child, &content, mtime);
+                (attr, Some((epoch, Arc::new(content))))
+            };
+            out.push(DirEntry {
+                name: f.name().to_string(),
+                attr,
+                content,
+            });
+        }
+        Ok(out)
+    }
+
+    pub(super) fn render_instance(
+        &self,
+        node: Node,
+        r: u8,
+        n: u64,
+        f: InstanceFile,
+    ) -> Result<Vec<u8>> {
+        if node.is_control() {
+            // Existence first: a control file of a vanished instance is gone too.
+            self.attr_of(node)?;
+            return Ok(self.outcome(node));
+        }
+        let (region, id) = self.instance_of(r, n)?;
+        let instance = self.service.instance(&region, &id)?;
+        render_instance_file(f, &instance)
+    }
+
+    /// `create_image`: CreateImage from the instance. Shows the new image.
+    pub(super) fn create_image(
+        &self,
+        r: u8,
+        n: u64,
+        text: &str,
+        stale: &mut Vec<u64>,
+    ) -> Result<Vec<u8>> {
+        let (region, id) = self.instance_of(r, n)?;
+        let spec = parse_create_image(text)?;
+        let image = self.service.create_image(&region, &id, &spec)?;
+        stale.push(Node::RegionFile(r, RegionFile::QuotaJson).ino());
+        Ok(line(image.as_str()))
+    }
+
+    /// `reset`: ResetInstance from the image written. Shows that image.
+    pub(super) fn reset_instance(
+        &self,
+        r: u8,
+        n: u64,
+        text: &str,
+        stale: &mut Vec<u64>,
+    ) -> Result<Vec<u8>> {
+        let (region, id) = self.instance_of(r, n)?;
+        let image = ImageId::parse(text.trim())?;
+        self.service.reset_instance(&region, &id, &image)?;
+        stale.extend(
+            [InstanceFile::Metadata, InstanceFile::State]
+                .map(|f| Node::InstanceFile(r, n, f).ino()),
+        );
+        Ok(line(image.as_str()))
+    }
+
+    /// `rmdir` of an instance: TerminateInstances.
+    pub(super) fn terminate_instance(&self, r: u8, name: &OsStr, path: &str) -> Result<Vec<u64>> {
+        let region = self.region_name(r)?;
+        let text = name.to_str().ok_or_else(|| no_such(path))?;
+        let id = InstanceId::parse(text).map_err(|_| no_such(path))?;
+        self.service
+            .terminate_instance(region, &id)
+            .map(|()| Vec::new())
+    }
+
+    /// What the kernel must drop of an instance changed elsewhere: its name in
+    /// `instances/`, its directory and its files.
+    pub(super) fn instance_changed(r: u8, id: &InstanceId, out: &mut Vec<Invalidation>) {
+        let n = id.number();
+        out.push(Invalidation::Entry {
+            parent: Node::InstancesDir(r).ino(),
+            name: id.to_string(),
+        });
+        out.push(Invalidation::Inode(Node::InstanceDir(r, n).ino()));
+        for f in InstanceFile::ALL {
+            out.push(Invalidation::Inode(Node::InstanceFile(r, n, f).ino()));
+        }
+    }
+}
