@@ -45,7 +45,9 @@ use store::Store;
 pub use faults::INJECTIONS;
 pub use images::image_counts;
 pub use instances::instance_count;
-pub use seeding::{insert_custom_image, insert_share, insert_synthetic_images, NewCustomImage};
+pub use seeding::{
+    insert_custom_image, insert_share, insert_synthetic_images, set_image_name, NewCustomImage,
+};
 
 /// The local emulator, acting as one account of a store.
 pub struct LocalService {

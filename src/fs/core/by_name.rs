@@ -270,6 +270,7 @@ mod tests {
     use super::*;
     use crate::local::store::Store;
     use crate::local::LocalService;
+    use crate::service::ImageService;
 
     /// With a change feed, `by-name/<kind>/` is listed a page at a time and each link found
     /// from the images sharing its image's name: the links are those the whole-kind table
@@ -282,15 +283,13 @@ mod tests {
         let owner = crate::model::AccountId::parse("100000000001").expect("account");
         crate::local::insert_synthetic_images(&store, "ap-guangzhou", &owner, 0, 8)
             .expect("images");
-        let ids: Vec<String> = store
-            .with_conn(|c| {
-                let mut stmt = c.prepare(
-                    "SELECT image_id FROM images WHERE kind = 'CUSTOM' ORDER BY image_id",
-                )?;
-                let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-                Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-            })
-            .expect("ids");
+        let service = LocalService::open(store.clone(), None).expect("service");
+        let ids: Vec<String> = service
+            .list_images("ap-guangzhou", ImageKind::Custom)
+            .expect("ids")
+            .into_iter()
+            .map(|e| e.image_id.as_str().to_string())
+            .collect();
         let names = [
             "alpha".to_string(),
             "dup".to_string(),
@@ -302,17 +301,9 @@ mod tests {
             "omega".to_string(),
         ];
         for (id, name) in ids.iter().zip(&names) {
-            store
-                .with_tx(|c| {
-                    c.execute(
-                        "UPDATE images SET image_name = ?1 WHERE image_id = ?2",
-                        [name, id],
-                    )?;
-                    Ok(())
-                })
-                .expect("rename");
+            let id = crate::model::ImageId::parse(id).expect("an image ID");
+            crate::local::set_image_name(&store, &id, name).expect("rename");
         }
-        let service = LocalService::open(store, None).expect("service");
         let fs = ImageFs::new(Arc::new(service)).expect("fs");
         assert!(fs.watches_changes());
         let r = fs.region_index("ap-guangzhou").expect("region");
