@@ -12,8 +12,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
-use super::lenient::{objects, or_default, some_items};
 pub use super::lenient::Lenient;
+use super::lenient::{objects, or_default, some_items};
 use super::{
     AccountId, Image, ImageId, ImageOsList, ImportImageOs, Instance, InstanceId, OsVersion,
 };
@@ -497,7 +497,9 @@ pub struct DescribeInstancesResponse {
     pub instance_set: Vec<Lenient<Instance>>,
 }
 
-fn instances<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Lenient<Instance>>, D::Error> {
+fn instances<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<Lenient<Instance>>, D::Error> {
     Ok(match Value::deserialize(deserializer)? {
         Value::Array(list) => list
             .into_iter()
@@ -648,7 +650,10 @@ mod tests {
         assert_eq!(regions.region_set[0].region_state, "AVAILABLE");
         assert_eq!(example::<DescribeImageQuotaRequest>().image_num_quota, 20);
         let shares = example::<DescribeImageSharePermissionRequest>();
-        assert_eq!(shares.share_permission_set[1].account_id.as_str(), "101104350001");
+        assert_eq!(
+            shares.share_permission_set[1].account_id.as_str(),
+            "101104350001"
+        );
         assert_eq!(
             example::<CreateImageRequest>().image_id.as_deref(),
             Some("img-0yc6rie8")
@@ -667,7 +672,11 @@ mod tests {
             "RegionSet": [{"Region": "ap-x"}, {"RegionName": "no id"}, ["ap-y", "n", "s"], {"Region": "ap-z", "RegionState": 3}]
         }))
         .unwrap();
-        let names: Vec<_> = regions.region_set.iter().map(|r| r.region.as_str()).collect();
+        let names: Vec<_> = regions
+            .region_set
+            .iter()
+            .map(|r| r.region.as_str())
+            .collect();
         assert_eq!(names, ["ap-x", "ap-z"]);
         assert_eq!(regions.region_set[0].region_state, "AVAILABLE");
         assert_eq!(regions.region_set[1].region_state, "AVAILABLE");

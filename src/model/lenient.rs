@@ -10,9 +10,10 @@ use serde_json::{Map, Value};
 /// typed requests land: today the server ignores some members of the wrong type and refuses
 /// others with its own error, in its own order, so a request is read whole and each handler
 /// decides.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub enum Lenient<T> {
     /// Not sent, or sent as `null`.
+    #[default]
     Absent,
     /// Sent with the API's type.
     Valid(T),
@@ -24,6 +25,11 @@ impl<T> Lenient<T> {
     /// For `skip_serializing_if`: an absent member is not sent.
     pub fn is_absent(&self) -> bool {
         matches!(self, Lenient::Absent)
+    }
+
+    /// A member to send: absent when there is no value.
+    pub fn optional(value: Option<T>) -> Lenient<T> {
+        value.map_or(Lenient::Absent, Lenient::Valid)
     }
 
     /// The value, if the member was sent with the API's type.
@@ -63,12 +69,6 @@ impl<T> Lenient<T> {
             Ok(v) => Lenient::Valid(v),
             Err(_) => Lenient::Invalid(value),
         }
-    }
-}
-
-impl<T> Default for Lenient<T> {
-    fn default() -> Lenient<T> {
-        Lenient::Absent
     }
 }
 
@@ -156,7 +156,10 @@ mod tests {
             Lenient::Invalid(json!(5))
         );
         // Numbers read as serde_json's as_u64 / as_i64 / as_bool do.
-        assert_eq!(Lenient::<u64>::from_value(json!(-1)), Lenient::Invalid(json!(-1)));
+        assert_eq!(
+            Lenient::<u64>::from_value(json!(-1)),
+            Lenient::Invalid(json!(-1))
+        );
         assert_eq!(
             Lenient::<u64>::from_value(json!(2.0)),
             Lenient::Invalid(json!(2.0))

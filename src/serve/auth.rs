@@ -224,7 +224,9 @@ mod tests {
         assert_eq!(body_params(b"{\"A\": 1}").unwrap(), json!({"A": 1}));
         let not_json = body_params(b"{not json").unwrap_err();
         assert_eq!(not_json.code(), "InvalidParameter");
-        assert!(not_json.message().starts_with("the request body is not JSON"));
+        assert!(not_json
+            .message()
+            .starts_with("the request body is not JSON"));
         let array = body_params(b"[1]").unwrap_err();
         assert_eq!(array.message(), "the request body must be a JSON object");
     }

@@ -20,7 +20,9 @@ pub(super) fn sync_images(cx: &Context, request: SyncImagesRequest) -> Result<Sy
     let destinations = params::string_list(request.destination_regions, "DestinationRegions")?;
     let image = ImageId::parse(id)?;
     let kind = cx.kind_of(region, &image)?;
-    let copies = cx.service.sync_images(region, kind, &image, &destinations)?;
+    let copies = cx
+        .service
+        .sync_images(region, kind, &image, &destinations)?;
     Ok(SyncImagesResponse {
         image_set: copies
             .into_iter()

@@ -192,19 +192,25 @@ mod tests {
 
     #[test]
     fn filters_are_checked_in_order() {
-        let checked =
-            conditions(filters(json!([{"Name": "image-type", "Values": ["PUBLIC_IMAGE"]}])))
-                .unwrap();
+        let checked = conditions(filters(
+            json!([{"Name": "image-type", "Values": ["PUBLIC_IMAGE"]}]),
+        ))
+        .unwrap();
         assert_eq!(
             checked,
             [("image-type".to_string(), vec!["PUBLIC_IMAGE".to_string()])]
         );
         assert_eq!(kinds(&checked), [ImageKind::Public]);
         let e = conditions(filters(json!([{"Name": "colour", "Values": ["red"]}]))).unwrap_err();
-        assert_eq!((e.code(), e.message()), ("InvalidFilter", "unknown filter `colour`"));
+        assert_eq!(
+            (e.code(), e.message()),
+            ("InvalidFilter", "unknown filter `colour`")
+        );
         // Too many values is found before an unknown name.
-        let e = conditions(filters(json!([{"Name": "colour", "Values": ["1", "2", "3", "4", "5", "6"]}])))
-            .unwrap_err();
+        let e = conditions(filters(
+            json!([{"Name": "colour", "Values": ["1", "2", "3", "4", "5", "6"]}]),
+        ))
+        .unwrap_err();
         assert_eq!(e.code(), "InvalidFilterValue.LimitExceeded");
         let e = conditions(filters(json!([{"Name": "platform", "Values": "CentOS"}]))).unwrap_err();
         assert_eq!(e.message(), "Values must be a list");

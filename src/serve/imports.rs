@@ -122,9 +122,18 @@ mod tests {
         assert!(open_beneath(Some(dir.path()), "disk.raw").is_ok());
         let inside = dir.path().canonicalize().unwrap().join("disk.raw");
         assert!(open_beneath(Some(dir.path()), inside.to_str().unwrap()).is_ok());
-        for url in ["../../etc/passwd", "escape.raw", "/etc/passwd", "missing.raw"] {
+        for url in [
+            "../../etc/passwd",
+            "escape.raw",
+            "/etc/passwd",
+            "missing.raw",
+        ] {
             let e = open_beneath(Some(dir.path()), url).unwrap_err();
-            assert_eq!(e.code(), "InvalidParameter.InvalidParameterUrlError", "{url}");
+            assert_eq!(
+                e.code(),
+                "InvalidParameter.InvalidParameterUrlError",
+                "{url}"
+            );
             assert_eq!(e.errno(), libc::ENOENT, "{url}");
         }
         let e = open_beneath(None, "disk.raw").unwrap_err();

@@ -151,7 +151,11 @@ fn run<A: Action>(params: &Value, action: impl FnOnce(A) -> Result<A::Response>)
 }
 
 /// One action, as the account of the request.
-fn dispatch(store: &Arc<Store>, settings: &ServeSettings, request: &auth::ApiRequest) -> Result<Value> {
+fn dispatch(
+    store: &Arc<Store>,
+    settings: &ServeSettings,
+    request: &auth::ApiRequest,
+) -> Result<Value> {
     if request.service == api::GetCallerIdentityRequest::SERVICE
         && request.action == api::GetCallerIdentityRequest::NAME
     {

@@ -95,16 +95,29 @@ mod tests {
         );
         let e = string_list(member(json!("a")), "ImageIds").unwrap_err();
         assert_eq!(e.message(), "ImageIds must be a list");
-        let e = id_list(member(json!(["img-9qabwvbn", "bad"])), "ImageIds", ImageId::parse)
-            .unwrap_err();
+        let e = id_list(
+            member(json!(["img-9qabwvbn", "bad"])),
+            "ImageIds",
+            ImageId::parse,
+        )
+        .unwrap_err();
         assert_eq!(e.code(), "InvalidImageId.Malformed");
     }
 
     #[test]
     fn pages_default_and_are_bounded() {
-        assert_eq!(page(&member(Value::Null), &member(Value::Null)).unwrap(), (0, 20));
-        assert_eq!(page(&member(json!(-5)), &member(json!("7"))).unwrap(), (0, 20));
-        assert_eq!(page(&member(json!(40)), &member(json!(100))).unwrap(), (40, 100));
+        assert_eq!(
+            page(&member(Value::Null), &member(Value::Null)).unwrap(),
+            (0, 20)
+        );
+        assert_eq!(
+            page(&member(json!(-5)), &member(json!("7"))).unwrap(),
+            (0, 20)
+        );
+        assert_eq!(
+            page(&member(json!(40)), &member(json!(100))).unwrap(),
+            (40, 100)
+        );
         assert_eq!(
             page(&member(Value::Null), &member(json!(101)))
                 .unwrap_err()
