@@ -91,57 +91,69 @@ type Handler = fn(&Context<'_>, &Value) -> Result<Value>;
 /// The CVM actions served, by name (the `X-TC-Action` header).
 const ACTIONS: &[(&str, Handler)] = &[
     (api::DescribeRegionsRequest::NAME, |cx, p| {
-        run(p, |r| regions::describe_regions(cx, r))
+        run(cx, p, regions::describe_regions)
     }),
     (api::DescribeZonesRequest::NAME, |cx, p| {
-        run(p, |r| regions::describe_zones(cx, r))
+        run(cx, p, regions::describe_zones)
     }),
     (api::DescribeImagesRequest::NAME, |cx, p| {
-        run(p, |r| images::describe_images(cx, r))
+        run(cx, p, images::describe_images)
     }),
     (api::DescribeImageQuotaRequest::NAME, |cx, p| {
-        run(p, |r| account::describe_image_quota(cx, r))
+        run(cx, p, account::describe_image_quota)
     }),
     (api::DescribeImportImageOsRequest::NAME, |cx, p| {
-        run(p, |r| imports::describe_import_image_os(cx, r))
+        run(cx, p, imports::describe_import_image_os)
     }),
     (api::DescribeImageSharePermissionRequest::NAME, |cx, p| {
-        run(p, |r| sharing::describe_image_share_permission(cx, r))
+        run(cx, p, sharing::describe_image_share_permission)
     }),
     (api::ModifyImageSharePermissionRequest::NAME, |cx, p| {
-        run(p, |r| sharing::modify_image_share_permission(cx, r))
+        run(cx, p, sharing::modify_image_share_permission)
     }),
     (api::ModifyImageAttributeRequest::NAME, |cx, p| {
-        run(p, |r| images::modify_image_attribute(cx, r))
+        run(cx, p, images::modify_image_attribute)
     }),
     (api::SyncImagesRequest::NAME, |cx, p| {
-        run(p, |r| copies::sync_images(cx, r))
+        run(cx, p, copies::sync_images)
     }),
     (api::DeleteImagesRequest::NAME, |cx, p| {
-        run(p, |r| images::delete_images(cx, r))
+        run(cx, p, images::delete_images)
     }),
     (api::CreateImageRequest::NAME, |cx, p| {
-        run(p, |r| images::create_image(cx, r))
+        run(cx, p, images::create_image)
     }),
     (api::RunInstancesRequest::NAME, |cx, p| {
-        run(p, |r| instances::run_instances(cx, r))
+        run(cx, p, instances::run_instances)
     }),
     (api::DescribeInstancesRequest::NAME, |cx, p| {
-        run(p, |r| instances::describe_instances(cx, r))
+        run(cx, p, instances::describe_instances)
     }),
     (api::ResetInstanceRequest::NAME, |cx, p| {
-        run(p, |r| instances::reset_instance(cx, r))
+        run(cx, p, instances::reset_instance)
     }),
     (api::TerminateInstancesRequest::NAME, |cx, p| {
-        run(p, |r| instances::terminate_instances(cx, r))
+        run(cx, p, instances::terminate_instances)
     }),
     (api::ImportImageRequest::NAME, |cx, p| {
-        run(p, |r| imports::import_image(cx, r))
+        run(cx, p, imports::import_image)
     }),
 ];
 
+/// Runs a CVM action on the body's JSON.
+fn run<A: Action>(
+    cx: &Context<'_>,
+    params: &Value,
+    action: fn(&Context<'_>, A) -> Result<A::Response>,
+) -> Result<Value> {
+    answer(params, |request| action(cx, request))
+}
+
 /// Reads an action's request from the body's JSON, runs it, and gives its answer's JSON.
-fn run<A: Action>(params: &Value, action: impl FnOnce(A) -> Result<A::Response>) -> Result<Value> {
+fn answer<A: Action>(
+    params: &Value,
+    action: impl FnOnce(A) -> Result<A::Response>,
+) -> Result<Value> {
     // Every member is read leniently, so an object always reads; the handler refuses what it
     // must.
     let request = A::deserialize(params)
@@ -159,7 +171,7 @@ fn dispatch(
     if request.service == api::GetCallerIdentityRequest::SERVICE
         && request.action == api::GetCallerIdentityRequest::NAME
     {
-        return run(&request.params, |r| {
+        return answer(&request.params, |r| {
             account::get_caller_identity(&request.account, r)
         });
     }
