@@ -3,8 +3,8 @@
 //! TC3-HMAC-SHA256 as the cloud does, with the SecretId/SecretKey pairs of the store's
 //! accounts; every action runs on the same backend code as the filesystem.
 //!
-//! [`http`] answers HTTP requests (the envelope, request IDs), [`auth`] checks their
-//! signatures, and [`dispatch`] finds the action in [`ACTIONS`]: one short function per action,
+//! `http.rs` answers HTTP requests (the envelope, request IDs), `auth.rs` checks their
+//! signatures, and `dispatch` finds the action in `ACTIONS`: one short function per action,
 //! in a file per resource, each taking its request and giving its answer as the types of
 //! [`crate::model::api`], which the tencentcloud backend sends and reads.
 
