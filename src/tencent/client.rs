@@ -11,8 +11,8 @@ use serde_json::Value;
 
 use super::sign;
 use crate::error::{Error, Result};
-
-pub const CVM_VERSION: &str = "2017-03-12";
+use crate::model::api::Action;
+pub use crate::model::api::CVM_VERSION;
 
 /// Credentials of a Tencent Cloud account. Never printed: `Debug` shows only the SecretId's
 /// first characters.
@@ -187,6 +187,22 @@ impl Client {
         }
     }
 
+    /// Calls an action in a region with its request; returns its answer.
+    pub fn invoke<A: Action>(&self, region: &str, request: &A) -> Result<A::Response> {
+        let params = serde_json::to_value(request)
+            .map_err(|e| Error::internal(format!("cannot encode {}: {e}", A::NAME)))?;
+        let answer = self.call_service(A::SERVICE, A::VERSION, region, A::NAME, &params)?;
+        // An answer that is not an object reads as one without members, as it always has.
+        let answer = if answer.is_object() {
+            answer
+        } else {
+            Value::Object(serde_json::Map::new())
+        };
+        serde_json::from_value(answer).map_err(|e| {
+            Error::internal(format!("unexpected {} answer from the API: {e}", A::NAME))
+        })
+    }
+
     /// Calls a CVM action in a region; returns the `Response` object without `RequestId`.
     pub fn call(&self, region: &str, action: &str, params: &Value) -> Result<Value> {
         self.call_service("cvm", CVM_VERSION, region, action, params)
@@ -311,34 +327,40 @@ impl Client {
                 Retry::IfReadOnly,
             )
         })?;
-        let inner = value.get("Response").cloned().ok_or_else(|| {
-            (
-                Error::internal(format!("{action}: answer without Response")),
-                Retry::Never,
-            )
-        })?;
-        if let Some(error) = inner.get("Error") {
-            let code = error
-                .get("Code")
-                .and_then(Value::as_str)
-                .unwrap_or("InternalError")
-                .to_string();
-            let message = error
-                .get("Message")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            let retry = if code.starts_with("RequestLimitExceeded") {
-                Retry::Safe
-            } else if code == "InternalError" {
-                Retry::IfReadOnly
-            } else {
-                Retry::Never
-            };
-            return Err((Error::new(code, message), retry));
-        }
-        Ok(inner)
+        answer(action, value)
     }
+}
+
+/// The `Response` object of an answer's envelope, or the error it carries (whether repeating
+/// the request may help follows from its code).
+fn answer(action: &str, envelope: Value) -> std::result::Result<Value, (Error, Retry)> {
+    let inner = envelope.get("Response").cloned().ok_or_else(|| {
+        (
+            Error::internal(format!("{action}: answer without Response")),
+            Retry::Never,
+        )
+    })?;
+    if let Some(error) = inner.get("Error") {
+        let code = error
+            .get("Code")
+            .and_then(Value::as_str)
+            .unwrap_or("InternalError")
+            .to_string();
+        let message = error
+            .get("Message")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let retry = if code.starts_with("RequestLimitExceeded") {
+            Retry::Safe
+        } else if code == "InternalError" {
+            Retry::IfReadOnly
+        } else {
+            Retry::Never
+        };
+        return Err((Error::new(code, message), retry));
+    }
+    Ok(inner)
 }
 
 #[cfg(test)]
@@ -375,6 +397,32 @@ mod tests {
         assert_eq!(
             c.url_and_host("cvm", "ap-guangzhou"),
             ("http://127.0.0.1:9000/".into(), "127.0.0.1:9000".into())
+        );
+    }
+
+    #[test]
+    fn envelopes_give_their_response_or_error() {
+        let ok = answer(
+            "A",
+            serde_json::json!({"Response": {"X": 1, "RequestId": "r"}}),
+        )
+        .unwrap();
+        assert_eq!(ok["X"], 1);
+        let (e, retry) = answer(
+            "A",
+            serde_json::json!({"Response": {"Error": {"Code": "RequestLimitExceeded", "Message": "slow"}}}),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.code(), e.message(), retry),
+            ("RequestLimitExceeded", "slow", Retry::Safe)
+        );
+        let (e, retry) = answer("A", serde_json::json!({"Response": {"Error": {}}})).unwrap_err();
+        assert_eq!((e.code(), retry), ("InternalError", Retry::IfReadOnly));
+        let (e, retry) = answer("A", serde_json::json!({"Other": 1})).unwrap_err();
+        assert_eq!(
+            (e.message(), retry),
+            ("A: answer without Response", Retry::Never)
         );
     }
 

@@ -8,9 +8,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
-
 use crate::error::{Error, Result};
+use crate::model::api::{self, Action, Filter, Lenient};
 use crate::model::{
     AccountId, AccountInfo, ChargeType, CreateImageSpec, Image, ImageEntry, ImageId, ImageKind,
     ImportImageOs, ImportImageSpec, Instance, InstanceEntry, InstanceId, LaunchSpec, Price, Quota,
@@ -45,9 +44,35 @@ fn api_type(kind: ImageKind) -> &'static str {
     kind.image_type()
 }
 
-fn decode<T: serde::de::DeserializeOwned>(value: Value, what: &str) -> Result<T> {
-    serde_json::from_value(value)
-        .map_err(|e| Error::internal(format!("unexpected {what} from the API: {e}")))
+/// A Describe action that answers a page at a time (`Offset`, `Limit`, `TotalCount`).
+trait Paged: Action {
+    /// What its answer lists.
+    type Item;
+    fn set_page(&mut self, offset: usize, limit: u64);
+    /// The answer's items and `TotalCount`.
+    fn page(answer: Self::Response) -> (Vec<Self::Item>, u64);
+}
+
+impl Paged for api::DescribeImagesRequest {
+    type Item = Lenient<Image>;
+    fn set_page(&mut self, offset: usize, limit: u64) {
+        self.offset = (offset as u64).into();
+        self.limit = limit.into();
+    }
+    fn page(answer: api::DescribeImagesResponse) -> (Vec<Lenient<Image>>, u64) {
+        (answer.image_set, answer.total_count)
+    }
+}
+
+impl Paged for api::DescribeInstancesRequest {
+    type Item = Lenient<Instance>;
+    fn set_page(&mut self, offset: usize, limit: u64) {
+        self.offset = (offset as u64).into();
+        self.limit = limit.into();
+    }
+    fn page(answer: api::DescribeInstancesResponse) -> (Vec<Lenient<Instance>>, u64) {
+        (answer.instance_set, answer.total_count)
+    }
 }
 
 type Listing<T> = Mutex<HashMap<String, (Instant, std::sync::Arc<Vec<T>>)>>;
@@ -65,52 +90,26 @@ impl TencentService {
     /// Connects: checks the credentials (DescribeRegions) and learns the account
     /// (GetCallerIdentity) unless `account` names it.
     pub fn connect(client: Client, account: Option<AccountId>) -> Result<TencentService> {
-        let answer = client.call("", "DescribeRegions", &json!({}))?;
-        let mut regions = Vec::new();
-        for r in answer
-            .get("RegionSet")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default()
-        {
-            let region = r
-                .get("Region")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            if region.is_empty() {
-                continue;
-            }
-            regions.push(Region {
-                mainland: is_mainland(&region),
-                region_name: r
-                    .get("RegionName")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string(),
-                region_state: r
-                    .get("RegionState")
-                    .and_then(Value::as_str)
-                    .unwrap_or("AVAILABLE")
-                    .to_string(),
-                region,
-            });
-        }
+        let answer = client.invoke("", &api::DescribeRegionsRequest {})?;
+        let regions = answer
+            .region_set
+            .into_iter()
+            .filter(|r| !r.region.is_empty())
+            .map(|r| Region {
+                mainland: is_mainland(&r.region),
+                region: r.region,
+                region_name: r.region_name,
+                region_state: r.region_state,
+            })
+            .collect();
         let account = match account {
             Some(a) => a,
             None => {
-                let who = client.call_service(
-                    "sts",
-                    "2018-08-13",
-                    "ap-guangzhou",
-                    "GetCallerIdentity",
-                    &json!({}),
-                )?;
+                let who = client.invoke("ap-guangzhou", &api::GetCallerIdentityRequest {})?;
                 let id = who
-                    .get("AccountId")
-                    .and_then(Value::as_str)
+                    .account_id
                     .ok_or_else(|| Error::internal("GetCallerIdentity gave no AccountId"))?;
-                AccountId::parse(id)?
+                AccountId::parse(&id)?
             }
         };
         Ok(TencentService {
@@ -127,30 +126,14 @@ impl TencentService {
     }
 
     /// Every page of a Describe call (Limit 100 until TotalCount).
-    fn all_pages(
-        &self,
-        region: &str,
-        action: &str,
-        mut params: Value,
-        set: &str,
-    ) -> Result<Vec<Value>> {
+    fn all_pages<A: Paged>(&self, region: &str, mut request: A) -> Result<Vec<A::Item>> {
         let mut out = Vec::new();
         loop {
-            params["Offset"] = json!(out.len());
-            params["Limit"] = json!(100);
-            let answer = self.client.call(region, action, &params)?;
-            let page = answer
-                .get(set)
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            let total = answer
-                .get("TotalCount")
-                .and_then(Value::as_u64)
-                .unwrap_or(0) as usize;
+            request.set_page(out.len(), 100);
+            let (page, total) = A::page(self.client.invoke(region, &request)?);
             let empty = page.is_empty();
             out.extend(page);
-            if empty || out.len() >= total {
+            if empty || out.len() >= total as usize {
                 return Ok(out);
             }
         }
@@ -169,8 +152,15 @@ impl TencentService {
                 return Ok(list.clone());
             }
         }
-        let filters = json!({"Filters": [{"Name": "image-type", "Values": [api_type(kind)]}]});
-        let pages = match self.all_pages(region, "DescribeImages", filters, "ImageSet") {
+        let request = api::DescribeImagesRequest {
+            filters: vec![Lenient::Valid(Filter::new(
+                "image-type",
+                vec![api_type(kind).to_string()],
+            ))]
+            .into(),
+            ..Default::default()
+        };
+        let pages = match self.all_pages(region, request) {
             Ok(pages) => pages,
             // The current API lists no marketplace type: an empty directory, said in the log.
             Err(e) if kind == ImageKind::Marketplace => {
@@ -181,10 +171,12 @@ impl TencentService {
         };
         let mut list: Vec<Image> = pages
             .into_iter()
-            .filter_map(|v| match serde_json::from_value::<Image>(v) {
+            .filter_map(|item| match item.into_result() {
                 Ok(image) => Some(image),
-                Err(e) => {
-                    log::warn!("an image of {region} could not be read and is not shown: {e}");
+                Err(raw) => {
+                    if let Err(e) = serde_json::from_value::<Image>(raw) {
+                        log::warn!("an image of {region} could not be read and is not shown: {e}");
+                    }
                     None
                 }
             })
@@ -210,8 +202,11 @@ impl TencentService {
                 return Ok(list.clone());
             }
         }
-        let pages = self.all_pages(region, "DescribeInstances", json!({}), "InstanceSet")?;
-        let mut list: Vec<Instance> = pages.into_iter().filter_map(instance_from_api).collect();
+        let pages = self.all_pages(region, api::DescribeInstancesRequest::default())?;
+        let mut list: Vec<Instance> = pages
+            .into_iter()
+            .filter_map(|item| item.into_result().ok())
+            .collect();
         list.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
         let list = std::sync::Arc::new(list);
         self.instances
@@ -233,64 +228,29 @@ impl TencentService {
             .clear();
     }
 
-    fn write(&self, region: &str, action: &str, params: Value) -> Result<Value> {
+    fn write<A: Action>(&self, region: &str, request: &A) -> Result<A::Response> {
         self.region(region)?;
-        let result = self.client.call(region, action, &params);
+        let result = self.client.invoke(region, request);
         self.refresh();
         result
     }
-}
 
-/// The API's `Instance` as the filesystem shows it (missing members get neutral values).
-fn instance_from_api(v: Value) -> Option<Instance> {
-    let s = |name: &str| {
-        v.get(name)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
-    Some(Instance {
-        placement: crate::model::Placement {
-            zone: v
-                .pointer("/Placement/Zone")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
-            project_id: v
-                .pointer("/Placement/ProjectId")
-                .and_then(Value::as_i64)
-                .unwrap_or(0),
-        },
-        instance_id: InstanceId::parse(&s("InstanceId")).ok()?,
-        instance_type: s("InstanceType"),
-        cpu: v.get("CPU").and_then(Value::as_i64).unwrap_or(0),
-        memory: v.get("Memory").and_then(Value::as_i64).unwrap_or(0),
-        restrict_state: s("RestrictState"),
-        instance_name: s("InstanceName"),
-        instance_charge_type: s("InstanceChargeType"),
-        private_ip_addresses: v
-            .get("PrivateIpAddresses")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(str::to_owned))
-                    .collect()
+    /// The region's first available zone (RunInstances needs one).
+    fn available_zone(&self, region: &str) -> Result<String> {
+        let zones = self.client.invoke(region, &api::DescribeZonesRequest {})?;
+        zones
+            .zone_set
+            .into_iter()
+            .find(|z| z.zone_state == "AVAILABLE")
+            .map(|z| z.zone)
+            .filter(|zone| !zone.is_empty())
+            .ok_or_else(|| {
+                Error::new(
+                    "InvalidZone.MismatchRegion",
+                    format!("no available zone in {region}"),
+                )
             })
-            .unwrap_or_default(),
-        image_id: ImageId::parse(&s("ImageId")).ok()?,
-        created_time: s("CreatedTime"),
-        os_name: s("OsName"),
-        instance_state: s("InstanceState"),
-        latest_operation: v
-            .get("LatestOperation")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        latest_operation_state: v
-            .get("LatestOperationState")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        license_type: s("LicenseType"),
-    })
+    }
 }
 
 impl ImageService for TencentService {
@@ -361,12 +321,11 @@ impl ImageService for TencentService {
 
     fn quota(&self, region: &str) -> Result<Quota> {
         self.region(region)?;
-        let answer = self.client.call(region, "DescribeImageQuota", &json!({}))?;
+        let answer = self
+            .client
+            .invoke(region, &api::DescribeImageQuotaRequest {})?;
         Ok(Quota {
-            custom_image_quota: answer
-                .get("ImageNumQuota")
-                .and_then(Value::as_u64)
-                .unwrap_or(0),
+            custom_image_quota: answer.image_num_quota,
             custom_images_used: self.images_of(region, ImageKind::Custom)?.len() as u64,
             share_limit_per_image: SHARE_LIMIT,
         })
@@ -376,14 +335,8 @@ impl ImageService for TencentService {
         self.region(region)?;
         let answer = self
             .client
-            .call(region, "DescribeImportImageOs", &json!({}))?;
-        decode(
-            json!({
-                "ImportImageOsListSupported": answer.get("ImportImageOsListSupported").cloned().unwrap_or(json!({"Windows": [], "Linux": []})),
-                "ImportImageOsVersionSet": answer.get("ImportImageOsVersionSet").cloned().unwrap_or(json!([])),
-            }),
-            "DescribeImportImageOs answer",
-        )
+            .invoke(region, &api::DescribeImportImageOsRequest {})?;
+        Ok(answer.into())
     }
 
     fn list_instances(&self, region: &str) -> Result<Vec<InstanceEntry>> {
@@ -419,27 +372,7 @@ impl ImageService for TencentService {
     ) -> Result<Vec<InstanceId>> {
         let zone = match &spec.placement {
             Some(p) => p.zone.clone(),
-            None => {
-                // RunInstances needs a zone: the region's first available one.
-                let zones = self.client.call(region, "DescribeZones", &json!({}))?;
-                zones
-                    .get("ZoneSet")
-                    .and_then(Value::as_array)
-                    .and_then(|set| {
-                        set.iter()
-                            .find(|z| {
-                                z.get("ZoneState").and_then(Value::as_str) == Some("AVAILABLE")
-                            })
-                            .and_then(|z| z.get("Zone").and_then(Value::as_str))
-                            .map(str::to_owned)
-                    })
-                    .ok_or_else(|| {
-                        Error::new(
-                            "InvalidZone.MismatchRegion",
-                            format!("no available zone in {region}"),
-                        )
-                    })?
-            }
+            None => self.available_zone(region)?,
         };
         // The API's idempotency token: a RunInstances repeated by any path launches once.
         let token = format!(
@@ -450,30 +383,17 @@ impl ImageService for TencentService {
                 .map(|d| d.as_nanos())
                 .unwrap_or(0)
         );
-        let mut params = json!({
-            "ImageId": image.as_str(),
-            "InstanceCount": spec.instance_count.unwrap_or(1),
-            "Placement": {"Zone": zone},
-            "ClientToken": token,
-        });
-        if let Some(name) = &spec.instance_name {
-            params["InstanceName"] = json!(name);
-        }
-        if let Some(t) = &spec.instance_type {
-            params["InstanceType"] = json!(t);
-        }
-        if let Some(c) = &spec.instance_charge_type {
-            params["InstanceChargeType"] = json!(c);
-        }
-        let answer = self.write(region, "RunInstances", params)?;
-        answer
-            .get("InstanceIdSet")
-            .and_then(Value::as_array)
-            .map(|ids| {
-                ids.iter()
-                    .filter_map(|i| i.as_str().and_then(|s| InstanceId::parse(s).ok()))
-                    .collect()
-            })
+        let request = api::RunInstancesRequest {
+            image_id: image.to_string().into(),
+            instance_count: spec.instance_count.unwrap_or(1).into(),
+            placement: api::Placement { zone: zone.into() }.into(),
+            instance_name: Lenient::optional(spec.instance_name.clone()),
+            instance_type: Lenient::optional(spec.instance_type.clone()),
+            instance_charge_type: Lenient::optional(spec.instance_charge_type.clone()),
+            client_token: token.into(),
+        };
+        self.write(region, &request)?
+            .instance_id_set
             .ok_or_else(|| Error::internal("RunInstances gave no InstanceIdSet"))
     }
 
@@ -483,62 +403,48 @@ impl ImageService for TencentService {
         instance: &InstanceId,
         spec: &CreateImageSpec,
     ) -> Result<ImageId> {
-        let mut params = json!({"InstanceId": instance.as_str(), "ImageName": spec.image_name});
-        if let Some(d) = &spec.image_description {
-            params["ImageDescription"] = json!(d);
-        }
-        if let Some(f) = &spec.force_poweroff {
-            params["ForcePoweroff"] = json!(f);
-        }
-        if let Some(s) = &spec.sysprep {
-            params["Sysprep"] = json!(s);
-        }
-        let answer = self.write(region, "CreateImage", params)?;
-        let id = answer
-            .get("ImageId")
-            .and_then(Value::as_str)
+        let request = api::CreateImageRequest {
+            instance_id: instance.to_string().into(),
+            image_name: spec.image_name.clone().into(),
+            image_description: Lenient::optional(spec.image_description.clone()),
+            force_poweroff: Lenient::optional(spec.force_poweroff.clone()),
+            sysprep: Lenient::optional(spec.sysprep.clone()),
+        };
+        let id = self
+            .write(region, &request)?
+            .image_id
             .ok_or_else(|| Error::internal("CreateImage gave no ImageId"))?;
-        ImageId::parse(id)
+        ImageId::parse(&id)
     }
 
     fn reset_instance(&self, region: &str, instance: &InstanceId, image: &ImageId) -> Result<()> {
-        self.write(
-            region,
-            "ResetInstance",
-            json!({"InstanceId": instance.as_str(), "ImageId": image.as_str()}),
-        )?;
+        let request = api::ResetInstanceRequest {
+            instance_id: instance.to_string().into(),
+            image_id: image.to_string().into(),
+        };
+        self.write(region, &request)?;
         Ok(())
     }
 
     fn terminate_instance(&self, region: &str, instance: &InstanceId) -> Result<()> {
-        self.write(
-            region,
-            "TerminateInstances",
-            json!({"InstanceIds": [instance.as_str()]}),
-        )?;
+        let request = api::TerminateInstancesRequest {
+            instance_ids: vec![instance.to_string()].into(),
+        };
+        self.write(region, &request)?;
         Ok(())
     }
 
     fn share_accounts(&self, region: &str, image: &ImageId) -> Result<Vec<AccountId>> {
         self.region(region)?;
-        let answer = self.client.call(
-            region,
-            "DescribeImageSharePermission",
-            &json!({"ImageId": image.as_str()}),
-        )?;
+        let request = api::DescribeImageSharePermissionRequest {
+            image_id: image.to_string().into(),
+        };
+        let answer = self.client.invoke(region, &request)?;
         Ok(answer
-            .get("SharePermissionSet")
-            .and_then(Value::as_array)
-            .map(|set| {
-                set.iter()
-                    .filter_map(|p| {
-                        p.get("AccountId")
-                            .and_then(Value::as_str)
-                            .and_then(|a| AccountId::parse(a).ok())
-                    })
-                    .collect()
-            })
-            .unwrap_or_default())
+            .share_permission_set
+            .into_iter()
+            .map(|p| p.account_id)
+            .collect())
     }
 
     fn modify_image(
@@ -548,34 +454,22 @@ impl ImageService for TencentService {
         name: Option<&str>,
         description: Option<&str>,
     ) -> Result<()> {
-        let mut params = json!({"ImageId": image.as_str()});
-        if let Some(n) = name {
-            params["ImageName"] = json!(n);
-        }
-        if let Some(d) = description {
-            params["ImageDescription"] = json!(d);
-        }
-        self.write(region, "ModifyImageAttribute", params)?;
+        let request = api::ModifyImageAttributeRequest {
+            image_id: image.to_string().into(),
+            image_name: Lenient::optional(name.map(str::to_owned)),
+            image_description: Lenient::optional(description.map(str::to_owned)),
+        };
+        self.write(region, &request)?;
         Ok(())
     }
 
     fn share_image(&self, region: &str, image: &ImageId, accounts: &[AccountId]) -> Result<()> {
-        let ids: Vec<&str> = accounts.iter().map(AccountId::as_str).collect();
-        self.write(
-            region,
-            "ModifyImageSharePermission",
-            json!({"ImageId": image.as_str(), "AccountIds": ids, "Permission": "SHARE"}),
-        )?;
+        self.write(region, &share_request(image, accounts, "SHARE"))?;
         Ok(())
     }
 
     fn unshare_image(&self, region: &str, image: &ImageId, accounts: &[AccountId]) -> Result<()> {
-        let ids: Vec<&str> = accounts.iter().map(AccountId::as_str).collect();
-        self.write(
-            region,
-            "ModifyImageSharePermission",
-            json!({"ImageId": image.as_str(), "AccountIds": ids, "Permission": "CANCEL"}),
-        )?;
+        self.write(region, &share_request(image, accounts, "CANCEL"))?;
         Ok(())
     }
 
@@ -586,32 +480,24 @@ impl ImageService for TencentService {
         image: &ImageId,
         destinations: &[String],
     ) -> Result<Vec<(String, ImageId)>> {
-        let answer = self.write(
-            region,
-            "SyncImages",
-            json!({"ImageIds": [image.as_str()], "DestinationRegions": destinations, "ImageSetRequired": true}),
-        )?;
-        Ok(answer
-            .get("ImageSet")
-            .and_then(Value::as_array)
-            .map(|set| {
-                set.iter()
-                    .filter_map(|s| {
-                        let r = s.get("Region").and_then(Value::as_str)?;
-                        let id = ImageId::parse(s.get("ImageId").and_then(Value::as_str)?).ok()?;
-                        Some((r.to_string(), id))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default())
+        let request = api::SyncImagesRequest {
+            image_ids: vec![image.to_string()].into(),
+            destination_regions: destinations.to_vec().into(),
+            image_set_required: true.into(),
+        };
+        Ok(self
+            .write(region, &request)?
+            .image_set
+            .into_iter()
+            .map(|copy| (copy.region, copy.image_id))
+            .collect())
     }
 
     fn delete_image(&self, region: &str, image: &ImageId) -> Result<()> {
-        self.write(
-            region,
-            "DeleteImages",
-            json!({"ImageIds": [image.as_str()]}),
-        )?;
+        let request = api::DeleteImagesRequest {
+            image_ids: vec![image.to_string()].into(),
+        };
+        self.write(region, &request)?;
         Ok(())
     }
 
@@ -621,101 +507,49 @@ impl ImageService for TencentService {
         spec: &ImportImageSpec,
         _caller: &Caller,
     ) -> Result<Option<ImageId>> {
-        let mut params = json!({
-            "ImageName": spec.image_name,
-            "ImageUrl": spec.image_url,
-            "OsType": spec.os_type,
-            "OsVersion": spec.os_version,
-            "Architecture": spec.architecture,
-            "Force": spec.force,
-            "DryRun": spec.dry_run,
-        });
-        for (name, value) in [
-            ("ImageDescription", &spec.image_description),
-            ("LicenseType", &spec.license_type),
-            ("BootMode", &spec.boot_mode),
-        ] {
-            if let Some(v) = value {
-                params[name] = json!(v);
-            }
-        }
-        let answer = self.write(region, "ImportImage", params)?;
+        let request = api::ImportImageRequest {
+            image_name: spec.image_name.clone().into(),
+            image_url: spec.image_url.clone().into(),
+            os_type: spec.os_type.clone().into(),
+            os_version: spec.os_version.clone().into(),
+            architecture: spec.architecture.clone().into(),
+            image_description: Lenient::optional(spec.image_description.clone()),
+            force: spec.force.into(),
+            dry_run: spec.dry_run.into(),
+            license_type: Lenient::optional(spec.license_type.clone()),
+            boot_mode: Lenient::optional(spec.boot_mode.clone()),
+        };
+        let answer = self.write(region, &request)?;
         if spec.dry_run {
             return Ok(None);
         }
         let id = answer
-            .get("ImageId")
-            .and_then(Value::as_str)
+            .image_id
             .ok_or_else(|| Error::internal("ImportImage gave no ImageId"))?;
-        Ok(Some(ImageId::parse(id)?))
+        Ok(Some(ImageId::parse(&id)?))
+    }
+}
+
+/// ModifyImageSharePermission for some accounts: SHARE or CANCEL.
+fn share_request(
+    image: &ImageId,
+    accounts: &[AccountId],
+    permission: &str,
+) -> api::ModifyImageSharePermissionRequest {
+    api::ModifyImageSharePermissionRequest {
+        image_id: image.to_string().into(),
+        account_ids: accounts
+            .iter()
+            .map(|a| a.as_str().to_owned())
+            .collect::<Vec<_>>()
+            .into(),
+        permission: permission.to_string().into(),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    //! Response parsing against the official example responses (tccli's examples.json).
-
     use super::*;
-
-    fn example(action: &str) -> Value {
-        let all: Value =
-            serde_json::from_str(include_str!("../../tests/fixtures/cvm-api-examples.json"))
-                .unwrap();
-        all[action]["Response"].clone()
-    }
-
-    #[test]
-    fn describe_images_example_parses_into_an_image() {
-        let set = example("DescribeImages")["ImageSet"].clone();
-        let images: Vec<Image> = serde_json::from_value(set).unwrap();
-        assert_eq!(images.len(), 1);
-        let image = &images[0];
-        assert_eq!(image.image_id.as_str(), "img-9qabwvbn");
-        assert_eq!(image.image_type, "PUBLIC_IMAGE");
-        assert_eq!(image.image_size, 50);
-        assert_eq!(image.sync_percent, Some(20));
-        assert_eq!(image.tags[0].key, "myKey");
-        // Members this older answer lacks default.
-        assert_eq!(image.image_family, "");
-        assert!(!image.image_deprecated);
-        assert!(crate::model::parse_api_time(&image.created_time).is_some());
-    }
-
-    #[test]
-    fn describe_instances_example_parses_into_an_instance() {
-        let first = example("DescribeInstances")["InstanceSet"][0].clone();
-        let instance = instance_from_api(first).unwrap();
-        assert_eq!(instance.instance_id.as_str(), "ins-xlsyru2j");
-        assert_eq!(instance.image_id.as_str(), "img-8toqc6s3");
-        assert_eq!(instance.placement.zone, "ap-guangzhou-3");
-        assert_eq!(instance.instance_state, "RUNNING");
-        assert_eq!(instance.cpu, 1);
-        assert_eq!(
-            instance.private_ip_addresses,
-            vec!["172.16.32.78".to_string()]
-        );
-    }
-
-    #[test]
-    fn import_os_example_parses() {
-        let answer = example("DescribeImportImageOs");
-        let os: ImportImageOs = decode(
-            json!({
-                "ImportImageOsListSupported": answer["ImportImageOsListSupported"],
-                "ImportImageOsVersionSet": answer["ImportImageOsVersionSet"],
-            }),
-            "example",
-        )
-        .unwrap();
-        assert!(os
-            .import_image_os_list_supported
-            .linux
-            .contains(&"CentOS".to_string()));
-        assert!(os
-            .import_image_os_version_set
-            .iter()
-            .any(|v| v.os_name == "CentOS" && v.os_versions.contains(&"7".to_string())));
-    }
 
     #[test]
     fn mainland_regions_are_known() {

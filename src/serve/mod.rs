@@ -1,0 +1,226 @@
+//! `imagefs serve`: the local emulator over Tencent Cloud's CVM API 2017-03-12, so the official
+//! SDKs, tccli and the tencentcloud backend can run against it. Requests are authenticated with
+//! TC3-HMAC-SHA256 as the cloud does, with the SecretId/SecretKey pairs of the store's
+//! accounts; every action runs on the same backend code as the filesystem.
+//!
+//! `http.rs` answers HTTP requests (the envelope, request IDs), `auth.rs` checks their
+//! signatures, and `dispatch` finds the action in `ACTIONS`: one short function per action,
+//! in a file per resource, each taking its request and giving its answer as the types of
+//! [`crate::model::api`], which the tencentcloud backend sends and reads.
+
+mod account;
+mod auth;
+mod copies;
+mod http;
+mod images;
+mod imports;
+mod instances;
+mod params;
+mod regions;
+mod sharing;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::local::store::Store;
+use crate::local::LocalService;
+use crate::model::api::{self, Action, CVM_VERSION};
+use crate::model::{ImageId, ImageKind};
+use crate::service::ImageService;
+
+pub use http::serve;
+
+pub struct ServeSettings {
+    pub transition_delay: Option<Duration>,
+    /// ImportImage reads local files only under this directory; without it, imports are refused.
+    pub import_dir: Option<PathBuf>,
+}
+
+/// What an action works with: the emulator as the request's account, and the request's region.
+struct Context<'a> {
+    service: LocalService,
+    /// `X-TC-Region`, as sent.
+    region: &'a str,
+    settings: &'a ServeSettings,
+}
+
+impl Context<'_> {
+    /// The request's region, which must be given and exist.
+    fn region(&self) -> Result<&str> {
+        let region = self.region;
+        if region.is_empty() {
+            return Err(Error::new(
+                "MissingParameter",
+                "the X-TC-Region header is required",
+            ));
+        }
+        self.service
+            .regions()?
+            .iter()
+            .find(|r| r.region == region)
+            .map(|_| region)
+            .ok_or_else(|| {
+                Error::new(
+                    "InvalidRegion.NotFound",
+                    format!("region `{region}` does not exist"),
+                )
+            })
+    }
+
+    /// The kind under which the account sees an image in a region.
+    fn kind_of(&self, region: &str, image: &ImageId) -> Result<ImageKind> {
+        for kind in ImageKind::ALL {
+            if self.service.image(region, kind, image).is_ok() {
+                return Ok(kind);
+            }
+        }
+        Err(Error::new(
+            "InvalidImageId.NotFound",
+            format!("no image {image} in {region}"),
+        ))
+    }
+}
+
+/// An action: reads its request from the body's JSON and answers with the response's.
+type Handler = fn(&Context<'_>, &Value) -> Result<Value>;
+
+/// The CVM actions served, by name (the `X-TC-Action` header).
+const ACTIONS: &[(&str, Handler)] = &[
+    (api::DescribeRegionsRequest::NAME, |cx, p| {
+        run(cx, p, regions::describe_regions)
+    }),
+    (api::DescribeZonesRequest::NAME, |cx, p| {
+        run(cx, p, regions::describe_zones)
+    }),
+    (api::DescribeImagesRequest::NAME, |cx, p| {
+        run(cx, p, images::describe_images)
+    }),
+    (api::DescribeImageQuotaRequest::NAME, |cx, p| {
+        run(cx, p, account::describe_image_quota)
+    }),
+    (api::DescribeImportImageOsRequest::NAME, |cx, p| {
+        run(cx, p, imports::describe_import_image_os)
+    }),
+    (api::DescribeImageSharePermissionRequest::NAME, |cx, p| {
+        run(cx, p, sharing::describe_image_share_permission)
+    }),
+    (api::ModifyImageSharePermissionRequest::NAME, |cx, p| {
+        run(cx, p, sharing::modify_image_share_permission)
+    }),
+    (api::ModifyImageAttributeRequest::NAME, |cx, p| {
+        run(cx, p, images::modify_image_attribute)
+    }),
+    (api::SyncImagesRequest::NAME, |cx, p| {
+        run(cx, p, copies::sync_images)
+    }),
+    (api::DeleteImagesRequest::NAME, |cx, p| {
+        run(cx, p, images::delete_images)
+    }),
+    (api::CreateImageRequest::NAME, |cx, p| {
+        run(cx, p, images::create_image)
+    }),
+    (api::RunInstancesRequest::NAME, |cx, p| {
+        run(cx, p, instances::run_instances)
+    }),
+    (api::DescribeInstancesRequest::NAME, |cx, p| {
+        run(cx, p, instances::describe_instances)
+    }),
+    (api::ResetInstanceRequest::NAME, |cx, p| {
+        run(cx, p, instances::reset_instance)
+    }),
+    (api::TerminateInstancesRequest::NAME, |cx, p| {
+        run(cx, p, instances::terminate_instances)
+    }),
+    (api::ImportImageRequest::NAME, |cx, p| {
+        run(cx, p, imports::import_image)
+    }),
+];
+
+/// Runs a CVM action on the body's JSON.
+fn run<A: Action>(
+    cx: &Context<'_>,
+    params: &Value,
+    action: fn(&Context<'_>, A) -> Result<A::Response>,
+) -> Result<Value> {
+    answer(params, |request| action(cx, request))
+}
+
+/// Reads an action's request from the body's JSON, runs it, and gives its answer's JSON.
+fn answer<A: Action>(
+    params: &Value,
+    action: impl FnOnce(A) -> Result<A::Response>,
+) -> Result<Value> {
+    // Every member is read leniently, so an object always reads; the handler refuses what it
+    // must.
+    let request = A::deserialize(params)
+        .map_err(|e| Error::new("InvalidParameter", format!("{}: {e}", A::NAME)))?;
+    serde_json::to_value(action(request)?)
+        .map_err(|e| Error::internal(format!("{}: cannot encode the answer: {e}", A::NAME)))
+}
+
+/// One action, as the account of the request.
+fn dispatch(
+    store: &Arc<Store>,
+    settings: &ServeSettings,
+    request: &auth::ApiRequest,
+) -> Result<Value> {
+    if request.service == api::GetCallerIdentityRequest::SERVICE
+        && request.action == api::GetCallerIdentityRequest::NAME
+    {
+        return answer(&request.params, |r| {
+            account::get_caller_identity(&request.account, r)
+        });
+    }
+    if request.service != "cvm" {
+        return Err(Error::new(
+            "InvalidAction",
+            format!(
+                "this server answers the cvm service, not {}",
+                request.service
+            ),
+        ));
+    }
+    if request.version != CVM_VERSION {
+        return Err(Error::new(
+            "NoSuchVersion",
+            format!("version `{}` is not 2017-03-12", request.version),
+        ));
+    }
+    let service = LocalService::open(store.clone(), Some(request.account.clone()))?
+        .with_transition_delay(settings.transition_delay);
+    let cx = Context {
+        service,
+        region: &request.region,
+        settings,
+    };
+    let (_, action) = ACTIONS
+        .iter()
+        .find(|(name, _)| *name == request.action)
+        .ok_or_else(|| {
+            Error::new(
+                "InvalidAction",
+                format!("the action `{}` is not served by imagefs", request.action),
+            )
+        })?;
+    action(&cx, &request.params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_action_is_served_once() {
+        let mut names: Vec<&str> = ACTIONS.iter().map(|(name, _)| *name).collect();
+        let count = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), count, "an action is listed twice");
+        assert_eq!(count, 16);
+        assert!(names.contains(&"ImportImage"));
+    }
+}
