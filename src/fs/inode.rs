@@ -86,7 +86,7 @@ impl ImageFile {
         }
     }
 
-    /// Whether an image of `kind` has this file (DESIGN.md section 1).
+    /// Whether an image of `kind` has this file (docs/SEMANTICS.md, "Files" and "Control files").
     pub fn exists_for(self, kind: ImageKind) -> bool {
         match self {
             ImageFile::Share | ImageFile::Unshare => kind == ImageKind::Custom,

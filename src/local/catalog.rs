@@ -3,6 +3,7 @@
 //! It is data (`catalog/seed.json` in the repository, compiled in), replaceable with
 //! `--catalog FILE`.
 
+use crate::error::Code;
 use std::collections::HashSet;
 
 use serde::Deserialize;
@@ -60,14 +61,15 @@ impl Catalog {
     /// Parses and checks a catalog: the rules a store relies on (valid, unique IDs; API
     /// timestamps; known regions) are refused here rather than found later.
     pub fn parse(text: &str) -> Result<Catalog> {
-        let catalog: Catalog = serde_json::from_str(text)
-            .map_err(|e| Error::new("InvalidParameter", format!("catalog is not valid: {e}")))?;
+        let catalog: Catalog = serde_json::from_str(text).map_err(|e| {
+            Error::new(Code::InvalidParameter, format!("catalog is not valid: {e}"))
+        })?;
         catalog.check()?;
         Ok(catalog)
     }
 
     fn check(&self) -> Result<()> {
-        let bad = |m: String| Err(Error::new("InvalidParameter", format!("catalog: {m}")));
+        let bad = |m: String| Err(Error::new(Code::InvalidParameter, format!("catalog: {m}")));
         if self.catalog_version != 1 {
             return bad(format!(
                 "unsupported CatalogVersion {}",

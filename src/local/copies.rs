@@ -1,6 +1,7 @@
 //! Copying custom and shared images to other regions (SyncImages): which regions a copy may
 //! go to, and the copies, SYNCING until the transition delay has passed.
 
+use crate::error::Code;
 use rusqlite::Connection;
 
 use super::faults::take_injection;
@@ -41,7 +42,7 @@ fn copy_targets<'a>(
 ) -> Result<Vec<&'a Region>> {
     if destinations.is_empty() {
         return Err(Error::new(
-            "MissingParameter",
+            Code::MissingParameter,
             "copy_to takes one or more destination region IDs",
         ));
     }
@@ -51,14 +52,14 @@ fn copy_targets<'a>(
         let target = service.region(name)?;
         if targets.iter().any(|t| t.region == target.region) {
             return Err(Error::new(
-                "InvalidParameterValue",
+                Code::InvalidParameterValue,
                 format!("region {name} is listed twice"),
             ));
         }
         match kind {
             ImageKind::Shared if target.region != region => {
                 return Err(Error::new(
-                    "InvalidRegion.Unavailable",
+                    Code::InvalidRegionUnavailable,
                     format!(
                     "a shared image can only be copied into its own region ({region}), not {name}"
                 ),
@@ -67,7 +68,7 @@ fn copy_targets<'a>(
             ImageKind::Shared => {}
             _ if target.region == region => {
                 return Err(Error::new(
-                    "InvalidParameterValue.InvalidRegion",
+                    Code::InvalidParameterValueInvalidRegion,
                     format!("image {image} is already in {region}: copy it to other regions"),
                 ))
             }
@@ -76,7 +77,7 @@ fn copy_targets<'a>(
         let finance = |r: &str| r.ends_with("-fsi");
         if target.mainland != source_region.mainland {
             return Err(Error::new(
-                "InvalidRegion.Unavailable",
+                Code::InvalidRegionUnavailable,
                 format!(
                     "copying between mainland China and other regions ({region} to {name}) needs a support request; copy within mainland China or within the other regions"
                 ),
@@ -84,7 +85,7 @@ fn copy_targets<'a>(
         }
         if finance(&target.region) != finance(region) {
             return Err(Error::new(
-                "InvalidRegion.Unavailable",
+                Code::InvalidRegionUnavailable,
                 format!("the finance regions copy only among themselves ({region} to {name})"),
             ));
         }
@@ -107,13 +108,13 @@ fn copy_to(
     let source = service.visible_row_in(tx, region, kind, image)?;
     if !matches!(kind, ImageKind::Custom | ImageKind::Shared) {
         return Err(Error::new(
-            "InvalidParameterValue.InvalidImageId",
+            Code::InvalidParameterValueInvalidImageId,
             format!("image {image} is a {kind} image: only custom and shared images can be copied"),
         ));
     }
     if source.image.image_state != ImageState::Normal {
         return Err(Error::new(
-            "InvalidImageId.IncorrectState",
+            Code::InvalidImageIdIncorrectState,
             format!(
                 "image {image} is {}: only NORMAL images can be copied",
                 source.image.image_state.as_str()
@@ -167,6 +168,7 @@ fn copy_to(
 
 #[cfg(test)]
 mod tests {
+    use crate::error::Code;
     use crate::local::testing::*;
 
     #[test]
@@ -181,7 +183,7 @@ mod tests {
         };
         assert_eq!(
             code(s.create_image(GZ, &instances[0], &spec)),
-            "UnsupportedOperation.InstanceStatePending"
+            Code::UnsupportedOperationInstanceStatePending
         );
         let instant = w.service(OWNER, 0);
         let image = custom(&instant, GZ, "base");
@@ -199,7 +201,7 @@ mod tests {
         );
         assert_eq!(
             code(s.share_image("ap-shanghai", copy, &[account(FRIEND)])),
-            "InvalidImageId.IncorrectState"
+            Code::InvalidImageIdIncorrectState
         );
         assert_eq!(
             code(s.sync_images(
@@ -208,11 +210,11 @@ mod tests {
                 copy,
                 &["ap-beijing".into()]
             )),
-            "InvalidImageId.IncorrectState"
+            Code::InvalidImageIdIncorrectState
         );
         assert_eq!(
             code(s.delete_image("ap-shanghai", copy)),
-            "InvalidImageId.IncorrectState"
+            Code::InvalidImageIdIncorrectState
         );
     }
 
@@ -229,22 +231,25 @@ mod tests {
                 &targets.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
             )
         };
-        assert_eq!(code(sync(&["ap-mars"])), "InvalidRegion.NotFound");
-        assert_eq!(code(sync(&["ap-singapore"])), "InvalidRegion.Unavailable");
+        assert_eq!(code(sync(&["ap-mars"])), Code::InvalidRegionNotFound);
+        assert_eq!(
+            code(sync(&["ap-singapore"])),
+            Code::InvalidRegionUnavailable
+        );
         assert_eq!(
             code(sync(&["ap-shanghai-fsi"])),
-            "InvalidRegion.Unavailable"
+            Code::InvalidRegionUnavailable
         );
-        assert_eq!(code(sync(&[GZ])), "InvalidParameterValue.InvalidRegion");
-        assert_eq!(code(sync(&[])), "MissingParameter");
+        assert_eq!(code(sync(&[GZ])), Code::InvalidParameterValueInvalidRegion);
+        assert_eq!(code(sync(&[])), Code::MissingParameter);
         assert_eq!(
             code(sync(&["ap-shanghai", "ap-shanghai"])),
-            "InvalidParameterValue"
+            Code::InvalidParameterValue
         );
         // A valid region beside a refused one: nothing is copied.
         assert_eq!(
             code(sync(&["ap-shanghai", "ap-singapore"])),
-            "InvalidRegion.Unavailable"
+            Code::InvalidRegionUnavailable
         );
         assert!(s
             .list_images("ap-shanghai", ImageKind::Custom)
@@ -255,7 +260,7 @@ mod tests {
         custom(&s, "ap-beijing", "other");
         assert_eq!(
             code(sync(&["ap-shanghai", "ap-beijing"])),
-            "ImageQuotaLimitExceeded"
+            Code::ImageQuotaLimitExceeded
         );
         assert!(s
             .list_images("ap-shanghai", ImageKind::Custom)
@@ -265,7 +270,7 @@ mod tests {
         custom(&s, "ap-nanjing", "golden");
         assert_eq!(
             code(sync(&["ap-shanghai", "ap-nanjing"])),
-            "InvalidImageName.Duplicate"
+            Code::InvalidImageNameDuplicate
         );
         let copies = sync(&["ap-shanghai", "ap-beijing"]).unwrap();
         assert_eq!(copies.len(), 2);
@@ -288,7 +293,7 @@ mod tests {
         let f = w.service(FRIEND, 0);
         assert_eq!(
             code(f.sync_images(GZ, ImageKind::Shared, &image, &["ap-shanghai".into()])),
-            "InvalidRegion.Unavailable"
+            Code::InvalidRegionUnavailable
         );
         let copies = f
             .sync_images(GZ, ImageKind::Shared, &image, &[GZ.into()])

@@ -1,6 +1,7 @@
 //! Faults a test can inject (`imagefs store inject`): the next N operations of a kind fail,
 //! or commands are refused as throttled.
 
+use crate::error::Code;
 use rusqlite::{params, Connection};
 
 use super::settings::meta_number;
@@ -31,7 +32,7 @@ pub(super) fn take_injection(c: &Connection, key: &str) -> Result<bool> {
 /// The refusal an injected throttle causes.
 fn throttled() -> Error {
     Error::new(
-        "RequestLimitExceeded",
+        Code::RequestLimitExceeded,
         "the request rate limit was exceeded (a throttle injected with imagefs store inject)",
     )
 }

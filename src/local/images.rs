@@ -2,6 +2,7 @@
 //! marketplace images) or may change, what its directory shows, and the commands that make,
 //! rename and delete custom images.
 
+use crate::error::Code;
 use std::collections::HashMap;
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -22,7 +23,7 @@ use crate::service::ImageView;
 impl LocalService {
     fn not_found(region: &str, id: &ImageId, kind: ImageKind) -> Error {
         Error::new(
-            "InvalidImageId.NotFound",
+            Code::InvalidImageIdNotFound,
             format!("no {kind} image {id} in {region}"),
         )
     }
@@ -82,12 +83,12 @@ impl LocalService {
         for kind in ImageKind::ALL {
             match self.visible_row_in(c, region, kind, id) {
                 Ok(row) => return Ok((kind, row)),
-                Err(e) if e.code() == "InvalidImageId.NotFound" => continue,
+                Err(e) if e.is(Code::InvalidImageIdNotFound) => continue,
                 Err(e) => return Err(e),
             }
         }
         Err(Error::new(
-            "InvalidImageId.NotFound",
+            Code::InvalidImageIdNotFound,
             format!("no image {id} that this account can use in {region}"),
         ))
     }
@@ -103,13 +104,13 @@ impl LocalService {
     ) -> Result<ImageRow> {
         match self.visible_row_in(c, region, ImageKind::Custom, image) {
             Ok(row) => Ok(row),
-            Err(e) if e.code() == "InvalidImageId.NotFound" => {
+            Err(e) if e.is(Code::InvalidImageIdNotFound) => {
                 if self
                     .visible_row_in(c, region, ImageKind::Shared, image)
                     .is_ok()
                 {
                     Err(Error::new(
-                        "UnsupportedOperation.SharedImageModifyUnsupported",
+                        Code::UnsupportedOperationSharedImageModifyUnsupported,
                         format!("image {image} is shared with this account by its owner: {action} is for the owner only"),
                     ))
                 } else {
@@ -131,7 +132,7 @@ impl LocalService {
                     ImageState::Creating | ImageState::Syncing | ImageState::Importing
                 ) {
                     return Err(Error::new(
-                        "InvalidImageId.IncorrectState",
+                        Code::InvalidImageIdIncorrectState,
                         format!(
                             "image {image} is {}: it can be deleted once that work finishes",
                             row.image.image_state.as_str()
@@ -141,7 +142,7 @@ impl LocalService {
                 let shares = share_count(tx, region, image)?;
                 if shares > 0 {
                     return Err(Error::new(
-                        "InvalidImageId.InShared",
+                        Code::InvalidImageIdInShared,
                         format!("image {image} is shared with {shares} account(s): unshare it first (see its share file)"),
                     ));
                 }
@@ -157,20 +158,20 @@ impl LocalService {
 pub(super) fn check_image_name(name: &str) -> Result<()> {
     if name.trim().is_empty() {
         return Err(Error::new(
-            "InvalidParameterValue",
+            Code::InvalidParameterValue,
             "ImageName must not be empty",
         ));
     }
     let count = name.chars().count();
     if count > 60 {
         return Err(Error::new(
-            "InvalidParameterValue.TooLarge",
+            Code::InvalidParameterValueTooLarge,
             format!("ImageName has {count} characters; at most 60 are allowed"),
         ));
     }
     if name.chars().any(char::is_control) {
         return Err(Error::new(
-            "InvalidParameterValue",
+            Code::InvalidParameterValue,
             "ImageName must not contain control characters (newlines, tabs, NUL)",
         ));
     }
@@ -182,7 +183,7 @@ pub(super) fn check_image_description(description: &str) -> Result<()> {
     let count = description.chars().count();
     if count > 256 {
         return Err(Error::new(
-            "InvalidParameterValue.TooLarge",
+            Code::InvalidParameterValueTooLarge,
             format!("ImageDescription has {count} characters; at most 256 are allowed"),
         ));
     }
@@ -204,7 +205,7 @@ pub(super) fn check_name_free(
         .optional()?;
     match taken {
         Some(id) => Err(Error::new(
-            "InvalidImageName.Duplicate",
+            Code::InvalidImageNameDuplicate,
             format!("custom image {id} in {region} is already named `{name}`; names are unique per region"),
         )),
         None => Ok(()),
@@ -262,7 +263,7 @@ pub(super) fn create_image(
     if let Some(named) = &spec.instance_id {
         if named != instance.as_str() {
             return Err(Error::new(
-                "InvalidParameterValue",
+                Code::InvalidParameterValue,
                 format!("InstanceId {named} differs from the instance whose create_image file was written ({instance})"),
             ));
         }
@@ -277,7 +278,7 @@ pub(super) fn create_image(
         if let Some(v) = value {
             if v != "true" && v != "false" {
                 return Err(Error::new(
-                    "InvalidParameterValue",
+                    Code::InvalidParameterValue,
                     format!("{param} takes the string \"true\" or \"false\", not `{v}`"),
                 ));
             }
@@ -370,6 +371,7 @@ pub fn image_counts(store: &Store) -> Result<HashMap<String, i64>> {
 
 #[cfg(test)]
 mod tests {
+    use crate::error::Code;
     use crate::local::testing::*;
 
     /// The one-look view of an image is exactly what the three separate calls return, for
@@ -396,7 +398,7 @@ mod tests {
         assert_eq!(view.shares, None);
         assert_eq!(
             code(friend.image_view(GZ, ImageKind::Custom, &image)),
-            "InvalidImageId.NotFound"
+            Code::InvalidImageIdNotFound
         );
     }
 
@@ -408,19 +410,19 @@ mod tests {
         let b = custom(&s, GZ, "b");
         assert_eq!(
             code(s.modify_image(GZ, &b, Some("a"), None)),
-            "InvalidImageName.Duplicate"
+            Code::InvalidImageNameDuplicate
         );
         assert_eq!(
             code(s.modify_image(GZ, &b, Some(&"x".repeat(61)), None)),
-            "InvalidParameterValue.TooLarge"
+            Code::InvalidParameterValueTooLarge
         );
         assert_eq!(
             code(s.modify_image(GZ, &b, None, Some(&"x".repeat(257)))),
-            "InvalidParameterValue.TooLarge"
+            Code::InvalidParameterValueTooLarge
         );
         assert_eq!(
             code(s.modify_image(GZ, &b, Some(""), None)),
-            "InvalidParameterValue"
+            Code::InvalidParameterValue
         );
         s.modify_image(GZ, &a, Some("a"), None).unwrap(); // its own name again
         s.modify_image(GZ, &b, Some(&"名".repeat(60)), Some(&"d".repeat(256)))
@@ -436,17 +438,23 @@ mod tests {
         let s = w.service(OWNER, 0);
         let image = custom(&s, GZ, "to-delete");
         s.share_image(GZ, &image, &[account(FRIEND)]).unwrap();
-        assert_eq!(code(s.delete_image(GZ, &image)), "InvalidImageId.InShared");
+        assert_eq!(
+            code(s.delete_image(GZ, &image)),
+            Code::InvalidImageIdInShared
+        );
         s.unshare_image(GZ, &image, &[account(FRIEND)]).unwrap();
         s.delete_image(GZ, &image).unwrap();
         assert_eq!(
             code(s.image(GZ, ImageKind::Custom, &image)),
-            "InvalidImageId.NotFound"
+            Code::InvalidImageIdNotFound
         );
-        assert_eq!(code(s.delete_image(GZ, &image)), "InvalidImageId.NotFound");
+        assert_eq!(
+            code(s.delete_image(GZ, &image)),
+            Code::InvalidImageIdNotFound
+        );
         assert_eq!(
             code(s.delete_image(GZ, &id("img-9qabwvbn"))),
-            "InvalidImageId.NotFound"
+            Code::InvalidImageIdNotFound
         );
     }
 }

@@ -1,6 +1,7 @@
 //! Instances: launching them from images (RunInstances), resetting them to another image,
 //! terminating them, and reading them.
 
+use crate::error::Code;
 use std::time::SystemTime;
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -35,7 +36,7 @@ impl LocalService {
             .optional()?
             .ok_or_else(|| {
                 Error::new(
-                    "InvalidInstanceId.NotFound",
+                    Code::InvalidInstanceIdNotFound,
                     format!("no instance {id} of this account in {region}"),
                 )
             })
@@ -65,18 +66,8 @@ pub(super) fn require_settled(instance: &InstanceRow, operation: &str) -> Result
     match instance.instance.instance_state.as_str() {
         "RUNNING" | "STOPPED" => Ok(()),
         state => {
-            let word: String = state
-                .split('_')
-                .map(|w| {
-                    let mut cs = w.chars();
-                    match cs.next() {
-                        Some(first) => first.to_string() + &cs.as_str().to_lowercase(),
-                        None => String::new(),
-                    }
-                })
-                .collect();
             Err(Error::new(
-                format!("UnsupportedOperation.InstanceState{word}"),
+                Code::instance_state(state),
                 format!(
                     "instance {} is {state}: {operation} needs it RUNNING or STOPPED; try again when its state file says RUNNING",
                     instance.instance.instance_id
@@ -90,7 +81,7 @@ pub(super) fn require_settled(instance: &InstanceRow, operation: &str) -> Result
 fn instance_type_size(instance_type: &str) -> Result<(i64, i64)> {
     let malformed = || {
         Error::new(
-            "InvalidInstanceType.Malformed",
+            Code::InvalidInstanceTypeMalformed,
             format!(
                 "`{instance_type}` is not an instance type such as S5.MEDIUM2 or SA2.2XLARGE16"
             ),
@@ -178,7 +169,7 @@ pub(super) fn run_instances(
         let row = service.visible_row_in(tx, region, kind, image)?;
         if row.image.image_state != ImageState::Normal {
             return Err(Error::new(
-                "InvalidParameterValue.InvalidImageState",
+                Code::InvalidParameterValueInvalidImageState,
                 format!(
                     "image {image} is {}: only NORMAL images can be launched",
                     row.image.image_state.as_str()
@@ -249,14 +240,14 @@ fn check_launch<'a>(region: &str, image: &ImageId, spec: &'a LaunchSpec) -> Resu
     let count = spec.instance_count.unwrap_or(1);
     if !(1..=100).contains(&count) {
         return Err(Error::new(
-            "InvalidParameterValue.Range",
+            Code::InvalidParameterValueRange,
             format!("InstanceCount {count} is out of range: launch 1 to 100 instances at a time"),
         ));
     }
     if let Some(named) = &spec.image_id {
         if named != image.as_str() {
             return Err(Error::new(
-                "InvalidParameterValue",
+                Code::InvalidParameterValue,
                 format!("ImageId {named} differs from the image whose launch file was written ({image})"),
             ));
         }
@@ -267,7 +258,7 @@ fn check_launch<'a>(region: &str, image: &ImageId, spec: &'a LaunchSpec) -> Resu
         None | Some("POSTPAID_BY_HOUR") | Some("PREPAID") | Some("SPOTPAID") => {}
         Some(other) => {
             return Err(Error::new(
-                "InvalidParameterValue",
+                Code::InvalidParameterValue,
                 format!(
                 "InstanceChargeType `{other}` is not one of POSTPAID_BY_HOUR, PREPAID, SPOTPAID"
             ),
@@ -283,7 +274,7 @@ fn check_launch<'a>(region: &str, image: &ImageId, spec: &'a LaunchSpec) -> Resu
                 .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
             if !in_region {
                 return Err(Error::new(
-                    "InvalidZone.MismatchRegion",
+                    Code::InvalidZoneMismatchRegion,
                     format!(
                         "zone `{}` is not a zone of {region} (such as {region}-1)",
                         p.zone
@@ -300,7 +291,7 @@ fn check_launch<'a>(region: &str, image: &ImageId, spec: &'a LaunchSpec) -> Resu
         .unwrap_or_else(|| "未命名".to_string());
     if name.chars().count() > 128 {
         return Err(Error::new(
-            "InvalidParameterValue.TooLarge",
+            Code::InvalidParameterValueTooLarge,
             "InstanceName has more than 128 characters",
         ));
     }
@@ -332,7 +323,7 @@ pub(super) fn reset_instance(
         let (_, row) = service.usable_row_in(tx, region, image)?;
         if row.image.image_state != ImageState::Normal {
             return Err(Error::new(
-                "InvalidParameterValue.InvalidImageState",
+                Code::InvalidParameterValueInvalidImageState,
                 format!(
                     "image {image} is {}: an instance can be reset only from a NORMAL image",
                     row.image.image_state.as_str()

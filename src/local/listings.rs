@@ -284,6 +284,7 @@ pub(super) fn image_views_from(
 
 #[cfg(test)]
 mod tests {
+    use crate::error::Code;
     use crate::local::testing::*;
 
     /// Images found by name are those of the kind's listing with that name, for each kind.
@@ -369,7 +370,7 @@ mod tests {
         let friend = w.service(FRIEND, 0);
         assert_eq!(
             code(friend.images_from(GZ, ImageKind::Custom, &mine[0], false, 5)),
-            "InvalidImageId.NotFound"
+            Code::InvalidImageIdNotFound
         );
         let public = s
             .images_from(GZ, ImageKind::Public, &id("img-9qabwvbn"), false, 4)

@@ -1,6 +1,7 @@
 //! The custom-image quota: how many custom images an account holds in a region, and how many
 //! it may.
 
+use crate::error::Code;
 use rusqlite::{params, Connection};
 
 use super::settings::{setting_in, CUSTOM_IMAGE_QUOTA, SHARE_LIMIT};
@@ -22,7 +23,7 @@ pub(super) fn check_quota(c: &Connection, region: &str, owner: &AccountId) -> Re
     let used = custom_images_used(c, region, owner)?;
     if used.max(0) as u64 >= quota {
         return Err(Error::new(
-            "ImageQuotaLimitExceeded",
+            Code::ImageQuotaLimitExceeded,
             format!("{region} already holds {used} of this account's {quota} custom images; delete one first (see quota.json)"),
         ));
     }
@@ -48,6 +49,7 @@ pub(super) fn quota(service: &LocalService, region: &str) -> Result<Quota> {
 
 #[cfg(test)]
 mod tests {
+    use crate::error::Code;
     use crate::local::testing::*;
 
     #[test]
@@ -64,7 +66,7 @@ mod tests {
         };
         assert_eq!(
             code(s.create_image(GZ, &instances[0], &spec)),
-            "ImageQuotaLimitExceeded"
+            Code::ImageQuotaLimitExceeded
         );
         assert_eq!(s.quota(GZ).unwrap().custom_images_used, 2);
         custom(&s, "ap-shanghai", "c");

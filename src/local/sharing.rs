@@ -1,6 +1,7 @@
 //! Sharing custom images with other accounts: who an image is shared with, and the
 //! commands that share and unshare (ModifyImageSharePermission).
 
+use crate::error::Code;
 use std::collections::HashMap;
 use std::time::SystemTime;
 
@@ -108,13 +109,16 @@ pub(super) fn share_count(c: &Connection, region: &str, image: &ImageId) -> Resu
 /// The accounts of one share or unshare command, each once.
 fn distinct_accounts(accounts: &[AccountId]) -> Result<Vec<AccountId>> {
     if accounts.is_empty() {
-        return Err(Error::new("MissingParameter", "no account IDs were given"));
+        return Err(Error::new(
+            Code::MissingParameter,
+            "no account IDs were given",
+        ));
     }
     let mut seen = std::collections::HashSet::with_capacity(accounts.len());
     for account in accounts {
         if !seen.insert(account) {
             return Err(Error::new(
-                "InvalidParameterValue",
+                Code::InvalidParameterValue,
                 format!("account {account} is listed twice"),
             ));
         }
@@ -152,7 +156,7 @@ pub(super) fn share_image(
         // A write that could never fit is refused before any per-account check.
         if accounts.len() as u64 > limit {
             return Err(Error::new(
-                "OverQuota",
+                Code::OverQuota,
                 format!(
                     "{} accounts in one write pass the limit of {limit} accounts per image",
                     accounts.len()
@@ -165,7 +169,7 @@ pub(super) fn share_image(
         let total = current.max(0) as u64 + accounts.len() as u64;
         if total > limit {
             return Err(Error::new(
-                "OverQuota",
+                Code::OverQuota,
                 format!(
                     "image {image} is shared with {current} accounts; {} more would pass the limit of {limit} per image",
                     accounts.len()
@@ -193,7 +197,7 @@ fn check_shareable(
     let row = service.own_custom_in(tx, region, image, "ModifyImageSharePermission")?;
     if row.image.image_state != ImageState::Normal {
         return Err(Error::new(
-            "InvalidImageId.IncorrectState",
+            Code::InvalidImageIdIncorrectState,
             format!(
                 "image {image} is {}: only NORMAL images can be shared",
                 row.image.image_state.as_str()
@@ -202,7 +206,7 @@ fn check_shareable(
     }
     if row.image.license_type == "BYOL" {
         return Err(Error::new(
-            "FailedOperation.BYOLImageShareFailed",
+            Code::FailedOperationBYOLImageShareFailed,
             format!("image {image} brings its own license (BYOL) and cannot be shared"),
         ));
     }
@@ -219,19 +223,19 @@ fn check_new_share(
 ) -> Result<()> {
     if *account == service.account {
         return Err(Error::new(
-            "InvalidAccountIs.YourSelf",
+            Code::InvalidAccountIsYourSelf,
             format!("{account} is this account: an image cannot be shared with its owner"),
         ));
     }
     if !account_known(tx, account)? {
         return Err(Error::new(
-            "InvalidAccountId.NotFound",
+            Code::InvalidAccountIdNotFound,
             format!("account {account} does not exist"),
         ));
     }
     if is_shared_with(tx, region, image, account)? {
         return Err(Error::new(
-            "FailedOperation.AccountAlreadyExists",
+            Code::FailedOperationAccountAlreadyExists,
             format!("image {image} is already shared with {account}"),
         ));
     }
@@ -252,7 +256,7 @@ pub(super) fn unshare_image(
         for account in &accounts {
             if *account == service.account {
                 return Err(Error::new(
-                    "InvalidAccountIs.YourSelf",
+                    Code::InvalidAccountIsYourSelf,
                     format!("{account} is this account: an image is never shared with its owner"),
                 ));
             }
@@ -264,7 +268,7 @@ pub(super) fn unshare_image(
             if removed == 0 {
                 // The transaction is dropped: no account of this write is unshared.
                 return Err(Error::new(
-                    "InvalidAccountId.NotFound",
+                    Code::InvalidAccountIdNotFound,
                     format!("image {image} is not shared with {account}"),
                 ));
             }
@@ -275,6 +279,7 @@ pub(super) fn unshare_image(
 
 #[cfg(test)]
 mod tests {
+    use crate::error::Code;
     use crate::local::testing::*;
 
     #[test]
@@ -285,25 +290,25 @@ mod tests {
         let image = custom(&s, GZ, "shared");
         assert_eq!(
             code(s.share_image(GZ, &image, &[account(OWNER)])),
-            "InvalidAccountIs.YourSelf"
+            Code::InvalidAccountIsYourSelf
         );
         assert_eq!(
             code(s.share_image(GZ, &image, &[account("100000000009")])),
-            "InvalidAccountId.NotFound"
+            Code::InvalidAccountIdNotFound
         );
         assert_eq!(
             code(s.share_image(GZ, &image, &[account(FRIEND), account(FRIEND)])),
-            "InvalidParameterValue"
+            Code::InvalidParameterValue
         );
         s.share_image(GZ, &image, &[account(FRIEND)]).unwrap();
         assert_eq!(
             code(s.share_image(GZ, &image, &[account(FRIEND)])),
-            "FailedOperation.AccountAlreadyExists"
+            Code::FailedOperationAccountAlreadyExists
         );
         w.store.add_account(&account("100000000003")).unwrap();
         assert_eq!(
             code(s.share_image(GZ, &image, &[account("100000000003")])),
-            "OverQuota"
+            Code::OverQuota
         );
         assert_eq!(s.share_accounts(GZ, &image).unwrap(), vec![account(FRIEND)]);
         // The receiver sees it in that region only, and cannot change it.
@@ -315,20 +320,20 @@ mod tests {
             .is_empty());
         assert_eq!(
             code(f.modify_image(GZ, &image, Some("mine"), None)),
-            "UnsupportedOperation.SharedImageModifyUnsupported"
+            Code::UnsupportedOperationSharedImageModifyUnsupported
         );
         assert_eq!(
             code(f.share_image(GZ, &image, &[account(OWNER)])),
-            "UnsupportedOperation.SharedImageModifyUnsupported"
+            Code::UnsupportedOperationSharedImageModifyUnsupported
         );
         assert_eq!(
             code(f.delete_image(GZ, &image)),
-            "UnsupportedOperation.SharedImageModifyUnsupported"
+            Code::UnsupportedOperationSharedImageModifyUnsupported
         );
         // Unsharing: all or nothing.
         assert_eq!(
             code(s.unshare_image(GZ, &image, &[account(FRIEND), account("100000000003")])),
-            "InvalidAccountId.NotFound"
+            Code::InvalidAccountIdNotFound
         );
         assert_eq!(s.share_accounts(GZ, &image).unwrap().len(), 1);
         s.unshare_image(GZ, &image, &[account(FRIEND)]).unwrap();
@@ -351,7 +356,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             code(s.share_image(GZ, &image, &[account(FRIEND)])),
-            "FailedOperation.BYOLImageShareFailed"
+            Code::FailedOperationBYOLImageShareFailed
         );
     }
 }

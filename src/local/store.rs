@@ -1,6 +1,7 @@
 //! The local backend's state: one SQLite database (WAL), shared by every process that mounts
 //! or serves the same store, each acting as its own account.
 
+use crate::error::Code;
 use std::fs::OpenOptions;
 use std::io::ErrorKind;
 use std::os::unix::fs::OpenOptionsExt;
@@ -734,7 +735,7 @@ impl Store {
         self.with_tx(|tx| {
             if !account_known(tx, account)? {
                 return Err(Error::new(
-                    "InvalidAccountId.NotFound",
+                    Code::InvalidAccountIdNotFound,
                     format!("account {account} does not exist (imagefs accounts add {account})"),
                 ));
             }
@@ -835,7 +836,7 @@ mod tests {
                 c.execute("INSERT INTO meta (key, value) VALUES (?1, 'x')", [key])?;
                 if fail {
                     return Err(crate::error::Error::new(
-                        "InternalError",
+                        Code::InternalError,
                         "failed on purpose",
                     ));
                 }

@@ -1,5 +1,6 @@
 //! The image service's data, with the API's field names (PascalCase JSON keys).
 
+use crate::error::Code;
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -123,7 +124,7 @@ impl ImageId {
             Ok(ImageId(s.to_owned()))
         } else {
             Err(Error::new(
-                "InvalidImageId.Malformed",
+                Code::InvalidImageIdMalformed,
                 format!("`{s}` is not an image ID: expected img- followed by 8 lowercase letters or digits"),
             ))
         }
@@ -197,7 +198,7 @@ impl AccountId {
             Ok(AccountId(s.to_owned()))
         } else {
             Err(Error::new(
-                "InvalidParameterValue.InvalidAccountId",
+                Code::InvalidParameterValueInvalidAccountId,
                 format!("`{s}` is not an account ID: expected 5 to 20 digits"),
             ))
         }
@@ -299,7 +300,7 @@ pub struct Region {
 pub fn find_region<'a>(regions: &'a [Region], name: &str) -> Result<&'a Region> {
     regions.iter().find(|r| r.region == name).ok_or_else(|| {
         Error::new(
-            "InvalidRegion.NotFound",
+            Code::InvalidRegionNotFound,
             format!("region `{name}` does not exist (see regions/)"),
         )
     })
@@ -417,7 +418,7 @@ impl InstanceId {
             Ok(InstanceId(s.to_owned()))
         } else {
             Err(Error::new(
-                "InvalidInstanceId.Malformed",
+                Code::InvalidInstanceIdMalformed,
                 format!("`{s}` is not an instance ID: expected ins- followed by 8 lowercase letters or digits"),
             ))
         }
@@ -563,7 +564,7 @@ mod tests {
             "img-9qab/vbn",
         ] {
             let e = ImageId::parse(bad).unwrap_err();
-            assert_eq!(e.code(), "InvalidImageId.Malformed", "{bad}");
+            assert_eq!(e.code(), Code::InvalidImageIdMalformed, "{bad}");
             assert_eq!(e.errno(), libc::EINVAL);
         }
     }
@@ -589,7 +590,7 @@ mod tests {
         assert_eq!(InstanceId::from_number(id.number()).unwrap(), id);
         assert_eq!(
             InstanceId::parse("img-a1b2c3d4").unwrap_err().code(),
-            "InvalidInstanceId.Malformed"
+            Code::InvalidInstanceIdMalformed
         );
         assert!(InstanceId::parse("ins-a1b2c3d").is_err());
     }

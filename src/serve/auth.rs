@@ -1,6 +1,7 @@
 //! Authentication: the TC3-HMAC-SHA256 signature checked exactly as the cloud does, with the
 //! key pairs of the store's accounts, and the request's timestamp within [`MAX_SKEW`] of now.
 
+use crate::error::Code;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
@@ -35,7 +36,7 @@ struct Authorization<'a> {
 
 fn malformed() -> Error {
     Error::new(
-        "AuthFailure.InvalidAuthorization",
+        Code::AuthFailureInvalidAuthorization,
         "the Authorization header is malformed",
     )
 }
@@ -45,13 +46,13 @@ fn malformed() -> Error {
 fn authorization(request: &tiny_http::Request) -> Result<Authorization<'_>> {
     let auth = header(request, "Authorization").ok_or_else(|| {
         Error::new(
-            "AuthFailure.InvalidAuthorization",
+            Code::AuthFailureInvalidAuthorization,
             "the Authorization header is missing",
         )
     })?;
     let rest = auth.strip_prefix("TC3-HMAC-SHA256 ").ok_or_else(|| {
         Error::new(
-            "AuthFailure.InvalidAuthorization",
+            Code::AuthFailureInvalidAuthorization,
             "only TC3-HMAC-SHA256 is accepted",
         )
     })?;
@@ -93,20 +94,25 @@ fn authorization(request: &tiny_http::Request) -> Result<Authorization<'_>> {
 fn timestamp(request: &tiny_http::Request, date: &str) -> Result<i64> {
     let timestamp: i64 = header(request, "X-TC-Timestamp")
         .and_then(|t| t.parse().ok())
-        .ok_or_else(|| Error::new("MissingParameter", "the X-TC-Timestamp header is missing"))?;
+        .ok_or_else(|| {
+            Error::new(
+                Code::MissingParameter,
+                "the X-TC-Timestamp header is missing",
+            )
+        })?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
     if now.abs_diff(timestamp) > MAX_SKEW as u64 {
         return Err(Error::new(
-            "AuthFailure.SignatureExpire",
+            Code::AuthFailureSignatureExpire,
             "the request timestamp is more than 5 minutes from the server's time",
         ));
     }
     if date != sign::utc_date(timestamp) {
         return Err(Error::new(
-            "AuthFailure.SignatureFailure",
+            Code::AuthFailureSignatureFailure,
             "the credential date does not match the timestamp",
         ));
     }
@@ -125,13 +131,13 @@ pub(super) fn authenticate(
         // The cloud checks a token against the temporary credentials it issued; this server
         // issues none, so no token can be valid.
         return Err(Error::new(
-            "AuthFailure.TokenFailure",
+            Code::AuthFailureTokenFailure,
             "this server issues no temporary credentials: send requests without X-TC-Token",
         ));
     }
     let (account, secret_key) = store.key(auth.secret_id)?.ok_or_else(|| {
         Error::new(
-            "AuthFailure.SecretIdNotFound",
+            Code::AuthFailureSecretIdNotFound,
             "the SecretId is not known to this store",
         )
     })?;
@@ -143,7 +149,7 @@ pub(super) fn authenticate(
         "content-type;host;x-tc-action" => true,
         other => {
             return Err(Error::new(
-                "AuthFailure.SignatureFailure",
+                Code::AuthFailureSignatureFailure,
                 format!("unsupported SignedHeaders {other}"),
             ))
         }
@@ -162,7 +168,7 @@ pub(super) fn authenticate(
     .signature();
     if !constant_time_eq(expected.as_bytes(), auth.signature.as_bytes()) {
         return Err(Error::new(
-            "AuthFailure.SignatureFailure",
+            Code::AuthFailureSignatureFailure,
             "The provided credentials could not be validated. Please check your signature is correct.",
         ));
     }
@@ -187,14 +193,14 @@ fn body_params(body: &[u8]) -> Result<Value> {
     } else {
         serde_json::from_slice(body).map_err(|e| {
             Error::new(
-                "InvalidParameter",
+                Code::InvalidParameter,
                 format!("the request body is not JSON: {e}"),
             )
         })?
     };
     if !params.is_object() {
         return Err(Error::new(
-            "InvalidParameter",
+            Code::InvalidParameter,
             "the request body must be a JSON object",
         ));
     }
@@ -223,7 +229,7 @@ mod tests {
         assert_eq!(body_params(b"").unwrap(), json!({}));
         assert_eq!(body_params(b"{\"A\": 1}").unwrap(), json!({"A": 1}));
         let not_json = body_params(b"{not json").unwrap_err();
-        assert_eq!(not_json.code(), "InvalidParameter");
+        assert_eq!(not_json.code(), Code::InvalidParameter);
         assert!(not_json
             .message()
             .starts_with("the request body is not JSON"));

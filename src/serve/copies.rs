@@ -1,6 +1,7 @@
 //! Copies of an image in other regions: SyncImages.
 
 use super::{params, Context};
+use crate::error::Code;
 use crate::error::{Error, Result};
 use crate::model::api::{SyncImage, SyncImagesRequest, SyncImagesResponse};
 use crate::model::ImageId;
@@ -13,7 +14,7 @@ pub(super) fn sync_images(cx: &Context, request: SyncImagesRequest) -> Result<Sy
     let ids = params::string_list(request.image_ids, "ImageIds")?;
     let [id] = ids.as_slice() else {
         return Err(Error::new(
-            "InvalidParameterValue.LimitExceeded",
+            Code::InvalidParameterValueLimitExceeded,
             "SyncImages copies one image per request: give exactly one ImageIds value",
         ));
     };

@@ -1,6 +1,7 @@
 //! The HTTP side of the API server: requests read from tiny_http (behind the front, see
 //! [`crate::front`]), answers in the API's envelope with a request ID, and the workers.
 
+use crate::error::Code;
 use std::io::Read;
 use std::sync::Arc;
 
@@ -64,17 +65,17 @@ fn handle(store: &Arc<Store>, settings: &ServeSettings, mut request: tiny_http::
         .read_to_end(&mut body);
     let result = if too_large || body.len() > MAX_BODY {
         Err(Error::new(
-            "InvalidParameter",
+            Code::InvalidParameter,
             "the request body is larger than 1 MiB",
         ))
     } else if read.is_err() {
         Err(Error::new(
-            "InvalidParameter",
+            Code::InvalidParameter,
             "the request body could not be read",
         ))
     } else if *request.method() != tiny_http::Method::Post {
         Err(Error::new(
-            "UnsupportedProtocol",
+            Code::UnsupportedProtocol,
             "use POST with a JSON body",
         ))
     } else {
@@ -162,8 +163,11 @@ mod tests {
         let id = ok["Response"]["RequestId"].as_str().unwrap();
         assert_eq!(id.len(), 36);
         assert_eq!(id.matches('-').count(), 4);
-        let refused = envelope(Err(Error::new("InvalidAction", "no such action")));
-        assert_eq!(refused["Response"]["Error"]["Code"], "InvalidAction");
+        let refused = envelope(Err(Error::new(Code::InvalidAction, "no such action")));
+        assert_eq!(
+            refused["Response"]["Error"]["Code"],
+            Code::InvalidAction.as_str()
+        );
         assert_eq!(refused["Response"]["Error"]["Message"], "no such action");
         assert!(refused["Response"]["RequestId"].is_string());
         assert_ne!(request_id(), request_id());

@@ -1,6 +1,7 @@
 //! Images: DescribeImages, ModifyImageAttribute, DeleteImages and CreateImage.
 
 use super::{params, Context};
+use crate::error::Code;
 use crate::error::{Error, Result};
 use crate::model::api::{
     CreateImageRequest, CreateImageResponse, DeleteImagesRequest, DeleteImagesResponse,
@@ -23,18 +24,18 @@ pub(super) fn describe_images(
         Lenient::Absent => Vec::new(),
         Lenient::Valid(filters) => filters,
         Lenient::Invalid(_) => {
-            return Err(Error::new("InvalidParameter", "Filters must be a list"))
+            return Err(Error::new(Code::InvalidParameter, "Filters must be a list"))
         }
     };
     if !ids.is_empty() && !filters.is_empty() {
         return Err(Error::new(
-            "InvalidParameter.InvalidParameterCoexistImageIdsFilters",
+            Code::InvalidParameterInvalidParameterCoexistImageIdsFilters,
             "ImageIds and Filters cannot both be given",
         ));
     }
     if filters.len() > 10 {
         return Err(Error::new(
-            "InvalidParameterValue.LimitExceeded",
+            Code::InvalidParameterValueLimitExceeded,
             "at most 10 filters",
         ));
     }
@@ -67,7 +68,7 @@ fn conditions(filters: Vec<Lenient<Filter>>) -> Result<Vec<Condition>> {
         let values = params::string_list(filter.values, "Values")?;
         if values.len() > 5 {
             return Err(Error::new(
-                "InvalidFilterValue.LimitExceeded",
+                Code::InvalidFilterValueLimitExceeded,
                 format!("filter {name} has more than 5 values"),
             ));
         }
@@ -77,7 +78,7 @@ fn conditions(filters: Vec<Lenient<Filter>>) -> Result<Vec<Condition>> {
         ) || name.starts_with("tag:");
         if !known {
             return Err(Error::new(
-                "InvalidFilter",
+                Code::InvalidFilter,
                 format!("unknown filter `{name}`"),
             ));
         }
@@ -204,14 +205,14 @@ mod tests {
         let e = conditions(filters(json!([{"Name": "colour", "Values": ["red"]}]))).unwrap_err();
         assert_eq!(
             (e.code(), e.message()),
-            ("InvalidFilter", "unknown filter `colour`")
+            (Code::InvalidFilter.as_str(), "unknown filter `colour`")
         );
         // Too many values is found before an unknown name.
         let e = conditions(filters(
             json!([{"Name": "colour", "Values": ["1", "2", "3", "4", "5", "6"]}]),
         ))
         .unwrap_err();
-        assert_eq!(e.code(), "InvalidFilterValue.LimitExceeded");
+        assert_eq!(e.code(), Code::InvalidFilterValueLimitExceeded);
         let e = conditions(filters(json!([{"Name": "platform", "Values": "CentOS"}]))).unwrap_err();
         assert_eq!(e.message(), "Values must be a list");
         // A filter that is not an object has no name.

@@ -1,5 +1,6 @@
 //! Imports: ImportImage from a file under `--import-dir`, and DescribeImportImageOs.
 
+use crate::error::Code;
 use std::path::{Path, PathBuf};
 
 use super::{params, Context};
@@ -64,13 +65,13 @@ pub(super) fn import_image(
 /// answer, so the server reveals nothing about paths outside the directory.
 fn open_beneath(dir: Option<&Path>, url: &str) -> Result<std::fs::File> {
     use std::os::fd::FromRawFd;
-    let refuse = |m: String| Error::new("InvalidParameter.InvalidParameterUrlError", m);
+    let refuse = |m: String| Error::new(Code::InvalidParameterInvalidParameterUrlError, m);
     let dir = dir.ok_or_else(|| {
         refuse("this server imports no files: start it with --import-dir DIR".into())
     })?;
     let not_found = || {
         Error::with_errno(
-            "InvalidParameter.InvalidParameterUrlError",
+            Code::InvalidParameterInvalidParameterUrlError,
             format!("{url}: no such file under the import directory"),
             libc::ENOENT,
         )
@@ -131,7 +132,7 @@ mod tests {
             let e = open_beneath(Some(dir.path()), url).unwrap_err();
             assert_eq!(
                 e.code(),
-                "InvalidParameter.InvalidParameterUrlError",
+                Code::InvalidParameterInvalidParameterUrlError,
                 "{url}"
             );
             assert_eq!(e.errno(), libc::ENOENT, "{url}");

@@ -19,6 +19,7 @@ mod params;
 mod regions;
 mod sharing;
 
+use crate::error::Code;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,7 +55,7 @@ impl Context<'_> {
         let region = self.region;
         if region.is_empty() {
             return Err(Error::new(
-                "MissingParameter",
+                Code::MissingParameter,
                 "the X-TC-Region header is required",
             ));
         }
@@ -65,7 +66,7 @@ impl Context<'_> {
             .map(|_| region)
             .ok_or_else(|| {
                 Error::new(
-                    "InvalidRegion.NotFound",
+                    Code::InvalidRegionNotFound,
                     format!("region `{region}` does not exist"),
                 )
             })
@@ -79,7 +80,7 @@ impl Context<'_> {
             }
         }
         Err(Error::new(
-            "InvalidImageId.NotFound",
+            Code::InvalidImageIdNotFound,
             format!("no image {image} in {region}"),
         ))
     }
@@ -157,7 +158,7 @@ fn answer<A: Action>(
     // Every member is read leniently, so an object always reads; the handler refuses what it
     // must.
     let request = A::deserialize(params)
-        .map_err(|e| Error::new("InvalidParameter", format!("{}: {e}", A::NAME)))?;
+        .map_err(|e| Error::new(Code::InvalidParameter, format!("{}: {e}", A::NAME)))?;
     serde_json::to_value(action(request)?)
         .map_err(|e| Error::internal(format!("{}: cannot encode the answer: {e}", A::NAME)))
 }
@@ -177,7 +178,7 @@ fn dispatch(
     }
     if request.service != "cvm" {
         return Err(Error::new(
-            "InvalidAction",
+            Code::InvalidAction,
             format!(
                 "this server answers the cvm service, not {}",
                 request.service
@@ -186,7 +187,7 @@ fn dispatch(
     }
     if request.version != CVM_VERSION {
         return Err(Error::new(
-            "NoSuchVersion",
+            Code::NoSuchVersion,
             format!("version `{}` is not 2017-03-12", request.version),
         ));
     }
@@ -202,7 +203,7 @@ fn dispatch(
         .find(|(name, _)| *name == request.action)
         .ok_or_else(|| {
             Error::new(
-                "InvalidAction",
+                Code::InvalidAction,
                 format!("the action `{}` is not served by imagefs", request.action),
             )
         })?;

@@ -2,6 +2,7 @@
 //! a string member of another type reads as not given, a list must be a list of strings, and a
 //! page is at most 100 long.
 
+use crate::error::Code;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
@@ -14,7 +15,7 @@ pub(super) fn string(member: Lenient<String>) -> Option<String> {
 
 /// A string member that must be given (one of another type is not).
 pub(super) fn required(member: Lenient<String>, name: &str) -> Result<String> {
-    string(member).ok_or_else(|| Error::new("MissingParameter", format!("{name} is required")))
+    string(member).ok_or_else(|| Error::new(Code::MissingParameter, format!("{name} is required")))
 }
 
 /// A list of strings; not given reads as empty.
@@ -23,11 +24,11 @@ pub(super) fn string_list(member: Lenient<Vec<String>>, name: &str) -> Result<Ve
         Lenient::Absent => Ok(Vec::new()),
         Lenient::Valid(list) => Ok(list),
         Lenient::Invalid(Value::Array(_)) => Err(Error::new(
-            "InvalidParameter",
+            Code::InvalidParameter,
             format!("{name} must be a list of strings"),
         )),
         Lenient::Invalid(_) => Err(Error::new(
-            "InvalidParameter",
+            Code::InvalidParameter,
             format!("{name} must be a list"),
         )),
     }
@@ -52,7 +53,7 @@ pub(super) fn page(offset: &Lenient<u64>, limit: &Lenient<u64>) -> Result<(usize
     let limit = limit.valid().copied().unwrap_or(20) as usize;
     if limit > 100 {
         return Err(Error::new(
-            "InvalidParameterValue.InvalidParameterValueLimit",
+            Code::InvalidParameterValueInvalidParameterValueLimit,
             "Limit is at most 100",
         ));
     }
@@ -75,7 +76,7 @@ mod tests {
         assert_eq!(string(member(json!(1))), None);
         assert_eq!(string(member(Value::Null)), None);
         let e = required(member(json!(["x"])), "ImageId").unwrap_err();
-        assert_eq!(e.code(), "MissingParameter");
+        assert_eq!(e.code(), Code::MissingParameter);
         assert_eq!(e.message(), "ImageId is required");
     }
 
@@ -91,7 +92,10 @@ mod tests {
         let e = string_list(member(json!(["a", 1])), "ImageIds").unwrap_err();
         assert_eq!(
             (e.code(), e.message()),
-            ("InvalidParameter", "ImageIds must be a list of strings")
+            (
+                Code::InvalidParameter.as_str(),
+                "ImageIds must be a list of strings"
+            )
         );
         let e = string_list(member(json!("a")), "ImageIds").unwrap_err();
         assert_eq!(e.message(), "ImageIds must be a list");
@@ -101,7 +105,7 @@ mod tests {
             ImageId::parse,
         )
         .unwrap_err();
-        assert_eq!(e.code(), "InvalidImageId.Malformed");
+        assert_eq!(e.code(), Code::InvalidImageIdMalformed);
     }
 
     #[test]
@@ -122,7 +126,7 @@ mod tests {
             page(&member(Value::Null), &member(json!(101)))
                 .unwrap_err()
                 .code(),
-            "InvalidParameterValue.InvalidParameterValueLimit"
+            Code::InvalidParameterValueInvalidParameterValueLimit
         );
     }
 }

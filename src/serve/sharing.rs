@@ -2,6 +2,7 @@
 //! DescribeImageSharePermission.
 
 use super::{params, Context};
+use crate::error::Code;
 use crate::error::{Error, Result};
 use crate::model::api::{
     DescribeImageSharePermissionRequest, DescribeImageSharePermissionResponse,
@@ -41,7 +42,7 @@ pub(super) fn modify_image_share_permission(
         "CANCEL" => cx.service.unshare_image(region, &image, &accounts)?,
         other => {
             return Err(Error::new(
-                "InvalidParameterValue",
+                Code::InvalidParameterValue,
                 format!("Permission `{other}` is not SHARE or CANCEL"),
             ))
         }

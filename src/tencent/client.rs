@@ -1,6 +1,7 @@
 //! The CVM API over HTTPS: signing, the JSON envelope, timeouts, retries with backoff, and
 //! client-side pacing to the documented rate limits.
 
+use crate::error::Code;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
@@ -58,7 +59,7 @@ impl Credentials {
         let profile = profile.unwrap_or("default");
         let home = env("HOME").ok_or_else(|| {
             Error::new(
-                "AuthFailure.SecretIdNotFound",
+                Code::AuthFailureSecretIdNotFound,
                 "no credentials: set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY",
             )
         })?;
@@ -67,7 +68,7 @@ impl Credentials {
             .join(format!("{profile}.credential"));
         let text = std::fs::read_to_string(&file).map_err(|_| {
             Error::new(
-                "AuthFailure.SecretIdNotFound",
+                Code::AuthFailureSecretIdNotFound,
                 format!(
                     "no credentials: set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY, or create {} (tccli configure)",
                     file.display()
@@ -76,7 +77,7 @@ impl Credentials {
         })?;
         let json: Value = serde_json::from_str(&text).map_err(|_| {
             Error::new(
-                "AuthFailure.SecretIdNotFound",
+                Code::AuthFailureSecretIdNotFound,
                 format!("{} is not a tccli credential file", file.display()),
             )
         })?;
@@ -89,7 +90,7 @@ impl Credentials {
         match (field("secretId"), field("secretKey")) {
             (Some(id), Some(key)) => Ok(Credentials::new(id, key, field("token"))),
             _ => Err(Error::new(
-                "AuthFailure.SecretIdNotFound",
+                Code::AuthFailureSecretIdNotFound,
                 format!("{} has no secretId and secretKey", file.display()),
             )),
         }
@@ -344,21 +345,21 @@ fn answer(action: &str, envelope: Value) -> std::result::Result<Value, (Error, R
         let code = error
             .get("Code")
             .and_then(Value::as_str)
-            .unwrap_or("InternalError")
+            .unwrap_or(Code::InternalError.as_str())
             .to_string();
         let message = error
             .get("Message")
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        let retry = if code.starts_with("RequestLimitExceeded") {
+        let retry = if code.starts_with(Code::RequestLimitExceeded.as_str()) {
             Retry::Safe
-        } else if code == "InternalError" {
+        } else if code == Code::InternalError {
             Retry::IfReadOnly
         } else {
             Retry::Never
         };
-        return Err((Error::new(code, message), retry));
+        return Err((Error::from_cloud(code, message), retry));
     }
     Ok(inner)
 }
@@ -410,15 +411,18 @@ mod tests {
         assert_eq!(ok["X"], 1);
         let (e, retry) = answer(
             "A",
-            serde_json::json!({"Response": {"Error": {"Code": "RequestLimitExceeded", "Message": "slow"}}}),
+            serde_json::json!({"Response": {"Error": {"Code": Code::RequestLimitExceeded, "Message": "slow"}}}),
         )
         .unwrap_err();
         assert_eq!(
             (e.code(), e.message(), retry),
-            ("RequestLimitExceeded", "slow", Retry::Safe)
+            (Code::RequestLimitExceeded.as_str(), "slow", Retry::Safe)
         );
         let (e, retry) = answer("A", serde_json::json!({"Response": {"Error": {}}})).unwrap_err();
-        assert_eq!((e.code(), retry), ("InternalError", Retry::IfReadOnly));
+        assert_eq!(
+            (e.code(), retry),
+            (Code::InternalError.as_str(), Retry::IfReadOnly)
+        );
         let (e, retry) = answer("A", serde_json::json!({"Other": 1})).unwrap_err();
         assert_eq!(
             (e.message(), retry),

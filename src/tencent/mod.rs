@@ -4,6 +4,7 @@
 pub mod client;
 pub mod sign;
 
+use crate::error::Code;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -246,7 +247,7 @@ impl TencentService {
             .filter(|zone| !zone.is_empty())
             .ok_or_else(|| {
                 Error::new(
-                    "InvalidZone.MismatchRegion",
+                    Code::InvalidZoneMismatchRegion,
                     format!("no available zone in {region}"),
                 )
             })
@@ -285,7 +286,7 @@ impl ImageService for TencentService {
             .cloned()
             .ok_or_else(|| {
                 Error::new(
-                    "InvalidImageId.NotFound",
+                    Code::InvalidImageIdNotFound,
                     format!("no {kind} image {id} in {region}"),
                 )
             })
@@ -357,7 +358,7 @@ impl ImageService for TencentService {
             .cloned()
             .ok_or_else(|| {
                 Error::new(
-                    "InvalidInstanceId.NotFound",
+                    Code::InvalidInstanceIdNotFound,
                     format!("no instance {id} in {region}"),
                 )
             })

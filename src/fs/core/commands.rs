@@ -3,6 +3,7 @@
 //! dispatch of each [`ControlFile`] to the node kind that carries it out, what a command
 //! forgets and makes stale, and its outcome (what reading the file shows next).
 
+use crate::error::Code;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::SystemTime;
@@ -93,7 +94,7 @@ impl ControlFile {
 /// The text of one command: UTF-8, with one trailing newline removed.
 pub(super) fn command_text(data: &[u8]) -> Result<&str> {
     let text = std::str::from_utf8(data)
-        .map_err(|_| Error::new("InvalidParameter", "a command must be UTF-8 text"))?;
+        .map_err(|_| Error::new(Code::InvalidParameter, "a command must be UTF-8 text"))?;
     Ok(match text.strip_suffix('\n') {
         Some(line) => line.strip_suffix('\r').unwrap_or(line),
         None => text,
@@ -103,7 +104,7 @@ pub(super) fn command_text(data: &[u8]) -> Result<&str> {
 pub(super) fn json_command<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T> {
     serde_json::from_str(text).map_err(|e| {
         Error::new(
-            "InvalidParameter",
+            Code::InvalidParameter,
             format!("{what}: not a valid JSON request: {e}"),
         )
     })
@@ -125,13 +126,13 @@ pub(super) fn parse_launch(text: &str) -> Result<LaunchSpec> {
     }
     if text.is_empty() {
         return Err(Error::new(
-            "InvalidParameter",
+            Code::InvalidParameter,
             "launch takes a count (1 to 100) or a JSON RunInstances spec; nothing was written",
         ));
     }
     let count: i64 = text.parse().map_err(|_| {
         Error::new(
-            "InvalidParameterValue",
+            Code::InvalidParameterValue,
             format!(
                 "launch takes a count (1 to 100) or a JSON RunInstances spec, not `{}`",
                 text.chars().take(40).collect::<String>()
@@ -192,7 +193,7 @@ impl ImageFs {
     fn command(&self, control: ControlFile, data: &[u8], caller: &Caller) -> Result<Done> {
         if data.len() > MAX_COMMAND {
             return Err(Error::new(
-                "InvalidParameterValue.TooLarge",
+                Code::InvalidParameterValueTooLarge,
                 format!(
                     "a command is at most {} KiB; this write has {} bytes",
                     MAX_COMMAND / 1024,

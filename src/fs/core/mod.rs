@@ -43,6 +43,7 @@ mod root;
 #[cfg(test)]
 mod test_support;
 
+use crate::error::Code;
 use std::ffi::OsStr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
@@ -107,7 +108,7 @@ pub struct ImageFs {
 
 fn no_such(what: impl std::fmt::Display) -> Error {
     Error::with_errno(
-        "ResourceNotFound",
+        Code::ResourceNotFound,
         format!("{what} does not exist"),
         libc::ENOENT,
     )
@@ -243,7 +244,7 @@ impl ImageFs {
 
     fn not_a_directory(&self, node: Node) -> Error {
         Error::with_errno(
-            "InvalidParameter",
+            Code::InvalidParameter,
             format!("{} is not a directory", self.path(node)),
             libc::ENOTDIR,
         )
@@ -251,7 +252,7 @@ impl ImageFs {
 
     fn is_a_directory(&self, node: Node) -> Error {
         Error::with_errno(
-            "InvalidParameter",
+            Code::InvalidParameter,
             format!("{} is a directory", self.path(node)),
             libc::EISDIR,
         )
@@ -385,7 +386,7 @@ impl ImageFs {
             | Node::InstanceFile(..)
             | Node::ByName(_)
             | Node::ByNameKind(..)) => Err(Error::with_errno(
-                "InvalidParameter",
+                Code::InvalidParameter,
                 format!("{} is not a symlink", self.path(node)),
                 libc::EINVAL,
             )),

@@ -3,6 +3,7 @@
 //! for the rest of the pass; an image kind's directory, and with a change feed a
 //! `by-name/<kind>/`, is read from the backend a page at a time.
 
+use crate::error::Code;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -51,7 +52,7 @@ impl Paging {
 }
 
 fn stale_handle() -> Error {
-    Error::with_errno("InvalidParameter", "unknown file handle", libc::EBADF)
+    Error::with_errno(Code::InvalidParameter, "unknown file handle", libc::EBADF)
 }
 
 /// The image a page of a kind's images starts after: the one whose cookie is `offset`

@@ -1,5 +1,6 @@
 //! Refusals, and the `errors` file: the log of this mount's refused and failed operations.
 
+use crate::error::Code;
 use std::collections::VecDeque;
 use std::ffi::OsStr;
 use std::sync::Mutex;
@@ -81,7 +82,7 @@ impl ImageFs {
             Node::KindDir(_, ImageKind::Shared)
             | Node::ImageDir(_, ImageKind::Shared, _)
             | Node::ImageFile(_, ImageKind::Shared, _, _) => (
-                "UnsupportedOperation.SharedImageModifyUnsupported",
+                Code::UnsupportedOperationSharedImageModifyUnsupported,
                 format!(
                     "cannot {operation} {path}: an image shared with you can only be launched or copied into your custom images; its owner changes it"
                 ),
@@ -90,12 +91,12 @@ impl ImageFs {
                 if changes_contents =>
             {
                 (
-                    "UnsupportedOperation",
+                    Code::UnsupportedOperation,
                     format!("{path} is read-only: {kind} images cannot be modified"),
                 )
             }
             Node::KindDir(_, kind) if operation == "rmdir" => (
-                "UnsupportedOperation",
+                Code::UnsupportedOperation,
                 format!("cannot remove {path}: {kind} images cannot be deleted"),
             ),
             Node::Root
@@ -114,10 +115,10 @@ impl ImageFs {
             | Node::ByNameKind(..)
             | Node::NameLink(..) => {
                 if changes_contents {
-                    ("UnsupportedOperation", format!("{path} is read-only"))
+                    (Code::UnsupportedOperation, format!("{path} is read-only"))
                 } else {
                     (
-                        "UnsupportedOperation",
+                        Code::UnsupportedOperation,
                         format!(
                             "cannot {operation} {path}: the tree's entries come from the image service"
                         ),
@@ -172,7 +173,7 @@ mod tests {
         };
         let e = fs.write(name.ino, b"x\n", &caller).unwrap_err();
         assert_eq!(e.errno(), libc::EPERM);
-        assert_eq!(e.code(), "UnsupportedOperation");
+        assert_eq!(e.code(), Code::UnsupportedOperation);
         let errors = cat(&fs, "errors").expect("test value");
         assert_eq!(errors.lines().count(), 1);
         assert!(
@@ -193,7 +194,7 @@ mod tests {
     #[test]
     fn the_error_log_keeps_the_newest_lines() {
         let (_dir, fs) = fs();
-        let error = Error::new("UnsupportedOperation", "no");
+        let error = Error::new(Code::UnsupportedOperation, "no");
         for i in 0..(ERROR_LOG_LINES + 5) {
             fs.record("write", &format!("/f{i}"), &error);
         }

@@ -4,6 +4,7 @@
 pub mod caller;
 pub mod probe;
 
+use crate::error::Code;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -51,14 +52,14 @@ pub(super) fn import_image(
     let license = spec.license_type.as_deref().unwrap_or("TencentCloud");
     if license != "TencentCloud" && license != "BYOL" {
         return Err(Error::new(
-            "InvalidParameterValue.InvalidLicenseType",
+            Code::InvalidParameterValueInvalidLicenseType,
             format!("LicenseType `{license}` is not TencentCloud or BYOL"),
         ));
     }
     if let Some(mode) = spec.boot_mode.as_deref() {
         if mode != "Legacy BIOS" && mode != "UEFI" {
             return Err(Error::new(
-                "InvalidParameterValue.InvalidBootMode",
+                Code::InvalidParameterValueInvalidBootMode,
                 format!("BootMode `{mode}` is not `Legacy BIOS` or `UEFI`"),
             ));
         }
@@ -145,7 +146,7 @@ fn check_import_os(service: &LocalService, spec: &ImportImageSpec) -> Result<boo
         .contains(&spec.os_type);
     if !windows && !linux {
         return Err(Error::new(
-            "InvalidImageOsType.Unsupported",
+            Code::InvalidImageOsTypeUnsupported,
             format!(
                 "OsType `{}` cannot be imported; import-os.json lists the accepted ones",
                 spec.os_type
@@ -158,7 +159,7 @@ fn check_import_os(service: &LocalService, spec: &ImportImageSpec) -> Result<boo
         .find(|v| v.os_name == spec.os_type);
     if !versions.is_some_and(|v| v.os_versions.contains(&spec.os_version)) {
         return Err(Error::new(
-            "InvalidImageOsVersion.Unsupported",
+            Code::InvalidImageOsVersionUnsupported,
             format!(
                 "OsVersion `{}` of {} cannot be imported; accepted: {}",
                 spec.os_version,
@@ -171,7 +172,7 @@ fn check_import_os(service: &LocalService, spec: &ImportImageSpec) -> Result<boo
     }
     if !versions.is_some_and(|v| v.architecture.contains(&spec.architecture)) {
         return Err(Error::new(
-            "InvalidParameterValue",
+            Code::InvalidParameterValue,
             format!(
                 "Architecture `{}` is not accepted for {}; accepted: {}",
                 spec.architecture,
@@ -202,20 +203,20 @@ fn read_disk(spec: &ImportImageSpec, caller: &Caller) -> Result<Disk> {
         Probe::Iso { file_size } if spec.force => ("ISO", file_size, file_size, None),
         Probe::Iso { .. } => {
             return Err(Error::new(
-                "InvalidParameterValue.ISOMustImportByForce",
+                Code::InvalidParameterValueISOMustImportByForce,
                 format!("{shown} is an ISO image: import it with \"Force\": true"),
             ))
         }
         Probe::Unsupported(what) => {
             return Err(Error::new(
-                "InvalidParameterValue",
+                Code::InvalidParameterValue,
                 format!("{shown} is {what}; ImportImage takes RAW, QCOW2, VHD or VMDK disk images"),
             ))
         }
     };
     if file_size > 50 * GIB {
         return Err(Error::new(
-            "InvalidParameterValue.TooLarge",
+            Code::InvalidParameterValueTooLarge,
             format!(
                 "{shown} is {:.1} GiB; ImportImage takes files up to 50 GB",
                 file_size as f64 / GIB as f64
@@ -224,7 +225,7 @@ fn read_disk(spec: &ImportImageSpec, caller: &Caller) -> Result<Disk> {
     }
     if virtual_size > 500 * GIB {
         return Err(Error::new(
-            "InvalidParameterValue.TooLarge",
+            Code::InvalidParameterValueTooLarge,
             format!(
                 "{shown} is a {} GiB disk; imported system disks may be at most 500 GB",
                 virtual_size.div_ceil(GIB)
@@ -242,7 +243,11 @@ fn read_disk(spec: &ImportImageSpec, caller: &Caller) -> Result<Disk> {
 /// named it.
 fn probe_within_timeout(path: PathBuf, shown: &str, caller: &Caller) -> Result<Probe> {
     let url_error = |message: String, errno: i32| {
-        Error::with_errno("InvalidParameter.InvalidParameterUrlError", message, errno)
+        Error::with_errno(
+            Code::InvalidParameterInvalidParameterUrlError,
+            message,
+            errno,
+        )
     };
     // Opened and probed on a thread of its own: a file that cannot be read promptly (one
     // inside this very mount, while every FUSE worker waits) costs a timeout, not a hang.
@@ -278,7 +283,7 @@ fn probe_within_timeout(path: PathBuf, shown: &str, caller: &Caller) -> Result<P
 /// The local file an `ImageUrl` names: an absolute path, a `file://` URL, or a path relative
 /// to the working directory of the process that wrote the command.
 fn local_image_path(url: &str, caller: &Caller) -> Result<PathBuf> {
-    let refuse = |m: String| Error::new("InvalidParameter.InvalidParameterUrlError", m);
+    let refuse = |m: String| Error::new(Code::InvalidParameterInvalidParameterUrlError, m);
     if url.contains('\0') {
         return Err(refuse("ImageUrl contains a NUL byte".into()));
     }

@@ -1,5 +1,11 @@
 //! The one error type of imagefs: an API error code, a message a person can act on, and the
-//! errno the filesystem returns for it (DESIGN.md section 3).
+//! errno the filesystem returns for it (the errno table of docs/SEMANTICS.md, "Errors").
+
+mod code;
+
+pub use code::Code;
+
+use std::borrow::Cow;
 
 /// Result alias used across the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -8,28 +14,38 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {message}")]
 pub struct Error {
-    code: String,
+    /// A [`Code`]'s text, or a code the real cloud sent that imagefs does not name.
+    code: Cow<'static, str>,
     message: String,
     errno: i32,
 }
 
 impl Error {
-    /// An error with an API code; its errno follows from the code.
-    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
-        let code = code.into();
-        let errno = errno_for_code(&code);
+    /// An error with an API code; its errno is the code's.
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
         Error {
-            code,
+            code: Cow::Borrowed(code.as_str()),
             message: message.into(),
-            errno,
+            errno: code.errno(),
         }
     }
 
     /// An error whose errno is not the one its code implies (e.g. a missing local file is
     /// `ENOENT` although its code is a parameter error).
-    pub fn with_errno(code: impl Into<String>, message: impl Into<String>, errno: i32) -> Self {
+    pub fn with_errno(code: Code, message: impl Into<String>, errno: i32) -> Self {
         Error {
-            code: code.into(),
+            code: Cow::Borrowed(code.as_str()),
+            message: message.into(),
+            errno,
+        }
+    }
+
+    /// An error the real cloud answered with: its code is kept as sent, and its errno follows
+    /// from the code's family when imagefs does not name the code.
+    pub fn from_cloud(code: String, message: impl Into<String>) -> Self {
+        let errno = errno_for_code(&code);
+        Error {
+            code: Cow::Owned(code),
             message: message.into(),
             errno,
         }
@@ -37,11 +53,17 @@ impl Error {
 
     /// `InternalError`: the backend failed (EIO).
     pub fn internal(message: impl Into<String>) -> Self {
-        Error::new("InternalError", message)
+        Error::new(Code::InternalError, message)
     }
 
+    /// The code as the API spells it.
     pub fn code(&self) -> &str {
         &self.code
+    }
+
+    /// Whether this error carries `code`.
+    pub fn is(&self, code: Code) -> bool {
+        self.code == code.as_str()
     }
 
     pub fn message(&self) -> &str {
@@ -59,8 +81,30 @@ impl From<rusqlite::Error> for Error {
     }
 }
 
-/// The errno table of DESIGN.md section 3, keyed by API error code.
+/// A code's text against a named code: `error.code() == Code::InternalError`.
+impl PartialEq<Code> for &str {
+    fn eq(&self, code: &Code) -> bool {
+        *self == code.as_str()
+    }
+}
+
+impl PartialEq<Code> for String {
+    fn eq(&self, code: &Code) -> bool {
+        self == code.as_str()
+    }
+}
+
+/// The errno of any code by its family (`*.NotFound` is `ENOENT`, `AuthFailure.*` is
+/// `EACCES`, ...): the named codes' own errnos agree with it (tested), and codes the real
+/// cloud sends that imagefs does not name get theirs from it.
 pub fn errno_for_code(code: &str) -> i32 {
+    if let Some(named) = Code::parse(code) {
+        return named.errno();
+    }
+    errno_by_family(code)
+}
+
+fn errno_by_family(code: &str) -> i32 {
     let (head, tail) = match code.split_once('.') {
         Some((h, t)) => (h, t),
         None => (code, ""),
@@ -136,16 +180,36 @@ mod tests {
         ];
         for (code, errno) in cases {
             assert_eq!(errno_for_code(code), errno, "{code}");
-            assert_eq!(Error::new(code, "m").errno(), errno, "{code}");
+            if let Some(named) = Code::parse(code) {
+                assert_eq!(Error::new(named, "m").errno(), errno, "{code}");
+            }
         }
     }
 
     #[test]
+    fn every_named_code_has_the_errno_of_its_family() {
+        for code in Code::ALL {
+            assert_eq!(code.errno(), errno_by_family(code.as_str()), "{code}");
+            assert_eq!(Code::parse(code.as_str()), Some(*code));
+        }
+    }
+
+    #[test]
+    fn a_cloud_code_keeps_its_text_and_gets_its_family_errno() {
+        let e = Error::from_cloud("ResourceInUse.Whatever".into(), "busy");
+        assert_eq!(e.code(), "ResourceInUse.Whatever");
+        assert_eq!(e.errno(), libc::EBUSY);
+        assert!(!e.is(Code::InternalError));
+    }
+
+    #[test]
     fn display_shows_code_and_message() {
-        let e = Error::new("InvalidImageId.NotFound", "no image img-00000000");
+        let e = Error::new(Code::InvalidImageIdNotFound, "no image img-00000000");
         assert_eq!(
             e.to_string(),
             "InvalidImageId.NotFound: no image img-00000000"
         );
+        assert!(e.is(Code::InvalidImageIdNotFound));
+        assert!(e.code() == Code::InvalidImageIdNotFound);
     }
 }

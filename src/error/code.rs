@@ -1,0 +1,321 @@
+//! The API error codes imagefs raises, named once. Each code is written here and nowhere else
+//! in the crate: the rest of the code names it (`Code::InvalidImageIdNotFound`), so a typo does
+//! not compile. Each entry says which rule raises it and the errno the filesystem returns for it
+//! (the table "condition | example codes | errno" in docs/SEMANTICS.md, checked below).
+//!
+//! Codes the real cloud sends that are not named here travel as text (`Error::from_cloud`) and
+//! get their errno from their family (`errno_for_code`).
+
+/// Defines [`Code`] from one table: variant, wire text, errno, and the rule in its doc comment.
+macro_rules! codes {
+    ($( $(#[doc = $doc:literal])* $variant:ident = $text:literal, $errno:ident; )*) => {
+        /// An API error code of Tencent Cloud's CVM API (and of `imagefs serve`'s transport).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Code {
+            $( $(#[doc = $doc])* #[doc = concat!("\n\n`", $text, "`, errno `", stringify!($errno), "`.")] $variant, )*
+        }
+
+        impl Code {
+            /// Every code, in table order.
+            pub const ALL: &'static [Code] = &[$(Code::$variant),*];
+
+            /// The code as the API spells it.
+            pub const fn as_str(self) -> &'static str {
+                match self { $(Code::$variant => $text,)* }
+            }
+
+            /// The errno the filesystem returns for a refusal with this code.
+            pub const fn errno(self) -> i32 {
+                match self { $(Code::$variant => libc::$errno,)* }
+            }
+
+            /// The named code spelled `text`, if there is one.
+            pub fn parse(text: &str) -> Option<Code> {
+                match text { $($text => Some(Code::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+codes! {
+    // Authentication of `imagefs serve` requests (src/serve).
+    /// The Authorization header is missing, or not a TC3-HMAC-SHA256 credential.
+    AuthFailureInvalidAuthorization = "AuthFailure.InvalidAuthorization", EACCES;
+    /// The SecretId is not a key of this store (serve), or no credentials are set (cloud client).
+    AuthFailureSecretIdNotFound = "AuthFailure.SecretIdNotFound", EACCES;
+    /// The request's timestamp is more than five minutes from the server's clock.
+    AuthFailureSignatureExpire = "AuthFailure.SignatureExpire", EACCES;
+    /// The signature, or the credential's date or service, does not match the request.
+    AuthFailureSignatureFailure = "AuthFailure.SignatureFailure", EACCES;
+    /// A temporary-credential token was sent: the emulator issues none.
+    AuthFailureTokenFailure = "AuthFailure.TokenFailure", EACCES;
+
+    // Sharing (ModifyImageSharePermission).
+    /// The image is already shared with that account.
+    FailedOperationAccountAlreadyExists = "FailedOperation.AccountAlreadyExists", EEXIST;
+    /// A BYOL (bring your own license) image cannot be shared.
+    FailedOperationBYOLImageShareFailed = "FailedOperation.BYOLImageShareFailed", EPERM;
+    /// Sharing with the image's own owner.
+    InvalidAccountIsYourSelf = "InvalidAccountIs.YourSelf", EINVAL;
+    /// The account to share with (or to act as) does not exist in the store.
+    InvalidAccountIdNotFound = "InvalidAccountId.NotFound", ENOENT;
+    /// More accounts than the store's share limit per image.
+    OverQuota = "OverQuota", EDQUOT;
+
+    // Custom images (CreateImage, ImportImage, SyncImages, DeleteImages).
+    /// The region already holds the account's custom-image quota.
+    ImageQuotaLimitExceeded = "ImageQuotaLimitExceeded", EDQUOT;
+    /// Another custom image of the account in the region has that name.
+    InvalidImageNameDuplicate = "InvalidImageName.Duplicate", EEXIST;
+    /// The image is not in a state the operation accepts (creating, copying, importing).
+    InvalidImageIdIncorrectState = "InvalidImageId.IncorrectState", EBUSY;
+    /// The image is still shared: it is deleted once unshared.
+    InvalidImageIdInShared = "InvalidImageId.InShared", EBUSY;
+    /// The text is not an image ID (`img-` and eight lowercase letters or digits).
+    InvalidImageIdMalformed = "InvalidImageId.Malformed", EINVAL;
+    /// No image with that ID is visible to the account in the region.
+    InvalidImageIdNotFound = "InvalidImageId.NotFound", ENOENT;
+    /// ImportImage: the OsType is not one of import-os.json's.
+    InvalidImageOsTypeUnsupported = "InvalidImageOsType.Unsupported", EINVAL;
+    /// ImportImage: the OsVersion is not one of the OsType's in import-os.json.
+    InvalidImageOsVersionUnsupported = "InvalidImageOsVersion.Unsupported", EINVAL;
+    /// ImportImage: an ISO disk is imported only with `Force`.
+    InvalidParameterValueISOMustImportByForce = "InvalidParameterValue.ISOMustImportByForce", EINVAL;
+    /// ImportImage: BootMode is not `Legacy BIOS` or `UEFI`.
+    InvalidParameterValueInvalidBootMode = "InvalidParameterValue.InvalidBootMode", EINVAL;
+    /// ImportImage: LicenseType is not `TencentCloud` or `BYOL`.
+    InvalidParameterValueInvalidLicenseType = "InvalidParameterValue.InvalidLicenseType", EINVAL;
+    /// ImportImage: the ImageUrl cannot be read (outside the import directory, missing, not a disk).
+    InvalidParameterInvalidParameterUrlError = "InvalidParameter.InvalidParameterUrlError", EINVAL;
+    /// SyncImages: only custom and shared images are copied.
+    InvalidParameterValueInvalidImageId = "InvalidParameterValue.InvalidImageId", EINVAL;
+    /// SyncImages: the destination is the image's own region.
+    InvalidParameterValueInvalidRegion = "InvalidParameterValue.InvalidRegion", EINVAL;
+    /// SyncImages: the destination region takes no copies of this image (a shared image is
+    /// copied into its own region only).
+    InvalidRegionUnavailable = "InvalidRegion.Unavailable", EINVAL;
+
+    // Instances (RunInstances, ResetInstance, CreateImage from an instance).
+    /// The text is not an instance ID (`ins-` and eight lowercase letters or digits).
+    InvalidInstanceIdMalformed = "InvalidInstanceId.Malformed", EINVAL;
+    /// No instance with that ID in the region.
+    InvalidInstanceIdNotFound = "InvalidInstanceId.NotFound", ENOENT;
+    /// The instance type is not a family and size such as `S5.MEDIUM2`.
+    InvalidInstanceTypeMalformed = "InvalidInstanceType.Malformed", EINVAL;
+    /// The zone is not one of the region's.
+    InvalidZoneMismatchRegion = "InvalidZone.MismatchRegion", EINVAL;
+    /// The image to launch from or reset to is not NORMAL.
+    InvalidParameterValueInvalidImageState = "InvalidParameterValue.InvalidImageState", EBUSY;
+    /// InstanceCount is outside 1 to 100.
+    InvalidParameterValueRange = "InvalidParameterValue.Range", EINVAL;
+    /// The instance is still PENDING (launching).
+    UnsupportedOperationInstanceStatePending = "UnsupportedOperation.InstanceStatePending", EBUSY;
+    /// The instance is still REBOOTING (being reset).
+    UnsupportedOperationInstanceStateRebooting = "UnsupportedOperation.InstanceStateRebooting", EBUSY;
+    /// The instance is STARTING.
+    UnsupportedOperationInstanceStateStarting = "UnsupportedOperation.InstanceStateStarting", EBUSY;
+    /// The instance is STOPPING.
+    UnsupportedOperationInstanceStateStopping = "UnsupportedOperation.InstanceStateStopping", EBUSY;
+    /// The instance is TERMINATING.
+    UnsupportedOperationInstanceStateTerminating = "UnsupportedOperation.InstanceStateTerminating", EBUSY;
+
+    // Parameters of any action.
+    /// A parameter is malformed (not JSON, not a list, not UTF-8, an unknown file handle).
+    InvalidParameter = "InvalidParameter", EINVAL;
+    /// DescribeImages: ImageIds and Filters together.
+    InvalidParameterInvalidParameterCoexistImageIdsFilters = "InvalidParameter.InvalidParameterCoexistImageIdsFilters", EINVAL;
+    /// A parameter's value is not one the action accepts.
+    InvalidParameterValue = "InvalidParameterValue", EINVAL;
+    /// The text is not an account ID (5 to 20 digits).
+    InvalidParameterValueInvalidAccountId = "InvalidParameterValue.InvalidAccountId", EINVAL;
+    /// Limit is over 100.
+    InvalidParameterValueInvalidParameterValueLimit = "InvalidParameterValue.InvalidParameterValueLimit", EINVAL;
+    /// More items than the action takes (filters, image IDs).
+    InvalidParameterValueLimitExceeded = "InvalidParameterValue.LimitExceeded", EINVAL;
+    /// A value, name, description or command is longer than allowed.
+    InvalidParameterValueTooLarge = "InvalidParameterValue.TooLarge", EINVAL;
+    /// A filter name the action does not know.
+    InvalidFilter = "InvalidFilter", EINVAL;
+    /// A filter with more than five values.
+    InvalidFilterValueLimitExceeded = "InvalidFilterValue.LimitExceeded", EINVAL;
+    /// A required parameter (or header) is missing.
+    MissingParameter = "MissingParameter", EINVAL;
+    /// The region does not exist.
+    InvalidRegionNotFound = "InvalidRegion.NotFound", ENOENT;
+
+    // The API server's transport (src/serve).
+    /// The action is not one this server answers.
+    InvalidAction = "InvalidAction", EIO;
+    /// The API version is not 2017-03-12.
+    NoSuchVersion = "NoSuchVersion", EIO;
+    /// Not a POST with a JSON body.
+    UnsupportedProtocol = "UnsupportedProtocol", EIO;
+
+    // The filesystem and the backends.
+    /// A path names no file (the filesystem's own refusal).
+    ResourceNotFound = "ResourceNotFound", ENOENT;
+    /// The change is not allowed for this file, kind or owner.
+    UnsupportedOperation = "UnsupportedOperation", EPERM;
+    /// An image shared with the account is only launched or copied into its own account.
+    UnsupportedOperationSharedImageModifyUnsupported = "UnsupportedOperation.SharedImageModifyUnsupported", EPERM;
+    /// Too many requests (injected with `imagefs store inject throttle`, or the cloud's).
+    RequestLimitExceeded = "RequestLimitExceeded", EAGAIN;
+    /// The backend failed: the store is unreadable, or the cloud answered nothing usable.
+    InternalError = "InternalError", EIO;
+}
+
+impl Code {
+    /// The code refusing work on an instance in `state` (`PENDING` gives
+    /// `UnsupportedOperation.InstanceStatePending`); a state without a code of its own gives
+    /// `UnsupportedOperation`.
+    pub fn instance_state(state: &str) -> Code {
+        match state {
+            "PENDING" => Code::UnsupportedOperationInstanceStatePending,
+            "REBOOTING" => Code::UnsupportedOperationInstanceStateRebooting,
+            "STARTING" => Code::UnsupportedOperationInstanceStateStarting,
+            "STOPPING" => Code::UnsupportedOperationInstanceStateStopping,
+            "TERMINATING" => Code::UnsupportedOperationInstanceStateTerminating,
+            _ => Code::UnsupportedOperation,
+        }
+    }
+}
+
+/// A code is written as its text (in the API's error envelope).
+impl serde::Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEMANTICS: &str = include_str!("../../docs/SEMANTICS.md");
+
+    /// The rows of the errno table in docs/SEMANTICS.md: (codes as written, errno name).
+    fn errno_table() -> Vec<(Vec<String>, String)> {
+        SEMANTICS
+            .lines()
+            .skip_while(|l| !l.starts_with("| condition | example codes | errno |"))
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .map(|row| {
+                let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+                let codes = cells[2]
+                    .split('`')
+                    .skip(1)
+                    .step_by(2)
+                    .map(str::to_string)
+                    .collect();
+                (codes, cells[3].trim_matches('`').to_string())
+            })
+            .collect()
+    }
+
+    fn errno_named(name: &str) -> i32 {
+        match name {
+            "EINVAL" => libc::EINVAL,
+            "ENOENT" => libc::ENOENT,
+            "ENOTDIR" => libc::ENOTDIR,
+            "EPERM" => libc::EPERM,
+            "EDQUOT" => libc::EDQUOT,
+            "EEXIST" => libc::EEXIST,
+            "EBUSY" => libc::EBUSY,
+            "EIO" => libc::EIO,
+            other => panic!("the errno table names an errno this test does not know: {other}"),
+        }
+    }
+
+    #[test]
+    fn the_semantics_errno_table_holds_for_every_code_it_names() {
+        let table = errno_table();
+        assert!(table.len() >= 8, "the errno table was not found");
+        let entries: Vec<&String> = table.iter().flat_map(|(codes, _)| codes.iter()).collect();
+        let matches = |pattern: &str, code: &Code| match pattern.split_once('*') {
+            Some((prefix, suffix)) => {
+                code.as_str().starts_with(prefix) && code.as_str().ends_with(suffix)
+            }
+            None => code.as_str() == pattern,
+        };
+        // A code belongs to the most specific entry that matches it: itself, or the longest
+        // pattern (`UnsupportedOperation.InstanceState*` before `UnsupportedOperation.*`).
+        let owner = |code: &Code| {
+            entries
+                .iter()
+                .filter(|w| matches(w, code))
+                .max_by_key(|w| (!w.contains('*'), w.len()))
+                .map(|w| w.as_str())
+        };
+        for (codes, errno) in &table {
+            let errno = errno_named(errno);
+            for written in codes {
+                if let Some((prefix, suffix)) = written.split_once('*') {
+                    let matching: Vec<&Code> = Code::ALL
+                        .iter()
+                        .filter(|c| c.as_str().starts_with(prefix) && c.as_str().ends_with(suffix))
+                        .filter(|c| owner(c) == Some(written.as_str()))
+                        .collect();
+                    assert!(!matching.is_empty(), "`{written}` matches no code");
+                    for code in matching {
+                        assert_eq!(code.errno(), errno, "{code} (as `{written}`)");
+                    }
+                } else {
+                    let code = Code::parse(written)
+                        .unwrap_or_else(|| panic!("`{written}` is not a named code"));
+                    assert_eq!(code.errno(), errno, "{written}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn codes_are_written_only_in_src_error() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut stack = vec![src];
+        let mut offenders = Vec::new();
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).expect("src is readable") {
+                let path = entry.expect("a directory entry").path();
+                if path.is_dir() {
+                    if !path.ends_with("error") {
+                        stack.push(path);
+                    }
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let text = std::fs::read_to_string(&path).expect("a source file");
+                    for code in Code::ALL {
+                        if text.contains(&format!("\"{}\"", code.as_str())) {
+                            offenders.push(format!("{}: {code}", path.display()));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            offenders.is_empty(),
+            "write Code::... instead: {offenders:#?}"
+        );
+    }
+
+    #[test]
+    fn an_unsettled_instance_is_refused_with_its_state() {
+        assert_eq!(
+            Code::instance_state("PENDING").as_str(),
+            "UnsupportedOperation.InstanceStatePending"
+        );
+        assert_eq!(
+            Code::instance_state("REBOOTING").as_str(),
+            "UnsupportedOperation.InstanceStateRebooting"
+        );
+        assert_eq!(
+            Code::instance_state("LAUNCH_FAILED"),
+            Code::UnsupportedOperation
+        );
+    }
+}
