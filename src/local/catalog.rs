@@ -3,12 +3,11 @@
 //! It is data (`catalog/seed.json` in the repository, compiled in), replaceable with
 //! `--catalog FILE`.
 
-use crate::error::Code;
 use std::collections::HashSet;
 
 use serde::Deserialize;
 
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::model::{parse_api_time, Fee, ImageId, ImportImageOs};
 
 /// The built-in catalog.

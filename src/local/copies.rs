@@ -1,7 +1,6 @@
 //! Copying custom and shared images to other regions (SyncImages): which regions a copy may
 //! go to, and the copies, SYNCING until the transition delay has passed.
 
-use crate::error::Code;
 use rusqlite::Connection;
 
 use super::faults::take_injection;
@@ -11,7 +10,7 @@ use super::quota::check_quota;
 use super::rows::{insert_image_row, NewImageRow};
 use super::transitions::settle;
 use super::LocalService;
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::model::{ImageId, ImageKind, ImageState, Region};
 
 /// SyncImages: copies of an image this account sees as `kind` (custom, or shared, into its

@@ -1,12 +1,11 @@
 //! Faults a test can inject (`imagefs store inject`): the next N operations of a kind fail,
 //! or commands are refused as throttled.
 
-use crate::error::Code;
 use rusqlite::{params, Connection};
 
 use super::settings::meta_number;
 use super::LocalService;
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 
 /// Faults a test can ask the store for: the next N operations of a kind fail.
 pub const INJECTIONS: [(&str, &str); 4] = [

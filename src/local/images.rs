@@ -2,7 +2,6 @@
 //! marketplace images) or may change, what its directory shows, and the commands that make,
 //! rename and delete custom images.
 
-use crate::error::Code;
 use std::collections::HashMap;
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -16,7 +15,7 @@ use super::sharing::{is_shared_with, share_count, shares_in};
 use super::store::Store;
 use super::transitions::settle;
 use super::LocalService;
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::model::{AccountId, CreateImageSpec, Image, ImageId, ImageKind, ImageState, InstanceId};
 use crate::service::ImageView;
 

@@ -1,7 +1,6 @@
 //! Instances: launching them from images (RunInstances), resetting them to another image,
 //! terminating them, and reading them.
 
-use crate::error::Code;
 use std::time::SystemTime;
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -11,7 +10,7 @@ use super::rows::{column_error, fee_values, instance_row, InstanceRow, INSTANCE_
 use super::store::Store;
 use super::transitions::{operation_state, settle};
 use super::LocalService;
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::model::{
     format_api_time, ImageId, ImageKind, ImageState, Instance, InstanceEntry, InstanceId,
     LaunchSpec,

@@ -1,12 +1,11 @@
 //! The custom-image quota: how many custom images an account holds in a region, and how many
 //! it may.
 
-use crate::error::Code;
 use rusqlite::{params, Connection};
 
 use super::settings::{setting_in, CUSTOM_IMAGE_QUOTA, SHARE_LIMIT};
 use super::LocalService;
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::model::{AccountId, Quota};
 
 /// The custom images `owner` holds in `region`.

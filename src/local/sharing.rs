@@ -1,7 +1,6 @@
 //! Sharing custom images with other accounts: who an image is shared with, and the
 //! commands that share and unshare (ModifyImageSharePermission).
 
-use crate::error::Code;
 use std::collections::HashMap;
 use std::time::SystemTime;
 
@@ -12,7 +11,7 @@ use super::settings::{setting_in, SHARE_LIMIT};
 use super::store::account_known;
 use super::transitions::settle;
 use super::LocalService;
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::model::{format_api_time, AccountId, ImageId, ImageKind, ImageState};
 
 impl LocalService {

@@ -1,7 +1,6 @@
 //! The local backend's state: one SQLite database (WAL), shared by every process that mounts
 //! or serves the same store, each acting as its own account.
 
-use crate::error::Code;
 use std::fs::OpenOptions;
 use std::io::ErrorKind;
 use std::os::unix::fs::OpenOptionsExt;
@@ -13,7 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::local::catalog::Catalog;
 use crate::local::settings::{meta_value, CUSTOM_IMAGE_QUOTA, SHARE_LIMIT};
 use crate::model::{format_api_time, AccountId, Region};

@@ -1,12 +1,11 @@
 //! The image service's data, with the API's field names (PascalCase JSON keys).
 
-use crate::error::Code;
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 
 pub mod api;
 mod lenient;

@@ -1,13 +1,12 @@
 //! Authentication: the TC3-HMAC-SHA256 signature checked exactly as the cloud does, with the
 //! key pairs of the store's accounts, and the request's timestamp within [`MAX_SKEW`] of now.
 
-use crate::error::Code;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
 use super::http::header;
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::local::store::Store;
 use crate::model::AccountId;
 use crate::tencent::sign;

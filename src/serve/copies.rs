@@ -1,8 +1,7 @@
 //! Copies of an image in other regions: SyncImages.
 
 use super::{params, Context};
-use crate::error::Code;
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::model::api::{SyncImage, SyncImagesRequest, SyncImagesResponse};
 use crate::model::ImageId;
 use crate::service::ImageService;

@@ -1,14 +1,13 @@
 //! The HTTP side of the API server: requests read from tiny_http (behind the front, see
 //! [`crate::front`]), answers in the API's envelope with a request ID, and the workers.
 
-use crate::error::Code;
 use std::io::Read;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
 
 use super::{auth, dispatch, ServeSettings};
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::local::store::Store;
 
 /// Requests served at once. A slow client holds one until it has sent its body.

@@ -1,8 +1,7 @@
 //! Images: DescribeImages, ModifyImageAttribute, DeleteImages and CreateImage.
 
 use super::{params, Context};
-use crate::error::Code;
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::model::api::{
     CreateImageRequest, CreateImageResponse, DeleteImagesRequest, DeleteImagesResponse,
     DescribeImagesRequest, DescribeImagesResponse, Filter, Lenient, ModifyImageAttributeRequest,

@@ -1,10 +1,9 @@
 //! Imports: ImportImage from a file under `--import-dir`, and DescribeImportImageOs.
 
-use crate::error::Code;
 use std::path::{Path, PathBuf};
 
 use super::{params, Context};
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::model::api::{
     DescribeImportImageOsRequest, DescribeImportImageOsResponse, ImportImageRequest,
     ImportImageResponse,

@@ -19,14 +19,13 @@ mod params;
 mod regions;
 mod sharing;
 
-use crate::error::Code;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::local::store::Store;
 use crate::local::LocalService;
 use crate::model::api::{self, Action, CVM_VERSION};

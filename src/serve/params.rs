@@ -2,10 +2,9 @@
 //! a string member of another type reads as not given, a list must be a list of strings, and a
 //! page is at most 100 long.
 
-use crate::error::Code;
 use serde_json::Value;
 
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::model::api::Lenient;
 
 /// A string member; one of another type reads as not given.

@@ -2,8 +2,7 @@
 //! DescribeImageSharePermission.
 
 use super::{params, Context};
-use crate::error::Code;
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::model::api::{
     DescribeImageSharePermissionRequest, DescribeImageSharePermissionResponse,
     ModifyImageSharePermissionRequest, ModifyImageSharePermissionResponse, SharePermission,

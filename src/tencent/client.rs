@@ -1,7 +1,6 @@
 //! The CVM API over HTTPS: signing, the JSON envelope, timeouts, retries with backoff, and
 //! client-side pacing to the documented rate limits.
 
-use crate::error::Code;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
@@ -11,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 use super::sign;
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::model::api::Action;
 pub use crate::model::api::CVM_VERSION;
 

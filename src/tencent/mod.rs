@@ -4,12 +4,11 @@
 pub mod client;
 pub mod sign;
 
-use crate::error::Code;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::model::api::{self, Action, Filter, Lenient};
 use crate::model::{
     AccountId, AccountInfo, ChargeType, CreateImageSpec, Image, ImageEntry, ImageId, ImageKind,

@@ -3,13 +3,12 @@
 //! dispatch of each [`ControlFile`] to the node kind that carries it out, what a command
 //! forgets and makes stale, and its outcome (what reading the file shows next).
 
-use crate::error::Code;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::SystemTime;
 
 use super::{lock, Attr, ImageFs, PER_INODE_MAX};
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::fs::inode::{ControlFile, Node};
 use crate::model::{CreateImageSpec, ImageKind, LaunchSpec};
 use crate::service::Caller;

@@ -43,7 +43,6 @@ mod root;
 #[cfg(test)]
 mod test_support;
 
-use crate::error::Code;
 use std::ffi::OsStr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
@@ -51,7 +50,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use super::inode::{image_id, Node, MAX_REGIONS};
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::model::{ImageKind, InstanceId, Region};
 use crate::service::{Caller, ImageService};
 

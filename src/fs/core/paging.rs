@@ -3,14 +3,13 @@
 //! for the rest of the pass; an image kind's directory, and with a change feed a
 //! `by-name/<kind>/`, is read from the backend a page at a time.
 
-use crate::error::Code;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::{lock, no_such, DirEntry, ImageFs};
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::fs::inode::{image_id, Node};
 use crate::model::ImageId;
 

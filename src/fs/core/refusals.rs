@@ -1,13 +1,12 @@
 //! Refusals, and the `errors` file: the log of this mount's refused and failed operations.
 
-use crate::error::Code;
 use std::collections::VecDeque;
 use std::ffi::OsStr;
 use std::sync::Mutex;
 use std::time::SystemTime;
 
 use super::{lock, ImageFs};
-use crate::error::Error;
+use crate::error::{Code, Error};
 use crate::fs::inode::Node;
 use crate::model::{format_api_time, ImageKind};
 

@@ -4,7 +4,6 @@
 pub mod caller;
 pub mod probe;
 
-use crate::error::Code;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -15,7 +14,7 @@ use super::quota::check_quota;
 use super::rows::{insert_image_row, NewImageRow};
 use super::transitions::settle;
 use super::LocalService;
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::model::{ImageId, ImportImageOs, ImportImageSpec};
 use crate::service::Caller;
 use probe::Probe;
