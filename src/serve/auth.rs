@@ -5,7 +5,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
-use super::http::header;
+use http::request::Parts;
+
 use crate::error::{Code, Error, Result};
 use crate::local::store::Store;
 use crate::model::AccountId;
@@ -42,8 +43,8 @@ fn malformed() -> Error {
 
 /// Reads the Authorization header: `TC3-HMAC-SHA256 Credential=ID/DATE/SERVICE/tc3_request,
 /// SignedHeaders=..., Signature=...`.
-fn authorization(request: &tiny_http::Request) -> Result<Authorization<'_>> {
-    let auth = header(request, "Authorization").ok_or_else(|| {
+fn authorization(head: &Parts) -> Result<Authorization<'_>> {
+    let auth = header(head, "Authorization").ok_or_else(|| {
         Error::new(
             Code::AuthFailureInvalidAuthorization,
             "the Authorization header is missing",
@@ -90,8 +91,8 @@ fn authorization(request: &tiny_http::Request) -> Result<Authorization<'_>> {
 
 /// The request's `X-TC-Timestamp`, which must be within [`MAX_SKEW`] of now and fall on the
 /// credential's date.
-fn timestamp(request: &tiny_http::Request, date: &str) -> Result<i64> {
-    let timestamp: i64 = header(request, "X-TC-Timestamp")
+fn timestamp(head: &Parts, date: &str) -> Result<i64> {
+    let timestamp: i64 = header(head, "X-TC-Timestamp")
         .and_then(|t| t.parse().ok())
         .ok_or_else(|| {
             Error::new(
@@ -119,14 +120,10 @@ fn timestamp(request: &tiny_http::Request, date: &str) -> Result<i64> {
 }
 
 /// Checks the request's signature exactly as the cloud does; returns the request.
-pub(super) fn authenticate(
-    store: &Store,
-    request: &tiny_http::Request,
-    body: &[u8],
-) -> Result<ApiRequest> {
-    let auth = authorization(request)?;
-    let timestamp = timestamp(request, auth.date)?;
-    if header(request, "X-TC-Token").is_some_and(|t| !t.is_empty()) {
+pub(super) fn authenticate(store: &Store, head: &Parts, body: &[u8]) -> Result<ApiRequest> {
+    let auth = authorization(head)?;
+    let timestamp = timestamp(head, auth.date)?;
+    if header(head, "X-TC-Token").is_some_and(|t| !t.is_empty()) {
         // The cloud checks a token against the temporary credentials it issued; this server
         // issues none, so no token can be valid.
         return Err(Error::new(
@@ -140,9 +137,7 @@ pub(super) fn authenticate(
             "the SecretId is not known to this store",
         )
     })?;
-    let action = header(request, "X-TC-Action")
-        .unwrap_or_default()
-        .to_string();
+    let action = header(head, "X-TC-Action").unwrap_or_default().to_string();
     let sign_action = match auth.signed_headers {
         "content-type;host" => false,
         "content-type;host;x-tc-action" => true,
@@ -157,9 +152,9 @@ pub(super) fn authenticate(
         secret_id: auth.secret_id,
         secret_key: &secret_key,
         service: auth.service,
-        host: header(request, "Host").unwrap_or_default(),
+        host: header(head, "Host").unwrap_or_default(),
         action: &action,
-        content_type: header(request, "Content-Type").unwrap_or_default(),
+        content_type: header(head, "Content-Type").unwrap_or_default(),
         timestamp,
         payload: body,
         sign_action,
@@ -174,12 +169,8 @@ pub(super) fn authenticate(
     Ok(ApiRequest {
         service: auth.service.to_string(),
         action,
-        version: header(request, "X-TC-Version")
-            .unwrap_or_default()
-            .to_string(),
-        region: header(request, "X-TC-Region")
-            .unwrap_or_default()
-            .to_string(),
+        version: header(head, "X-TC-Version").unwrap_or_default().to_string(),
+        region: header(head, "X-TC-Region").unwrap_or_default().to_string(),
         params: body_params(body)?,
         account,
     })
@@ -204,6 +195,12 @@ fn body_params(body: &[u8]) -> Result<Value> {
         ));
     }
     Ok(params)
+}
+
+/// A request header's value (names are matched in any case); `None` when it is absent or
+/// not visible ASCII.
+fn header<'a>(head: &'a Parts, name: &str) -> Option<&'a str> {
+    head.headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 /// Compares two signatures in time that does not depend on where they differ.

@@ -45,13 +45,20 @@ fn envelope(result: Result<Value>) -> Value {
     json!({ "Response": response })
 }
 
-/// A request header's value, by name in any case.
-pub(super) fn header<'a>(request: &'a tiny_http::Request, name: &str) -> Option<&'a str> {
-    request
-        .headers()
-        .iter()
-        .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
-        .map(|h| h.value.as_str())
+/// The method, target and headers of a request, as the `http` crate types them.
+fn head_of(request: &tiny_http::Request) -> Result<http::request::Parts> {
+    let mut builder = http::Request::builder()
+        .method(request.method().as_str())
+        .uri(request.url());
+    for h in request.headers() {
+        builder = builder.header(h.field.as_str().as_str(), h.value.as_str());
+    }
+    builder.body(()).map(|r| r.into_parts().0).map_err(|e| {
+        Error::new(
+            Code::InvalidParameter,
+            format!("the request cannot be read: {e}"),
+        )
+    })
 }
 
 /// Answers one HTTP request.
@@ -78,14 +85,16 @@ fn handle(store: &Arc<Store>, settings: &ServeSettings, mut request: tiny_http::
             "use POST with a JSON body",
         ))
     } else {
-        auth::authenticate(store, &request, &body).and_then(|api| {
-            let result = dispatch(store, settings, &api);
-            match &result {
-                Ok(_) => log::info!("{} {} as {}: ok", api.action, api.region, api.account),
-                Err(e) => log::info!("{} {} as {}: {e}", api.action, api.region, api.account),
-            }
-            result
-        })
+        head_of(&request)
+            .and_then(|head| auth::authenticate(store, &head, &body))
+            .and_then(|api| {
+                let result = dispatch(store, settings, &api);
+                match &result {
+                    Ok(_) => log::info!("{} {} as {}: ok", api.action, api.region, api.account),
+                    Err(e) => log::info!("{} {} as {}: {e}", api.action, api.region, api.account),
+                }
+                result
+            })
     };
     let text = envelope(result).to_string();
     let mut response = tiny_http::Response::from_string(text);
