@@ -929,19 +929,13 @@ fn files_read_before_a_flood_of_changes_show_what_it_changed() {
 
     // One transaction of more renames than the journal keeps: the watcher cannot say what
     // changed, only that everything may have.
-    store
-        .with_tx(|c| {
-            for i in 0..10_001 {
-                for image in &images {
-                    c.execute(
-                        "UPDATE images SET image_name = ?1 WHERE region = 'ap-guangzhou' AND image_id = ?2",
-                        (format!("flood-{i}-{image}"), image.as_str()),
-                    )?;
-                }
-            }
-            Ok(())
-        })
-        .expect("flood");
+    let ids: Vec<imagefs::model::ImageId> = images
+        .iter()
+        .map(|i| imagefs::model::ImageId::parse(i).expect("an image ID"))
+        .collect();
+    let renames =
+        (0..10_001).flat_map(|i| ids.iter().map(move |id| (id, format!("flood-{i}-{id}"))));
+    imagefs::local::set_image_names(&store, renames).expect("flood");
     for image in &images {
         let name = custom.join(image).join("name");
         let expected = format!("flood-10000-{image}\n");
@@ -1013,15 +1007,8 @@ fn a_walk_in_order_finds_each_next_listing_ready() {
 
     // Renamed in the store between two walks: the second walk shows the new name.
     let renamed = &images[100];
-    store
-        .with_tx(|c| {
-            c.execute(
-                "UPDATE images SET image_name = 'walked-renamed' WHERE region = 'ap-guangzhou' AND image_id = ?1",
-                [renamed.as_str()],
-            )?;
-            Ok(())
-        })
-        .expect("rename");
+    let renamed_id = imagefs::model::ImageId::parse(renamed).expect("an image ID");
+    imagefs::local::set_image_name(&store, &renamed_id, "walked-renamed").expect("rename");
     let name = custom.join(renamed).join("name");
     assert!(
         wait_for_content(&name, "walked-renamed\n", std::time::Duration::from_secs(3)),

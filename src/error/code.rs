@@ -112,12 +112,6 @@ codes! {
     UnsupportedOperationInstanceStatePending = "UnsupportedOperation.InstanceStatePending", EBUSY;
     /// The instance is still REBOOTING (being reset).
     UnsupportedOperationInstanceStateRebooting = "UnsupportedOperation.InstanceStateRebooting", EBUSY;
-    /// The instance is STARTING.
-    UnsupportedOperationInstanceStateStarting = "UnsupportedOperation.InstanceStateStarting", EBUSY;
-    /// The instance is STOPPING.
-    UnsupportedOperationInstanceStateStopping = "UnsupportedOperation.InstanceStateStopping", EBUSY;
-    /// The instance is TERMINATING.
-    UnsupportedOperationInstanceStateTerminating = "UnsupportedOperation.InstanceStateTerminating", EBUSY;
 
     // Parameters of any action.
     /// A parameter is malformed (not JSON, not a list, not UTF-8, an unknown file handle).
@@ -165,17 +159,13 @@ codes! {
 }
 
 impl Code {
-    /// The code refusing work on an instance in `state` (`PENDING` gives
-    /// `UnsupportedOperation.InstanceStatePending`); a state without a code of its own gives
-    /// `UnsupportedOperation`.
-    pub fn instance_state(state: &str) -> Code {
+    /// The code refusing work on an instance still busy in `state` (`PENDING` gives
+    /// `UnsupportedOperation.InstanceStatePending`), for the states the emulator has.
+    pub fn instance_state(state: &str) -> Option<Code> {
         match state {
-            "PENDING" => Code::UnsupportedOperationInstanceStatePending,
-            "REBOOTING" => Code::UnsupportedOperationInstanceStateRebooting,
-            "STARTING" => Code::UnsupportedOperationInstanceStateStarting,
-            "STOPPING" => Code::UnsupportedOperationInstanceStateStopping,
-            "TERMINATING" => Code::UnsupportedOperationInstanceStateTerminating,
-            _ => Code::UnsupportedOperation,
+            "PENDING" => Some(Code::UnsupportedOperationInstanceStatePending),
+            "REBOOTING" => Some(Code::UnsupportedOperationInstanceStateRebooting),
+            _ => None,
         }
     }
 }
@@ -306,16 +296,13 @@ mod tests {
     #[test]
     fn an_unsettled_instance_is_refused_with_its_state() {
         assert_eq!(
-            Code::instance_state("PENDING").as_str(),
-            "UnsupportedOperation.InstanceStatePending"
+            Code::instance_state("PENDING").map(Code::as_str),
+            Some("UnsupportedOperation.InstanceStatePending")
         );
         assert_eq!(
-            Code::instance_state("REBOOTING").as_str(),
-            "UnsupportedOperation.InstanceStateRebooting"
+            Code::instance_state("REBOOTING").map(Code::as_str),
+            Some("UnsupportedOperation.InstanceStateRebooting")
         );
-        assert_eq!(
-            Code::instance_state("LAUNCH_FAILED"),
-            Code::UnsupportedOperation
-        );
+        assert_eq!(Code::instance_state("RUNNING"), None);
     }
 }

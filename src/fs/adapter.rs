@@ -66,13 +66,13 @@ impl FuseAdapter {
         uid: u32,
         gid: u32,
         drops: Sender<KernelNote>,
-        stale: Sender<KernelNote>,
+        notes: Sender<KernelNote>,
         counts: Arc<RequestCounts>,
     ) -> FuseAdapter {
         let watched = fs.watches_changes();
         let fs = Arc::new(fs);
         FuseAdapter {
-            cache: KernelCache::new(fs.clone(), drops, stale),
+            cache: KernelCache::new(fs.clone(), drops, notes),
             fs,
             file_ttl: if watched { WATCHED_TTL } else { Duration::ZERO },
             entry_ttl: if watched { WATCHED_TTL } else { TTL },

@@ -100,11 +100,6 @@ impl ImageFile {
         }
     }
 
-    /// Whether writing this file of an image of `kind` is a command (see [`ControlFile`]).
-    pub fn is_control(self, kind: ImageKind) -> bool {
-        Node::ImageFile(0, kind, 0, self).control_file().is_some()
-    }
-
     fn index(self) -> u64 {
         self as u64
     }

@@ -37,7 +37,6 @@ fn throttled() -> Error {
 }
 
 impl LocalService {
-    /// Refuses a command with `RequestLimitExceeded` while a throttle injection is pending.
     /// A command's write transaction, refusing the command first if a throttle was
     /// injected: one transaction where [`LocalService::throttle`] and the command take two.
     /// The injection is used up even though the command is refused.
@@ -53,6 +52,7 @@ impl LocalService {
         })?
     }
 
+    /// Refuses a command with `RequestLimitExceeded` while a throttle injection is pending.
     pub(super) fn throttle(&self) -> Result<()> {
         // A read first: the write transaction is taken only when a throttle is pending, so
         // an ordinary command pays for one transaction, not two.

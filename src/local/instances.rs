@@ -65,13 +65,16 @@ pub(super) fn require_settled(instance: &InstanceRow, operation: &str) -> Result
     match instance.instance.instance_state.as_str() {
         "RUNNING" | "STOPPED" => Ok(()),
         state => {
-            Err(Error::new(
-                Code::instance_state(state),
-                format!(
-                    "instance {} is {state}: {operation} needs it RUNNING or STOPPED; try again when its state file says RUNNING",
-                    instance.instance.instance_id
-                ),
-            ))
+            let message = format!(
+                "instance {} is {state}: {operation} needs it RUNNING or STOPPED; try again when its state file says RUNNING",
+                instance.instance.instance_id
+            );
+            match Code::instance_state(state) {
+                Some(code) => Err(Error::new(code, message)),
+                // The store holds no other state; one there means the store was changed
+                // behind imagefs.
+                None => Err(Error::internal(message)),
+            }
         }
     }
 }

@@ -46,7 +46,8 @@ pub use faults::INJECTIONS;
 pub use images::image_counts;
 pub use instances::instance_count;
 pub use seeding::{
-    insert_custom_image, insert_share, insert_synthetic_images, set_image_name, NewCustomImage,
+    insert_custom_image, insert_share, insert_synthetic_images, set_image_name, set_image_names,
+    NewCustomImage,
 };
 
 /// The local emulator, acting as one account of a store.

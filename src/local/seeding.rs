@@ -11,8 +11,8 @@ use super::store::Store;
 use crate::error::{Error, Result};
 use crate::model::{format_api_time, AccountId, Fee, ImageId, ImageState};
 
-/// Everything needed to put a custom image in the store; the operations that make images
-/// (CreateImage, ImportImage, SyncImages) build one of these.
+/// Everything needed to put a custom image in the store directly (the API's operations write
+/// theirs through `rows::NewImageRow`).
 #[derive(Debug, Clone)]
 pub struct NewCustomImage {
     pub region: String,
@@ -121,11 +121,20 @@ pub fn insert_share(
 /// Names `image` `name` directly, bypassing the API's checks (tests give images names the API
 /// refuses, such as an empty one or one holding `/`).
 pub fn set_image_name(store: &Store, image: &ImageId, name: &str) -> Result<()> {
+    set_image_names(store, [(image, name.to_string())])
+}
+
+/// Renames images directly, all in one transaction (as many changes as a test needs at once).
+pub fn set_image_names<'a>(
+    store: &Store,
+    renames: impl IntoIterator<Item = (&'a ImageId, String)>,
+) -> Result<()> {
     store.with_tx(|tx| {
-        tx.execute(
-            "UPDATE images SET image_name = ?1 WHERE image_id = ?2",
-            params![name, image.as_str()],
-        )?;
+        let mut update =
+            tx.prepare_cached("UPDATE images SET image_name = ?1 WHERE image_id = ?2")?;
+        for (image, name) in renames {
+            update.execute(params![name, image.as_str()])?;
+        }
         Ok(())
     })
 }

@@ -1,6 +1,10 @@
 //! The store's settings, in one table: the name `imagefs store settings` and `imagefs store
 //! set` use, the `meta` key that holds each, its default and what it means; and the look-ups
 //! of `meta` values.
+//!
+//! A setting is read two ways: inside a command's transaction a value that is not a number
+//! reads as the default ([`setting_in`]), so the command still runs; outside one
+//! (`quota.json`, the transition delay) `Store::setting_u64` reports it as a broken store.
 
 use rusqlite::{Connection, OptionalExtension};
 

@@ -203,11 +203,6 @@ impl Client {
         })
     }
 
-    /// Calls a CVM action in a region; returns the `Response` object without `RequestId`.
-    pub fn call(&self, region: &str, action: &str, params: &Value) -> Result<Value> {
-        self.call_service("cvm", CVM_VERSION, region, action, params)
-    }
-
     /// Calls an action of any API 3.0 service.
     pub fn call_service(
         &self,

@@ -85,7 +85,7 @@ impl ImageFs {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
         content.hash(&mut h);
-        self.control.writes_taken(node.ino()).hash(&mut h);
+        self.commands.writes_taken(node.ino()).hash(&mut h);
         let secs = base
             .duration_since(SystemTime::UNIX_EPOCH)
             .map(|d| d.as_secs())

@@ -19,7 +19,7 @@ const MAX_COMMAND: usize = 64 * 1024;
 
 /// What control files' commands produced, and the writes each file took.
 #[derive(Default)]
-pub(super) struct ControlFiles {
+pub(super) struct CommandOutcomes {
     /// What each control file's last command produced, shown when it is read.
     outcomes: Mutex<HashMap<u64, (Vec<u8>, SystemTime)>>,
     /// Writes taken by each control file: part of its version, so a write always changes the
@@ -27,7 +27,7 @@ pub(super) struct ControlFiles {
     writes: Mutex<HashMap<u64, u64>>,
 }
 
-impl ControlFiles {
+impl CommandOutcomes {
     /// How many writes file `ino` took.
     pub(super) fn writes_taken(&self, ino: u64) -> u64 {
         lock(&self.writes).get(&ino).copied().unwrap_or(0)
@@ -171,7 +171,7 @@ impl ImageFs {
     /// A write to `node`: the command of a control file, refused anywhere else (and recorded
     /// in `errors` when it fails). Returns the inodes the command made stale.
     pub(super) fn write_node(&self, node: Node, data: &[u8], caller: &Caller) -> Result<Vec<u64>> {
-        self.control.count_write(node.ino());
+        self.commands.count_write(node.ino());
         let result = match node.control_file() {
             Some(control) => self
                 .command(control, data, caller)
@@ -248,7 +248,7 @@ impl ImageFs {
             stale.extend(Self::listing_dirs(r));
         }
         if let Some(outcome) = outcome {
-            lock(&self.control.outcomes).insert(node.ino(), (outcome, SystemTime::now()));
+            lock(&self.commands.outcomes).insert(node.ino(), (outcome, SystemTime::now()));
         }
         stale
     }
@@ -274,7 +274,7 @@ impl ImageFs {
 
     /// A control file's attributes: its size is the last outcome's.
     pub(super) fn control_attr(&self, node: Node, fallback_mtime: SystemTime) -> Attr {
-        let outcome = lock(&self.control.outcomes).get(&node.ino()).cloned();
+        let outcome = lock(&self.commands.outcomes).get(&node.ino()).cloned();
         match outcome {
             Some((content, when)) => self.versioned(node, &content, when),
             None => self.versioned(node, &[], fallback_mtime),
@@ -283,7 +283,7 @@ impl ImageFs {
 
     /// What the last command written to a control file produced.
     pub(super) fn outcome(&self, node: Node) -> Vec<u8> {
-        lock(&self.control.outcomes)
+        lock(&self.commands.outcomes)
             .get(&node.ino())
             .map(|(content, _)| content.clone())
             .unwrap_or_default()

@@ -58,7 +58,7 @@ pub use attributes::{Attr, EntryKind};
 pub use change_feed::Invalidation;
 
 use change_feed::ChangeFeed;
-use commands::ControlFiles;
+use commands::CommandOutcomes;
 use paging::Paging;
 use poll::Seen;
 use read_ahead::{ListingAhead, ReadAhead};
@@ -96,7 +96,7 @@ pub struct ImageFs {
     /// Listings kept for the readdir requests that continue them.
     paging: Paging,
     /// What control files' commands produced, and the writes each file took.
-    control: ControlFiles,
+    commands: CommandOutcomes,
     /// Where this mount is in the backend's change feed.
     feed: ChangeFeed,
     /// What each file last showed a reader, for poll.
@@ -148,7 +148,7 @@ impl ImageFs {
             read_ahead: ReadAhead::default(),
             listing_ahead: ListingAhead::default(),
             paging: Paging::new(),
-            control: ControlFiles::default(),
+            commands: CommandOutcomes::default(),
             feed: ChangeFeed::new(feed),
             seen: Seen::default(),
             refusals: RefusalLog::new(now),

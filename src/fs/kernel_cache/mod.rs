@@ -97,16 +97,16 @@ pub(crate) struct KernelCache {
     /// Where handlers send the inodes a command made stale (a thread of its own, so a
     /// handler never waits behind the watcher's work).
     drops: Mutex<Option<Sender<KernelNote>>>,
-    /// Inodes whose cached attributes a command made stale, for the invalidation thread
-    /// (notifying the kernel from a request handler could deadlock).
-    stale: Mutex<Option<Sender<KernelNote>>>,
+    /// Notes for the notifier thread: the watcher's changes to apply and files' contents to
+    /// prefill (notifying the kernel from a request handler could deadlock).
+    notes: Mutex<Option<Sender<KernelNote>>>,
 }
 
 impl KernelCache {
     pub(crate) fn new(
         fs: Arc<ImageFs>,
         drops: Sender<KernelNote>,
-        stale: Sender<KernelNote>,
+        notes: Sender<KernelNote>,
     ) -> KernelCache {
         KernelCache {
             fs,
@@ -116,7 +116,7 @@ impl KernelCache {
             pages: Default::default(),
             direct_storers: Default::default(),
             drops: Mutex::new(Some(drops)),
-            stale: Mutex::new(Some(stale)),
+            notes: Mutex::new(Some(notes)),
         }
     }
 
@@ -124,7 +124,7 @@ impl KernelCache {
     /// notifier of the session).
     pub(crate) fn watcher(&self) -> Option<Watcher> {
         let notes = self
-            .stale
+            .notes
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()?;
@@ -151,7 +151,7 @@ impl KernelCache {
 
     /// Ends the invalidation threads (the session ends).
     pub(crate) fn close(&self) {
-        self.stale.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.notes.lock().unwrap_or_else(|p| p.into_inner()).take();
         self.drops.lock().unwrap_or_else(|p| p.into_inner()).take();
     }
 
@@ -179,7 +179,7 @@ impl KernelCache {
         if inodes.is_empty() || !self.fs.watches_changes() {
             return;
         }
-        let sender = self.stale.lock().unwrap_or_else(|p| p.into_inner());
+        let sender = self.notes.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(sender) = sender.as_ref() {
             let _ = sender.send(KernelNote::Prefill(inodes));
         }
