@@ -38,6 +38,7 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$pattern" ] || { usage >&2; exit 2; }
 [[ $keep =~ ^[1-9][0-9]*$ ]] || die "--keep needs a count of at least 1"
+for tool in imagefs jq; do command -v "$tool" >/dev/null || die "$tool is not on the PATH"; done
 [ -f "$mnt/account.json" ] || die "$mnt is not an imagefs mount"
 if [ ${#regions[@]} -eq 0 ]; then
   for dir in "$mnt"/regions/*; do regions+=("${dir##*/}"); done
@@ -63,10 +64,12 @@ for region in "${regions[@]}"; do
     # Make room: if the quota is full, delete now the oldest backup that would go anyway.
     room=$(jq '.CustomImageQuota - .CustomImagesUsed' "$r/quota.json")
     if [ "$room" -le 0 ] && [ ${#backups[@]} -ge "$keep" ]; then
-      if rmdir "$r/custom/${backups[0]}" 2>/dev/null; then
-        echo "$region $instance deleted ${backups[0]}"
-        backups=("${backups[@]:1}") room=1
+      if ! rmdir "$r/custom/${backups[0]}" 2>/dev/null; then
+        skip "$instance in $region: the quota is full and deleting its oldest backup was refused: $(tail -n 1 "$mnt/errors")"
+        continue
       fi
+      echo "$region $instance deleted ${backups[0]}"
+      backups=("${backups[@]:1}") room=1
     fi
     if [ "$room" -le 0 ]; then
       skip "$instance in $region: the custom image quota is full ($(jq -r '"\(.CustomImagesUsed) of \(.CustomImageQuota)"' "$r/quota.json") used) and it has no backup due for deletion"

@@ -40,6 +40,7 @@ if [ -z "$pattern" ] || [ -z "$age" ]; then usage >&2; exit 2; fi
 [[ $age =~ ^([0-9]+)([smhd])$ ]] || die "--older-than: give a number and s, m, h or d, not '$age'"
 case ${BASH_REMATCH[2]} in s) unit=1 ;; m) unit=60 ;; h) unit=3600 ;; d) unit=86400 ;; esac
 cutoff=$(( $(date +%s) - BASH_REMATCH[1] * unit ))
+command -v jq >/dev/null || die "jq is not on the PATH"
 [ -f "$mnt/account.json" ] || die "$mnt is not an imagefs mount"
 if [ ${#regions[@]} -eq 0 ]; then
   for dir in "$mnt"/regions/*; do regions+=("${dir##*/}"); done

@@ -43,6 +43,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 if [ -z "$region" ] || [ -z "$from" ] || [ -z "$name" ]; then usage >&2; exit 2; fi
+command -v imagefs >/dev/null || die "imagefs is not on the PATH (cargo install --path .)"
 [ -f "$mnt/account.json" ] || die "$mnt is not an imagefs mount"
 r=$mnt/regions/$region
 [ -d "$r" ] || die "no region $region"

@@ -1,9 +1,9 @@
 //! The worked scripts of `scripts/`, run as a user runs them: `shellcheck` on each (with `CI`
 //! set a missing shellcheck fails the test), then each script against a real mount of a
-//! scratch store, with the built `imagefs` first on the PATH, once with `--transition-delay
-//! 0` and once with a delay of 1 s. The tests assert on the tree the scripts leave (the IDs
-//! they print exist, copies are in their regions, shares, deletions; a dry run changes
-//! nothing) and on their exit codes and messages.
+//! scratch store, with the built `imagefs` first on the PATH (the scripts also need `jq`),
+//! once with `--transition-delay 0` and once with a delay of 1 s. The tests assert on the
+//! tree the scripts leave (the IDs they print exist, copies are in their regions, shares,
+//! deletions; a dry run changes nothing) and on their exit codes and messages.
 
 mod common;
 
@@ -65,20 +65,22 @@ fn run_on(mount: &Mount, code: i32, name: &str, args: &[&str]) -> Output {
     out
 }
 
-fn shellcheck_available() -> bool {
-    if Command::new("shellcheck").arg("--version").output().is_ok() {
+/// Whether a tool the scripts or their test need is installed. With `CI` set, a missing one
+/// fails the test.
+fn tool_available(tool: &str) -> bool {
+    if Command::new(tool).arg("--version").output().is_ok() {
         return true;
     }
     if std::env::var_os("CI").is_some() {
-        panic!("shellcheck is missing and CI is set: install it (apt-get install shellcheck)");
+        panic!("{tool} is missing and CI is set: install it (apt-get install {tool})");
     }
-    eprintln!("skipping: shellcheck is missing (set CI to make this a failure)");
+    eprintln!("skipping: {tool} is missing (set CI to make this a failure)");
     false
 }
 
 #[test]
 fn scripts_are_shellcheck_clean() {
-    if !shellcheck_available() {
+    if !tool_available("shellcheck") {
         return;
     }
     for name in SCRIPTS {
@@ -260,13 +262,13 @@ macro_rules! with_delays {
         mod $scenario {
             #[test]
             fn no_delay() {
-                if crate::common::fuse_available() {
+                if crate::common::fuse_available() && super::tool_available("jq") {
                     super::$scenario("0");
                 }
             }
             #[test]
             fn one_second_delay() {
-                if crate::common::fuse_available() {
+                if crate::common::fuse_available() && super::tool_available("jq") {
                     super::$scenario("1");
                 }
             }
