@@ -382,6 +382,23 @@ fn temporary_credentials_work_until_they_expire_or_are_revoked() {
         let answer: Value = serde_json::from_str(&said[3..]).expect("JSON");
         assert_eq!(answer["TotalCount"], 1, "{mode:?}");
     }
+    if have("tccli", &["--version"], "pip install tccli") {
+        let home = scratch.path().join("tccli-home");
+        std::fs::create_dir_all(&home).expect("home");
+        let tccli = |token: &str| {
+            Command::new("tccli")
+                .args(["cvm", "DescribeRegions", "--region", "ap-guangzhou"])
+                .args(["--endpoint", &url, "--secretId", &id, "--secretKey", &key])
+                .args(["--token", token])
+                .env("HOME", &home)
+                .output()
+                .expect("tccli")
+        };
+        let out = tccli(&token);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let said = stderr(&tccli("not-the-token"));
+        assert!(said.contains("code:AuthFailure.TokenFailure"), "{said}");
+    }
     let mismatched = format!("{token}x");
     for mode in [POST_TC3, POST_HMAC_SHA256] {
         refused_with(
