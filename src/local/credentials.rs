@@ -230,6 +230,24 @@ mod tests {
     }
 
     #[test]
+    fn pairs_made_before_schema_6_are_permanent() {
+        let (_dir, store) = store();
+        store
+            .with_tx(|tx| {
+                tx.execute(
+                    "INSERT INTO api_keys (secret_id, secret_key, account_id, created_time)
+                     VALUES ('AKIDold', 'key', '100000000001', '2026-01-01T00:00:00Z')",
+                    [],
+                )?;
+                Ok(())
+            })
+            .unwrap();
+        let pair = store.key_pair("AKIDold").unwrap().unwrap();
+        assert!(pair.temporary.is_none());
+        assert_eq!(pair.secret_key, "key");
+    }
+
+    #[test]
     fn temporary_pairs_have_bounded_lives_and_existing_accounts() {
         let (_dir, store) = store();
         let account = store.default_account().unwrap();

@@ -1,6 +1,8 @@
 //! Reading the API's JSON leniently, as imagefs always has: a request member of the wrong
 //! type is kept as sent for the server to ignore or refuse in its own words (lenient until
 //! typed requests land), and an answer's member of the wrong type reads as a missing one.
+//! A request sent as a form (all text) is read the same way, each value as the type its
+//! member asks for (see [`MEMBER_READINGS`]).
 
 use std::marker::PhantomData;
 
