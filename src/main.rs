@@ -42,7 +42,7 @@ enum Command_ {
     Mount(MountArgs),
     /// Unmount an imagefs mount.
     Unmount(UnmountArgs),
-    /// List or add the accounts of a local store.
+    /// List or add the accounts of a local store, and manage their API key pairs.
     Accounts {
         #[command(subcommand)]
         action: AccountsAction,
@@ -171,6 +171,20 @@ enum AccountsAction {
     Add { id: String },
     /// Make a new API key pair for an existing account and print it.
     Keys { id: String },
+    /// Make temporary credentials for an existing account, as CI systems get them from the
+    /// cloud's STS, and print them (TmpSecretId=, TmpSecretKey=, Token= and ExpiredTime=
+    /// lines). Requests signed with them carry the token (X-TC-Token, or the Token parameter).
+    Token {
+        id: String,
+        /// How long they last, in seconds (at most 43200).
+        #[arg(long, value_name = "SECONDS", default_value_t = 1800)]
+        ttl: u64,
+    },
+    /// End a key pair, permanent or temporary, at once.
+    Revoke {
+        #[arg(value_name = "SECRETID")]
+        secret_id: String,
+    },
 }
 
 #[derive(Args)]
@@ -577,6 +591,22 @@ fn accounts(action: AccountsAction, store_args: &StoreArgs) -> Result<(), Failur
         }
         AccountsAction::Keys { id } => {
             print_key(&store, &AccountId::parse(&id)?)?;
+        }
+        AccountsAction::Token { id, ttl } => {
+            let account = AccountId::parse(&id)?;
+            let credentials = store.create_temporary_key(&account, Duration::from_secs(ttl))?;
+            println!("TmpSecretId={}", credentials.secret_id);
+            println!("TmpSecretKey={}", credentials.secret_key);
+            println!("Token={}", credentials.token);
+            println!("ExpiredTime={}", credentials.expires);
+        }
+        AccountsAction::Revoke { secret_id } => {
+            if !store.revoke_key(&secret_id)? {
+                return Err(Failure(format!(
+                    "no key pair has the SecretId {secret_id} in this store"
+                )));
+            }
+            eprintln!("imagefs: revoked {secret_id}");
         }
     }
     Ok(())

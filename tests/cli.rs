@@ -428,7 +428,8 @@ fn store_info_and_reset() {
         info.contains(&format!("store      {}", store.display())),
         "{info}"
     );
-    assert!(info.contains("schema     5"), "{info}");
+    let schema = format!("schema     {}", imagefs::local::store::SCHEMA_VERSION);
+    assert!(info.contains(&schema), "{info}");
     assert!(info.contains("accounts   2"), "{info}");
     assert!(info.contains("100000000002  created"), "{info}");
     assert!(info.contains("1 API key(s)"), "{info}");

@@ -545,228 +545,6 @@ fn last_error_of(root: &Path) -> String {
         .to_string()
 }
 
-/// The official Python SDK (tencentcloud-sdk-python) drives a story against the server.
-#[test]
-fn the_official_python_sdk_runs_a_story() {
-    if !have(
-        "python3",
-        &["-c", "import tencentcloud.cvm.v20170312.cvm_client"],
-        "pip install tencentcloud-sdk-python-cvm",
-    ) {
-        return;
-    }
-    let scratch = Scratch::new();
-    let owner = account(&scratch, "100000000001");
-    let friend = account(&scratch, "100000000002");
-    let server = serve(&scratch);
-    let out = Command::new("python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/story.py"))
-        .args([
-            &server.url,
-            "100000000001",
-            &owner.0,
-            &owner.1,
-            "100000000002",
-            &friend.0,
-            &friend.1,
-        ])
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success(),
-        "stdout:\n{}\nstderr:\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    assert!(
-        stdout(&out).ends_with("story complete\n"),
-        "{}",
-        stdout(&out)
-    );
-}
-
-/// `imagefs serve --tls-cert --tls-key` with a fresh self-signed certificate for 127.0.0.1
-/// (made with the openssl command); stopped on drop.
-struct TlsServer {
-    child: std::process::Child,
-    /// `127.0.0.1:PORT`
-    address: String,
-    certificate: std::path::PathBuf,
-}
-
-impl Drop for TlsServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Whether a tool the test needs is here; in CI its absence is a failure.
-fn have(program: &str, probe: &[&str], install: &str) -> bool {
-    let found = Command::new(program)
-        .args(probe)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !found {
-        if std::env::var_os("CI").is_some() {
-            panic!("{program} is missing in CI; .ci/run installs it ({install})");
-        }
-        eprintln!("skipping: {install} to run this test");
-    }
-    found
-}
-
-fn serve_tls(scratch: &Scratch) -> TlsServer {
-    let certificate = scratch.path().join("cert.pem");
-    let key = scratch.path().join("key.pem");
-    let out = Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-        ])
-        .args([
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&certificate)
-        .output()
-        .expect("openssl");
-    assert!(out.status.success(), "openssl: {}", stderr(&out));
-    let (child, url) = start_server(
-        &scratch.store(),
-        &[
-            "--tls-cert".as_ref(),
-            certificate.as_os_str(),
-            "--tls-key".as_ref(),
-            key.as_os_str(),
-        ],
-    );
-    let address = url
-        .strip_prefix("https://")
-        .unwrap_or_else(|| panic!("not https: {url}"))
-        .to_string();
-    TlsServer {
-        child,
-        address,
-        certificate,
-    }
-}
-
-/// The official Python SDK at its defaults (HTTPS, certificates verified) runs the story
-/// against `imagefs serve --tls-cert`.
-#[test]
-fn the_python_sdk_runs_the_story_over_https() {
-    if !have(
-        "python3",
-        &["-c", "import tencentcloud.cvm.v20170312.cvm_client"],
-        "pip install tencentcloud-sdk-python-cvm",
-    ) || !have("openssl", &["version"], "apt-get install openssl")
-    {
-        return;
-    }
-    let scratch = Scratch::new();
-    let owner = account(&scratch, "100000000001");
-    let friend = account(&scratch, "100000000002");
-    let server = serve_tls(&scratch);
-    let out = Command::new("python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/story.py"))
-        .arg(format!("https://{}", server.address))
-        .args(["100000000001", &owner.0, &owner.1])
-        .args(["100000000002", &friend.0, &friend.1])
-        .env("REQUESTS_CA_BUNDLE", &server.certificate)
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success() && stdout(&out).ends_with("story complete\n"),
-        "stdout:\n{}\nstderr:\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
-}
-
-/// tccli, the official CLI, which speaks only HTTPS, against the emulator: a description, a
-/// change and a refusal with the API's code.
-#[test]
-fn tccli_runs_against_the_emulator_over_https() {
-    if !have("tccli", &["--version"], "pip install tccli")
-        || !have("openssl", &["version"], "apt-get install openssl")
-    {
-        return;
-    }
-    let scratch = Scratch::new();
-    let (id, key) = account(&scratch, "100000000001");
-    let server = serve_tls(&scratch);
-    let home = scratch.path().join("tccli-home");
-    std::fs::create_dir_all(&home).expect("home");
-    // tccli verifies HTTPS against certifi's bundle and has no option for another: a
-    // `certifi` first on PYTHONPATH names the server's certificate instead (users append the
-    // certificate to the bundle `python3 -m certifi` names).
-    let shim = scratch.path().join("certifi-shim/certifi");
-    std::fs::create_dir_all(&shim).expect("shim");
-    std::fs::write(
-        shim.join("__init__.py"),
-        format!(
-            "def where():\n    return {:?}\n\ndef contents():\n    return open(where()).read()\n",
-            server.certificate.display().to_string()
-        ),
-    )
-    .expect("shim");
-    let tccli = |args: &[&str]| {
-        Command::new("tccli")
-            .args(["cvm"])
-            .args(args)
-            .args(["--region", "ap-guangzhou", "--endpoint", &server.address])
-            .args(["--secretId", &id, "--secretKey", &key])
-            .env("HOME", &home)
-            .env("PYTHONPATH", scratch.path().join("certifi-shim"))
-            .output()
-            .expect("tccli")
-    };
-    let out = tccli(&["DescribeImages", "--ImageIds", r#"["img-9qabwvbn"]"#]);
-    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
-    let described: Value = serde_json::from_str(&stdout(&out)).expect("JSON");
-    assert_eq!(described["ImageSet"][0]["ImageName"], "CentOS 7.6 64位");
-    assert_eq!(described["TotalCount"], 1);
-
-    let out = tccli(&[
-        "RunInstances",
-        "--ImageId",
-        "img-9qabwvbn",
-        "--InstanceCount",
-        "1",
-        "--Placement",
-        r#"{"Zone": "ap-guangzhou-3"}"#,
-    ]);
-    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
-    let launched: Value = serde_json::from_str(&stdout(&out)).expect("JSON");
-    let instance = launched["InstanceIdSet"][0]
-        .as_str()
-        .expect("an instance")
-        .to_string();
-    let out = tccli(&[
-        "DescribeInstances",
-        "--InstanceIds",
-        &format!(r#"["{instance}"]"#),
-    ]);
-    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
-    assert!(stdout(&out).contains("\"RUNNING\""), "{}", stdout(&out));
-
-    // A public image cannot be deleted: the API's code reaches tccli's user.
-    let out = tccli(&["DeleteImages", "--ImageIds", r#"["img-9qabwvbn"]"#]);
-    assert!(!out.status.success());
-    let said = format!("{}{}", stdout(&out), stderr(&out));
-    assert!(said.contains("code:"), "{said}");
-}
-
 /// Clients that stall in the middle of a request hold a connection for a while, never one of
 /// the server's workers: with more stalled clients than workers, a request still gets its
 /// answer at once.
@@ -805,4 +583,316 @@ fn stalled_clients_do_not_starve_the_server() {
         .expect("an answer while 24 clients stall");
     assert_eq!(answer["TotalCount"], 1, "{answer}");
     drop(stalled);
+}
+
+/// The host of the server's URL: `127.0.0.1:PORT`.
+fn host_of(server: &Server) -> String {
+    server.url.trim_start_matches("http://").to_string()
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("time")
+        .as_secs() as i64
+}
+
+/// Sends a request as it is given; returns the `Response` object.
+fn send(
+    server: &Server,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Value {
+    let mut request = ureq::request(method, &format!("{}{target}", server.url));
+    for (name, value) in headers {
+        request = request.set(name, value);
+    }
+    let answer: Value = request
+        .send_bytes(body)
+        .expect("HTTP 200")
+        .into_json()
+        .expect("JSON");
+    assert!(answer["Response"]["RequestId"].is_string(), "{answer}");
+    answer["Response"].clone()
+}
+
+/// What a TC3 request signs, as a client chooses it.
+struct Tc3<'a> {
+    method: &'a str,
+    /// The credential scope's service.
+    service: &'a str,
+    /// The host signed (the Host header sent is always the server's `127.0.0.1:PORT`).
+    signed_host: &'a str,
+    action: &'a str,
+    version: &'a str,
+    query: &'a str,
+    body: &'a [u8],
+}
+
+/// A TC3-signed request, GET or POST, in the ap-guangzhou region.
+fn tc3(server: &Server, key: &(String, String), request: &Tc3<'_>) -> Value {
+    let content_type = if request.method == "GET" {
+        "application/x-www-form-urlencoded"
+    } else {
+        "application/json"
+    };
+    let timestamp = now();
+    let headers = [
+        ("content-type", content_type),
+        ("host", request.signed_host),
+    ];
+    let signer = sign::Tc3Key::new(&key.1, request.service, timestamp);
+    let signature = signer.sign(
+        &sign::Canonical {
+            method: request.method,
+            path: "/",
+            query: request.query,
+            headers: &headers,
+            payload_hash: &sign::sha256_hex(request.body),
+        }
+        .request(),
+    );
+    let authorization = format!(
+        "TC3-HMAC-SHA256 Credential={}/{}, SignedHeaders=content-type;host, Signature={signature}",
+        key.0,
+        signer.credential_scope()
+    );
+    let target = if request.query.is_empty() {
+        "/".to_string()
+    } else {
+        format!("/?{}", request.query)
+    };
+    send(
+        server,
+        request.method,
+        &target,
+        &[
+            ("Content-Type", content_type),
+            ("X-TC-Action", request.action),
+            ("X-TC-Version", request.version),
+            ("X-TC-Region", "ap-guangzhou"),
+            ("X-TC-Timestamp", &timestamp.to_string()),
+            ("Authorization", &authorization),
+        ],
+        request.body,
+    )
+}
+
+/// The Node.js SDK signs the host without its port and names the service after the endpoint's
+/// first label; whatever the label, the request is routed by its action and version.
+#[test]
+fn signatures_name_any_service_and_the_host_with_or_without_its_port() {
+    let scratch = Scratch::new();
+    let key = account(&scratch, "100000000007");
+    let server = serve(&scratch);
+    let host = host_of(&server);
+    let describe = |service: &str, signed_host: &str| {
+        tc3(
+            &server,
+            &key,
+            &Tc3 {
+                method: "POST",
+                service,
+                signed_host,
+                action: "DescribeImages",
+                version: "2017-03-12",
+                query: "",
+                body: br#"{"ImageIds": ["img-9qabwvbn"]}"#,
+            },
+        )
+    };
+    for (service, signed_host) in [
+        ("cvm", host.as_str()),
+        ("127", "127.0.0.1"),
+        ("127", host.as_str()),
+        (host.as_str(), host.as_str()),
+    ] {
+        let answer = describe(service, signed_host);
+        assert_eq!(answer["TotalCount"], 1, "{service} {signed_host}: {answer}");
+    }
+    assert_eq!(
+        code(&describe("cvm", "127.0.0.2")),
+        "AuthFailure.SignatureFailure"
+    );
+    let identity = |version: &str| {
+        tc3(
+            &server,
+            &key,
+            &Tc3 {
+                method: "POST",
+                service: "127",
+                signed_host: "127.0.0.1",
+                action: "GetCallerIdentity",
+                version,
+                query: "",
+                body: b"{}",
+            },
+        )
+    };
+    assert_eq!(identity("2018-08-13")["AccountId"], "100000000007");
+    assert_eq!(code(&identity("2017-03-12")), "InvalidAction");
+    assert_eq!(code(&identity("2020-01-01")), "NoSuchVersion");
+}
+
+/// A GET carries the members in its query, flattened and as text; each is read as the type
+/// its member has: `InstanceCount=3` launches three, `ImageName=12345` is a name.
+#[test]
+fn a_get_reads_each_member_as_its_type() {
+    let scratch = Scratch::new();
+    let key = account(&scratch, "100000000001");
+    let server = serve(&scratch);
+    let host = host_of(&server);
+    let get = |action: &str, query: &str| {
+        tc3(
+            &server,
+            &key,
+            &Tc3 {
+                method: "GET",
+                service: "cvm",
+                signed_host: &host,
+                action,
+                version: "2017-03-12",
+                query,
+                body: b"",
+            },
+        )
+    };
+    let launched = get(
+        "RunInstances",
+        "ImageId=img-9qabwvbn&InstanceCount=3&Placement.Zone=ap-guangzhou-3",
+    );
+    let instances = launched["InstanceIdSet"].as_array().expect("instances");
+    assert_eq!(instances.len(), 3, "{launched}");
+    let instance = instances[0].as_str().expect("an ID");
+    let created = get(
+        "CreateImage",
+        &format!("InstanceId={instance}&ImageName=12345"),
+    );
+    let image = created["ImageId"].as_str().expect("an image");
+    let described = get(
+        "DescribeImages",
+        &format!("Filters.0.Name=image-id&Filters.0.Values.0={image}&Limit=5"),
+    );
+    assert_eq!(
+        described["ImageSet"][0]["ImageName"], "12345",
+        "{described}"
+    );
+    // A member of the wrong type is refused as it is in a JSON body.
+    assert_eq!(
+        code(&get("DescribeImages", "Limit=many")),
+        code(&call(
+            &server,
+            &key,
+            "ap-guangzhou",
+            "DescribeImages",
+            &json!({"Limit": "many"}),
+            0
+        ))
+    );
+    assert_eq!(
+        code(&get("DescribeImages", "Limit=1&Limit=2")),
+        "InvalidParameter"
+    );
+}
+
+/// A v1 request (HmacSHA1 or HmacSHA256): its parameters in a form, the body of a POST or the
+/// query of a GET, signed with the SecretKey.
+fn v1(
+    server: &Server,
+    key: &(String, String),
+    method: &str,
+    sign_method: sign::V1Method,
+    members: &[(&str, &str)],
+) -> Value {
+    let timestamp = now().to_string();
+    let mut params: Vec<(&str, &str)> = vec![
+        ("Action", "DescribeImages"),
+        ("Version", "2017-03-12"),
+        ("Region", "ap-guangzhou"),
+        ("Timestamp", &timestamp),
+        ("Nonce", "4079"),
+        ("SecretId", &key.0),
+        ("SignatureMethod", sign_method.name()),
+    ];
+    params.extend_from_slice(members);
+    let text = sign::v1_string_to_sign(method, &host_of(server), "/", &params);
+    let signature = sign::v1_signature(sign_method, &key.1, &text);
+    let form = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&params)
+        .append_pair("Signature", &signature)
+        .finish();
+    if method == "GET" {
+        send(server, "GET", &format!("/?{form}"), &[], b"")
+    } else {
+        let content_type = [("Content-Type", "application/x-www-form-urlencoded")];
+        send(server, "POST", "/", &content_type, form.as_bytes())
+    }
+}
+
+#[test]
+fn v1_signatures_are_checked_and_other_requests_refused() {
+    let scratch = Scratch::new();
+    let key = account(&scratch, "100000000001");
+    let server = serve(&scratch);
+    let one = [("ImageIds.0", "img-9qabwvbn")];
+    for (method, sign_method) in [
+        ("POST", sign::V1Method::HmacSha1),
+        ("GET", sign::V1Method::HmacSha256),
+    ] {
+        let answer = v1(&server, &key, method, sign_method, &one);
+        assert_eq!(answer["TotalCount"], 1, "{method}: {answer}");
+    }
+    let wrong = (key.0.clone(), "not-the-key".to_string());
+    assert_eq!(
+        code(&v1(
+            &server,
+            &wrong,
+            "POST",
+            sign::V1Method::HmacSha256,
+            &one
+        )),
+        "AuthFailure.SignatureFailure"
+    );
+    assert_eq!(
+        code(&send(
+            &server,
+            "GET",
+            "/?Action=DescribeImages&Signature=x",
+            &[],
+            b""
+        )),
+        "MissingParameter"
+    );
+    assert_eq!(
+        code(&send(&server, "PUT", "/", &[], b"{}")),
+        "UnsupportedProtocol"
+    );
+    let json = [("Content-Type", "application/json")];
+    assert_eq!(
+        code(&send(&server, "POST", "/", &json, b"{}")),
+        "AuthFailure.InvalidAuthorization"
+    );
+}
+
+/// ImportImage's refusals name the file as the request did, never the descriptor the server
+/// read it through.
+#[test]
+fn import_errors_name_the_file_as_the_client_did() {
+    let scratch = Scratch::new();
+    let key = account(&scratch, "100000000001");
+    let server = serve(&scratch);
+    std::fs::write(scratch.path().join("notes.txt"), b"not a disk").expect("file");
+    let answer = call(
+        &server,
+        &key,
+        "ap-guangzhou",
+        "ImportImage",
+        &json!({"ImageName": "imp", "ImageUrl": "notes.txt", "OsType": "CentOS", "OsVersion": "7", "Architecture": "x86_64"}),
+        0,
+    );
+    let message = answer["Error"]["Message"].as_str().expect("a refusal");
+    assert!(message.starts_with("notes.txt "), "{message}");
+    assert!(!message.contains("/proc/"), "{message}");
 }

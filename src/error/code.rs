@@ -39,15 +39,19 @@ macro_rules! codes {
 
 codes! {
     // Authentication of `imagefs serve` requests (src/serve).
-    /// The Authorization header is missing, or not a TC3-HMAC-SHA256 credential.
+    /// The request is signed neither with TC3-HMAC-SHA256 (an Authorization header) nor the
+    /// older way (a Signature parameter), or its Authorization header is malformed.
     AuthFailureInvalidAuthorization = "AuthFailure.InvalidAuthorization", EACCES;
-    /// The SecretId is not a key of this store (serve), or no credentials are set (cloud client).
+    /// The SecretId is not a key of this store or was revoked (serve), or no credentials are
+    /// set (cloud client).
     AuthFailureSecretIdNotFound = "AuthFailure.SecretIdNotFound", EACCES;
     /// The request's timestamp is more than five minutes from the server's clock.
     AuthFailureSignatureExpire = "AuthFailure.SignatureExpire", EACCES;
     /// The signature, or the credential's date or service, does not match the request.
     AuthFailureSignatureFailure = "AuthFailure.SignatureFailure", EACCES;
-    /// A temporary-credential token was sent: the emulator issues none.
+    /// Temporary credentials came without their token, with another one, or after they
+    /// expired; or a token came with a permanent key pair. (The cloud documents this code for a
+    /// wrong token; its code for an expired one is not documented in imagefs's sources.)
     AuthFailureTokenFailure = "AuthFailure.TokenFailure", EACCES;
 
     // Sharing (ModifyImageSharePermission).
@@ -142,7 +146,7 @@ codes! {
     InvalidAction = "InvalidAction", EIO;
     /// The API version is not 2017-03-12.
     NoSuchVersion = "NoSuchVersion", EIO;
-    /// Not a POST with a JSON body.
+    /// Neither a POST nor a GET.
     UnsupportedProtocol = "UnsupportedProtocol", EIO;
 
     // The filesystem and the backends.

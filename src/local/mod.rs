@@ -11,6 +11,7 @@
 
 pub mod catalog;
 mod copies;
+pub mod credentials;
 mod faults;
 mod fees;
 mod ids;

@@ -12,14 +12,14 @@ use std::time::{Duration, SystemTime};
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use crate::error::{Code, Error, Result};
+use crate::error::{Error, Result};
 use crate::local::catalog::Catalog;
 use crate::local::settings::{meta_value, CUSTOM_IMAGE_QUOTA, SHARE_LIMIT};
 use crate::model::{format_api_time, AccountId, Region};
 
 /// The schema version this build writes. A store with a higher one was written by a newer
 /// imagefs and is refused rather than misread.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// The account a store creates on first use, used when a mount names none.
 pub const FIRST_ACCOUNT: &str = "100000000001";
@@ -191,8 +191,15 @@ const SCHEMA_V5: &str = r#"
 CREATE INDEX images_by_name ON images (region, kind, image_name);
 "#;
 
+/// Version 6: temporary key pairs (`imagefs accounts token`), which requests must send with
+/// their token, and which end at `expires` (Unix seconds). Both are NULL for a permanent pair.
+const SCHEMA_V6: &str = r#"
+ALTER TABLE api_keys ADD COLUMN token TEXT;
+ALTER TABLE api_keys ADD COLUMN expires INTEGER;
+"#;
+
 /// The schema steps after version 1: `UPGRADES[i]` takes a store from version i + 1 to i + 2.
-const UPGRADES: &[&str] = &[SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5];
+const UPGRADES: &[&str] = &[SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6];
 
 /// A handle on one store file. Cheap to share; connections are pooled.
 pub struct Store {
@@ -279,7 +286,7 @@ fn checkpoint_loop(conn: &Connection, nudges: &Receiver<()>, left_behind: &Atomi
 }
 
 /// `len` random letters and digits from the kernel's random source.
-fn random_text(len: usize) -> Result<String> {
+pub(super) fn random_text(len: usize) -> Result<String> {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut bytes = vec![0u8; len];
     // SAFETY: getrandom writes at most bytes.len() bytes into the buffer.
@@ -727,52 +734,6 @@ impl Store {
         })
     }
 
-    /// Makes a new SecretId/SecretKey pair for an existing account.
-    pub fn create_key(&self, account: &AccountId) -> Result<(String, String)> {
-        let secret_id = format!("AKID{}", random_text(32)?);
-        let secret_key = random_text(32)?;
-        self.with_tx(|tx| {
-            if !account_known(tx, account)? {
-                return Err(Error::new(
-                    Code::InvalidAccountIdNotFound,
-                    format!("account {account} does not exist (imagefs accounts add {account})"),
-                ));
-            }
-            tx.execute(
-                "INSERT INTO api_keys (secret_id, secret_key, account_id, created_time) VALUES (?1, ?2, ?3, ?4)",
-                params![secret_id, secret_key, account.as_str(), format_api_time(SystemTime::now())],
-            )?;
-            Ok(())
-        })?;
-        Ok((secret_id, secret_key))
-    }
-
-    /// The account and SecretKey of a SecretId.
-    pub fn key(&self, secret_id: &str) -> Result<Option<(AccountId, String)>> {
-        let row: Option<(String, String)> = self.with_conn(|c| {
-            Ok(c.prepare_cached(
-                "SELECT account_id, secret_key FROM api_keys WHERE secret_id = ?1",
-            )?
-            .query_row([secret_id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?)
-        })?;
-        match row {
-            Some((account, key)) => Ok(Some((AccountId::parse(&account)?, key))),
-            None => Ok(None),
-        }
-    }
-
-    /// How many API keys `account` has.
-    pub fn key_count(&self, account: &AccountId) -> Result<i64> {
-        self.with_conn(|c| {
-            Ok(c.query_row(
-                "SELECT count(*) FROM api_keys WHERE account_id = ?1",
-                [account.as_str()],
-                |r| r.get(0),
-            )?)
-        })
-    }
-
     pub fn account_exists(&self, account: &AccountId) -> Result<bool> {
         self.with_conn(|c| account_known(c, account))
     }
@@ -798,6 +759,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Code;
     use std::os::unix::fs::PermissionsExt;
 
     #[test]

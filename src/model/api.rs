@@ -12,8 +12,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
-pub use super::lenient::Lenient;
 use super::lenient::{objects, or_default, some_items};
+pub use super::lenient::{Lenient, MEMBER_READINGS};
 use super::{
     AccountId, Image, ImageId, ImageOsList, ImportImageOs, Instance, InstanceId, OsVersion,
 };

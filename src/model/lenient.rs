@@ -1,8 +1,12 @@
 //! Reading the API's JSON leniently, as imagefs always has: a request member of the wrong
 //! type is kept as sent for the server to ignore or refuse in its own words (lenient until
 //! typed requests land), and an answer's member of the wrong type reads as a missing one.
+//! A request sent as a form (all text) is read the same way, each value as the type its
+//! member asks for (see [`MEMBER_READINGS`]).
 
-use serde::de::{DeserializeOwned, Deserializer};
+use std::marker::PhantomData;
+
+use serde::de::{DeserializeOwned, DeserializeSeed, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 
@@ -88,9 +92,59 @@ impl<T: Serialize> Serialize for Lenient<T> {
     }
 }
 
+/// The name under which a [`Lenient`] member asks its deserializer for itself. JSON answers as
+/// for any newtype, and the member is read from its JSON. A format whose values are all text
+/// (a form's `Name=value` pairs: `crate::serve::form`) cannot say from the text alone what a
+/// value is (`3` may be a number or a name): it answers with a sequence of two readings, the
+/// member read as the type the member asks for, then the member as sent (`null` when it can be
+/// taken as not sent).
+pub const MEMBER_READINGS: &str = "$imagefs::Lenient";
+
 impl<'de, T: DeserializeOwned> Deserialize<'de> for Lenient<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Ok(Lenient::from_value(Value::deserialize(deserializer)?))
+        deserializer.deserialize_newtype_struct(MEMBER_READINGS, MemberVisitor(PhantomData))
+    }
+}
+
+struct MemberVisitor<T>(PhantomData<T>);
+
+impl<'de, T: DeserializeOwned> Visitor<'de> for MemberVisitor<T> {
+    type Value = Lenient<T>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a request member")
+    }
+
+    /// JSON: the member is read from its JSON.
+    fn visit_newtype_struct<D: Deserializer<'de>>(
+        self,
+        member: D,
+    ) -> Result<Self::Value, D::Error> {
+        Ok(Lenient::from_value(Value::deserialize(member)?))
+    }
+
+    /// Text: the member's two readings (see [`MEMBER_READINGS`]).
+    fn visit_seq<A: SeqAccess<'de>>(self, mut readings: A) -> Result<Self::Value, A::Error> {
+        let typed = readings
+            .next_element_seed(Attempt::<T>(PhantomData))?
+            .flatten();
+        let sent: Value = readings.next_element()?.unwrap_or(Value::Null);
+        Ok(match typed {
+            Some(value) => Lenient::Valid(value),
+            None if sent.is_null() => Lenient::Absent,
+            None => Lenient::Invalid(sent),
+        })
+    }
+}
+
+/// Reads a `T` if it can: a reading that fails is `None`, not an error.
+struct Attempt<T>(PhantomData<T>);
+
+impl<'de, T: DeserializeOwned> DeserializeSeed<'de> for Attempt<T> {
+    type Value = Option<T>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<T>, D::Error> {
+        Ok(T::deserialize(deserializer).ok())
     }
 }
 

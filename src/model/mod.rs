@@ -543,6 +543,11 @@ pub struct ImportImageSpec {
     pub dry_run: bool,
     pub license_type: Option<String>,
     pub boot_mode: Option<String>,
+    /// The file to read, when it is already open: `imagefs serve` opens it itself, confined to
+    /// its import directory, and passes `/proc/self/fd/N`. `image_url` then only names the
+    /// file in messages, as the client gave it. Never read from a command or a request.
+    #[serde(skip)]
+    pub opened: Option<std::path::PathBuf>,
 }
 
 #[cfg(test)]

@@ -1,37 +1,95 @@
-//! Authentication: the TC3-HMAC-SHA256 signature checked exactly as the cloud does, with the
-//! key pairs of the store's accounts, and the request's timestamp within [`MAX_SKEW`] of now.
+//! Authentication, as the cloud does it, with the key pairs of the store's accounts
+//! (`src/local/credentials.rs`). A request comes in one of these forms:
+//!
+//! | signature | method | parameters | action, version, region |
+//! |---|---|---|---|
+//! | TC3-HMAC-SHA256 (`Authorization` header) | POST | the JSON body | `X-TC-Action`, `X-TC-Version`, `X-TC-Region` |
+//! | TC3-HMAC-SHA256 | GET | the query (a form) | the same headers |
+//! | HmacSHA1 or HmacSHA256 (`Signature` and `SignatureMethod` parameters) | POST with a form body, or GET with the form as the query | the form's members but the common ones | the `Action`, `Version` and `Region` parameters |
+//!
+//! Anything else is refused. The request's timestamp must be within [`MAX_SKEW`] of now, and
+//! a temporary key pair must come with its token (`X-TC-Token`, or the `Token` parameter)
+//! before it expires. How signatures are matched is in [`super::signatures`]; how a form is
+//! read, in [`super::form`].
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use http::request::Parts;
+use http::Method;
 use serde_json::{json, Value};
 
-use http::request::Parts;
-
+use super::form::{self, Form, Params};
+use super::signatures::{self, constant_time_eq, header, Tc3Signature};
 use crate::error::{Code, Error, Result};
+use crate::local::credentials::KeyPair;
 use crate::local::store::Store;
 use crate::model::AccountId;
-use crate::tencent::sign;
+use crate::tencent::sign::{self, V1Method};
 
 /// How far a request's timestamp may be from now.
 const MAX_SKEW: i64 = 300;
 
+/// The parameters every v1 request carries besides the action's own members.
+const V1_COMMON: &[&str] = &[
+    "Action",
+    "Version",
+    "Region",
+    "Timestamp",
+    "Nonce",
+    "SecretId",
+    "SignatureMethod",
+    "Signature",
+    "Token",
+    "Language",
+    "RequestClient",
+];
+
 /// A request as the API sees it.
 pub(super) struct ApiRequest {
-    pub service: String,
     pub action: String,
     pub version: String,
     pub region: String,
-    pub params: Value,
+    pub params: Params,
     pub account: AccountId,
 }
 
-/// The members of a `TC3-HMAC-SHA256` Authorization header.
-struct Authorization<'a> {
-    secret_id: &'a str,
-    date: &'a str,
-    service: &'a str,
-    signed_headers: &'a str,
-    signature: &'a str,
+/// Checks the request's signature exactly as the cloud does; returns the request.
+pub(super) fn authenticate(store: &Store, head: &Parts, body: &[u8]) -> Result<ApiRequest> {
+    if head.method != Method::POST && head.method != Method::GET {
+        return Err(Error::new(
+            Code::UnsupportedProtocol,
+            format!(
+                "{} is not served: use POST (a JSON or form body) or GET",
+                head.method
+            ),
+        ));
+    }
+    if let Some(authorization) = header(head, "Authorization") {
+        return tc3(store, head, body, authorization);
+    }
+    let form = if head.method == Method::GET {
+        head.uri.query().unwrap_or("").as_bytes()
+    } else if is_form(head) {
+        body
+    } else {
+        &[]
+    };
+    let pairs = form::decode(form);
+    if !pairs.iter().any(|(name, _)| name == "Signature") {
+        return Err(Error::new(
+            Code::AuthFailureInvalidAuthorization,
+            "the Authorization header is missing (nor is there a Signature parameter)",
+        ));
+    }
+    v1(store, head, &pairs)
+}
+
+/// Whether the body is a form (`application/x-www-form-urlencoded`, any parameters).
+fn is_form(head: &Parts) -> bool {
+    header(head, "Content-Type").is_some_and(|value| {
+        let essence = value.split(';').next().unwrap_or("").trim();
+        essence.eq_ignore_ascii_case("application/x-www-form-urlencoded")
+    })
 }
 
 fn malformed() -> Error {
@@ -41,19 +99,22 @@ fn malformed() -> Error {
     )
 }
 
-/// Reads the Authorization header: `TC3-HMAC-SHA256 Credential=ID/DATE/SERVICE/tc3_request,
+/// The members of a `TC3-HMAC-SHA256` Authorization header.
+struct Tc3Authorization<'a> {
+    secret_id: &'a str,
+    date: &'a str,
+    service: &'a str,
+    signed_headers: &'a str,
+    signature: &'a str,
+}
+
+/// Reads an Authorization header: `TC3-HMAC-SHA256 Credential=ID/DATE/SERVICE/tc3_request,
 /// SignedHeaders=..., Signature=...`.
-fn authorization(head: &Parts) -> Result<Authorization<'_>> {
-    let auth = header(head, "Authorization").ok_or_else(|| {
+fn authorization(value: &str) -> Result<Tc3Authorization<'_>> {
+    let rest = value.strip_prefix("TC3-HMAC-SHA256 ").ok_or_else(|| {
         Error::new(
             Code::AuthFailureInvalidAuthorization,
-            "the Authorization header is missing",
-        )
-    })?;
-    let rest = auth.strip_prefix("TC3-HMAC-SHA256 ").ok_or_else(|| {
-        Error::new(
-            Code::AuthFailureInvalidAuthorization,
-            "only TC3-HMAC-SHA256 is accepted",
+            "only TC3-HMAC-SHA256 is accepted in the Authorization header",
         )
     })?;
     let mut credential = None;
@@ -71,16 +132,11 @@ fn authorization(head: &Parts) -> Result<Authorization<'_>> {
         (Some(c), Some(h), Some(s)) => (c, h, s),
         _ => return Err(malformed()),
     };
-    let mut scope = credential.split('/');
-    let (secret_id, date, service, terminator) =
-        match (scope.next(), scope.next(), scope.next(), scope.next()) {
-            (Some(i), Some(d), Some(s), Some(t)) => (i, d, s, t),
-            _ => return Err(malformed()),
-        };
-    if terminator != "tc3_request" {
-        return Err(malformed());
-    }
-    Ok(Authorization {
+    // The service is whatever lies between the date and the terminator, even with a `/`.
+    let (secret_id, rest) = credential.split_once('/').ok_or_else(malformed)?;
+    let (date, rest) = rest.split_once('/').ok_or_else(malformed)?;
+    let service = rest.strip_suffix("/tc3_request").ok_or_else(malformed)?;
+    Ok(Tc3Authorization {
         secret_id,
         date,
         service,
@@ -89,17 +145,8 @@ fn authorization(head: &Parts) -> Result<Authorization<'_>> {
     })
 }
 
-/// The request's `X-TC-Timestamp`, which must be within [`MAX_SKEW`] of now and fall on the
-/// credential's date.
-fn timestamp(head: &Parts, date: &str) -> Result<i64> {
-    let timestamp: i64 = header(head, "X-TC-Timestamp")
-        .and_then(|t| t.parse().ok())
-        .ok_or_else(|| {
-            Error::new(
-                Code::MissingParameter,
-                "the X-TC-Timestamp header is missing",
-            )
-        })?;
+/// Refuses a timestamp more than [`MAX_SKEW`] from now.
+fn check_skew(timestamp: i64) -> Result<()> {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -110,74 +157,192 @@ fn timestamp(head: &Parts, date: &str) -> Result<i64> {
             "the request timestamp is more than 5 minutes from the server's time",
         ));
     }
-    if date != sign::utc_date(timestamp) {
+    Ok(())
+}
+
+/// The key pair a SecretId names.
+fn key_pair(store: &Store, secret_id: &str) -> Result<KeyPair> {
+    store.key_pair(secret_id)?.ok_or_else(|| {
+        Error::new(
+            Code::AuthFailureSecretIdNotFound,
+            "the SecretId is not known to this store (or was revoked)",
+        )
+    })
+}
+
+fn signature_failure() -> Error {
+    Error::new(
+        Code::AuthFailureSignatureFailure,
+        "The provided credentials could not be validated. Please check your signature is correct.",
+    )
+}
+
+/// A temporary key pair needs its own token, before it expires; a permanent one takes none.
+///
+/// The cloud documents `AuthFailure.TokenFailure` for a token that is wrong; which code it
+/// gives for an expired one is not documented in the sources imagefs follows, so an expired
+/// token gets `AuthFailure.TokenFailure` too.
+fn check_token(pair: &KeyPair, sent: Option<&str>) -> Result<()> {
+    let refuse = |message: String| Error::new(Code::AuthFailureTokenFailure, message);
+    let sent = sent.filter(|token| !token.is_empty());
+    let Some(temporary) = &pair.temporary else {
+        return match sent {
+            None => Ok(()),
+            Some(_) => Err(refuse(
+                "a token came with a permanent key pair: send it only with temporary credentials"
+                    .into(),
+            )),
+        };
+    };
+    let Some(sent) = sent else {
+        return Err(refuse(
+            "temporary credentials need their token (X-TC-Token, or the Token parameter)".into(),
+        ));
+    };
+    if !constant_time_eq(temporary.token.as_bytes(), sent.as_bytes()) {
+        return Err(refuse(
+            "Token verification failed, please check if your Token is correct".into(),
+        ));
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    if now >= temporary.expires {
+        let ended = time::OffsetDateTime::from_unix_timestamp(temporary.expires)
+            .ok()
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .unwrap_or_default();
+        return Err(refuse(format!(
+            "the temporary credentials expired at {ended}"
+        )));
+    }
+    Ok(())
+}
+
+/// A TC3-HMAC-SHA256 request: a POST with a JSON body, or a GET with its parameters in the
+/// query.
+fn tc3(store: &Store, head: &Parts, body: &[u8], authorization_header: &str) -> Result<ApiRequest> {
+    let auth = authorization(authorization_header)?;
+    let timestamp: i64 = header(head, "X-TC-Timestamp")
+        .and_then(|t| t.parse().ok())
+        .ok_or_else(|| {
+            Error::new(
+                Code::MissingParameter,
+                "the X-TC-Timestamp header is missing",
+            )
+        })?;
+    check_skew(timestamp)?;
+    if auth.date != sign::utc_date(timestamp) {
         return Err(Error::new(
             Code::AuthFailureSignatureFailure,
             "the credential date does not match the timestamp",
         ));
     }
-    Ok(timestamp)
-}
-
-/// Checks the request's signature exactly as the cloud does; returns the request.
-pub(super) fn authenticate(store: &Store, head: &Parts, body: &[u8]) -> Result<ApiRequest> {
-    let auth = authorization(head)?;
-    let timestamp = timestamp(head, auth.date)?;
-    if header(head, "X-TC-Token").is_some_and(|t| !t.is_empty()) {
-        // The cloud checks a token against the temporary credentials it issued; this server
-        // issues none, so no token can be valid.
-        return Err(Error::new(
-            Code::AuthFailureTokenFailure,
-            "this server issues no temporary credentials: send requests without X-TC-Token",
-        ));
-    }
-    let (account, secret_key) = store.key(auth.secret_id)?.ok_or_else(|| {
-        Error::new(
-            Code::AuthFailureSecretIdNotFound,
-            "the SecretId is not known to this store",
-        )
-    })?;
-    let action = header(head, "X-TC-Action").unwrap_or_default().to_string();
-    let sign_action = match auth.signed_headers {
-        "content-type;host" => false,
-        "content-type;host;x-tc-action" => true,
-        other => {
-            return Err(Error::new(
-                Code::AuthFailureSignatureFailure,
-                format!("unsupported SignedHeaders {other}"),
-            ))
-        }
-    };
-    let expected = sign::Request {
-        secret_id: auth.secret_id,
-        secret_key: &secret_key,
-        service: auth.service,
-        host: header(head, "Host").unwrap_or_default(),
-        action: &action,
-        content_type: header(head, "Content-Type").unwrap_or_default(),
-        timestamp,
-        payload: body,
-        sign_action,
-    }
-    .signature();
-    if !constant_time_eq(expected.as_bytes(), auth.signature.as_bytes()) {
+    let signed_headers: Vec<&str> = auth.signed_headers.split(';').collect();
+    if !signed_headers.contains(&"content-type") || !signed_headers.contains(&"host") {
         return Err(Error::new(
             Code::AuthFailureSignatureFailure,
-            "The provided credentials could not be validated. Please check your signature is correct.",
+            format!(
+                "SignedHeaders {} must include content-type and host",
+                auth.signed_headers
+            ),
         ));
     }
+    let pair = key_pair(store, auth.secret_id)?;
+    let claimed = Tc3Signature {
+        service: auth.service,
+        signed_headers,
+        signature: auth.signature,
+        timestamp,
+    };
+    if !signatures::tc3_matches(head, body, &pair.secret_key, &claimed) {
+        return Err(signature_failure());
+    }
+    check_token(&pair, header(head, "X-TC-Token"))?;
+    let params = if head.method == Method::GET {
+        let pairs = form::decode(head.uri.query().unwrap_or("").as_bytes());
+        Params::Form(Form::new(
+            pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+        )?)
+    } else {
+        Params::Json(json_params(body)?)
+    };
     Ok(ApiRequest {
-        service: auth.service.to_string(),
-        action,
+        action: header(head, "X-TC-Action").unwrap_or_default().to_string(),
         version: header(head, "X-TC-Version").unwrap_or_default().to_string(),
         region: header(head, "X-TC-Region").unwrap_or_default().to_string(),
-        params: body_params(body)?,
-        account,
+        params,
+        account: pair.account,
+    })
+}
+
+/// A v1 (HmacSHA1, HmacSHA256) request: its form parameters, decoded.
+fn v1(store: &Store, head: &Parts, pairs: &[(String, String)]) -> Result<ApiRequest> {
+    let common = |name: &str| -> Result<Option<&str>> {
+        let mut values = pairs.iter().filter(|(n, _)| n == name);
+        let first = values.next().map(|(_, value)| value.as_str());
+        if values.next().is_some() {
+            return Err(Error::new(
+                Code::InvalidParameter,
+                format!("the parameter `{name}` is given twice"),
+            ));
+        }
+        Ok(first)
+    };
+    let required = |name: &str| -> Result<&str> {
+        common(name)?.ok_or_else(|| {
+            Error::new(
+                Code::MissingParameter,
+                format!("the {name} parameter is missing"),
+            )
+        })
+    };
+    let signature = required("Signature")?;
+    let method = match common("SignatureMethod")? {
+        // The API's documentation: without SignatureMethod, the signature is HmacSHA1.
+        None => V1Method::HmacSha1,
+        Some(name) => V1Method::parse(name).ok_or_else(|| {
+            Error::new(
+                Code::AuthFailureSignatureFailure,
+                format!("SignatureMethod `{name}` is not HmacSHA1, HmacSHA256 or TC3-HMAC-SHA256"),
+            )
+        })?,
+    };
+    let timestamp: i64 = required("Timestamp")?.parse().map_err(|_| {
+        Error::new(
+            Code::InvalidParameter,
+            "the Timestamp parameter is not a number",
+        )
+    })?;
+    check_skew(timestamp)?;
+    required("Nonce")?;
+    let action = required("Action")?.to_string();
+    let version = required("Version")?.to_string();
+    let region = common("Region")?.unwrap_or_default().to_string();
+    let pair = key_pair(store, required("SecretId")?)?;
+    if !signatures::v1_matches(head, pairs, method, &pair.secret_key, signature) {
+        return Err(signature_failure());
+    }
+    check_token(&pair, common("Token")?)?;
+    let members = pairs
+        .iter()
+        .filter(|(name, _)| !V1_COMMON.contains(&name.as_str()))
+        .map(|(name, value)| (name.as_str(), value.as_str()));
+    Ok(ApiRequest {
+        action,
+        version,
+        region,
+        params: Params::Form(Form::new(members)?),
+        account: pair.account,
     })
 }
 
 /// The body's JSON object (an empty body is an empty object).
-fn body_params(body: &[u8]) -> Result<Value> {
+fn json_params(body: &[u8]) -> Result<Value> {
     let params: Value = if body.is_empty() {
         json!({})
     } else {
@@ -197,39 +362,89 @@ fn body_params(body: &[u8]) -> Result<Value> {
     Ok(params)
 }
 
-/// A request header's value (names are matched in any case); `None` when it is absent or
-/// not visible ASCII.
-fn header<'a>(head: &'a Parts, name: &str) -> Option<&'a str> {
-    head.headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-/// Compares two signatures in time that does not depend on where they differ.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn signatures_compare_whole() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"ab"));
-        assert!(constant_time_eq(b"", b""));
-    }
-
-    #[test]
     fn bodies_must_be_json_objects() {
-        assert_eq!(body_params(b"").unwrap(), json!({}));
-        assert_eq!(body_params(b"{\"A\": 1}").unwrap(), json!({"A": 1}));
-        let not_json = body_params(b"{not json").unwrap_err();
+        assert_eq!(json_params(b"").unwrap(), json!({}));
+        assert_eq!(json_params(b"{\"A\": 1}").unwrap(), json!({"A": 1}));
+        let not_json = json_params(b"{not json").unwrap_err();
         assert_eq!(not_json.code(), Code::InvalidParameter);
         assert!(not_json
             .message()
             .starts_with("the request body is not JSON"));
-        let array = body_params(b"[1]").unwrap_err();
+        let array = json_params(b"[1]").unwrap_err();
         assert_eq!(array.message(), "the request body must be a JSON object");
+    }
+
+    #[test]
+    fn authorization_headers_name_any_service() {
+        let auth = authorization(
+            "TC3-HMAC-SHA256 Credential=AKID1/2026-01-01/localhost:8443/tc3_request, SignedHeaders=content-type;host, Signature=abc",
+        )
+        .unwrap();
+        assert_eq!(
+            (auth.secret_id, auth.date, auth.service),
+            ("AKID1", "2026-01-01", "localhost:8443")
+        );
+        assert_eq!(
+            (auth.signed_headers, auth.signature),
+            ("content-type;host", "abc")
+        );
+        for bad in [
+            "HMAC-SHA1 Credential=x",
+            "TC3-HMAC-SHA256 Credential=AKID1/2026-01-01/cvm/other, SignedHeaders=host, Signature=a",
+            "TC3-HMAC-SHA256 Credential=AKID1/2026-01-01, SignedHeaders=host, Signature=a",
+            "TC3-HMAC-SHA256 Credential=AKID1/2026-01-01/cvm/tc3_request, Signature=a",
+        ] {
+            assert!(
+                authorization(bad)
+                    .err()
+                    .is_some_and(|e| e.is(Code::AuthFailureInvalidAuthorization)),
+                "{bad}"
+            );
+        }
+    }
+
+    fn pair(temporary: Option<(&str, i64)>) -> KeyPair {
+        KeyPair {
+            account: AccountId::parse("100000000001").unwrap(),
+            secret_key: "key".into(),
+            temporary: temporary.map(|(token, expires)| crate::local::credentials::Temporary {
+                token: token.into(),
+                expires,
+            }),
+        }
+    }
+
+    #[test]
+    fn tokens_belong_to_temporary_pairs_until_they_expire() {
+        let later = i64::MAX;
+        assert!(check_token(&pair(None), None).is_ok());
+        assert!(check_token(&pair(None), Some("")).is_ok());
+        assert!(check_token(&pair(Some(("tok", later))), Some("tok")).is_ok());
+        for (held, sent) in [
+            (pair(None), Some("tok")),
+            (pair(Some(("tok", later))), None),
+            (pair(Some(("tok", later))), Some("tok2")),
+            (pair(Some(("tok", later))), Some("to")),
+            (pair(Some(("tok", 1))), Some("tok")),
+        ] {
+            assert!(
+                check_token(&held, sent)
+                    .err()
+                    .is_some_and(|e| e.is(Code::AuthFailureTokenFailure)),
+                "{sent:?}"
+            );
+        }
+        let expired = check_token(&pair(Some(("tok", 1))), Some("tok")).unwrap_err();
+        assert!(
+            expired
+                .message()
+                .contains("expired at 1970-01-01T00:00:01Z"),
+            "{expired}"
+        );
     }
 }

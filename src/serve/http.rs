@@ -79,11 +79,6 @@ fn handle(store: &Arc<Store>, settings: &ServeSettings, mut request: tiny_http::
             Code::InvalidParameter,
             "the request body could not be read",
         ))
-    } else if *request.method() != tiny_http::Method::Post {
-        Err(Error::new(
-            Code::UnsupportedProtocol,
-            "use POST with a JSON body",
-        ))
     } else {
         head_of(&request)
             .and_then(|head| auth::authenticate(store, &head, &body))

@@ -35,12 +35,16 @@ pub(super) fn import_image(
         dry_run: request.dry_run.valid().copied().unwrap_or(false),
         license_type: params::string(request.license_type),
         boot_mode: params::string(request.boot_mode),
+        opened: None,
     };
     // The file is opened here, confined to the import directory; the backend reads it
-    // through this very descriptor.
+    // through this very descriptor, and names it as the client did.
     let file = open_beneath(cx.settings.import_dir.as_deref(), &spec.image_url)?;
     let spec = ImportImageSpec {
-        image_url: format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&file)),
+        opened: Some(PathBuf::from(format!(
+            "/proc/self/fd/{}",
+            std::os::fd::AsRawFd::as_raw_fd(&file)
+        ))),
         ..spec
     };
     // SAFETY: these id calls cannot fail.

@@ -1,16 +1,18 @@
 //! `imagefs serve`: the local emulator over Tencent Cloud's CVM API 2017-03-12, so the official
-//! SDKs, tccli and the tencentcloud backend can run against it. Requests are authenticated with
-//! TC3-HMAC-SHA256 as the cloud does, with the SecretId/SecretKey pairs of the store's
-//! accounts; every action runs on the same backend code as the filesystem.
+//! SDKs, tccli and the tencentcloud backend can run against it. Requests are authenticated as
+//! the cloud does (TC3-HMAC-SHA256, or the older HmacSHA1 and HmacSHA256), with the key pairs
+//! of the store's accounts; every action runs on the same backend code as the filesystem.
 //!
 //! `http.rs` answers HTTP requests (the envelope, request IDs), `auth.rs` checks their
-//! signatures, and `dispatch` finds the action in `ACTIONS`: one short function per action,
-//! in a file per resource, each taking its request and giving its answer as the types of
-//! [`crate::model::api`], which the tencentcloud backend sends and reads.
+//! signatures (`signatures.rs`) and reads their parameters (`form.rs`), and `dispatch` finds
+//! the action in `ACTIONS`: one short function per action, in a file per resource, each taking
+//! its request and giving its answer as the types of [`crate::model::api`], which the
+//! tencentcloud backend sends and reads.
 
 mod account;
 mod auth;
 mod copies;
+mod form;
 mod http;
 mod images;
 mod imports;
@@ -18,6 +20,7 @@ mod instances;
 mod params;
 mod regions;
 mod sharing;
+mod signatures;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -32,6 +35,7 @@ use crate::model::api::{self, Action, CVM_VERSION};
 use crate::model::{ImageId, ImageKind};
 use crate::service::ImageService;
 
+use form::Params;
 pub use http::serve;
 
 pub struct ServeSettings {
@@ -85,8 +89,8 @@ impl Context<'_> {
     }
 }
 
-/// An action: reads its request from the body's JSON and answers with the response's.
-type Handler = fn(&Context<'_>, &Value) -> Result<Value>;
+/// An action: reads its request from the parameters and answers with the response's JSON.
+type Handler = fn(&Context<'_>, &Params) -> Result<Value>;
 
 /// The CVM actions served, by name (the `X-TC-Action` header).
 const ACTIONS: &[(&str, Handler)] = &[
@@ -140,23 +144,24 @@ const ACTIONS: &[(&str, Handler)] = &[
     }),
 ];
 
-/// Runs a CVM action on the body's JSON.
+/// Runs a CVM action on the request's parameters.
 fn run<A: Action>(
     cx: &Context<'_>,
-    params: &Value,
+    params: &Params,
     action: fn(&Context<'_>, A) -> Result<A::Response>,
 ) -> Result<Value> {
     answer(params, |request| action(cx, request))
 }
 
-/// Reads an action's request from the body's JSON, runs it, and gives its answer's JSON.
+/// Reads an action's request from the parameters, runs it, and gives its answer's JSON.
 fn answer<A: Action>(
-    params: &Value,
+    params: &Params,
     action: impl FnOnce(A) -> Result<A::Response>,
 ) -> Result<Value> {
     // Every member is read leniently, so an object always reads; the handler refuses what it
     // must.
-    let request = A::deserialize(params)
+    let request = params
+        .read::<A>()
         .map_err(|e| Error::new(Code::InvalidParameter, format!("{}: {e}", A::NAME)))?;
     serde_json::to_value(action(request)?)
         .map_err(|e| Error::internal(format!("{}: cannot encode the answer: {e}", A::NAME)))
@@ -168,21 +173,14 @@ fn dispatch(
     settings: &ServeSettings,
     request: &auth::ApiRequest,
 ) -> Result<Value> {
-    if request.service == api::GetCallerIdentityRequest::SERVICE
-        && request.action == api::GetCallerIdentityRequest::NAME
+    // Routed by action and version, whatever service the client named in its credential scope
+    // (the Node.js SDK names the endpoint's first label: `127` for 127.0.0.1).
+    if request.action == api::GetCallerIdentityRequest::NAME
+        && request.version == api::GetCallerIdentityRequest::VERSION
     {
         return answer(&request.params, |r| {
             account::get_caller_identity(&request.account, r)
         });
-    }
-    if request.service != "cvm" {
-        return Err(Error::new(
-            Code::InvalidAction,
-            format!(
-                "this server answers the cvm service, not {}",
-                request.service
-            ),
-        ));
     }
     if request.version != CVM_VERSION {
         return Err(Error::new(

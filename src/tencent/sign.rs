@@ -1,11 +1,18 @@
-//! TC3-HMAC-SHA256, the signature of Tencent Cloud API 3.0.
+//! The signatures of Tencent Cloud API 3.0: TC3-HMAC-SHA256, and the older HmacSHA1 and
+//! HmacSHA256 ("v1") the SDKs still offer. The client ([`crate::tencent::client`]) signs with
+//! [`Request`]; `imagefs serve` checks what it receives with [`Canonical`], [`Tc3Key`] and
+//! [`v1_signature`].
 
+use base64::Engine;
+use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};
+use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
 type HmacSha256 = Hmac<Sha256>;
+type HmacSha1 = Hmac<Sha1>;
 
-/// What a request signs. Its `Debug` never shows the secret key.
+/// What a client request signs with TC3. Its `Debug` never shows the secret key.
 #[derive(Clone)]
 pub struct Request<'a> {
     pub secret_id: &'a str,
@@ -35,18 +42,24 @@ impl std::fmt::Debug for Request<'_> {
     }
 }
 
-fn sha256_hex(data: &[u8]) -> String {
+/// The lowercase hex SHA-256 of `data` (a TC3 payload hash).
+pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
 
-fn hmac(key: &[u8], message: &[u8]) -> Vec<u8> {
+/// The HMAC of `message` under `key` with the hash of `M`.
+fn mac<M: Mac + KeyInit>(key: &[u8], message: &[u8]) -> Vec<u8> {
     // HMAC takes keys of any length: new_from_slice cannot fail here.
-    let mut mac = match HmacSha256::new_from_slice(key) {
+    let mut mac = match <M as Mac>::new_from_slice(key) {
         Ok(mac) => mac,
         Err(_) => return Vec::new(),
     };
     mac.update(message);
     mac.finalize().into_bytes().to_vec()
+}
+
+fn hmac(key: &[u8], message: &[u8]) -> Vec<u8> {
+    mac::<HmacSha256>(key, message)
 }
 
 /// `YYYY-MM-DD`, the UTC date of a timestamp.
@@ -55,6 +68,89 @@ pub fn utc_date(timestamp: i64) -> String {
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     let fmt = time::macros::format_description!("[year]-[month]-[day]");
     dt.format(&fmt).unwrap_or_default()
+}
+
+/// What TC3 signs of a request: its method, path, query, signed headers and payload hash.
+#[derive(Debug, Clone)]
+pub struct Canonical<'a> {
+    /// `POST` or `GET`.
+    pub method: &'a str,
+    /// `/`.
+    pub path: &'a str,
+    /// The query exactly as sent (empty for a POST).
+    pub query: &'a str,
+    /// The signed headers, in `SignedHeaders` order: lowercase names and their values as
+    /// they are signed.
+    pub headers: &'a [(&'a str, &'a str)],
+    /// [`sha256_hex`] of the body, or `UNSIGNED-PAYLOAD`.
+    pub payload_hash: &'a str,
+}
+
+impl Canonical<'_> {
+    /// `SignedHeaders`: the names, joined by `;`.
+    pub fn signed_headers(&self) -> String {
+        let names: Vec<&str> = self.headers.iter().map(|(name, _)| *name).collect();
+        names.join(";")
+    }
+
+    /// The canonical request, whose hash the string to sign carries.
+    pub fn request(&self) -> String {
+        let mut text = format!("{}\n{}\n{}\n", self.method, self.path, self.query);
+        for (name, value) in self.headers {
+            text.push_str(name);
+            text.push(':');
+            text.push_str(value);
+            text.push('\n');
+        }
+        text.push('\n');
+        text.push_str(&self.signed_headers());
+        text.push('\n');
+        text.push_str(self.payload_hash);
+        text
+    }
+}
+
+/// The key TC3 derives from a SecretKey for one date and service, and the scope it signs in.
+pub struct Tc3Key {
+    signing_key: Vec<u8>,
+    timestamp: i64,
+    scope: String,
+}
+
+impl Tc3Key {
+    /// The key for requests of `service` at `timestamp` (its UTC date).
+    pub fn new(secret_key: &str, service: &str, timestamp: i64) -> Tc3Key {
+        let date = utc_date(timestamp);
+        let dated = hmac(format!("TC3{secret_key}").as_bytes(), date.as_bytes());
+        let serviced = hmac(&dated, service.as_bytes());
+        Tc3Key {
+            signing_key: hmac(&serviced, b"tc3_request"),
+            timestamp,
+            scope: format!("{date}/{service}/tc3_request"),
+        }
+    }
+
+    /// `DATE/SERVICE/tc3_request`.
+    pub fn credential_scope(&self) -> &str {
+        &self.scope
+    }
+
+    pub fn string_to_sign(&self, canonical_request: &str) -> String {
+        format!(
+            "TC3-HMAC-SHA256\n{}\n{}\n{}",
+            self.timestamp,
+            self.scope,
+            sha256_hex(canonical_request.as_bytes())
+        )
+    }
+
+    /// The hex signature of a canonical request.
+    pub fn sign(&self, canonical_request: &str) -> String {
+        hex::encode(hmac(
+            &self.signing_key,
+            self.string_to_sign(canonical_request).as_bytes(),
+        ))
+    }
 }
 
 impl Request<'_> {
@@ -67,42 +163,37 @@ impl Request<'_> {
     }
 
     pub fn canonical_request(&self) -> String {
-        let mut headers = format!(
-            "content-type:{}\nhost:{}\n",
-            self.content_type.trim().to_lowercase(),
-            self.host.trim().to_lowercase()
-        );
+        let content_type = self.content_type.trim().to_lowercase();
+        let host = self.host.trim().to_lowercase();
+        let action = self.action.to_lowercase();
+        let mut headers = vec![("content-type", content_type.as_str()), ("host", &host)];
         if self.sign_action {
-            headers.push_str(&format!("x-tc-action:{}\n", self.action.to_lowercase()));
+            headers.push(("x-tc-action", &action));
         }
-        format!(
-            "POST\n/\n\n{headers}\n{}\n{}",
-            self.signed_headers(),
-            sha256_hex(self.payload)
-        )
+        Canonical {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: &headers,
+            payload_hash: &sha256_hex(self.payload),
+        }
+        .request()
+    }
+
+    fn key(&self) -> Tc3Key {
+        Tc3Key::new(self.secret_key, self.service, self.timestamp)
     }
 
     pub fn credential_scope(&self) -> String {
-        format!("{}/{}/tc3_request", utc_date(self.timestamp), self.service)
+        self.key().credential_scope().to_string()
     }
 
     pub fn string_to_sign(&self) -> String {
-        format!(
-            "TC3-HMAC-SHA256\n{}\n{}\n{}",
-            self.timestamp,
-            self.credential_scope(),
-            sha256_hex(self.canonical_request().as_bytes())
-        )
+        self.key().string_to_sign(&self.canonical_request())
     }
 
     pub fn signature(&self) -> String {
-        let date = hmac(
-            format!("TC3{}", self.secret_key).as_bytes(),
-            utc_date(self.timestamp).as_bytes(),
-        );
-        let service = hmac(&date, self.service.as_bytes());
-        let signing = hmac(&service, b"tc3_request");
-        hex::encode(hmac(&signing, self.string_to_sign().as_bytes()))
+        self.key().sign(&self.canonical_request())
     }
 
     /// The `Authorization` header.
@@ -115,6 +206,58 @@ impl Request<'_> {
             self.signature()
         )
     }
+}
+
+/// The older signature methods, named by a request's `SignatureMethod` parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum V1Method {
+    HmacSha1,
+    HmacSha256,
+}
+
+impl V1Method {
+    /// The method a `SignatureMethod` value names (`HmacSHA1`, `HmacSHA256`).
+    pub fn parse(name: &str) -> Option<V1Method> {
+        match name {
+            "HmacSHA1" => Some(V1Method::HmacSha1),
+            "HmacSHA256" => Some(V1Method::HmacSha256),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            V1Method::HmacSha1 => "HmacSHA1",
+            V1Method::HmacSha256 => "HmacSHA256",
+        }
+    }
+}
+
+/// What a v1 signature signs: `METHOD` `host` `path` `?` and the parameters (all but
+/// `Signature`) as `name=value` joined by `&`, sorted by name, values as they are (not
+/// URL-encoded). A `_` in a name is signed as `.`, as the Python SDK and the API's
+/// documentation do.
+pub fn v1_string_to_sign(method: &str, host: &str, path: &str, params: &[(&str, &str)]) -> String {
+    let mut pairs: Vec<(String, &str)> = params
+        .iter()
+        .map(|(name, value)| (name.replace('_', "."), *value))
+        .collect();
+    pairs.sort_unstable();
+    let joined: Vec<String> = pairs
+        .iter()
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect();
+    format!("{method}{host}{path}?{}", joined.join("&"))
+}
+
+/// A v1 signature: base64 (standard, padded) of the HMAC of the string to sign.
+pub fn v1_signature(method: V1Method, secret_key: &str, string_to_sign: &str) -> String {
+    let (key, message) = (secret_key.as_bytes(), string_to_sign.as_bytes());
+    let digest = match method {
+        V1Method::HmacSha1 => mac::<HmacSha1>(key, message),
+        V1Method::HmacSha256 => mac::<HmacSha256>(key, message),
+    };
+    base64::engine::general_purpose::STANDARD.encode(digest)
 }
 
 #[cfg(test)]
@@ -234,5 +377,74 @@ mod tests {
             r.authorization(),
             "TC3-HMAC-SHA256 Credential=AKIDEXAMPLE/2023-11-14/cvm/tc3_request, SignedHeaders=content-type;host, Signature=03b22a23ad83d0116af3a51a540c6544fdd3abbdf6ae2ce4d1cf605bfbf7057c"
         );
+    }
+
+    #[test]
+    fn v5_a_get_as_the_python_sdk_signs_it() {
+        let headers = [
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("host", "127.0.0.1:8443"),
+        ];
+        let canonical = Canonical {
+            method: "GET",
+            path: "/",
+            query: "Filters.0.Name=image-type&Limit=10",
+            headers: &headers,
+            payload_hash: &sha256_hex(b""),
+        };
+        let key = Tc3Key::new("SECRETKEYEXAMPLE", "cvm", 1700000000);
+        assert_eq!(key.credential_scope(), "2023-11-14/cvm/tc3_request");
+        assert_eq!(
+            key.sign(&canonical.request()),
+            "75dfd57f88ad2ad770607f5817d66734a950e66c1639860dd72c857e5a39f030"
+        );
+        // As the Node.js SDK signs it: the host without its port, the endpoint's first label as
+        // the service.
+        let headers = [headers[0], ("host", "127.0.0.1")];
+        let canonical = Canonical {
+            headers: &headers,
+            ..canonical
+        };
+        assert_eq!(
+            Tc3Key::new("SECRETKEYEXAMPLE", "127", 1700000000).sign(&canonical.request()),
+            "d6dd2283406af32251165bcf7ad2c540193988f6db0e1a698b79457a3256c748"
+        );
+    }
+
+    #[test]
+    fn v1_signatures_of_the_documented_example() {
+        // The API's documented v1 example; the signatures are the Python SDK's (Sign.sign).
+        let params = [
+            ("Version", "2017-03-12"),
+            ("Action", "DescribeInstances"),
+            ("InstanceIds.0", "ins-09dx96dg"),
+            ("Limit", "20"),
+            ("Nonce", "11886"),
+            ("Offset", "0"),
+            ("Region", "ap-guangzhou"),
+            ("SecretId", "AKIDz8krbsJ5yKBZQpn74WFkmLPx3*******"),
+            ("Timestamp", "1465185768"),
+        ];
+        let text = v1_string_to_sign("GET", "cvm.tencentcloudapi.com", "/", &params);
+        assert_eq!(
+            text,
+            "GETcvm.tencentcloudapi.com/?Action=DescribeInstances&InstanceIds.0=ins-09dx96dg&Limit=20&Nonce=11886&Offset=0&Region=ap-guangzhou&SecretId=AKIDz8krbsJ5yKBZQpn74WFkmLPx3*******&Timestamp=1465185768&Version=2017-03-12"
+        );
+        let key = "Gu5t9xGARNpq86cd98joQYCN3*******";
+        assert_eq!(
+            v1_signature(V1Method::HmacSha1, key, &text),
+            "zmmjn35mikh6pM3V7sUEuX4wyYM="
+        );
+        assert_eq!(
+            v1_signature(V1Method::HmacSha256, key, &text),
+            "LzvvZM+0Rl8Q51FXGiFEVp3AeXl2V8Wewa194M4b078="
+        );
+        // A `_` in a name is signed as `.`.
+        assert_eq!(
+            v1_string_to_sign("POST", "h", "/", &[("Filters_0_Name", "a b"), ("A", "")]),
+            "POSTh/?A=&Filters.0.Name=a b"
+        );
+        assert_eq!(V1Method::parse("HmacSHA1"), Some(V1Method::HmacSha1));
+        assert_eq!(V1Method::parse("hmacsha1"), None);
     }
 }

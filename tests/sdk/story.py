@@ -2,6 +2,9 @@
 a sharing, copying and launching story and its error cases, over http:// or https:// (then
 REQUESTS_CA_BUNDLE names the server's certificate). Usage:
     story.py URL OWNER_ACCOUNT OWNER_SECRET_ID OWNER_SECRET_KEY FRIEND_ACCOUNT FRIEND_SECRET_ID FRIEND_SECRET_KEY
+STORY_REQ_METHOD (POST, the default, or GET) and STORY_SIGN_METHOD (TC3-HMAC-SHA256, the
+default, HmacSHA1 or HmacSHA256) choose how the SDK sends and signs its requests;
+STORY_OWNER_TOKEN makes the owner's key pair temporary credentials with that token.
 Prints one line per step; exits non-zero on the first surprise."""
 
 import json
@@ -17,14 +20,15 @@ from tencentcloud.cvm.v20170312 import cvm_client, models
 url, owner_id, owner_secret_id, owner_key, friend_id, friend_secret_id, friend_key = sys.argv[1:8]
 
 
-def client(secret_id, secret_key, region="ap-guangzhou"):
+def client(secret_id, secret_key, token=None, region="ap-guangzhou"):
     http = HttpProfile()
     http.scheme, http.endpoint = url.split("://", 1)
     # The SDK verifies HTTPS against certifi's bundle unless given a certificate.
     http.certification = os.environ.get("REQUESTS_CA_BUNDLE")
-    profile = ClientProfile()
+    http.reqMethod = os.environ.get("STORY_REQ_METHOD", "POST")
+    profile = ClientProfile(signMethod=os.environ.get("STORY_SIGN_METHOD", "TC3-HMAC-SHA256"))
     profile.httpProfile = http
-    return cvm_client.CvmClient(credential.Credential(secret_id, secret_key), region, profile)
+    return cvm_client.CvmClient(credential.Credential(secret_id, secret_key, token), region, profile)
 
 
 def call(cvm, action, params):
@@ -44,21 +48,26 @@ def refused(cvm, action, params, code):
     sys.exit(f"{action}: expected {code}, but it succeeded")
 
 
-owner = client(owner_secret_id, owner_key)
+owner = client(owner_secret_id, owner_key, os.environ.get("STORY_OWNER_TOKEN") or None)
 friend = client(friend_secret_id, friend_key)
 
 images = call(owner, "DescribeImages", {"ImageIds": ["img-9qabwvbn"]})
 assert images["ImageSet"][0]["ImageName"] == "CentOS 7.6 64位", images
 print("described", images["ImageSet"][0]["ImageId"])
 
-launched = call(owner, "RunInstances", {"ImageId": "img-487zeit5", "InstanceCount": 2, "Placement": {"Zone": "ap-guangzhou-3"}})
+launched = call(owner, "RunInstances", {"ImageId": "img-487zeit5", "InstanceCount": 3, "Placement": {"Zone": "ap-guangzhou-3"}})
 instances = launched["InstanceIdSet"]
-assert len(instances) == 2, launched
+assert len(instances) == 3, launched
 print("launched", len(instances))
 
 image = call(owner, "CreateImage", {"InstanceId": instances[0], "ImageName": "sdk-golden"})["ImageId"]
 print("created", image)
 refused(owner, "CreateImage", {"InstanceId": instances[1], "ImageName": "sdk-golden"}, "InvalidImageName.Duplicate")
+# A name of digits stays a name, however the request was sent.
+call(owner, "ModifyImageAttribute", {"ImageId": image, "ImageName": "12345"})
+renamed = call(owner, "DescribeImages", {"ImageIds": [image]})["ImageSet"][0]["ImageName"]
+assert renamed == "12345", renamed
+print("renamed", image)
 
 call(owner, "ModifyImageSharePermission", {"ImageId": image, "AccountIds": [friend_id], "Permission": "SHARE"})
 shared = call(owner, "DescribeImageSharePermission", {"ImageId": image})["SharePermissionSet"]

@@ -185,10 +185,14 @@ fn check_import_os(service: &LocalService, spec: &ImportImageSpec) -> Result<boo
     Ok(windows)
 }
 
-/// The disk an import's `ImageUrl` names, probed as the caller within [`PROBE_TIMEOUT`]: one
-/// of the accepted formats (an ISO only with `Force`), within the size limits.
+/// The disk an import's `ImageUrl` names (or the file already opened for it), probed as the
+/// caller within [`PROBE_TIMEOUT`]: one of the accepted formats (an ISO only with `Force`),
+/// within the size limits. Messages name the file as the request did.
 fn read_disk(spec: &ImportImageSpec, caller: &Caller) -> Result<Disk> {
-    let path = local_image_path(&spec.image_url, caller)?;
+    let path = match &spec.opened {
+        Some(opened) => opened.clone(),
+        None => local_image_path(&spec.image_url, caller)?,
+    };
     let shown = spec.image_url.as_str();
     let found = probe_within_timeout(path, shown, caller)?;
     let (format, virtual_size, file_size, problem) = match found {
