@@ -751,7 +751,7 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
     };
     let path = store.path().display().to_string();
     let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => Some(imagefs::front::server_config(cert, key)?),
+        (Some(cert), Some(key)) => Some(imagefs::serve::tls_config(cert, key)?),
         _ => None,
     };
     let scheme = if tls.is_some() { "https" } else { "http" };

@@ -32,7 +32,7 @@ use crate::model::api::{self, Action, CVM_VERSION};
 use crate::model::{ImageId, ImageKind};
 use crate::service::ImageService;
 
-pub use http::serve;
+pub use http::{serve, tls_config};
 
 pub struct ServeSettings {
     pub transition_delay: Option<Duration>,
