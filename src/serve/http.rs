@@ -405,7 +405,9 @@ async fn read_body(body: Incoming) -> std::result::Result<Bytes, BodyRefusal> {
 /// An answer with a JSON body, typed exactly `application/json` (the Python SDK reads an
 /// error envelope only under that type).
 fn json_response(status: StatusCode, body: &Value) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    // A Value always serializes; to_vec writes it without Display's formatter.
+    let text = serde_json::to_vec(body).unwrap_or_default();
+    let mut response = Response::new(Full::new(Bytes::from(text)));
     *response.status_mut() = status;
     response
         .headers_mut()
