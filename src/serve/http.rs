@@ -113,10 +113,14 @@ pub fn serve(
         tls: tls.map(tokio_rustls::TlsAcceptor::from),
     });
     let result = runtime.block_on(async {
+        // Handled before anyone is told where to connect, so that no signal finds the
+        // default action (ending the process at once) in place.
+        let stop = StopSignals::new()?;
         let listener = bind(address)?;
         let bound = listener.local_addr().unwrap_or(address);
         ready(&bound.to_string());
-        accept_until_signalled(listener, server, connections).await
+        accept_until_signalled(listener, server, connections, stop).await;
+        Ok(())
     });
     // Only an API call still running past the grace period is left; it is not waited for.
     runtime.shutdown_timeout(Duration::from_secs(1));
@@ -195,14 +199,14 @@ fn http1_builder() -> http1::Builder {
     builder
 }
 
-/// Accepts connections, at most `connections` open at once, until SIGTERM or SIGINT; then
-/// stops accepting and waits for the connections to finish their requests.
+/// Accepts connections, at most `connections` open at once, until `stop` (SIGTERM or
+/// SIGINT); then stops accepting and waits for the connections to finish their requests.
 async fn accept_until_signalled(
     listener: TcpListener,
     server: Arc<Server>,
     connections: usize,
-) -> Result<()> {
-    let mut stop = StopSignals::new()?;
+    mut stop: StopSignals,
+) {
     let slots = Arc::new(Semaphore::new(connections));
     let graceful = GracefulShutdown::new();
     loop {
@@ -240,7 +244,6 @@ async fn accept_until_signalled(
         }
         () = stop.next() => log::warn!("stopped at a second signal, with requests still running"),
     }
-    Ok(())
 }
 
 /// SIGTERM and SIGINT, which stop the server.

@@ -486,3 +486,16 @@ fn milliseconds(text: &str) -> Fallible<f64> {
         _ => Err(format!("not a latency: {text}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrk_latencies_read_in_milliseconds() {
+        assert_eq!(milliseconds("812.00us").ok(), Some(0.812));
+        assert_eq!(milliseconds("1.25ms").ok(), Some(1.25));
+        assert_eq!(milliseconds("2.00s").ok(), Some(2000.0));
+        assert!(milliseconds("fast").is_err());
+    }
+}
