@@ -52,21 +52,25 @@ struct Measured {
     p99_ms: f64,
 }
 
-/// The four configurations, in the order of each round.
+/// The configurations, in the order of each round.
 #[derive(Clone, Copy)]
 enum Target {
     ImagefsKeepAlive,
     ImagefsClose,
     ImagefsHttps,
     Moto,
+    /// An unsigned request, refused by authentication at once: what the HTTP layer and the
+    /// envelope cost without the action (and so how fast the action alone is).
+    ImagefsRefused,
 }
 
 impl Target {
-    const ALL: [Target; 4] = [
+    const ALL: [Target; 5] = [
         Target::ImagefsKeepAlive,
         Target::ImagefsClose,
         Target::ImagefsHttps,
         Target::Moto,
+        Target::ImagefsRefused,
     ];
 
     fn label(self) -> &'static str {
@@ -75,6 +79,7 @@ impl Target {
             Target::ImagefsClose => "imagefs serve, HTTP Connection: close",
             Target::ImagefsHttps => "imagefs serve, HTTPS keep-alive",
             Target::Moto => "moto_server (closes every connection)",
+            Target::ImagefsRefused => "imagefs serve, keep-alive, unsigned (refused)",
         }
     }
 }
@@ -166,6 +171,7 @@ pub fn run(plan: &Plan<'_>) -> Fallible<()> {
                 Target::ImagefsClose => imagefs_script(&plain, &key, true),
                 Target::ImagefsHttps => imagefs_script(&tls, &key, false),
                 Target::Moto => moto_script(),
+                Target::ImagefsRefused => refused_script(),
             };
             let url = match target {
                 Target::ImagefsHttps => format!("https://{tls}/"),
@@ -218,7 +224,7 @@ fn report(results: &[Vec<Measured>]) {
         println!("  {:<40} {:>12.0} {:>10.2}", target.label(), rate, p99);
         rates.push(rate);
     }
-    if let [keep_alive, close, https, moto] = rates[..] {
+    if let [keep_alive, close, https, moto, _] = rates[..] {
         if moto > 0.0 {
             println!(
                 "  imagefs / moto: {:.0}x keep-alive, {:.0}x Connection: close, {:.0}x HTTPS",
@@ -386,6 +392,19 @@ wrk.headers["Authorization"] = [==[{authorization}]==]
 {connection}
 {}"#,
         checks(IMAGEFS_IMAGE, r#""Error""#)
+    )
+}
+
+/// A wrk script sending imagefs an unsigned DescribeImages, answered with an AuthFailure.
+fn refused_script() -> String {
+    format!(
+        r#"wrk.method = "POST"
+wrk.path = "/"
+wrk.body = [==[{{"ImageIds":["{IMAGEFS_IMAGE}"]}}]==]
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-TC-Action"] = "DescribeImages"
+{}"#,
+        checks("AuthFailure", "ImageSet")
     )
 }
 
