@@ -318,13 +318,17 @@ async fn respond(server: Arc<Server>, request: Request<Incoming>) -> Response<Fu
         Ok(body) => body,
         Err(refusal) => return refusal.response(),
     };
-    let app = server.clone();
-    let answered = tokio::task::spawn_blocking(move || api_call(&app, &head, &body)).await;
-    let result = answered.unwrap_or_else(|e| {
+    let joined = tokio::task::spawn_blocking(move || api_call(&server, &head, &body)).await;
+    json_response(StatusCode::OK, &envelope(outcome(joined)))
+}
+
+/// The result of an API call run on the blocking pool. A call that panicked is an internal
+/// error for its client, and the server goes on.
+fn outcome(joined: std::result::Result<Result<Value>, tokio::task::JoinError>) -> Result<Value> {
+    joined.unwrap_or_else(|e| {
         log::error!("an API call failed without an answer: {e}");
         Err(Error::internal("the request failed inside the server"))
-    });
-    json_response(StatusCode::OK, &envelope(result))
+    })
 }
 
 /// The methods the API is served over. The SDKs' default is a POST with a JSON body.
@@ -598,6 +602,18 @@ mod tests {
         assert_eq!(refused.status(), StatusCode::PAYLOAD_TOO_LARGE);
         assert_eq!(refused.headers()[CONTENT_TYPE], "application/json");
         assert_eq!(refused.headers()[CONNECTION], "close");
+    }
+
+    #[test]
+    fn a_call_that_panics_is_an_internal_error() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let joined = runtime.block_on(async {
+            tokio::task::spawn_blocking(|| -> Result<Value> { panic!("a bug in an action") }).await
+        });
+        let refused = outcome(joined).expect_err("no answer");
+        assert_eq!(refused.code(), Code::InternalError.as_str());
     }
 
     #[test]
