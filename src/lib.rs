@@ -4,7 +4,6 @@
 //! the embedded emulator, or `tencent`, the real cloud). See `docs/SEMANTICS.md` for what users can rely on.
 
 pub mod error;
-pub mod front;
 pub mod fs;
 pub mod local;
 pub mod model;

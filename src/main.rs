@@ -1,7 +1,7 @@
 //! The `imagefs` command: mount, unmount, and manage a local store's accounts.
 
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -274,9 +274,12 @@ fn init_logging(file: Option<&Path>) {
     let mut builder =
         env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"));
     if let Some(path) = file {
+        // Only its owner reads the log, as the store: it names accounts and what they did.
+        // A log that exists keeps its mode.
         match std::fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
             .open(path)
         {
             Ok(f) => {
@@ -778,7 +781,7 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
     };
     let path = store.path().display().to_string();
     let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => Some(imagefs::front::server_config(cert, key)?),
+        (Some(cert), Some(key)) => Some(imagefs::serve::tls_config(cert, key)?),
         _ => None,
     };
     let scheme = if tls.is_some() { "https" } else { "http" };

@@ -104,7 +104,7 @@ pub trait ImageService: Send + Sync {
         Ok(self
             .list_images(region, kind)?
             .into_iter()
-            .filter(|e| after.map_or(true, |a| e.image_id > *a))
+            .filter(|e| after.is_none_or(|a| e.image_id > *a))
             .take(limit)
             .collect())
     }

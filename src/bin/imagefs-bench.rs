@@ -5,6 +5,12 @@
 //! warm), and prints median times and the ratio imagefs / tmpfs, with the kernel requests each
 //! workload cost. Needs root (tmpfs, drop_caches). Run it with `cargo run --release --bin
 //! imagefs-bench`.
+//!
+//! `--only serve` measures `imagefs serve` against moto's server instead (see `serve.rs`); it
+//! runs only when named, as it needs wrk and moto.
+
+#[path = "imagefs-bench/serve.rs"]
+mod serve;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -36,9 +42,16 @@ struct Args {
     /// Catalog sizes for W6 (mount time, RSS, per-image cost).
     #[arg(long, value_delimiter = ',', default_value = "1000,100000")]
     sizes: Vec<u64>,
-    /// Run only these workloads (e.g. `--only w1,w5`) [default: all].
+    /// Run only these workloads (e.g. `--only w1,w5`) [default: all but serve]. `serve`:
+    /// `imagefs serve` against moto_server with wrk.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// Seconds of each wrk run of the serve workload.
+    #[arg(long, default_value_t = 5, value_name = "SECONDS")]
+    serve_seconds: u64,
+    /// moto's server for the serve workload (a path, or a name on PATH).
+    #[arg(long, default_value = "moto_server", value_name = "PROGRAM")]
+    moto_server: String,
     /// Where to build stores and mounts [default: a new directory under /tmp].
     #[arg(long)]
     dir: Option<PathBuf>,
@@ -279,16 +292,11 @@ fn share_unshare(image: &Path, account: &str, count: usize) -> usize {
 }
 
 fn run(args: &Args) -> Fallible<()> {
-    // SAFETY: geteuid cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        return Err("run as root: the benchmark mounts a tmpfs and drops the page cache".into());
-    }
     let binary = imagefs_binary()?;
     let dir = match &args.dir {
         Some(d) => d.clone(),
         None => std::env::temp_dir().join(format!("imagefs-bench-{}", std::process::id())),
     };
-    std::fs::create_dir_all(&dir).map_err(fail)?;
     let commit = Command::new("git")
         .args(["rev-parse", "--short", "HEAD"])
         .output()
@@ -303,6 +311,24 @@ fn run(args: &Args) -> Fallible<()> {
         args.images,
         args.runs
     );
+    let serve_plan = serve::Plan {
+        binary: &binary,
+        dir: &dir,
+        moto_server: &args.moto_server,
+        seconds: args.serve_seconds,
+        rounds: args.runs,
+    };
+    let named = |workload: &str| args.only.iter().any(|w| w.eq_ignore_ascii_case(workload));
+    if named("serve") && args.only.len() == 1 {
+        let result = serve::run(&serve_plan);
+        let _ = std::fs::remove_dir_all(&dir);
+        return result;
+    }
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err("run as root: the benchmark mounts a tmpfs and drops the page cache".into());
+    }
+    std::fs::create_dir_all(&dir).map_err(fail)?;
 
     let store = dir.join("bench.db");
     let _ = std::fs::remove_file(&store);
@@ -345,6 +371,9 @@ fn run(args: &Args) -> Fallible<()> {
     drop(daemon);
     result?;
     w6(args, &binary, &dir)?;
+    if named("serve") {
+        serve::run(&serve_plan)?;
+    }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

@@ -852,10 +852,11 @@ mod tests {
             most = most.max(wal_frames(&store));
         }
         // One page a commit: without the background checkpoint the WAL would reach
-        // WAL_PAGES_MAX frames before starting over; with it, a few hundred on an idle
-        // machine. The bound leaves room for a checkpoint thread starved by a busy one
-        // (2,186 frames were seen with two builds running beside the test).
-        assert!(most < WAL_PAGES_MAX * 3 / 4, "the WAL reached {most} frames");
+        // WAL_PAGES_MAX frames, where SQLite's own checkpoint starts it over; with it, a few
+        // hundred on an idle machine. A checkpoint thread starved by a busy one lets it grow
+        // further (2,186 and 3,384 frames were seen with builds running beside the test), so
+        // the bound is SQLite's own: the background checkpoint started the WAL over first.
+        assert!(most < WAL_PAGES_MAX, "the WAL reached {most} frames");
         drop(store);
         let again = Store::open(&dir.path().join("store.db"), None).unwrap();
         assert_eq!(again.meta("counter").unwrap().as_deref(), Some("2999"));

@@ -36,7 +36,7 @@ use crate::model::{ImageId, ImageKind};
 use crate::service::ImageService;
 
 use form::Params;
-pub use http::serve;
+pub use http::{serve, tls_config};
 
 pub struct ServeSettings {
     pub transition_delay: Option<Duration>,
