@@ -107,6 +107,7 @@ pub(super) fn image_row(r: &Row) -> rusqlite::Result<ImageRow> {
             license_type: r.get(15)?,
             image_family: r.get(16)?,
             image_deprecated: r.get(17)?,
+            cdc_cache_status: String::new(),
         },
         kind: r.get(1)?,
         owner: r.get(2)?,
