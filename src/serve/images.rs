@@ -245,6 +245,31 @@ mod tests {
         assert!(conditions(filters(json!([{"Name": "tag:team", "Values": []}]))).is_ok());
     }
 
+    /// Every filter the API documents is known, and those about dedicated clusters (CDC)
+    /// match no image, as no CDC caches images here.
+    #[test]
+    fn every_documented_filter_is_known() {
+        for name in FILTER_NAMES.iter().copied().chain(["tag:team"]) {
+            let checked = conditions(filters(json!([{"Name": name, "Values": ["x"]}])));
+            assert!(checked.is_ok(), "{name}: {checked:?}");
+        }
+        let image: Image = serde_json::from_value(json!({
+            "ImageId": "img-9qabwvbn", "OsName": "CentOS 7.6 64位", "ImageType": "PUBLIC_IMAGE",
+            "CreatedTime": "2020-09-22T00:00:00Z", "ImageName": "CentOS 7.6 64位",
+            "ImageDescription": "", "ImageSize": 50, "Architecture": "x86_64",
+            "ImageState": "NORMAL", "Platform": "CentOS", "ImageCreator": "tencent",
+            "ImageSource": "OFFICIAL"
+        }))
+        .unwrap();
+        let passes = |name: &str, value: &str| {
+            matches(&image, &[(name.to_string(), vec![value.to_string()])])
+        };
+        assert!(passes("platform", "centos"));
+        assert!(passes("image-name", "7.6"));
+        assert!(!passes("dedicated-cluster-id", "cluster-12345678"));
+        assert!(!passes("cdc-cache-status", "CACHED_ALL"));
+    }
+
     #[test]
     fn listing_leaves_marketplace_out_unless_asked() {
         assert_eq!(
