@@ -77,7 +77,7 @@ fi
 
 for entry in "${images[@]}"; do
   dir=$mnt/regions/${entry% *}/custom/${entry#* }
-  # Copies are SYNCING at first, and only NORMAL images can be shared.
+  # Copies are SYNCING at first (and their source until they are done): wait for each.
   imagefs wait "$dir" --state NORMAL --timeout "$timeout"
   [ -z "$share" ] || control "$dir/share" "$share"
 done

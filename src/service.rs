@@ -216,14 +216,16 @@ pub trait ImageService: Send + Sync {
     /// ModifyImageSharePermission CANCEL: all accounts or none.
     fn unshare_image(&self, region: &str, image: &ImageId, accounts: &[AccountId]) -> Result<()>;
 
-    /// SyncImages: copy the image seen as `kind` to each destination region (all or none);
-    /// returns each destination with its new image.
+    /// SyncImages: copy the image seen as `kind` to each destination region (all or none),
+    /// each copy named `name` (the image's own name when `None`); returns each destination
+    /// with its new image.
     fn sync_images(
         &self,
         region: &str,
         kind: ImageKind,
         image: &ImageId,
         destinations: &[String],
+        name: Option<&str>,
     ) -> Result<Vec<(String, ImageId)>>;
 
     /// DeleteImages for one of this account's custom images.

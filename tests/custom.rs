@@ -407,6 +407,12 @@ fn copy_to_other_regions() {
         copies.iter().map(|(r, _)| r.as_str()).collect::<Vec<_>>(),
         vec!["ap-shanghai", "ap-beijing"]
     );
+    // The source shows SYNCING while its copies are in progress, as the cloud's does.
+    let source = slow
+        .region("ap-guangzhou")
+        .join("custom")
+        .join(image_id(&image));
+    assert_eq!(read(&source.join("state")), "SYNCING\n");
     for (region, id) in &copies {
         let dir = slow.region(region).join("custom").join(id);
         assert_eq!(read(&dir.join("state")), "SYNCING\n", "{region}");
@@ -425,8 +431,17 @@ fn copy_to_other_regions() {
         ));
         assert_eq!(json(&dir.join("price.json"))["Free"], true);
     }
-    // The source stays usable while copies sync.
-    assert_eq!(read(&image.join("state")), "NORMAL\n");
+    // It is NORMAL again once they are done, in every mount.
+    assert!(wait_for_content(
+        &source.join("state"),
+        "NORMAL\n",
+        Duration::from_secs(5)
+    ));
+    assert!(wait_for_content(
+        &image.join("state"),
+        "NORMAL\n",
+        Duration::from_secs(5)
+    ));
 
     let copy_to = image.join("copy_to");
     assert_refused(
@@ -469,6 +484,19 @@ fn copy_to_other_regions() {
         .expect("dir")
         .next()
         .is_none());
+    // Named otherwise (SyncImages JSON with ImageName), the copy goes where the name is taken.
+    command(
+        &copy_to,
+        r#"{"DestinationRegions": ["ap-shanghai"], "ImageName": "golden-2"}"#,
+    )
+    .expect("a copy named golden-2");
+    let named = read(&copy_to);
+    let (region, id) = named.trim().split_once(' ').expect("region and ID");
+    assert_eq!(region, "ap-shanghai");
+    assert_eq!(
+        read(&mount.region(region).join("custom").join(id).join("name")),
+        "golden-2\n"
+    );
     // The destination's quota counts.
     let out = run(
         imagefs_bin(),

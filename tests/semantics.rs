@@ -270,7 +270,7 @@ fn shared_images_show_in_their_region_only() {
 #[test]
 fn asynchronous_work_shows_each_state() {
     quoted("| launch | instance `PENDING` | `RUNNING` |");
-    quoted("| copy_to | each copy `SYNCING` | `NORMAL` |");
+    quoted("| copy_to | each copy `SYNCING`, and a custom source until its last copy ends | `NORMAL` |");
     quoted("with 0 the final state is there before the write returns.");
     if !fuse_available() {
         return;
@@ -293,6 +293,27 @@ fn asynchronous_work_shows_each_state() {
         std::time::Duration::from_secs(5)
     ));
     let instant = scratch.mount_with(None, &["--transition-delay", "0"]);
+    // A copy and its source are SYNCING for the delay, then NORMAL.
+    let source = slow
+        .region("ap-guangzhou")
+        .join("custom")
+        .join(custom_image(&instant, "copied").file_name().expect("id"));
+    command(&source.join("copy_to"), "ap-shanghai").expect("copy_to");
+    let copy = read(&source.join("copy_to"))
+        .split_whitespace()
+        .nth(1)
+        .expect("copy ID")
+        .to_string();
+    let copy = slow.region("ap-shanghai").join("custom").join(copy);
+    assert_eq!(read(&copy.join("state")), "SYNCING\n");
+    assert_eq!(read(&source.join("state")), "SYNCING\n");
+    for dir in [&copy, &source] {
+        assert!(wait_for_content(
+            &dir.join("state"),
+            "NORMAL\n",
+            std::time::Duration::from_secs(5)
+        ));
+    }
     let launch = instant
         .region("ap-guangzhou")
         .join("public/img-9qabwvbn/launch");

@@ -1,32 +1,37 @@
 //! Copying custom and shared images to other regions (SyncImages): which regions a copy may
-//! go to, and the copies, SYNCING until the transition delay has passed.
+//! go to, and the copies, SYNCING until the transition delay has passed. The source of a
+//! custom image's copies shows SYNCING too until the last of them ends, and stays usable.
 
-use rusqlite::Connection;
+use rusqlite::{params, Connection};
 
 use super::faults::take_injection;
 use super::ids::{new_image_id, system_disk_snapshot};
-use super::images::check_name_free;
+use super::images::{check_image_name, check_name_free};
 use super::quota::check_quota;
 use super::rows::{insert_image_row, NewImageRow};
 use super::transitions::settle;
 use super::LocalService;
 use crate::error::{Code, Error, Result};
-use crate::model::{ImageId, ImageKind, ImageState, Region};
+use crate::model::{ImageId, ImageKind, Region};
 
 /// SyncImages: copies of an image this account sees as `kind` (custom, or shared, into its
-/// own region), one per destination, all of them or none.
+/// own region), one per destination, all of them or none, named `name` or as the image is.
 pub(super) fn sync_images(
     service: &LocalService,
     region: &str,
     kind: ImageKind,
     image: &ImageId,
     destinations: &[String],
+    name: Option<&str>,
 ) -> Result<Vec<(String, ImageId)>> {
     service.throttle()?;
     let targets = copy_targets(service, region, kind, image, destinations)?;
+    if let Some(name) = name {
+        check_image_name(name)?;
+    }
     service
         .store
-        .with_tx(|tx| copy_to(service, tx, region, kind, image, &targets))
+        .with_tx(|tx| copy_to(service, tx, (region, kind, image), &targets, name))
 }
 
 /// The regions of `destinations`, each once, where a copy of `image` may go from `region`:
@@ -93,15 +98,14 @@ fn copy_targets<'a>(
     Ok(targets)
 }
 
-/// Stores the copies of a NORMAL custom or shared image in `targets`, within each one's
-/// quota and names.
+/// Stores the copies of a usable custom or shared image (`source`: its region, kind and ID)
+/// in `targets`, within each one's quota and names, and marks a custom source as copying.
 fn copy_to(
     service: &LocalService,
     tx: &Connection,
-    region: &str,
-    kind: ImageKind,
-    image: &ImageId,
+    (region, kind, image): (&str, ImageKind, &ImageId),
     targets: &[&Region],
+    name: Option<&str>,
 ) -> Result<Vec<(String, ImageId)>> {
     settle(tx)?;
     let source = service.visible_row_in(tx, region, kind, image)?;
@@ -111,7 +115,7 @@ fn copy_to(
             format!("image {image} is a {kind} image: only custom and shared images can be copied"),
         ));
     }
-    if source.image.image_state != ImageState::Normal {
+    if !source.usable() {
         return Err(Error::new(
             Code::InvalidImageIdIncorrectState,
             format!(
@@ -127,14 +131,10 @@ fn copy_to(
         "NORMAL"
     };
     let (state, final_state, due) = service.transition("SYNCING", outcome)?;
+    let name = name.unwrap_or(&source.image.image_name);
     let mut copies = Vec::new();
     for target in targets {
-        check_name_free(
-            tx,
-            &target.region,
-            &service.account,
-            &source.image.image_name,
-        )?;
+        check_name_free(tx, &target.region, &service.account, name)?;
         check_quota(tx, &target.region, &service.account)?;
         let id = new_image_id(tx)?;
         let snapshots = system_disk_snapshot(source.image.image_size)?;
@@ -144,7 +144,7 @@ fn copy_to(
                 region: &target.region,
                 image_id: &id,
                 owner: &service.account,
-                image_name: &source.image.image_name,
+                image_name: name,
                 image_description: &source.image.image_description,
                 os_name: &source.image.os_name,
                 platform: &source.image.platform,
@@ -162,13 +162,38 @@ fn copy_to(
         )?;
         copies.push((target.region.clone(), id));
     }
+    // A receiver's copy of a shared image leaves the owner's image as it is.
+    if let (ImageKind::Custom, Some(due)) = (kind, due) {
+        mark_copying(tx, region, image, due)?;
+    }
     Ok(copies)
+}
+
+/// Records on a source that copies of it are in progress until `due` (the last copy's end,
+/// when several are): it keeps its own state, NORMAL, with a transition to NORMAL pending,
+/// which its readers show as SYNCING (see `rows::image_row`) and which ends, settles and is
+/// journalled as every transition is.
+fn mark_copying(tx: &Connection, region: &str, image: &ImageId, due: i64) -> Result<()> {
+    tx.prepare_cached(
+        "UPDATE images SET transition_final = 'NORMAL',
+            transition_due = max(coalesce(transition_due, 0), ?1)
+         WHERE region = ?2 AND image_id = ?3 AND image_state = 'NORMAL'",
+    )?
+    .execute(params![due, region, image.as_str()])?;
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
+    use rusqlite::params;
+
     use crate::error::Code;
     use crate::local::testing::*;
+    use crate::local::transitions::now_ms;
+
+    fn regions(names: &[&str]) -> Vec<String> {
+        names.iter().map(|n| n.to_string()).collect()
+    }
 
     #[test]
     fn only_normal_images_are_shared_or_copied_and_transitional_ones_stay() {
@@ -187,17 +212,18 @@ mod tests {
         let instant = w.service(OWNER, 0);
         let image = custom(&instant, GZ, "base");
         let copies = s
-            .sync_images(GZ, ImageKind::Custom, &image, &["ap-shanghai".into()])
+            .sync_images(
+                GZ,
+                ImageKind::Custom,
+                &image,
+                &regions(&["ap-shanghai"]),
+                None,
+            )
             .unwrap();
         let (_, copy) = &copies[0];
         let copied = s.image("ap-shanghai", ImageKind::Custom, copy).unwrap();
         assert_eq!(copied.image_state, ImageState::Syncing);
         assert_eq!(copied.image_name, "base");
-        // The source stays usable while its copy syncs.
-        assert_eq!(
-            s.image(GZ, ImageKind::Custom, &image).unwrap().image_state,
-            ImageState::Normal
-        );
         assert_eq!(
             code(s.share_image("ap-shanghai", copy, &[account(FRIEND)])),
             Code::InvalidImageIdIncorrectState
@@ -207,13 +233,279 @@ mod tests {
                 "ap-shanghai",
                 ImageKind::Custom,
                 copy,
-                &["ap-beijing".into()]
+                &regions(&["ap-beijing"]),
+                None
             )),
             Code::InvalidImageIdIncorrectState
         );
         assert_eq!(
             code(s.delete_image("ap-shanghai", copy)),
             Code::InvalidImageIdIncorrectState
+        );
+        assert_eq!(
+            code(s.run_instances(
+                "ap-shanghai",
+                ImageKind::Custom,
+                copy,
+                &LaunchSpec::default()
+            )),
+            Code::InvalidParameterValueInvalidImageState
+        );
+    }
+
+    /// The source of copies in progress shows SYNCING and cannot be deleted, but is launched
+    /// from, reset to, shared and copied again as before; a share is reported before the
+    /// copies. It is NORMAL again when its last copy ends.
+    #[test]
+    fn the_source_syncs_until_its_last_copy_ends_and_stays_usable() {
+        let w = world();
+        let instant = w.service(OWNER, 0);
+        let image = custom(&instant, GZ, "source");
+        let slow = w.service(OWNER, 60_000);
+        slow.sync_images(
+            GZ,
+            ImageKind::Custom,
+            &image,
+            &regions(&["ap-shanghai"]),
+            None,
+        )
+        .unwrap();
+        let state = || instant.image(GZ, ImageKind::Custom, &image).unwrap();
+        assert_eq!(state().image_state, ImageState::Syncing);
+        assert_eq!(
+            state().sync_percent,
+            Some(100),
+            "the source itself is whole"
+        );
+        assert_eq!(
+            code(instant.delete_image(GZ, &image)),
+            Code::InvalidImageIdIncorrectState
+        );
+        let launched = instant
+            .run_instances(GZ, ImageKind::Custom, &image, &LaunchSpec::default())
+            .unwrap();
+        instant.reset_instance(GZ, &launched[0], &image).unwrap();
+        instant.share_image(GZ, &image, &[account(FRIEND)]).unwrap();
+        assert_eq!(
+            code(instant.delete_image(GZ, &image)),
+            Code::InvalidImageIdInShared
+        );
+        // A second copy, ending later: the source waits for it too.
+        let later = w.service(OWNER, 120_000);
+        later
+            .sync_images(
+                GZ,
+                ImageKind::Custom,
+                &image,
+                &regions(&["ap-beijing"]),
+                None,
+            )
+            .unwrap();
+        let due = |id: &ImageId| -> i64 {
+            w.store
+                .with_conn(|c| {
+                    Ok(c.query_row(
+                        "SELECT transition_due FROM images WHERE image_id = ?1",
+                        [id.as_str()],
+                        |r| r.get(0),
+                    )?)
+                })
+                .unwrap()
+        };
+        let copies = instant
+            .list_images("ap-beijing", ImageKind::Custom)
+            .unwrap();
+        assert_eq!(due(&image), due(&copies[0].image_id));
+        // The first copy ends: still SYNCING. The second ends: NORMAL, and settled so.
+        let end = |id: &ImageId, at: i64| {
+            w.store
+                .with_tx(|c| {
+                    c.execute(
+                        "UPDATE images SET transition_due = ?1 WHERE image_id = ?2",
+                        params![at, id.as_str()],
+                    )?;
+                    Ok(())
+                })
+                .unwrap()
+        };
+        let shanghai = instant
+            .list_images("ap-shanghai", ImageKind::Custom)
+            .unwrap();
+        end(&shanghai[0].image_id, now_ms() - 1);
+        assert_eq!(state().image_state, ImageState::Syncing);
+        end(&copies[0].image_id, now_ms() - 1);
+        end(&image, now_ms() - 1);
+        assert_eq!(state().image_state, ImageState::Normal);
+        instant
+            .unshare_image(GZ, &image, &[account(FRIEND)])
+            .unwrap();
+        instant.delete_image(GZ, &image).unwrap();
+    }
+
+    /// A receiver's copy of a shared image is the receiver's: the owner's image stays as it is.
+    #[test]
+    fn a_receivers_copy_leaves_the_owners_image_alone() {
+        let w = world();
+        let owner = w.service(OWNER, 0);
+        let image = custom(&owner, GZ, "team");
+        owner.share_image(GZ, &image, &[account(FRIEND)]).unwrap();
+        let friend = w.service(FRIEND, 60_000);
+        let copies = friend
+            .sync_images(GZ, ImageKind::Shared, &image, &regions(&[GZ]), None)
+            .unwrap();
+        assert_eq!(
+            friend
+                .image(GZ, ImageKind::Custom, &copies[0].1)
+                .unwrap()
+                .image_state,
+            ImageState::Syncing
+        );
+        assert_eq!(
+            owner
+                .image(GZ, ImageKind::Custom, &image)
+                .unwrap()
+                .image_state,
+            ImageState::Normal
+        );
+        assert_eq!(
+            friend
+                .image(GZ, ImageKind::Shared, &image)
+                .unwrap()
+                .image_state,
+            ImageState::Normal
+        );
+    }
+
+    /// A copy's SyncPercent is the share of its transition's time that has passed; 100 once
+    /// it is done.
+    #[test]
+    fn sync_percent_moves_with_the_copy() {
+        let w = world();
+        let s = w.service(OWNER, 60_000);
+        let image = custom(&w.service(OWNER, 0), GZ, "moving");
+        let copies = s
+            .sync_images(
+                GZ,
+                ImageKind::Custom,
+                &image,
+                &regions(&["ap-shanghai"]),
+                None,
+            )
+            .unwrap();
+        let copy = &copies[0].1;
+        let percent = || {
+            s.image("ap-shanghai", ImageKind::Custom, copy)
+                .unwrap()
+                .sync_percent
+        };
+        assert!(percent().is_some_and(|p| p < 10), "{:?}", percent());
+        // Thirty seconds in, thirty to go.
+        let started = crate::model::format_api_time(
+            std::time::SystemTime::now() - std::time::Duration::from_secs(30),
+        );
+        w.store
+            .with_tx(|c| {
+                c.execute(
+                    "UPDATE images SET created_time = ?1, transition_due = ?2 WHERE image_id = ?3",
+                    params![started, now_ms() + 30_000, copy.as_str()],
+                )?;
+                Ok(())
+            })
+            .unwrap();
+        assert!(
+            percent().is_some_and(|p| (45..=55).contains(&p)),
+            "{:?}",
+            percent()
+        );
+        w.store
+            .with_tx(|c| {
+                c.execute(
+                    "UPDATE images SET transition_due = ?1 WHERE image_id = ?2",
+                    params![now_ms() - 1, copy.as_str()],
+                )?;
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(percent(), Some(100));
+    }
+
+    /// `ImageName` names the copies (checked as every name is); without it they keep the
+    /// image's name.
+    #[test]
+    fn copies_take_the_name_asked_for() {
+        let w = world();
+        let s = w.service(OWNER, 0);
+        let image = custom(&s, GZ, "golden");
+        custom(&s, "ap-shanghai", "golden");
+        let sync = |name: Option<&str>| {
+            s.sync_images(
+                GZ,
+                ImageKind::Custom,
+                &image,
+                &regions(&["ap-shanghai"]),
+                name,
+            )
+        };
+        assert_eq!(code(sync(None)), Code::InvalidImageNameDuplicate);
+        assert_eq!(
+            code(sync(Some(&"n".repeat(61)))),
+            Code::InvalidParameterValueTooLarge
+        );
+        assert_eq!(code(sync(Some(""))), Code::InvalidParameterValue);
+        let copies = sync(Some("golden-sh")).unwrap();
+        let copy = s
+            .image("ap-shanghai", ImageKind::Custom, &copies[0].1)
+            .unwrap();
+        assert_eq!(copy.image_name, "golden-sh");
+        assert_eq!(
+            s.image(GZ, ImageKind::Custom, &image).unwrap().image_name,
+            "golden"
+        );
+    }
+
+    /// A dry run of SyncImages checks every rule and copies nothing, leaves the source NORMAL
+    /// and an injected copy failure pending.
+    #[test]
+    fn a_dry_run_copies_nothing() {
+        let w = world();
+        let s = w.service(OWNER, 60_000);
+        let image = custom(&w.service(OWNER, 0), GZ, "rehearsed");
+        w.store.set_meta("inject_copy_fails", "1").unwrap();
+        let dry = |targets: &[&str]| {
+            s.dry_run_if(true, || {
+                s.sync_images(GZ, ImageKind::Custom, &image, &regions(targets), None)
+            })
+        };
+        assert_eq!(code(dry(&["ap-singapore"])), Code::InvalidRegionUnavailable);
+        let would = dry(&["ap-shanghai", "ap-beijing"]).unwrap();
+        assert_eq!(would.len(), 2);
+        for region in ["ap-shanghai", "ap-beijing"] {
+            assert!(s.list_images(region, ImageKind::Custom).unwrap().is_empty());
+        }
+        assert_eq!(
+            s.image(GZ, ImageKind::Custom, &image).unwrap().image_state,
+            ImageState::Normal
+        );
+        assert_eq!(
+            w.store.meta("inject_copy_fails").unwrap().as_deref(),
+            Some("1")
+        );
+        // The real call meets the failure the dry run left.
+        let copies = w
+            .service(OWNER, 0)
+            .sync_images(
+                GZ,
+                ImageKind::Custom,
+                &image,
+                &regions(&["ap-shanghai"]),
+                None,
+            )
+            .unwrap();
+        assert_eq!(
+            s.image("ap-shanghai", ImageKind::Custom, &copies[0].1)
+                .unwrap()
+                .image_state,
+            ImageState::CreateFailed
         );
     }
 
@@ -223,12 +515,7 @@ mod tests {
         let s = w.service(OWNER, 0);
         let image = custom(&s, GZ, "golden");
         let sync = |targets: &[&str]| {
-            s.sync_images(
-                GZ,
-                ImageKind::Custom,
-                &image,
-                &targets.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
-            )
+            s.sync_images(GZ, ImageKind::Custom, &image, &regions(targets), None)
         };
         assert_eq!(code(sync(&["ap-mars"])), Code::InvalidRegionNotFound);
         assert_eq!(
@@ -291,11 +578,17 @@ mod tests {
         s.share_image(GZ, &image, &[account(FRIEND)]).unwrap();
         let f = w.service(FRIEND, 0);
         assert_eq!(
-            code(f.sync_images(GZ, ImageKind::Shared, &image, &["ap-shanghai".into()])),
+            code(f.sync_images(
+                GZ,
+                ImageKind::Shared,
+                &image,
+                &regions(&["ap-shanghai"]),
+                None
+            )),
             Code::InvalidRegionUnavailable
         );
         let copies = f
-            .sync_images(GZ, ImageKind::Shared, &image, &[GZ.into()])
+            .sync_images(GZ, ImageKind::Shared, &image, &regions(&[GZ]), None)
             .unwrap();
         let mine = f.image(GZ, ImageKind::Custom, &copies[0].1).unwrap();
         assert_eq!(mine.image_creator, FRIEND);

@@ -70,3 +70,48 @@ impl LocalService {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::error::Code;
+    use crate::local::testing::*;
+
+    /// A dry run meets a pending fault as the real call would, and leaves it for the real
+    /// call: a throttle refuses it without being used up, an injected failure is not taken.
+    #[test]
+    fn dry_runs_meet_injected_faults_and_leave_them() {
+        let w = world();
+        let s = w.service(OWNER, 0);
+        let image = custom(&s, GZ, "kept");
+        let pending = |key: &str| w.store.meta(key).unwrap();
+        w.store.set_meta("inject_throttle", "1").unwrap();
+        let dry_delete = s.dry_run_if(true, || s.delete_image(GZ, &image));
+        assert_eq!(code(dry_delete), Code::RequestLimitExceeded);
+        let dry_launch = s.dry_run_if(true, || {
+            s.run_instances(GZ, ImageKind::Custom, &image, &LaunchSpec::default())
+        });
+        assert_eq!(code(dry_launch), Code::RequestLimitExceeded);
+        assert_eq!(pending("inject_throttle").as_deref(), Some("1"));
+        assert_eq!(code(s.delete_image(GZ, &image)), Code::RequestLimitExceeded);
+        assert_eq!(pending("inject_throttle").as_deref(), Some("0"));
+
+        w.store.set_meta("inject_create_fails", "1").unwrap();
+        let instance = launch_one(&s, GZ);
+        let spec = CreateImageSpec {
+            image_name: "rehearsed".into(),
+            ..Default::default()
+        };
+        let dry_create = s.dry_run_if(true, || s.create_image(GZ, &instance[0], &spec));
+        assert!(dry_create.is_ok(), "{dry_create:?}");
+        assert_eq!(pending("inject_create_fails").as_deref(), Some("1"));
+        assert!(s
+            .images_named(GZ, ImageKind::Custom, "rehearsed")
+            .unwrap()
+            .is_empty());
+        let made = s.create_image(GZ, &instance[0], &spec).unwrap();
+        assert_eq!(
+            s.image(GZ, ImageKind::Custom, &made).unwrap().image_state,
+            ImageState::CreateFailed
+        );
+    }
+}

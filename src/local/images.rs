@@ -120,29 +120,36 @@ impl LocalService {
         }
     }
 
-    /// DeleteImages for several images: all of them or none.
+    /// DeleteImages for several images: all of them or none. A share is found before a state
+    /// (only a usable image can be shared, so only the source of copies in progress can be
+    /// both, and the cloud names its shares).
     pub fn delete_images(&self, region: &str, images: &[ImageId]) -> Result<()> {
         self.command_tx(|tx| {
             settle(tx)?;
             for image in images {
                 let row = self.own_custom_in(tx, region, image, "DeleteImages")?;
-                if matches!(
-                    row.image.image_state,
-                    ImageState::Creating | ImageState::Syncing | ImageState::Importing
-                ) {
-                    return Err(Error::new(
-                        Code::InvalidImageIdIncorrectState,
-                        format!(
-                            "image {image} is {}: it can be deleted once that work finishes",
-                            row.image.image_state.as_str()
-                        ),
-                    ));
-                }
                 let shares = share_count(tx, region, image)?;
                 if shares > 0 {
                     return Err(Error::new(
                         Code::InvalidImageIdInShared,
                         format!("image {image} is shared with {shares} account(s): unshare it first (see its share file)"),
+                    ));
+                }
+                if matches!(
+                    row.image.image_state,
+                    ImageState::Creating | ImageState::Syncing | ImageState::Importing
+                ) {
+                    let work = if row.copying {
+                        "its copies are done"
+                    } else {
+                        "that work finishes"
+                    };
+                    return Err(Error::new(
+                        Code::InvalidImageIdIncorrectState,
+                        format!(
+                            "image {image} is {}: it can be deleted once {work}",
+                            row.image.image_state.as_str()
+                        ),
                     ));
                 }
                 tx.prepare_cached("DELETE FROM images WHERE region = ?1 AND image_id = ?2")?
@@ -429,6 +436,51 @@ mod tests {
         // Another account, or another region, may use the same name.
         custom(&w.service(FRIEND, 0), GZ, "a");
         custom(&s, "ap-shanghai", "a");
+    }
+
+    /// A dry run of DeleteImages, CreateImage or RunInstances answers as the real call would,
+    /// refusal or success, and changes nothing.
+    #[test]
+    fn dry_runs_check_and_change_nothing() {
+        let w = world();
+        let s = w.service(OWNER, 0);
+        let image = custom(&s, GZ, "stays");
+        let shared = custom(&s, GZ, "shared");
+        s.share_image(GZ, &shared, &[account(FRIEND)]).unwrap();
+        let dry = |images: &[ImageId]| s.dry_run_if(true, || s.delete_images(GZ, images));
+        dry(std::slice::from_ref(&image)).unwrap();
+        assert_eq!(
+            code(dry(&[image.clone(), shared.clone()])),
+            Code::InvalidImageIdInShared
+        );
+        assert_eq!(
+            code(dry(&[id("img-zzzzzzzz")])),
+            Code::InvalidImageIdNotFound
+        );
+        assert!(s.image(GZ, ImageKind::Custom, &image).is_ok());
+        let instances = launch_one(&s, GZ);
+        let before = s.list_instances(GZ).unwrap();
+        let launched = s
+            .dry_run_if(true, || {
+                s.run_instances(GZ, ImageKind::Custom, &image, &LaunchSpec::default())
+            })
+            .unwrap();
+        assert_eq!(launched.len(), 1);
+        assert_eq!(s.list_instances(GZ).unwrap(), before);
+        let spec = |name: &str| CreateImageSpec {
+            image_name: name.into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            code(s.dry_run_if(true, || s.create_image(GZ, &instances[0], &spec("stays")))),
+            Code::InvalidImageNameDuplicate
+        );
+        s.dry_run_if(true, || s.create_image(GZ, &instances[0], &spec("new")))
+            .unwrap();
+        assert_eq!(s.quota(GZ).unwrap().custom_images_used, 2);
+        // The same calls, for real, do what the dry runs said they would.
+        s.delete_images(GZ, std::slice::from_ref(&image)).unwrap();
+        s.create_image(GZ, &instances[0], &spec("new")).unwrap();
     }
 
     #[test]

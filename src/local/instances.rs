@@ -12,8 +12,7 @@ use super::transitions::{operation_state, settle};
 use super::LocalService;
 use crate::error::{Code, Error, Result};
 use crate::model::{
-    format_api_time, ImageId, ImageKind, ImageState, Instance, InstanceEntry, InstanceId,
-    LaunchSpec,
+    format_api_time, ImageId, ImageKind, Instance, InstanceEntry, InstanceId, LaunchSpec,
 };
 
 impl LocalService {
@@ -80,7 +79,7 @@ pub(super) fn require_settled(instance: &InstanceRow, operation: &str) -> Result
 }
 
 /// CPU cores and memory (GiB) of an instance type such as `S5.MEDIUM2` or `SA2.2XLARGE16`.
-fn instance_type_size(instance_type: &str) -> Result<(i64, i64)> {
+pub(super) fn instance_type_size(instance_type: &str) -> Result<(i64, i64)> {
     let malformed = || {
         Error::new(
             Code::InvalidInstanceTypeMalformed,
@@ -169,7 +168,7 @@ pub(super) fn run_instances(
     service.store.with_tx(|tx| {
         settle(tx)?;
         let row = service.visible_row_in(tx, region, kind, image)?;
-        if row.image.image_state != ImageState::Normal {
+        if !row.usable() {
             return Err(Error::new(
                 Code::InvalidParameterValueInvalidImageState,
                 format!(
@@ -323,7 +322,7 @@ pub(super) fn reset_instance(
         let current = service.instance_in(tx, region, instance)?;
         require_settled(&current, "ResetInstance")?;
         let (_, row) = service.usable_row_in(tx, region, image)?;
-        if row.image.image_state != ImageState::Normal {
+        if !row.usable() {
             return Err(Error::new(
                 Code::InvalidParameterValueInvalidImageState,
                 format!(

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use rusqlite::{params, Connection};
 
+use super::instances::instance_type_size;
 use super::rows::{entry_row, image_row, ImageRow, IMAGE_COLUMNS};
 use super::sharing::shares_between;
 use super::LocalService;
@@ -60,6 +61,15 @@ impl LocalService {
             .first()
             .is_some_and(|row| row.image.image_id == *first)
             .then_some(out))
+    }
+}
+
+impl LocalService {
+    /// DescribeImages' `InstanceType`, checked as RunInstances checks it
+    /// (`InvalidInstanceType.Malformed`). Every image here runs on every instance type
+    /// RunInstances accepts, so a listing for one is the whole listing.
+    pub fn check_instance_type(&self, instance_type: &str) -> Result<()> {
+        instance_type_size(instance_type).map(|_| ())
     }
 }
 

@@ -95,6 +95,19 @@ impl LocalService {
         self
     }
 
+    /// Runs `command` as a dry run when `dry_run` is set (the API's `DryRun`): every check
+    /// runs, in the same transactions and order as for the real call, so a failing one
+    /// answers with its code; then every write is rolled back (see [`Store::rehearse`]):
+    /// nothing changes, not even an injected fault, which the dry run meets as the real call
+    /// would (a pending throttle refuses it) but leaves for the real call.
+    pub fn dry_run_if<T>(&self, dry_run: bool, command: impl FnOnce() -> Result<T>) -> Result<T> {
+        if dry_run {
+            self.store.rehearse(command)
+        } else {
+            command()
+        }
+    }
+
     pub fn account_id(&self) -> &AccountId {
         &self.account
     }
@@ -258,8 +271,9 @@ impl ImageService for LocalService {
         kind: ImageKind,
         image: &ImageId,
         destinations: &[String],
+        name: Option<&str>,
     ) -> Result<Vec<(String, ImageId)>> {
-        copies::sync_images(self, region, kind, image, destinations)
+        copies::sync_images(self, region, kind, image, destinations, name)
     }
 
     fn delete_image(&self, region: &str, image: &ImageId) -> Result<()> {

@@ -5,11 +5,11 @@ use std::time::SystemTime;
 
 use rusqlite::{params, Connection, Row};
 
-use super::transitions::now_ms;
+use super::transitions::{now_ms, progress_percent, unix_ms};
 use crate::error::{Error, Result};
 use crate::model::{
-    format_api_time, AccountId, Fee, Image, ImageEntry, ImageId, ImageState, Instance, InstanceId,
-    Placement, Snapshot,
+    format_api_time, parse_api_time, AccountId, Fee, Image, ImageEntry, ImageId, ImageState,
+    Instance, InstanceId, Placement, Snapshot,
 };
 
 pub(super) const IMAGE_COLUMNS: &str =
@@ -26,6 +26,17 @@ pub(super) struct ImageRow {
     pub(super) owner: Option<String>,
     pub(super) fee: Option<Fee>,
     pub(super) provider: Option<String>,
+    /// Shown `SYNCING` only because copies of it are in progress (see [`image_row`]).
+    pub(super) copying: bool,
+}
+
+impl ImageRow {
+    /// Whether the image can be launched, reset to, shared and copied: `NORMAL`, or `SYNCING`
+    /// only because copies of it are in progress (the cloud's source image stays usable
+    /// while it is copied).
+    pub(super) fn usable(&self) -> bool {
+        self.image.image_state == ImageState::Normal || self.copying
+    }
 }
 
 pub(super) fn column_error(index: usize, e: Error) -> rusqlite::Error {
@@ -63,20 +74,38 @@ fn json_column<T: serde::de::DeserializeOwned>(index: usize, text: &str) -> rusq
         .map_err(|e| column_error(index, Error::internal(format!("bad JSON in store: {e}"))))
 }
 
+/// An image row as shown. A transition's end shows once its time has come, before the store
+/// settles it. A row that is `NORMAL` itself with a transition to `NORMAL` pending is the
+/// source of copies in progress (SyncImages records the last copy's end on it): it shows
+/// `SYNCING` until then, as the cloud's source does. A copy's `SyncPercent` moves with the
+/// time its transition has run.
 pub(super) fn image_row(r: &Row) -> rusqlite::Result<ImageRow> {
     let id: String = r.get(0)?;
     let stored_state: String = r.get(9)?;
     let final_state: Option<String> = r.get(24)?;
     let due: Option<i64> = r.get(25)?;
-    let done = due.is_some_and(|d| d <= now_ms());
+    let now = now_ms();
+    let done = due.is_some_and(|d| d <= now);
+    let copying = !done
+        && due.is_some()
+        && stored_state == "NORMAL"
+        && final_state.as_deref() == Some("NORMAL");
     let state = match (&final_state, done) {
         (Some(f), true) => f.clone(),
+        _ if copying => "SYNCING".to_string(),
         _ => stored_state,
     };
-    let sync_percent: Option<i64> = if done && final_state.as_deref() == Some("NORMAL") {
-        Some(100)
-    } else {
-        r.get(13)?
+    let created_time: String = r.get(12)?;
+    let stored_percent: Option<i64> = r.get(13)?;
+    let sync_percent = match due {
+        Some(_) if done && final_state.as_deref() == Some("NORMAL") => Some(100),
+        Some(due) if state == "SYNCING" && !copying => {
+            let started = parse_api_time(&created_time).map(unix_ms);
+            started
+                .map(|started| progress_percent(started, due, now))
+                .or(stored_percent)
+        }
+        _ => stored_percent,
     };
     let snapshot_set: String = r.get(18)?;
     let tags: String = r.get(19)?;
@@ -86,7 +115,7 @@ pub(super) fn image_row(r: &Row) -> rusqlite::Result<ImageRow> {
             image_id: ImageId::parse(&id).map_err(|e| column_error(0, e))?,
             os_name: r.get(5)?,
             image_type: String::new(),
-            created_time: r.get(12)?,
+            created_time,
             image_name: r.get(3)?,
             image_description: r.get(4)?,
             image_size: r.get(8)?,
@@ -107,11 +136,13 @@ pub(super) fn image_row(r: &Row) -> rusqlite::Result<ImageRow> {
             license_type: r.get(15)?,
             image_family: r.get(16)?,
             image_deprecated: r.get(17)?,
+            cdc_cache_status: String::new(),
         },
         kind: r.get(1)?,
         owner: r.get(2)?,
         fee,
         provider: r.get(23)?,
+        copying,
     })
 }
 

@@ -12,7 +12,7 @@ use super::store::account_known;
 use super::transitions::settle;
 use super::LocalService;
 use crate::error::{Code, Error, Result};
-use crate::model::{format_api_time, AccountId, ImageId, ImageKind, ImageState};
+use crate::model::{format_api_time, AccountId, ImageId, ImageKind};
 
 impl LocalService {
     /// The accounts one of this account's custom images is shared with, with when
@@ -194,7 +194,7 @@ fn check_shareable(
     image: &ImageId,
 ) -> Result<()> {
     let row = service.own_custom_in(tx, region, image, "ModifyImageSharePermission")?;
-    if row.image.image_state != ImageState::Normal {
+    if !row.usable() {
         return Err(Error::new(
             Code::InvalidImageIdIncorrectState,
             format!(

@@ -229,6 +229,28 @@ impl std::fmt::Debug for Store {
 thread_local! {
     /// Whether this thread is in a write transaction (see [`WriterTurn`]).
     static WRITING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Whether this thread is rehearsing a command (see [`Store::rehearse`]): its write
+    /// transactions are rolled back instead of committed.
+    static REHEARSING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// A rehearsal's hold on its thread, given back (to what it was) when dropped, even by a panic.
+struct Rehearsal {
+    before: bool,
+}
+
+impl Rehearsal {
+    fn begin() -> Rehearsal {
+        Rehearsal {
+            before: REHEARSING.with(|r| r.replace(true)),
+        }
+    }
+}
+
+impl Drop for Rehearsal {
+    fn drop(&mut self) {
+        REHEARSING.with(|r| r.set(self.before));
+    }
 }
 
 /// A writer's turn at a store: its write connection, held until dropped.
@@ -450,8 +472,18 @@ impl Store {
         out
     }
 
+    /// Runs `f` with every write transaction it begins on this thread rolled back where it
+    /// would commit: a dry run. Each transaction still takes the write lock and runs every
+    /// statement, so each check sees what the real command would, and nothing is kept: no
+    /// row, no journal entry, no injected fault used up.
+    pub fn rehearse<T>(&self, f: impl FnOnce() -> T) -> T {
+        let _rehearsal = Rehearsal::begin();
+        f()
+    }
+
     /// Runs `f` in a write transaction (taken at once, so racing writers queue instead of
-    /// failing), committed when `f` succeeds.
+    /// failing), committed when `f` succeeds (rolled back in a rehearsal, see
+    /// [`Store::rehearse`]).
     pub fn with_tx<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let mut turn = WriterTurn::take(&self.writer)?;
         let conn = match turn.held.take() {
@@ -463,8 +495,12 @@ impl Store {
         let out = (|| {
             run("BEGIN IMMEDIATE")?;
             let committed = f(&conn).and_then(|value| {
-                run("COMMIT")?;
-                self.committed(&conn);
+                if REHEARSING.with(|r| r.get()) {
+                    run("ROLLBACK")?;
+                } else {
+                    run("COMMIT")?;
+                    self.committed(&conn);
+                }
                 Ok(value)
             });
             if committed.is_err() && !conn.is_autocommit() {
@@ -784,6 +820,43 @@ mod tests {
             .with_conn(|c| Ok(c.query_row("SELECT count(*) FROM images WHERE region='ap-guangzhou' AND image_id='img-9qabwvbn'", [], |r| r.get(0))?))
             .unwrap();
         assert_eq!(images, 1);
+    }
+
+    /// In a rehearsal every write transaction runs and answers as it would, and none is kept;
+    /// the thread commits again once the rehearsal ends, however it ends.
+    #[test]
+    fn a_rehearsal_keeps_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store.db"), None).unwrap();
+        let write = |key: &str| {
+            store.with_tx(|c| {
+                c.execute(
+                    "INSERT INTO meta (key, value) VALUES (?1, 'x')",
+                    params![key],
+                )?;
+                // The transaction sees its own write.
+                meta_value(c, key)
+            })
+        };
+        let seen = store.rehearse(|| {
+            let first = write("first");
+            // Nested, and after the inner one ends: still a rehearsal.
+            let second = store.rehearse(|| write("second"));
+            let third = write("third");
+            (first, second, third)
+        });
+        for written in [seen.0, seen.1, seen.2] {
+            assert_eq!(written.unwrap().as_deref(), Some("x"));
+        }
+        for key in ["first", "second", "third"] {
+            assert_eq!(store.meta(key).unwrap(), None, "{key}");
+        }
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            store.rehearse(|| panic!("a command panics"))
+        }));
+        assert!(panicked.is_err());
+        write("kept").unwrap();
+        assert_eq!(store.meta("kept").unwrap().as_deref(), Some("x"));
     }
 
     /// A write transaction commits what succeeded and rolls back what failed, whether the

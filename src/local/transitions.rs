@@ -11,10 +11,27 @@ use crate::error::Result;
 
 /// Unix time in milliseconds.
 pub(super) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
+    unix_ms(SystemTime::now())
+}
+
+/// `t` as Unix milliseconds.
+pub(super) fn unix_ms(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+/// How far work that started at `started` and ends at `due` has come at `now`, in percent:
+/// 0 to 99 (100 is for work that is done, which its reader shows by its final state).
+pub(super) fn progress_percent(started: i64, due: i64, now: i64) -> i64 {
+    let span = due.saturating_sub(started);
+    if span <= 0 {
+        return 99;
+    }
+    let run = now.saturating_sub(started).clamp(0, span);
+    i64::try_from(i128::from(run) * 100 / i128::from(span))
+        .unwrap_or(99)
+        .clamp(0, 99)
 }
 
 impl LocalService {

@@ -179,6 +179,9 @@ pub struct DescribeImagesRequest {
     pub offset: Lenient<u64>,
     #[serde(skip_serializing_if = "Lenient::is_absent")]
     pub limit: Lenient<u64>,
+    /// Only the images this instance type can run.
+    #[serde(skip_serializing_if = "Lenient::is_absent")]
+    pub instance_type: Lenient<String>,
 }
 
 /// `Filter` of the API: a name and values, any of which matches. Read only from a JSON object:
@@ -243,6 +246,9 @@ pub struct ModifyImageAttributeResponse {}
 pub struct DeleteImagesRequest {
     #[serde(skip_serializing_if = "Lenient::is_absent")]
     pub image_ids: Lenient<Vec<String>>,
+    /// Only check that the images could be deleted.
+    #[serde(skip_serializing_if = "Lenient::is_absent")]
+    pub dry_run: Lenient<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -262,6 +268,9 @@ pub struct CreateImageRequest {
     pub force_poweroff: Lenient<String>,
     #[serde(skip_serializing_if = "Lenient::is_absent")]
     pub sysprep: Lenient<String>,
+    /// Only check that the image could be made.
+    #[serde(skip_serializing_if = "Lenient::is_absent")]
+    pub dry_run: Lenient<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -400,16 +409,36 @@ pub struct SyncImagesRequest {
     pub image_ids: Lenient<Vec<String>>,
     #[serde(skip_serializing_if = "Lenient::is_absent")]
     pub destination_regions: Lenient<Vec<String>>,
-    /// Whether the answer lists the copies (`imagefs serve` always does).
+    /// Only check that the image could be copied.
+    #[serde(skip_serializing_if = "Lenient::is_absent")]
+    pub dry_run: Lenient<bool>,
+    /// The copies' name (the image's own by default).
+    #[serde(skip_serializing_if = "Lenient::is_absent")]
+    pub image_name: Lenient<String>,
+    /// Whether the answer lists the copies (an empty `ImageSet` otherwise).
     #[serde(skip_serializing_if = "Lenient::is_absent")]
     pub image_set_required: Lenient<bool>,
 }
 
+/// SyncImages's answer: the copies when asked for (`ImageSetRequired`), else an empty list;
+/// none at all after a dry run, which answers with its `RequestId` only.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
 pub struct SyncImagesResponse {
-    #[serde(deserialize_with = "objects")]
-    pub image_set: Vec<SyncImage>,
+    #[serde(
+        deserialize_with = "some_objects",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub image_set: Option<Vec<SyncImage>>,
+}
+
+/// An answer's list of objects (see [`objects`]), `None` when the answer has none.
+fn some_objects<'de, D, T>(deserializer: D) -> Result<Option<Vec<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    objects(deserializer).map(Some)
 }
 
 /// `SyncImage` of the API: one copy. An item without both members is left out.
@@ -441,6 +470,9 @@ pub struct RunInstancesRequest {
     /// The idempotency token: a request repeated with it launches once.
     #[serde(skip_serializing_if = "Lenient::is_absent")]
     pub client_token: Lenient<String>,
+    /// Only check that the instances could be launched.
+    #[serde(skip_serializing_if = "Lenient::is_absent")]
+    pub dry_run: Lenient<bool>,
 }
 
 /// `Placement` as RunInstances takes it (its zone). Read only from a JSON object, like
@@ -663,7 +695,7 @@ mod tests {
             "ins-bfw5zq3y"
         );
         assert_eq!(example::<ImportImageRequest>().image_id, None);
-        assert!(example::<SyncImagesRequest>().image_set.is_empty());
+        assert_eq!(example::<SyncImagesRequest>().image_set, Some(Vec::new()));
     }
 
     #[test]
@@ -734,6 +766,7 @@ mod tests {
             image_ids: vec!["img-qlzp4oea".to_string()].into(),
             destination_regions: vec!["ap-shanghai".to_string()].into(),
             image_set_required: true.into(),
+            ..Default::default()
         };
         assert_eq!(
             serde_json::to_value(&request).unwrap(),

@@ -275,6 +275,10 @@ pub struct Image {
     pub image_family: String,
     #[serde(default)]
     pub image_deprecated: bool,
+    /// The image's cache state in a CDC (a dedicated cluster): empty for an image no CDC
+    /// caches, which is every image here.
+    #[serde(default)]
+    pub cdc_cache_status: String,
 }
 
 /// What a directory listing needs of an image: its ID, age and name.
@@ -629,6 +633,7 @@ mod tests {
             license_type: "TencentCloud".into(),
             image_family: String::new(),
             image_deprecated: false,
+            cdc_cache_status: String::new(),
         };
         let v = serde_json::to_value(&image).unwrap();
         assert_eq!(v["ImageId"], "img-9qabwvbn");
@@ -636,8 +641,36 @@ mod tests {
         assert_eq!(v["ImageSize"], 50);
         assert!(v["SyncPercent"].is_null());
         assert_eq!(v["SnapshotSet"], serde_json::json!([]));
-        let back: Image = serde_json::from_value(v).unwrap();
+        let back: Image = serde_json::from_value(v.clone()).unwrap();
         assert_eq!(back, image);
+        // Every member of the API's `Image` (CVM 2017-03-12 `objects.Image`), and no other.
+        let members: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut spec = vec![
+            "ImageId",
+            "OsName",
+            "ImageType",
+            "CreatedTime",
+            "ImageName",
+            "ImageDescription",
+            "ImageSize",
+            "Architecture",
+            "ImageState",
+            "Platform",
+            "ImageCreator",
+            "ImageSource",
+            "SyncPercent",
+            "IsSupportCloudinit",
+            "SnapshotSet",
+            "Tags",
+            "LicenseType",
+            "ImageFamily",
+            "ImageDeprecated",
+            "CdcCacheStatus",
+        ];
+        spec.sort_unstable();
+        let mut members = members;
+        members.sort_unstable();
+        assert_eq!(members, spec);
     }
 
     #[test]

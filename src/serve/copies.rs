@@ -6,8 +6,9 @@ use crate::model::api::{SyncImage, SyncImagesRequest, SyncImagesResponse};
 use crate::model::ImageId;
 use crate::service::ImageService;
 
-/// One image per call (many destinations), as the API documents; the answer always lists the
-/// copies.
+/// One image per call (many destinations), as the API documents. The answer lists the copies
+/// when `ImageSetRequired` asks for them (an empty `ImageSet` otherwise, as the API's example
+/// shows); a dry run answers with its `RequestId` only.
 pub(super) fn sync_images(cx: &Context, request: SyncImagesRequest) -> Result<SyncImagesResponse> {
     let region = cx.region()?;
     let ids = params::string_list(request.image_ids, "ImageIds")?;
@@ -18,15 +19,24 @@ pub(super) fn sync_images(cx: &Context, request: SyncImagesRequest) -> Result<Sy
         ));
     };
     let destinations = params::string_list(request.destination_regions, "DestinationRegions")?;
+    let dry_run = params::flag(&request.dry_run, "DryRun")?;
+    let name = params::string(request.image_name);
+    let listed = params::flag(&request.image_set_required, "ImageSetRequired")?;
     let image = ImageId::parse(id)?;
     let kind = cx.kind_of(region, &image)?;
-    let copies = cx
-        .service
-        .sync_images(region, kind, &image, &destinations)?;
-    Ok(SyncImagesResponse {
-        image_set: copies
-            .into_iter()
-            .map(|(region, image_id)| SyncImage { image_id, region })
-            .collect(),
-    })
+    let copies = cx.service.dry_run_if(dry_run, || {
+        cx.service
+            .sync_images(region, kind, &image, &destinations, name.as_deref())
+    })?;
+    let image_set = match (dry_run, listed) {
+        (true, _) => None,
+        (false, false) => Some(Vec::new()),
+        (false, true) => Some(
+            copies
+                .into_iter()
+                .map(|(region, image_id)| SyncImage { image_id, region })
+                .collect(),
+        ),
+    };
+    Ok(SyncImagesResponse { image_set })
 }

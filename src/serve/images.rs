@@ -39,6 +39,11 @@ pub(super) fn describe_images(
         ));
     }
     let (offset, limit) = params::page(&request.offset, &request.limit)?;
+    // Every image here runs on every instance type RunInstances accepts: the type is checked
+    // as RunInstances checks it, and filters nothing out.
+    if let Some(instance_type) = params::string(request.instance_type) {
+        cx.service.check_instance_type(&instance_type)?;
+    }
     let conditions = conditions(filters)?;
     let mut images = if ids.is_empty() {
         listed(cx, region, &kinds(&conditions))?
@@ -57,6 +62,18 @@ pub(super) fn describe_images(
     })
 }
 
+/// The filters DescribeImages documents (`tag:<key>` aside).
+const FILTER_NAMES: [&str; 8] = [
+    "image-id",
+    "image-type",
+    "image-name",
+    "platform",
+    "tag-key",
+    "tag-value",
+    "dedicated-cluster-id",
+    "cdc-cache-status",
+];
+
 /// Checks each filter: at most 5 values, and a name DescribeImages knows. One that is not a
 /// JSON object has neither name nor values.
 fn conditions(filters: Vec<Lenient<Filter>>) -> Result<Vec<Condition>> {
@@ -71,10 +88,7 @@ fn conditions(filters: Vec<Lenient<Filter>>) -> Result<Vec<Condition>> {
                 format!("filter {name} has more than 5 values"),
             ));
         }
-        let known = matches!(
-            name.as_str(),
-            "image-id" | "image-type" | "image-name" | "platform" | "tag-key" | "tag-value"
-        ) || name.starts_with("tag:");
+        let known = FILTER_NAMES.contains(&name.as_str()) || name.starts_with("tag:");
         if !known {
             return Err(Error::new(
                 Code::InvalidFilter,
@@ -131,6 +145,12 @@ fn matches(image: &Image, conditions: &[Condition]) -> bool {
             "platform" => image.platform.to_lowercase().contains(&v.to_lowercase()),
             "tag-key" => image.tags.iter().any(|t| t.key == *v),
             "tag-value" => image.tags.iter().any(|t| t.value == *v),
+            // No dedicated cluster (CDC) holds images here: no image is cached in one.
+            "dedicated-cluster-id" => false,
+            "cdc-cache-status" => {
+                !image.cdc_cache_status.is_empty()
+                    && (v == "CACHED_ALL" || image.cdc_cache_status == *v)
+            }
             tag => tag
                 .strip_prefix("tag:")
                 .is_some_and(|k| image.tags.iter().any(|t| t.key == k && t.value == *v)),
@@ -151,14 +171,16 @@ pub(super) fn modify_image_attribute(
     Ok(ModifyImageAttributeResponse {})
 }
 
-/// DeleteImages: all of them or none.
+/// DeleteImages: all of them or none (or, as a dry run, only checked).
 pub(super) fn delete_images(
     cx: &Context,
     request: DeleteImagesRequest,
 ) -> Result<DeleteImagesResponse> {
     let region = cx.region()?;
     let ids = params::id_list(request.image_ids, "ImageIds", ImageId::parse)?;
-    cx.service.delete_images(region, &ids)?;
+    let dry_run = params::flag(&request.dry_run, "DryRun")?;
+    cx.service
+        .dry_run_if(dry_run, || cx.service.delete_images(region, &ids))?;
     Ok(DeleteImagesResponse {})
 }
 
@@ -175,9 +197,12 @@ pub(super) fn create_image(
         force_poweroff: params::string(request.force_poweroff),
         sysprep: params::string(request.sysprep),
     };
-    let image = cx.service.create_image(region, &instance, &spec)?;
+    let dry_run = params::flag(&request.dry_run, "DryRun")?;
+    let image = cx.service.dry_run_if(dry_run, || {
+        cx.service.create_image(region, &instance, &spec)
+    })?;
     Ok(CreateImageResponse {
-        image_id: Some(image.to_string()),
+        image_id: (!dry_run).then(|| image.to_string()),
     })
 }
 
@@ -218,6 +243,31 @@ mod tests {
         let e = conditions(filters(json!([["image-type", ["PUBLIC_IMAGE"]]]))).unwrap_err();
         assert_eq!(e.message(), "unknown filter ``");
         assert!(conditions(filters(json!([{"Name": "tag:team", "Values": []}]))).is_ok());
+    }
+
+    /// Every filter the API documents is known, and those about dedicated clusters (CDC)
+    /// match no image, as no CDC caches images here.
+    #[test]
+    fn every_documented_filter_is_known() {
+        for name in FILTER_NAMES.iter().copied().chain(["tag:team"]) {
+            let checked = conditions(filters(json!([{"Name": name, "Values": ["x"]}])));
+            assert!(checked.is_ok(), "{name}: {checked:?}");
+        }
+        let image: Image = serde_json::from_value(json!({
+            "ImageId": "img-9qabwvbn", "OsName": "CentOS 7.6 64位", "ImageType": "PUBLIC_IMAGE",
+            "CreatedTime": "2020-09-22T00:00:00Z", "ImageName": "CentOS 7.6 64位",
+            "ImageDescription": "", "ImageSize": 50, "Architecture": "x86_64",
+            "ImageState": "NORMAL", "Platform": "CentOS", "ImageCreator": "tencent",
+            "ImageSource": "OFFICIAL"
+        }))
+        .unwrap();
+        let passes = |name: &str, value: &str| {
+            matches(&image, &[(name.to_string(), vec![value.to_string()])])
+        };
+        assert!(passes("platform", "centos"));
+        assert!(passes("image-name", "7.6"));
+        assert!(!passes("dedicated-cluster-id", "cluster-12345678"));
+        assert!(!passes("cdc-cache-status", "CACHED_ALL"));
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub(super) fn import_image(
         architecture: params::required(request.architecture, "Architecture")?,
         image_description: params::string(request.image_description),
         force: request.force.valid().copied().unwrap_or(false),
-        dry_run: request.dry_run.valid().copied().unwrap_or(false),
+        dry_run: params::flag(&request.dry_run, "DryRun")?,
         license_type: params::string(request.license_type),
         boot_mode: params::string(request.boot_mode),
         opened: None,

@@ -33,9 +33,13 @@ pub(super) fn run_instances(
         }),
         image_id: None,
     };
-    let ids = cx.service.run_instances(region, kind, &image, &spec)?;
+    // A dry run checks everything and launches nothing: its answer is its RequestId only.
+    let dry_run = params::flag(&request.dry_run, "DryRun")?;
+    let ids = cx.service.dry_run_if(dry_run, || {
+        cx.service.run_instances(region, kind, &image, &spec)
+    })?;
     Ok(RunInstancesResponse {
-        instance_id_set: Some(ids),
+        instance_id_set: (!dry_run).then_some(ids),
     })
 }
 

@@ -17,6 +17,19 @@ pub(super) fn required(member: Lenient<String>, name: &str) -> Result<String> {
     string(member).ok_or_else(|| Error::new(Code::MissingParameter, format!("{name} is required")))
 }
 
+/// A boolean member (`DryRun`, `ImageSetRequired`): not given reads as false; one of another
+/// type is refused, so that a dry run sent as `"true"` never runs for real.
+pub(super) fn flag(member: &Lenient<bool>, name: &str) -> Result<bool> {
+    match member {
+        Lenient::Absent => Ok(false),
+        Lenient::Valid(value) => Ok(*value),
+        Lenient::Invalid(sent) => Err(Error::new(
+            Code::InvalidParameter,
+            format!("{name} must be a boolean (true or false), not {sent}"),
+        )),
+    }
+}
+
 /// A list of strings; not given reads as empty.
 pub(super) fn string_list(member: Lenient<Vec<String>>, name: &str) -> Result<Vec<String>> {
     match member {
@@ -77,6 +90,18 @@ mod tests {
         let e = required(member(json!(["x"])), "ImageId").unwrap_err();
         assert_eq!(e.code(), Code::MissingParameter);
         assert_eq!(e.message(), "ImageId is required");
+    }
+
+    #[test]
+    fn flags_are_booleans_or_not_given() {
+        assert!(!flag(&member(Value::Null), "DryRun").unwrap());
+        assert!(flag(&member(json!(true)), "DryRun").unwrap());
+        assert!(!flag(&member(json!(false)), "DryRun").unwrap());
+        for sent in [json!("true"), json!(1), json!([true])] {
+            let e = flag(&member(sent.clone()), "DryRun").unwrap_err();
+            assert_eq!(e.code(), Code::InvalidParameter, "{sent}");
+            assert!(e.message().starts_with("DryRun must be a boolean"), "{e}");
+        }
     }
 
     #[test]

@@ -391,6 +391,7 @@ impl ImageService for TencentService {
             instance_type: Lenient::optional(spec.instance_type.clone()),
             instance_charge_type: Lenient::optional(spec.instance_charge_type.clone()),
             client_token: token.into(),
+            ..Default::default()
         };
         self.write(region, &request)?
             .instance_id_set
@@ -409,6 +410,7 @@ impl ImageService for TencentService {
             image_description: Lenient::optional(spec.image_description.clone()),
             force_poweroff: Lenient::optional(spec.force_poweroff.clone()),
             sysprep: Lenient::optional(spec.sysprep.clone()),
+            ..Default::default()
         };
         let id = self
             .write(region, &request)?
@@ -479,15 +481,19 @@ impl ImageService for TencentService {
         _kind: ImageKind,
         image: &ImageId,
         destinations: &[String],
+        name: Option<&str>,
     ) -> Result<Vec<(String, ImageId)>> {
         let request = api::SyncImagesRequest {
             image_ids: vec![image.to_string()].into(),
             destination_regions: destinations.to_vec().into(),
+            image_name: Lenient::optional(name.map(str::to_owned)),
             image_set_required: true.into(),
+            ..Default::default()
         };
         Ok(self
             .write(region, &request)?
             .image_set
+            .unwrap_or_default()
             .into_iter()
             .map(|copy| (copy.region, copy.image_id))
             .collect())
@@ -496,6 +502,7 @@ impl ImageService for TencentService {
     fn delete_image(&self, region: &str, image: &ImageId) -> Result<()> {
         let request = api::DeleteImagesRequest {
             image_ids: vec![image.to_string()].into(),
+            ..Default::default()
         };
         self.write(region, &request)?;
         Ok(())

@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use super::commands::{list_values, parse_launch};
+use serde::Deserialize;
+
+use super::commands::{json_command, list_values, parse_launch};
 use super::{line, no_such, pretty_json, Attr, DirEntry, ImageFs, Invalidation, Rendered};
 use crate::error::Result;
 use crate::fs::inode::{image_id, ImageFile, Node, RegionFile};
@@ -26,6 +28,26 @@ fn share_list(accounts: &[AccountId]) -> Vec<u8> {
         out.push('\n');
     }
     out.into_bytes()
+}
+
+/// A `copy_to` command: SyncImages' destinations and the copies' name.
+#[derive(Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct CopyRequest {
+    destination_regions: Vec<String>,
+    image_name: Option<String>,
+}
+
+/// `copy_to`: region IDs separated by whitespace or commas, or SyncImages JSON.
+fn parse_copy_to(text: &str) -> Result<CopyRequest> {
+    let text = text.trim();
+    if text.starts_with('{') {
+        return json_command(text, "copy_to");
+    }
+    Ok(CopyRequest {
+        destination_regions: list_values(text).into_iter().map(str::to_owned).collect(),
+        image_name: None,
+    })
 }
 
 impl ImageFs {
@@ -190,8 +212,9 @@ impl ImageFs {
         Ok(())
     }
 
-    /// `copy_to`: regions separated by whitespace or commas (SyncImages). Shows each copy,
-    /// `<region> <ImageId>` a line.
+    /// `copy_to`: regions separated by whitespace or commas, or SyncImages JSON
+    /// (`DestinationRegions`, `ImageName`). Shows each copy, `<region> <ImageId>` a line. The
+    /// source's own files go stale too: a custom image shows SYNCING while copied.
     pub(super) fn copy_to(
         &self,
         r: u8,
@@ -201,10 +224,20 @@ impl ImageFs {
         stale: &mut Vec<u64>,
     ) -> Result<Vec<u8>> {
         let (region, id) = self.image_of(r, n)?;
-        let destinations: Vec<String> = list_values(text).into_iter().map(str::to_owned).collect();
-        let copies = self
-            .service
-            .sync_images(&region, kind, &id, &destinations)?;
+        let request = parse_copy_to(text)?;
+        let copies = self.service.sync_images(
+            &region,
+            kind,
+            &id,
+            &request.destination_regions,
+            request.image_name.as_deref(),
+        )?;
+        stale.extend(
+            ImageFile::ALL
+                .into_iter()
+                .filter(|f| f.exists_for(kind))
+                .map(|f| Node::ImageFile(r, kind, n, f).ino()),
+        );
         let mut out = String::new();
         for (target, image) in copies {
             if let Some(t) = self.region_index(&target) {
@@ -243,6 +276,41 @@ impl ImageFs {
             for f in ImageFile::ALL.into_iter().filter(|f| f.exists_for(kind)) {
                 out.push(Invalidation::Inode(Node::ImageFile(r, kind, n, f).ino()));
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Code;
+
+    #[test]
+    fn copy_to_takes_regions_or_sync_images_json() {
+        let regions = |list: &[&str]| list.iter().map(|r| r.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            parse_copy_to("ap-shanghai, ap-beijing\n").unwrap(),
+            CopyRequest {
+                destination_regions: regions(&["ap-shanghai", "ap-beijing"]),
+                image_name: None,
+            }
+        );
+        assert_eq!(
+            parse_copy_to(r#" {"DestinationRegions": ["ap-shanghai"], "ImageName": "web sh"}"#)
+                .unwrap(),
+            CopyRequest {
+                destination_regions: regions(&["ap-shanghai"]),
+                image_name: Some("web sh".into()),
+            }
+        );
+        for refused in [
+            r#"{"ImageName": "x"}"#,
+            r#"{"DestinationRegions": "ap-shanghai"}"#,
+            r#"{"DestinationRegions": [], "ImageIds": ["img-9qabwvbn"]}"#,
+            "{",
+        ] {
+            let e = parse_copy_to(refused).unwrap_err();
+            assert_eq!(e.code(), Code::InvalidParameter, "{refused}");
         }
     }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::faults::take_injection;
-use super::ids::new_image_id;
+use super::ids::{new_image_id, system_disk_snapshot};
 use super::images::{check_image_description, check_image_name, check_name_free};
 use super::quota::check_quota;
 use super::rows::{insert_image_row, NewImageRow};
@@ -38,8 +38,19 @@ struct Disk {
 }
 
 /// ImportImage: checks the request and the file it names, and (unless a dry run) stores the
-/// new custom image, which ends IMPORTFAILED if the file does not hold together.
+/// new custom image, which ends IMPORTFAILED if the file does not hold together. A dry run
+/// checks the parameters and the file only, as the API documents ("只检查参数"): not the
+/// name's use nor the quota; it uses up no injected fault.
 pub(super) fn import_image(
+    service: &LocalService,
+    region: &str,
+    spec: &ImportImageSpec,
+    caller: &Caller,
+) -> Result<Option<ImageId>> {
+    service.dry_run_if(spec.dry_run, || import(service, region, spec, caller))
+}
+
+fn import(
     service: &LocalService,
     region: &str,
     spec: &ImportImageSpec,
@@ -105,6 +116,8 @@ pub(super) fn import_image(
         };
         let (state, pending_final, due) = service.transition("IMPORTING", final_state)?;
         let id = new_image_id(tx)?;
+        // An imported image is kept, as every custom image, as a snapshot of its system disk.
+        let snapshots = system_disk_snapshot(image_size)?;
         insert_image_row(
             tx,
             &NewImageRow {
@@ -122,7 +135,7 @@ pub(super) fn import_image(
                 state,
                 final_state: pending_final,
                 due,
-                snapshots: &[],
+                snapshots: &snapshots,
                 fee: None,
                 provider: None,
             },
