@@ -56,7 +56,7 @@ pub struct LocalService {
     store: Arc<Store>,
     account: AccountId,
     regions: Vec<Region>,
-    catalog: Catalog,
+    catalog: Arc<Catalog>,
     account_created: bool,
     /// The transition delay for this service, overriding the store's setting.
     transition_delay: Option<Duration>,
@@ -77,8 +77,7 @@ impl LocalService {
                 store.path().display()
             );
         }
-        let catalog = store.catalog()?;
-        let regions = store.regions()?;
+        let (catalog, regions) = store.catalog()?;
         Ok(LocalService {
             store,
             account,

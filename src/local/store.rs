@@ -7,7 +7,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -218,6 +218,10 @@ pub struct Store {
     /// Set after each background checkpoint: the commits made while it ran are left for the
     /// next commit to take.
     checkpoint_behind: Arc<AtomicBool>,
+    /// The catalog and its regions, read once: every LocalService opened on this handle (one
+    /// per API request in `imagefs serve`) shares them, as a mount keeps the ones it opened
+    /// with. A catalog another process loads shows after a restart.
+    loaded_catalog: OnceLock<(Arc<Catalog>, Vec<Region>)>,
 }
 
 impl std::fmt::Debug for Store {
@@ -381,6 +385,7 @@ impl Store {
             commits: AtomicU32::new(0),
             checkpointer: Mutex::new(None),
             checkpoint_behind: Arc::default(),
+            loaded_catalog: OnceLock::new(),
         };
         let conn = store.connect()?;
         store.migrate(&conn)?;
@@ -728,15 +733,28 @@ impl Store {
     }
 
     /// The catalog the store was seeded from.
-    pub fn catalog(&self) -> Result<Catalog> {
+    /// The catalog and its regions, in their order (read from the store once per handle).
+    pub fn catalog(&self) -> Result<(Arc<Catalog>, Vec<Region>)> {
+        if let Some(loaded) = self.loaded_catalog.get() {
+            return Ok(loaded.clone());
+        }
         let text = self
             .meta("catalog")?
             .ok_or_else(|| store_error(&self.path, "has no catalog"))?;
-        Catalog::parse(&text)
+        let catalog = Arc::new(Catalog::parse(&text)?);
+        let regions = self.stored_regions()?;
+        Ok(self
+            .loaded_catalog
+            .get_or_init(|| (catalog, regions))
+            .clone())
     }
 
     /// The regions of the catalog, in its order.
     pub fn regions(&self) -> Result<Vec<Region>> {
+        Ok(self.catalog()?.1)
+    }
+
+    fn stored_regions(&self) -> Result<Vec<Region>> {
         self.with_conn(|c| {
             let mut stmt =
                 c.prepare("SELECT region, region_name, mainland FROM regions ORDER BY position")?;
@@ -759,8 +777,12 @@ impl Store {
         AccountId::parse(&id)
     }
 
-    /// Adds an account; `Ok(false)` if it already existed.
+    /// Adds an account; `Ok(false)` if it already existed (found without a write transaction,
+    /// as it nearly always is: `imagefs serve` opens the emulator as an account per request).
     pub fn add_account(&self, account: &AccountId) -> Result<bool> {
+        if self.account_exists(account)? {
+            return Ok(false);
+        }
         self.with_tx(|tx| {
             let added = tx.execute(
                 "INSERT OR IGNORE INTO accounts (account_id, created_time) VALUES (?1, ?2)",
