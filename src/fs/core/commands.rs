@@ -126,14 +126,14 @@ pub(super) fn parse_launch(text: &str) -> Result<LaunchSpec> {
     if text.is_empty() {
         return Err(Error::new(
             Code::InvalidParameter,
-            "launch takes a count (1 to 100) or a JSON RunInstances spec; nothing was written",
+            "launch takes a count (1 to 500) or a JSON RunInstances spec; nothing was written",
         ));
     }
     let count: i64 = text.parse().map_err(|_| {
         Error::new(
             Code::InvalidParameterValue,
             format!(
-                "launch takes a count (1 to 100) or a JSON RunInstances spec, not `{}`",
+                "launch takes a count (1 to 500) or a JSON RunInstances spec, not `{}`",
                 text.chars().take(40).collect::<String>()
             ),
         )
