@@ -281,6 +281,7 @@ mod tests {
             "EEXIST" => libc::EEXIST,
             "EBUSY" => libc::EBUSY,
             "EIO" => libc::EIO,
+            "ENOSPC" => libc::ENOSPC,
             other => panic!("the errno table names an errno this test does not know: {other}"),
         }
     }
