@@ -763,6 +763,79 @@ mod tests {
         );
     }
 
+    /// The official examples of DescribeInstancesStatus and DescribeZones (tccli's
+    /// examples.json; not in the fixture file, which predates these actions here).
+    #[test]
+    fn status_and_zone_examples_read() {
+        let status: DescribeInstancesStatusResponse = serde_json::from_value(json!({
+            "TotalCount": 2,
+            "InstanceStatusSet": [
+                {"InstanceId": "ins-r8hr2upy", "InstanceState": "RUNNING"},
+                {"InstanceId": "ins-5d8a23rs", "InstanceState": "STOPPED"}
+            ]
+        }))
+        .unwrap();
+        assert_eq!(status.total_count, 2);
+        assert_eq!(
+            status.instance_status_set[1].instance_id.as_str(),
+            "ins-5d8a23rs"
+        );
+        assert_eq!(status.instance_status_set[1].instance_state, "STOPPED");
+        let zones: DescribeZonesResponse = serde_json::from_value(json!({
+            "TotalCount": 5,
+            "ZoneSet": [
+                {"ZoneState": "AVAILABLE", "ZoneId": "100003", "Zone": "ap-guangzhou-3", "ZoneName": "Guangzhou Zone 3"}
+            ]
+        }))
+        .unwrap();
+        assert_eq!(zones.zone_set[0].zone_id, "100003");
+        assert_eq!(
+            DescribeInstancesStatusRequest::NAME,
+            "DescribeInstancesStatus"
+        );
+    }
+
+    #[test]
+    fn run_instances_requests_send_their_nested_members() {
+        let request = RunInstancesRequest {
+            image_id: "img-9qabwvbn".to_string().into(),
+            placement: Placement {
+                zone: "ap-guangzhou-3".to_string().into(),
+                project_id: Lenient::Absent,
+            }
+            .into(),
+            instance_charge_prepaid: ChargePrepaidSpec {
+                period: 1,
+                renew_flag: None,
+            }
+            .into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            serde_json::to_value(&request).unwrap(),
+            json!({
+                "ImageId": "img-9qabwvbn",
+                "Placement": {"Zone": "ap-guangzhou-3"},
+                "InstanceChargePrepaid": {"Period": 1}
+            })
+        );
+        let read: RunInstancesRequest = serde_json::from_value(json!({
+            "Placement": {"Zone": "ap-guangzhou-3", "ProjectId": 0},
+            "SystemDisk": {"DiskType": "CLOUD_SSD", "DiskSize": 60},
+            "DataDisks": [{"DiskSize": 100, "Bogus": 1}]
+        }))
+        .unwrap();
+        assert_eq!(
+            read.placement.valid().unwrap().project_id,
+            Lenient::Valid(0)
+        );
+        assert_eq!(read.system_disk.valid().unwrap().disk_size, Some(60));
+        assert!(
+            matches!(read.data_disks, Lenient::Invalid(_)),
+            "unknown members refused"
+        );
+    }
+
     #[test]
     fn caller_identity_is_an_sts_action() {
         assert_eq!(GetCallerIdentityRequest::SERVICE, "sts");
