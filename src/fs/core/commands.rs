@@ -117,7 +117,8 @@ pub(super) fn list_values(text: &str) -> Vec<&str> {
         .collect()
 }
 
-/// `launch`: a count, or a JSON RunInstances spec.
+/// `launch`: a count, or a JSON RunInstances spec. Either may leave out the `Placement`: the
+/// backend then launches into the region's first available zone (the API itself requires one).
 pub(super) fn parse_launch(text: &str) -> Result<LaunchSpec> {
     let text = text.trim();
     if text.starts_with('{') {
