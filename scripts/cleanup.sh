@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Clean up what a pattern names: terminate instances and delete custom images whose names
 # match, once they are older than an age. Images still shared are left alone (unshare them
-# first, e.g. with share-audit.sh), as are images still being made or copied.
+# first, e.g. with share-audit.sh), as are images still being made or copied, and instances
+# already being terminated.
 #
 # Prints one line per instance or image: "<verdict> <region> <ID> <name>", the verdict being
 # "terminated", "deleted", "would-terminate", "would-delete" (--dry-run) or "skipped" (with
@@ -71,7 +72,14 @@ for region in "${regions[@]}"; do
     older "$dir" || continue
     name=$(jq -r .InstanceName "$dir/metadata.json")
     # shellcheck disable=SC2053  # the pattern is meant as a glob
-    if [[ $name == $pattern ]]; then remove "$dir" terminate "$name"; fi
+    [[ $name == $pattern ]] || continue
+    # A terminated instance is listed, TERMINATING, until it is gone: it needs nothing more.
+    state=$(cat "$dir/state")
+    if [ "$state" = TERMINATING ]; then
+      echo "skipped $region ${dir##*/} $name: already TERMINATING"
+    else
+      remove "$dir" terminate "$name"
+    fi
   done
   for dir in "$r"/custom/img-*; do
     older "$dir" || continue

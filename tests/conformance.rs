@@ -477,6 +477,55 @@ fn the_tree_is_not_a_scratch_disk(backend: TestBackend) {
     );
 }
 
+/// A bare `launch` puts the instance in the region's first available zone, and its
+/// `metadata.json` is the whole `Instance` (the members Terraform reads unconditionally
+/// among them), the same through the API as in the emulator.
+fn instances_are_whole(backend: TestBackend) {
+    let scratch = Scratch::new();
+    let mount = scratch.mount_on(backend, OWNER);
+    let region = mount.region("ap-guangzhou");
+    let ids = launch(&region, "public/img-9qabwvbn", 2);
+    let instance = region.join("instances").join(&ids[0]);
+    wait(&instance, "RUNNING");
+    let meta = json(&instance.join("metadata.json"));
+    assert_eq!(meta["Placement"]["Zone"], "ap-guangzhou-2", "{backend:?}");
+    assert_eq!(
+        meta["SystemDisk"]["DiskType"], "CLOUD_PREMIUM",
+        "{backend:?}"
+    );
+    assert_eq!(meta["SystemDisk"]["DiskSize"], 50, "{backend:?}");
+    assert_eq!(
+        meta["InternetAccessible"]["InternetChargeType"], "TRAFFIC_POSTPAID_BY_HOUR",
+        "{backend:?}"
+    );
+    let vpc = meta["VirtualPrivateCloud"]["VpcId"].as_str().unwrap_or("");
+    assert!(
+        vpc.starts_with("vpc-") && vpc.len() == 12,
+        "{backend:?}: {meta}"
+    );
+    assert!(
+        meta["SecurityGroupIds"][0]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("sg-"),
+        "{backend:?}: {meta}"
+    );
+    assert_eq!(meta["Uuid"].as_str().map(str::len), Some(36), "{backend:?}");
+    assert_eq!(
+        meta["LoginSettings"]["KeyIds"],
+        serde_json::json!([]),
+        "{backend:?}"
+    );
+    assert_eq!(
+        meta["InstanceChargeType"], "POSTPAID_BY_HOUR",
+        "{backend:?}"
+    );
+    assert!(meta["ExpiredTime"].is_null(), "{backend:?}");
+    let other = json(&region.join("instances").join(&ids[1]).join("metadata.json"));
+    assert_eq!(other["VirtualPrivateCloud"]["VpcId"], vpc, "{backend:?}");
+    assert_ne!(other["Uuid"], meta["Uuid"], "{backend:?}");
+}
+
 macro_rules! on_both_backends {
     ($($scenario:ident),*) => {
         mod local {
@@ -496,5 +545,6 @@ on_both_backends!(
     import_a_disk,
     reading_the_tree,
     changes_made_elsewhere,
-    the_tree_is_not_a_scratch_disk
+    the_tree_is_not_a_scratch_disk,
+    instances_are_whole
 );

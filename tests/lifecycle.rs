@@ -160,7 +160,7 @@ fn launch_refusals() {
     let file = mount.region("ap-guangzhou").join(CENTOS).join("launch");
     for (text, errno, code) in [
         ("0", libc::EINVAL, "InvalidParameterValue.Range"),
-        ("101", libc::EINVAL, "InvalidParameterValue.Range"),
+        ("501", libc::EINVAL, "InvalidParameterValue.Range"),
         ("-1", libc::EINVAL, "InvalidParameterValue.Range"),
         ("three", libc::EINVAL, "InvalidParameterValue"),
         (

@@ -248,6 +248,27 @@ fn instances(mount: &Mount) -> BTreeSet<String> {
         .collect()
 }
 
+/// The region's instances once those being terminated are gone (a terminated instance is
+/// TERMINATING for the transition delay, as in the cloud).
+fn instances_once_terminated(mount: &Mount) -> BTreeSet<String> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let listed = instances(mount);
+        let terminating = listed.iter().any(|id| {
+            let state = mount
+                .region(REGION)
+                .join("instances")
+                .join(id)
+                .join("state");
+            std::fs::read_to_string(state).is_ok_and(|s| s == "TERMINATING\n")
+        });
+        if !terminating || std::time::Instant::now() > deadline {
+            return listed;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn share(dir: &Path) -> BTreeSet<String> {
     set(&read(&dir.join("share")))
 }
@@ -318,7 +339,10 @@ fn golden_image(delay: &str) {
             "{line}"
         );
     }
-    assert!(instances(&mount).is_empty(), "the build instance is gone");
+    assert!(
+        instances_once_terminated(&mount).is_empty(),
+        "the build instance is gone"
+    );
 
     // The receiver sees the copy in its shared/ of that region.
     let receiver = scratch.mount_with(Some("100000000002"), &[]);
@@ -343,7 +367,10 @@ fn golden_image(delay: &str) {
         "{}",
         stderr(&out)
     );
-    assert!(instances(&mount).is_empty(), "the build instance is gone");
+    assert!(
+        instances_once_terminated(&mount).is_empty(),
+        "the build instance is gone"
+    );
 
     // An image that fails to be made stops the pipeline before any copy or share.
     imagefs_store(&scratch, &["store", "inject", "create-fails", "1"]);
@@ -365,7 +392,10 @@ fn golden_image(delay: &str) {
     assert!(stderr(&out).contains("CREATEFAILED"), "{}", stderr(&out));
     assert!(stdout(&out).is_empty());
     assert!(!customs(&mount, "ap-shanghai").contains("golden-failed"));
-    assert!(instances(&mount).is_empty(), "the build instance is gone");
+    assert!(
+        instances_once_terminated(&mount).is_empty(),
+        "the build instance is gone"
+    );
 }
 
 // ---- backup-rotate.sh ---------------------------------------------------------------------
@@ -615,7 +645,7 @@ fn cleanup(delay: &str) {
     ]
     .into();
     assert_eq!(set(&stdout(&out)), expected);
-    assert_eq!(instances(&mount), accounts(&[&prod]));
+    assert_eq!(instances_once_terminated(&mount), accounts(&[&prod]));
     assert_eq!(
         customs(&mount, REGION),
         accounts(&["prod-img", "tmp-b", "tmp-new"])

@@ -497,3 +497,58 @@ fn a_refusal_comes_from_the_first_request_that_reaches_imagefs() {
         "{metadata}"
     );
 }
+
+#[test]
+fn a_terminated_instance_stays_terminating_until_it_is_gone() {
+    quoted("A terminated instance's directory stays, its `state` saying `TERMINATING`, until the transition delay has passed (the cloud lists it meanwhile too); then it is gone.");
+    quoted("| terminate (`rmdir`) | instance `TERMINATING` (`LatestOperation` `TerminateInstances`) | gone |");
+    if !fuse_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let slow = scratch.mount_with(None, &["--transition-delay", "1"]);
+    let region = slow.region("ap-guangzhou");
+    let launch = region.join("public/img-9qabwvbn/launch");
+    command(&launch, "1").expect("launch");
+    let instance = region.join("instances").join(read(&launch).trim());
+    assert!(wait_for_content(
+        &instance.join("state"),
+        "RUNNING\n",
+        std::time::Duration::from_secs(5)
+    ));
+    std::fs::remove_dir(&instance).expect("terminate");
+    assert_eq!(read(&instance.join("state")), "TERMINATING\n");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while instance.exists() {
+        assert!(std::time::Instant::now() < deadline, "still there");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_launch_without_a_placement_uses_the_first_available_zone() {
+    quoted("Without a `Placement` (a bare count, or JSON without one) the instances go to the region's first available zone");
+    quoted("A launch without a `Placement` goes to the region's first `AVAILABLE` zone: `ap-guangzhou-2` in Guangzhou (`ap-guangzhou-1` is the one zone the cloud shows `UNAVAILABLE`), zone 1 in the other regions.");
+    let Some((_scratch, mount)) = mounted() else {
+        return;
+    };
+    for (region, zone, text) in [
+        ("ap-guangzhou", "ap-guangzhou-2", "1"),
+        (
+            "ap-tokyo",
+            "ap-tokyo-1",
+            r#"{"InstanceName":"no-placement"}"#,
+        ),
+    ] {
+        let launch = mount.region(region).join("public/img-9qabwvbn/launch");
+        command(&launch, text).expect("launch");
+        let meta = json(
+            &mount
+                .region(region)
+                .join("instances")
+                .join(read(&launch).trim())
+                .join("metadata.json"),
+        );
+        assert_eq!(meta["Placement"]["Zone"], zone);
+    }
+}

@@ -106,16 +106,72 @@ codes! {
     InvalidInstanceIdNotFound = "InvalidInstanceId.NotFound", ENOENT;
     /// The instance type is not a family and size such as `S5.MEDIUM2`.
     InvalidInstanceTypeMalformed = "InvalidInstanceType.Malformed", EINVAL;
-    /// The zone is not one of the region's.
+    /// The zone is not one of the region's: a zone of another region, or none at all (the
+    /// code's documented text: "the specified zone does not exist").
     InvalidZoneMismatchRegion = "InvalidZone.MismatchRegion", EINVAL;
+    /// RunInstances: a zone of the region that imagefs does not serve (its ZoneId is not
+    /// published; see catalog/ZONES.md).
+    InvalidParameterValueZoneNotSupported = "InvalidParameterValue.ZoneNotSupported", EINVAL;
+    /// RunInstances: the zone is `UNAVAILABLE` (sold out).
+    ResourceInsufficientAvailabilityZoneSoldOut = "ResourceInsufficient.AvailabilityZoneSoldOut", ENOSPC;
     /// The image to launch from or reset to is not NORMAL.
     InvalidParameterValueInvalidImageState = "InvalidParameterValue.InvalidImageState", EBUSY;
-    /// InstanceCount is outside 1 to 100.
+    /// InstanceCount is outside 1 to 500.
     InvalidParameterValueRange = "InvalidParameterValue.Range", EINVAL;
+    /// RunInstances: a project other than the default one (0): the emulator's accounts have
+    /// no other projects.
+    InvalidProjectIdNotFound = "InvalidProjectId.NotFound", ENOENT;
+    /// RunInstances: a ClientToken longer than 64 characters.
+    InvalidClientTokenTooLong = "InvalidClientToken.TooLong", EINVAL;
+    /// RunInstances: a PREPAID Period other than 1 to 12, 24, 36, 48 or 60 months.
+    InvalidPeriod = "InvalidPeriod", EINVAL;
+    /// RunInstances: a password that breaks the complexity rules of the image's OS.
+    InvalidPassword = "InvalidPassword", EINVAL;
+    /// RunInstances: a key pair ID that is not `skey-` and 8 lowercase letters or digits.
+    InvalidKeyPairIdMalformed = "InvalidKeyPairId.Malformed", EINVAL;
+    /// RunInstances: key pairs for a Windows image.
+    UnsupportedOperationKeyPairUnsupportedWindows = "UnsupportedOperation.KeyPairUnsupportedWindows", EPERM;
+    /// RunInstances: parameters that exclude each other (a password and key pairs, a public
+    /// address without bandwidth, ...).
+    InvalidParameterCombination = "InvalidParameterCombination", EINVAL;
+    /// RunInstances: a HostName that breaks the rules of the image's OS.
+    InvalidParameterValueIllegalHostName = "InvalidParameterValue.IllegalHostName", EINVAL;
+    /// A VPC ID that is not `vpc-` and 8 lowercase letters or digits.
+    InvalidParameterValueVpcIdMalformed = "InvalidParameterValue.VpcIdMalformed", EINVAL;
+    /// A subnet ID that is not `subnet-` and 8 lowercase letters or digits.
+    InvalidParameterValueSubnetIdMalformed = "InvalidParameterValue.SubnetIdMalformed", EINVAL;
+    /// RunInstances: a VPC the account does not have in the region (only its default one).
+    InvalidParameterValueVpcIdNotExist = "InvalidParameterValue.VpcIdNotExist", EINVAL;
+    /// RunInstances: a subnet the account does not have in the region.
+    InvalidParameterValueSubnetNotExist = "InvalidParameterValue.SubnetNotExist", EINVAL;
+    /// RunInstances: the account's default subnet of another zone.
+    InvalidParameterValueSubnetIdZoneIdNotMatch = "InvalidParameterValue.SubnetIdZoneIdNotMatch", EINVAL;
+    /// A security group the account does not have in the region (only its default one).
+    InvalidSecurityGroupIdNotFound = "InvalidSecurityGroupId.NotFound", ENOENT;
+    /// DescribeInstances: a `security-group-id` value that is not `sg-` and 8 characters.
+    InvalidSgIdMalformed = "InvalidSgId.Malformed", EINVAL;
+    /// DescribeInstances: a `host-id` value that is not `host-` and 8 characters.
+    InvalidHostIdMalformed = "InvalidHostId.Malformed", EINVAL;
+    /// DescribeInstances: a `uuid` value that is not a UUID.
+    InvalidParameterValueUuidMalformed = "InvalidParameterValue.UuidMalformed", EINVAL;
+    /// DescribeInstances: a `private-ip-address` or `public-ip-address` that is not IPv4.
+    InvalidParameterValueIPAddressMalformed = "InvalidParameterValue.IPAddressMalformed", EINVAL;
+    /// DescribeInstances: an `ipv6-address` that is not IPv6.
+    InvalidParameterValueIPv6AddressMalformed = "InvalidParameterValue.IPv6AddressMalformed", EINVAL;
+    /// DescribeInstances: a `creation-start-time` or `creation-end-time` that is not a time.
+    InvalidParameterValueInvalidTimeFormat = "InvalidParameterValue.InvalidTimeFormat", EINVAL;
     /// The instance is still PENDING (launching).
     UnsupportedOperationInstanceStatePending = "UnsupportedOperation.InstanceStatePending", EBUSY;
     /// The instance is still REBOOTING (being reset).
     UnsupportedOperationInstanceStateRebooting = "UnsupportedOperation.InstanceStateRebooting", EBUSY;
+    /// The instance is TERMINATING (being terminated).
+    UnsupportedOperationInstanceStateTerminating = "UnsupportedOperation.InstanceStateTerminating", EBUSY;
+    /// The instance is SHUTDOWN: a PREPAID instance in the recycle bin, terminated once.
+    UnsupportedOperationInstanceStateShutdown = "UnsupportedOperation.InstanceStateShutdown", EBUSY;
+    /// TerminateInstances: the instance was launched with DisableApiTermination.
+    UnsupportedOperationInstancesProtected = "UnsupportedOperation.InstancesProtected", EPERM;
+    /// TerminateInstances: PREPAID and pay-as-you-go instances in one request.
+    UnsupportedOperationInstanceMixedPricingModel = "UnsupportedOperation.InstanceMixedPricingModel", EPERM;
 
     // Parameters of any action.
     /// A parameter is malformed (not JSON, not a list, not UTF-8, an unknown file handle).
@@ -169,6 +225,8 @@ impl Code {
         match state {
             "PENDING" => Some(Code::UnsupportedOperationInstanceStatePending),
             "REBOOTING" => Some(Code::UnsupportedOperationInstanceStateRebooting),
+            "TERMINATING" => Some(Code::UnsupportedOperationInstanceStateTerminating),
+            "SHUTDOWN" => Some(Code::UnsupportedOperationInstanceStateShutdown),
             _ => None,
         }
     }
@@ -223,6 +281,7 @@ mod tests {
             "EEXIST" => libc::EEXIST,
             "EBUSY" => libc::EBUSY,
             "EIO" => libc::EIO,
+            "ENOSPC" => libc::ENOSPC,
             other => panic!("the errno table names an errno this test does not know: {other}"),
         }
     }

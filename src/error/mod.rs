@@ -118,6 +118,7 @@ fn errno_by_family(code: &str) -> i32 {
         ("ImageQuotaLimitExceeded", _) | ("OverQuota", _) => libc::EDQUOT,
         ("LimitExceeded", _) => libc::EDQUOT,
         ("RequestLimitExceeded", _) => libc::EAGAIN,
+        ("ResourceInsufficient", _) | ("ResourcesSoldOut", _) => libc::ENOSPC,
         ("UnsupportedOperation", t) if t.starts_with("InstanceState") => libc::EBUSY,
         ("OperationDenied", "InstanceOperationInProgress") => libc::EBUSY,
         ("FailedOperation", "BYOLImageShareFailed") => libc::EPERM,
@@ -135,6 +136,13 @@ fn errno_by_family(code: &str) -> i32 {
         | ("InvalidInstanceId", _)
         | ("InvalidInstanceType", _)
         | ("InvalidZone", _)
+        | ("InvalidClientToken", _)
+        | ("InvalidPeriod", _)
+        | ("InvalidPassword", _)
+        | ("InvalidKeyPairId", _)
+        | ("InvalidParameterCombination", _)
+        | ("InvalidSgId", _)
+        | ("InvalidHostId", _)
         | ("InvalidFilter", _)
         | ("InvalidFilterValue", _)
         | ("MissingParameter", _)

@@ -5,7 +5,8 @@
 //! ModifyImageAttribute, DeleteImages), `listings`, `instances` (RunInstances,
 //! ResetInstance, TerminateInstances), `sharing`, `copies` (SyncImages), `import`
 //! (ImportImage), `fees`, `quota`; beside them the mechanisms they share: `settings`,
-//! `transitions`, `faults`, `journal`, `ids`, `rows`, and the `store` itself (`seeding`
+//! `transitions`, `faults`, `journal`, `ids`, `rows`, `zones` (the catalog's availability
+//! zones), `networks` (the default network instances get), and the `store` itself (`seeding`
 //! writes to it directly, for tests and benchmarks). The [`ImageService`] implementation
 //! below only hands each call to its module.
 
@@ -20,6 +21,7 @@ pub mod import;
 mod instances;
 mod journal;
 mod listings;
+mod networks;
 mod quota;
 mod rows;
 mod seeding;
@@ -29,6 +31,7 @@ pub mod store;
 #[cfg(test)]
 mod testing;
 mod transitions;
+mod zones;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -5,11 +5,15 @@ use std::time::SystemTime;
 
 use rusqlite::{params, Connection, Row};
 
+use super::instances::InstanceSettings;
+use super::networks::{
+    default_host_name, default_login, default_security_group, default_subnet, default_vpc,
+};
 use super::transitions::{now_ms, progress_percent, unix_ms};
 use crate::error::{Error, Result};
 use crate::model::{
     format_api_time, parse_api_time, AccountId, Fee, Image, ImageEntry, ImageId, ImageState,
-    Instance, InstanceId, Placement, Snapshot,
+    Instance, InstanceId, LoginSettings, Placement, Snapshot, VirtualPrivateCloud,
 };
 
 pub(super) const IMAGE_COLUMNS: &str =
@@ -150,7 +154,12 @@ pub(super) const INSTANCE_COLUMNS: &str =
     "instance_id, instance_name, instance_type, cpu, memory, zone,
     private_ip, image_id, image_size, os_name, platform, architecture, license_type,
     instance_state, transition_final, transition_due, latest_operation, latest_operation_state,
-    created_time, fee_unit_price, fee_charge_unit, fee_currency, fee_provider";
+    created_time, fee_unit_price, fee_charge_unit, fee_currency, fee_provider, owner, region,
+    uuid, charge_type, expired_time, renew_flag, public_ip, launch_settings";
+
+/// The state a terminated instance reaches: its row is gone from every reader, and removed
+/// from the store by the next launch or termination.
+pub(super) const TERMINATED: &str = "TERMINATED";
 
 /// An instance as stored, with what images made from it inherit.
 pub(super) struct InstanceRow {
@@ -165,6 +174,7 @@ pub(super) struct InstanceRow {
 pub(super) fn instance_row(r: &Row) -> rusqlite::Result<InstanceRow> {
     let id: String = r.get(0)?;
     let image: String = r.get(7)?;
+    let image = ImageId::parse(&image).map_err(|e| column_error(7, e))?;
     let stored_state: String = r.get(13)?;
     let final_state: Option<String> = r.get(14)?;
     let due: Option<i64> = r.get(15)?;
@@ -174,34 +184,135 @@ pub(super) fn instance_row(r: &Row) -> rusqlite::Result<InstanceRow> {
         _ => (stored_state, r.get(17)?),
     };
     let fee = fee_columns_at(r, 19)?;
-    Ok(InstanceRow {
-        instance: Instance {
-            placement: Placement {
-                zone: r.get(5)?,
-                project_id: 0,
-            },
-            instance_id: InstanceId::parse(&id).map_err(|e| column_error(0, e))?,
-            instance_type: r.get(2)?,
-            cpu: r.get(3)?,
-            memory: r.get(4)?,
-            restrict_state: "NORMAL".into(),
-            instance_name: r.get(1)?,
-            instance_charge_type: "POSTPAID_BY_HOUR".into(),
-            private_ip_addresses: vec![r.get(6)?],
-            image_id: ImageId::parse(&image).map_err(|e| column_error(7, e))?,
-            created_time: r.get(18)?,
-            os_name: r.get(9)?,
-            instance_state: state,
-            latest_operation: r.get(16)?,
-            latest_operation_state: operation_state,
-            license_type: r.get(12)?,
-        },
+    let owner: String = r.get(23)?;
+    let owner = AccountId::parse(&owner).map_err(|e| column_error(23, e))?;
+    let settings: String = r.get(30)?;
+    let settings: InstanceSettings = json_column(30, &settings)?;
+    let stored = StoredInstance {
+        id: InstanceId::parse(&id).map_err(|e| column_error(0, e))?,
+        owner,
+        region: r.get(24)?,
+        zone: r.get(5)?,
         image_size: r.get(8)?,
         platform: r.get(10)?,
+        private_ip: r.get(6)?,
+        public_ip: r.get(29)?,
+        settings,
+    };
+    let instance = Instance {
+        instance_type: r.get(2)?,
+        cpu: r.get(3)?,
+        memory: r.get(4)?,
+        instance_name: r.get(1)?,
+        instance_charge_type: r.get(26)?,
+        renew_flag: r.get(28)?,
+        created_time: r.get(18)?,
+        expired_time: r.get(27)?,
+        os_name: r.get(9)?,
+        uuid: r.get(25)?,
+        latest_operation: r.get(16)?,
+        latest_operation_state: operation_state,
+        license_type: r.get(12)?,
+        ..stored.instance(image, state)
+    };
+    Ok(InstanceRow {
+        instance,
+        image_size: stored.image_size,
+        platform: stored.platform,
         architecture: r.get(11)?,
         fee,
         provider: r.get(22)?,
     })
+}
+
+/// What an instance's members are made from besides their own columns.
+struct StoredInstance {
+    id: InstanceId,
+    owner: AccountId,
+    region: String,
+    zone: String,
+    image_size: i64,
+    platform: String,
+    private_ip: String,
+    public_ip: Option<String>,
+    settings: InstanceSettings,
+}
+
+impl StoredInstance {
+    /// The instance's members that follow from its network, disks and settings, with the
+    /// values the cloud gives an instance without the features imagefs does not model
+    /// (dedicated hosts and clusters, placement groups, IPv6, CAM roles, tags).
+    fn instance(&self, image_id: ImageId, state: String) -> Instance {
+        let settings = &self.settings;
+        let (login_user, login_port) = default_login(&self.platform);
+        let isolated = if state == "SHUTDOWN" {
+            "MANMADE"
+        } else {
+            "NOTISOLATED"
+        };
+        Instance {
+            placement: Placement {
+                zone: self.zone.clone(),
+                project_id: settings.project_id,
+                ..Placement::default()
+            },
+            instance_id: self.id.clone(),
+            instance_type: String::new(),
+            cpu: 0,
+            memory: 0,
+            restrict_state: "NORMAL".into(),
+            instance_name: String::new(),
+            instance_charge_type: String::new(),
+            system_disk: settings.system_disk(self.id.as_str(), self.image_size),
+            data_disks: settings.data_disks(self.id.as_str()),
+            private_ip_addresses: vec![self.private_ip.clone()],
+            public_ip_addresses: self.public_ip.clone().map(|ip| vec![ip]),
+            internet_accessible: settings.internet_accessible(self.public_ip.is_some()),
+            virtual_private_cloud: VirtualPrivateCloud {
+                vpc_id: default_vpc(&self.owner, &self.region),
+                subnet_id: default_subnet(&self.owner, &self.zone),
+                as_vpc_gateway: settings.as_vpc_gateway,
+                private_ip_addresses: vec![self.private_ip.clone()],
+                ipv6_address_count: 0,
+            },
+            image_id,
+            renew_flag: None,
+            created_time: String::new(),
+            expired_time: None,
+            os_name: String::new(),
+            security_group_ids: settings
+                .security_group_ids
+                .clone()
+                .unwrap_or_else(|| vec![default_security_group(&self.owner, &self.region)]),
+            login_settings: LoginSettings {
+                key_ids: settings.key_ids.clone(),
+            },
+            instance_state: state,
+            tags: Vec::new(),
+            stop_charging_mode: "NOT_APPLICABLE".into(),
+            uuid: String::new(),
+            latest_operation: None,
+            latest_operation_state: None,
+            latest_operation_request_id: None,
+            disaster_recover_group_id: String::new(),
+            ipv6_addresses: None,
+            cam_role_name: String::new(),
+            hpc_cluster_id: String::new(),
+            rdma_ip_addresses: Vec::new(),
+            dedicated_cluster_id: String::new(),
+            isolated_source: isolated.into(),
+            disaster_recover_group_ids: Vec::new(),
+            license_type: String::new(),
+            disable_api_termination: settings.disable_api_termination,
+            host_name: settings
+                .host_name
+                .clone()
+                .unwrap_or_else(|| default_host_name(&self.private_ip, &self.platform)),
+            default_login_user: login_user.into(),
+            default_login_port: login_port,
+            latest_operation_error_msg: String::new(),
+        }
+    }
 }
 
 /// An image's listing entry from a row of (image_id, created_time, image_name).

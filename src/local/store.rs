@@ -19,7 +19,7 @@ use crate::model::{format_api_time, AccountId, Region};
 
 /// The schema version this build writes. A store with a higher one was written by a newer
 /// imagefs and is refused rather than misread.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// The account a store creates on first use, used when a mount names none.
 pub const FIRST_ACCOUNT: &str = "100000000001";
@@ -198,8 +198,37 @@ ALTER TABLE api_keys ADD COLUMN token TEXT;
 ALTER TABLE api_keys ADD COLUMN expires INTEGER;
 "#;
 
+/// Version 7: whole instances. Each keeps its UUID, charge type (with a PREPAID instance's
+/// expiry and renewal), public address and what it was launched with (`launch_settings`,
+/// JSON: disks, bandwidth, login, host name; `{}` reads as the defaults a launch picks). An
+/// instance launched before gets a UUID here. `client_tokens` keeps the instances each
+/// RunInstances `ClientToken` launched, per account and region, so a retry launches nothing.
+const SCHEMA_V7: &str = r#"
+ALTER TABLE instances ADD COLUMN uuid TEXT NOT NULL DEFAULT '';
+ALTER TABLE instances ADD COLUMN charge_type TEXT NOT NULL DEFAULT 'POSTPAID_BY_HOUR';
+ALTER TABLE instances ADD COLUMN expired_time TEXT;
+ALTER TABLE instances ADD COLUMN renew_flag TEXT;
+ALTER TABLE instances ADD COLUMN public_ip TEXT;
+ALTER TABLE instances ADD COLUMN launch_settings TEXT NOT NULL DEFAULT '{}';
+UPDATE instances SET uuid = lower(
+    hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2)
+    || '-' || substr('89ab', 1 + abs(random() % 4), 1) || substr(hex(randomblob(2)), 2)
+    || '-' || hex(randomblob(6)))
+WHERE uuid = '';
+CREATE TABLE client_tokens (
+    owner        TEXT NOT NULL,
+    region       TEXT NOT NULL,
+    token        TEXT NOT NULL,
+    instance_ids TEXT NOT NULL,
+    created_time TEXT NOT NULL,
+    PRIMARY KEY (owner, region, token)
+);
+"#;
+
 /// The schema steps after version 1: `UPGRADES[i]` takes a store from version i + 1 to i + 2.
-const UPGRADES: &[&str] = &[SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6];
+const UPGRADES: &[&str] = &[
+    SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6, SCHEMA_V7,
+];
 
 /// A handle on one store file. Cheap to share; connections are pooled.
 pub struct Store {
@@ -1115,6 +1144,53 @@ mod tests {
             .unwrap();
         assert_eq!(instances, 0);
         assert_eq!(store.default_account().unwrap().as_str(), "100000000001");
+    }
+
+    /// An instance launched before version 7 reads whole after the upgrade: a UUID of its
+    /// own, the defaults a launch picks for what was not kept.
+    #[test]
+    fn a_version_6_instance_reads_whole_after_the_upgrade() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(SCHEMA_V1).unwrap();
+            for step in &UPGRADES[..5] {
+                conn.execute_batch(step).unwrap();
+            }
+            conn.execute_batch(
+                "INSERT INTO meta VALUES ('default_account', '100000000001');
+                 INSERT INTO accounts VALUES ('100000000001', '2026-01-01T00:00:00Z');
+                 INSERT INTO instances (region, instance_id, owner, instance_name, instance_type,
+                    cpu, memory, zone, private_ip, image_id, image_size, os_name, platform,
+                    architecture, license_type, instance_state, created_time)
+                 VALUES ('ap-guangzhou', 'ins-a1b2c3d4', '100000000001', 'old', 'S5.MEDIUM2',
+                    2, 2, 'ap-guangzhou-1', '10.1.2.3', 'img-9qabwvbn', 50,
+                    'CentOS 7.6 64位', 'CentOS', 'x86_64', 'TencentCloud', 'RUNNING',
+                    '2026-01-01T00:00:00Z');",
+            )
+            .unwrap();
+            conn.pragma_update(None, "user_version", 6).unwrap();
+        }
+        let store = std::sync::Arc::new(Store::open(&path, None).unwrap());
+        assert_eq!(store.schema_version().unwrap(), 7);
+        let service = crate::local::LocalService::open(store, None).unwrap();
+        let id = crate::model::InstanceId::parse("ins-a1b2c3d4").unwrap();
+        let instance =
+            crate::service::ImageService::instance(&service, "ap-guangzhou", &id).unwrap();
+        assert_eq!(instance.uuid.len(), 36, "{}", instance.uuid);
+        assert_eq!(&instance.uuid[14..15], "4");
+        assert_eq!(instance.instance_charge_type, "POSTPAID_BY_HOUR");
+        assert_eq!(instance.expired_time, None);
+        assert_eq!(instance.system_disk.disk_type, "CLOUD_PREMIUM");
+        assert_eq!(instance.system_disk.disk_size, 50);
+        assert!(instance.virtual_private_cloud.vpc_id.starts_with("vpc-"));
+        assert_eq!(instance.private_ip_addresses, ["10.1.2.3"]);
+        assert_eq!(
+            instance.internet_accessible.internet_charge_type,
+            "TRAFFIC_POSTPAID_BY_HOUR"
+        );
+        assert_eq!(instance.host_name, "VM-2-3-centos");
     }
 
     #[test]

@@ -15,7 +15,9 @@ use serde_json::{Map, Value};
 use super::lenient::{objects, or_default, some_items};
 pub use super::lenient::{Lenient, MEMBER_READINGS};
 use super::{
-    AccountId, Image, ImageId, ImageOsList, ImportImageOs, Instance, InstanceId, OsVersion,
+    AccountId, ChargePrepaidSpec, DataDiskSpec, Image, ImageId, ImageOsList, ImportImageOs,
+    Instance, InstanceId, InstanceStatus, InternetAccessibleSpec, LoginSettingsSpec, OsVersion,
+    SystemDiskSpec, VirtualPrivateCloudSpec,
 };
 
 /// The version of the CVM API spoken and served.
@@ -59,6 +61,7 @@ actions! {
     "DescribeInstances": DescribeInstancesRequest => DescribeInstancesResponse,
     "ResetInstance": ResetInstanceRequest => ResetInstanceResponse,
     "TerminateInstances": TerminateInstancesRequest => TerminateInstancesResponse,
+    "DescribeInstancesStatus": DescribeInstancesStatusRequest => DescribeInstancesStatusResponse,
 }
 
 /// sts's GetCallerIdentity (version 2018-08-13): who a key pair belongs to.
@@ -451,7 +454,8 @@ pub struct SyncImage {
 
 // ---- Instances ----
 
-/// RunInstances: the members imagefs sends and serves.
+/// RunInstances: the members imagefs sends and serves. The nested objects are the `launch`
+/// command's own types ([`LaunchSpec`]'s), which refuse members imagefs does not model.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
 pub struct RunInstancesRequest {
@@ -467,6 +471,24 @@ pub struct RunInstancesRequest {
     pub instance_type: Lenient<String>,
     #[serde(skip_serializing_if = "Lenient::is_absent")]
     pub instance_charge_type: Lenient<String>,
+    #[serde(skip_serializing_if = "Lenient::is_absent")]
+    pub instance_charge_prepaid: Lenient<ChargePrepaidSpec>,
+    #[serde(skip_serializing_if = "Lenient::is_absent")]
+    pub system_disk: Lenient<SystemDiskSpec>,
+    #[serde(skip_serializing_if = "Lenient::is_absent")]
+    pub data_disks: Lenient<Vec<DataDiskSpec>>,
+    #[serde(skip_serializing_if = "Lenient::is_absent")]
+    pub virtual_private_cloud: Lenient<VirtualPrivateCloudSpec>,
+    #[serde(skip_serializing_if = "Lenient::is_absent")]
+    pub internet_accessible: Lenient<InternetAccessibleSpec>,
+    #[serde(skip_serializing_if = "Lenient::is_absent")]
+    pub security_group_ids: Lenient<Vec<String>>,
+    #[serde(skip_serializing_if = "Lenient::is_absent")]
+    pub login_settings: Lenient<LoginSettingsSpec>,
+    #[serde(skip_serializing_if = "Lenient::is_absent")]
+    pub host_name: Lenient<String>,
+    #[serde(skip_serializing_if = "Lenient::is_absent")]
+    pub disable_api_termination: Lenient<bool>,
     /// The idempotency token: a request repeated with it launches once.
     #[serde(skip_serializing_if = "Lenient::is_absent")]
     pub client_token: Lenient<String>,
@@ -475,13 +497,15 @@ pub struct RunInstancesRequest {
     pub dry_run: Lenient<bool>,
 }
 
-/// `Placement` as RunInstances takes it (its zone). Read only from a JSON object, like
-/// [`Filter`].
+/// `Placement` as RunInstances takes it (its zone and project). Read only from a JSON object,
+/// like [`Filter`].
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Placement {
     #[serde(skip_serializing_if = "Lenient::is_absent")]
     pub zone: Lenient<String>,
+    #[serde(skip_serializing_if = "Lenient::is_absent")]
+    pub project_id: Lenient<i64>,
 }
 
 impl<'de> Deserialize<'de> for Placement {
@@ -489,6 +513,7 @@ impl<'de> Deserialize<'de> for Placement {
         let mut map = Map::<String, Value>::deserialize(deserializer)?;
         Ok(Placement {
             zone: Lenient::take(&mut map, "Zone"),
+            project_id: Lenient::take(&mut map, "ProjectId"),
         })
     }
 }
@@ -505,13 +530,15 @@ pub struct RunInstancesResponse {
     pub instance_id_set: Option<Vec<InstanceId>>,
 }
 
-/// DescribeInstances: by ID, a page at a time. (The API's Offset and Limit are int64; they
-/// are read as before, where a negative one is ignored.)
+/// DescribeInstances: by ID or by filters, a page at a time. (The API's Offset and Limit are
+/// int64; they are read as before, where a negative one is ignored.)
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
 pub struct DescribeInstancesRequest {
     #[serde(skip_serializing_if = "Lenient::is_absent")]
     pub instance_ids: Lenient<Vec<String>>,
+    #[serde(skip_serializing_if = "Lenient::is_absent")]
+    pub filters: Lenient<Vec<Lenient<Filter>>>,
     #[serde(skip_serializing_if = "Lenient::is_absent")]
     pub offset: Lenient<u64>,
     #[serde(skip_serializing_if = "Lenient::is_absent")]
@@ -544,52 +571,34 @@ fn instances<'de, D: Deserializer<'de>>(
     })
 }
 
-/// The API's `Instance` as the filesystem shows it: members missing from the answer get
-/// neutral values; `None` if its instance or image ID cannot be read.
+/// The API's `Instance` as the filesystem shows it: members missing from the answer, or of
+/// another type, get neutral values; `None` if its instance or image ID cannot be read.
 pub fn read_instance(v: &Value) -> Option<Instance> {
-    let s = |name: &str| {
-        v.get(name)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
-    let optional = |name: &str| v.get(name).and_then(Value::as_str).map(str::to_owned);
-    Some(Instance {
-        placement: super::Placement {
-            zone: v
-                .pointer("/Placement/Zone")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
-            project_id: v
-                .pointer("/Placement/ProjectId")
-                .and_then(Value::as_i64)
-                .unwrap_or(0),
-        },
-        instance_id: InstanceId::parse(&s("InstanceId")).ok()?,
-        instance_type: s("InstanceType"),
-        cpu: v.get("CPU").and_then(Value::as_i64).unwrap_or(0),
-        memory: v.get("Memory").and_then(Value::as_i64).unwrap_or(0),
-        restrict_state: s("RestrictState"),
-        instance_name: s("InstanceName"),
-        instance_charge_type: s("InstanceChargeType"),
-        private_ip_addresses: v
-            .get("PrivateIpAddresses")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        image_id: ImageId::parse(&s("ImageId")).ok()?,
-        created_time: s("CreatedTime"),
-        os_name: s("OsName"),
-        instance_state: s("InstanceState"),
-        latest_operation: optional("LatestOperation"),
-        latest_operation_state: optional("LatestOperationState"),
-        license_type: s("LicenseType"),
-    })
+    if !v.is_object() {
+        return None;
+    }
+    Instance::deserialize(v).ok()
+}
+
+/// DescribeInstancesStatus: the states of instances, by ID or all, a page at a time.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct DescribeInstancesStatusRequest {
+    #[serde(skip_serializing_if = "Lenient::is_absent")]
+    pub instance_ids: Lenient<Vec<String>>,
+    #[serde(skip_serializing_if = "Lenient::is_absent")]
+    pub offset: Lenient<u64>,
+    #[serde(skip_serializing_if = "Lenient::is_absent")]
+    pub limit: Lenient<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct DescribeInstancesStatusResponse {
+    #[serde(deserialize_with = "or_default")]
+    pub total_count: u64,
+    #[serde(deserialize_with = "objects")]
+    pub instance_status_set: Vec<InstanceStatus>,
 }
 
 /// ResetInstance: reinstall from an image (the instance's own when none is named).
@@ -784,6 +793,79 @@ mod tests {
         assert_eq!(
             serde_json::to_value(DescribeRegionsRequest {}).unwrap(),
             json!({})
+        );
+    }
+
+    /// The official examples of DescribeInstancesStatus and DescribeZones (tccli's
+    /// examples.json; not in the fixture file, which predates these actions here).
+    #[test]
+    fn status_and_zone_examples_read() {
+        let status: DescribeInstancesStatusResponse = serde_json::from_value(json!({
+            "TotalCount": 2,
+            "InstanceStatusSet": [
+                {"InstanceId": "ins-r8hr2upy", "InstanceState": "RUNNING"},
+                {"InstanceId": "ins-5d8a23rs", "InstanceState": "STOPPED"}
+            ]
+        }))
+        .unwrap();
+        assert_eq!(status.total_count, 2);
+        assert_eq!(
+            status.instance_status_set[1].instance_id.as_str(),
+            "ins-5d8a23rs"
+        );
+        assert_eq!(status.instance_status_set[1].instance_state, "STOPPED");
+        let zones: DescribeZonesResponse = serde_json::from_value(json!({
+            "TotalCount": 5,
+            "ZoneSet": [
+                {"ZoneState": "AVAILABLE", "ZoneId": "100003", "Zone": "ap-guangzhou-3", "ZoneName": "Guangzhou Zone 3"}
+            ]
+        }))
+        .unwrap();
+        assert_eq!(zones.zone_set[0].zone_id, "100003");
+        assert_eq!(
+            DescribeInstancesStatusRequest::NAME,
+            "DescribeInstancesStatus"
+        );
+    }
+
+    #[test]
+    fn run_instances_requests_send_their_nested_members() {
+        let request = RunInstancesRequest {
+            image_id: "img-9qabwvbn".to_string().into(),
+            placement: Placement {
+                zone: "ap-guangzhou-3".to_string().into(),
+                project_id: Lenient::Absent,
+            }
+            .into(),
+            instance_charge_prepaid: ChargePrepaidSpec {
+                period: 1,
+                renew_flag: None,
+            }
+            .into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            serde_json::to_value(&request).unwrap(),
+            json!({
+                "ImageId": "img-9qabwvbn",
+                "Placement": {"Zone": "ap-guangzhou-3"},
+                "InstanceChargePrepaid": {"Period": 1}
+            })
+        );
+        let read: RunInstancesRequest = serde_json::from_value(json!({
+            "Placement": {"Zone": "ap-guangzhou-3", "ProjectId": 0},
+            "SystemDisk": {"DiskType": "CLOUD_SSD", "DiskSize": 60},
+            "DataDisks": [{"DiskSize": 100, "Bogus": 1}]
+        }))
+        .unwrap();
+        assert_eq!(
+            read.placement.valid().unwrap().project_id,
+            Lenient::Valid(0)
+        );
+        assert_eq!(read.system_disk.valid().unwrap().disk_size, Some(60));
+        assert!(
+            matches!(read.data_disks, Lenient::Invalid(_)),
+            "unknown members refused"
         );
     }
 

@@ -8,7 +8,15 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Code, Error, Result};
 
 pub mod api;
+mod instance;
 mod lenient;
+
+pub use instance::{
+    ChargePrepaidSpec, DataDisk, DataDiskSpec, Instance, InstanceEntry, InstanceStatus,
+    InternetAccessible, InternetAccessibleSpec, LaunchSpec, LoginSettings, LoginSettingsSpec,
+    Placement, PlacementSpec, Secret, SystemDisk, SystemDiskSpec, VirtualPrivateCloud,
+    VirtualPrivateCloudSpec,
+};
 
 /// The four kinds of image a user sees, one directory each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -458,65 +466,6 @@ impl fmt::Display for InstanceId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
-}
-
-/// `Placement` of the API (the members an instance reports).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Placement {
-    pub zone: String,
-    pub project_id: i64,
-}
-
-/// The API's `Instance` object: the members the image workflows use, with the API's names.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Instance {
-    pub placement: Placement,
-    pub instance_id: InstanceId,
-    pub instance_type: String,
-    #[serde(rename = "CPU")]
-    pub cpu: i64,
-    pub memory: i64,
-    pub restrict_state: String,
-    pub instance_name: String,
-    pub instance_charge_type: String,
-    pub private_ip_addresses: Vec<String>,
-    pub image_id: ImageId,
-    pub created_time: String,
-    pub os_name: String,
-    pub instance_state: String,
-    pub latest_operation: Option<String>,
-    pub latest_operation_state: Option<String>,
-    pub license_type: String,
-}
-
-/// What a listing of `instances/` needs of an instance.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InstanceEntry {
-    pub instance_id: InstanceId,
-    pub created_time: String,
-}
-
-/// A `launch` command: RunInstances parameters (the ones the local backend models).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-pub struct LaunchSpec {
-    pub instance_count: Option<i64>,
-    pub instance_name: Option<String>,
-    pub instance_type: Option<String>,
-    pub instance_charge_type: Option<String>,
-    pub placement: Option<PlacementSpec>,
-    /// If given, it must name the image whose `launch` file is written.
-    pub image_id: Option<String>,
-}
-
-/// `Placement` as RunInstances takes it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-pub struct PlacementSpec {
-    pub zone: String,
-    pub project_id: Option<i64>,
 }
 
 /// A `create_image` command: CreateImage parameters.

@@ -139,6 +139,9 @@ const ACTIONS: &[(&str, Handler)] = &[
     (api::TerminateInstancesRequest::NAME, |cx, p| {
         run(cx, p, instances::terminate_instances)
     }),
+    (api::DescribeInstancesStatusRequest::NAME, |cx, p| {
+        run(cx, p, instances::describe_instances_status)
+    }),
     (api::ImportImageRequest::NAME, |cx, p| {
         run(cx, p, imports::import_image)
     }),
@@ -218,7 +221,7 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), count, "an action is listed twice");
-        assert_eq!(count, 16);
+        assert_eq!(count, 17);
         assert!(names.contains(&"ImportImage"));
     }
 }

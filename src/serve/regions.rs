@@ -29,20 +29,26 @@ pub(super) fn describe_regions(
     })
 }
 
-/// The emulator's one zone of a region, `<region>-1`.
+/// The region's zones, from the catalog: each with its published ZoneId, English name (the
+/// API's answer without a language) and state.
 pub(super) fn describe_zones(
     cx: &Context,
     _request: DescribeZonesRequest,
 ) -> Result<DescribeZonesResponse> {
     let region = cx.region()?;
-    let zone = format!("{region}-1");
+    let zones: Vec<ZoneInfo> = cx
+        .service
+        .zones(region)?
+        .into_iter()
+        .map(|z| ZoneInfo {
+            zone: z.zone.clone(),
+            zone_name: z.zone_name.clone(),
+            zone_id: z.zone_id.clone().unwrap_or_default(),
+            zone_state: z.zone_state.clone(),
+        })
+        .collect();
     Ok(DescribeZonesResponse {
-        total_count: 1,
-        zone_set: vec![ZoneInfo {
-            zone: zone.clone(),
-            zone_name: zone,
-            zone_id: "100001".to_string(),
-            zone_state: "AVAILABLE".to_string(),
-        }],
+        total_count: zones.len() as u64,
+        zone_set: zones,
     })
 }

@@ -370,26 +370,42 @@ impl ImageService for TencentService {
         image: &ImageId,
         spec: &LaunchSpec,
     ) -> Result<Vec<InstanceId>> {
-        let zone = match &spec.placement {
-            Some(p) => p.zone.clone(),
-            None => self.available_zone(region)?,
+        let (zone, project_id) = match &spec.placement {
+            Some(p) => (p.zone.clone(), p.project_id),
+            None => (self.available_zone(region)?, None),
         };
-        // The API's idempotency token: a RunInstances repeated by any path launches once.
-        let token = format!(
-            "imagefs-{}-{}",
-            image,
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0)
-        );
+        // The API's idempotency token: a RunInstances repeated by any path launches once. A
+        // `launch` that names its own token keeps it.
+        let token = spec.client_token.clone().unwrap_or_else(|| {
+            format!(
+                "imagefs-{}-{}",
+                image,
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos())
+                    .unwrap_or(0)
+            )
+        });
         let request = api::RunInstancesRequest {
             image_id: image.to_string().into(),
             instance_count: spec.instance_count.unwrap_or(1).into(),
-            placement: api::Placement { zone: zone.into() }.into(),
+            placement: api::Placement {
+                zone: zone.into(),
+                project_id: Lenient::optional(project_id),
+            }
+            .into(),
             instance_name: Lenient::optional(spec.instance_name.clone()),
             instance_type: Lenient::optional(spec.instance_type.clone()),
             instance_charge_type: Lenient::optional(spec.instance_charge_type.clone()),
+            instance_charge_prepaid: Lenient::optional(spec.instance_charge_prepaid.clone()),
+            system_disk: Lenient::optional(spec.system_disk.clone()),
+            data_disks: Lenient::optional(spec.data_disks.clone()),
+            virtual_private_cloud: Lenient::optional(spec.virtual_private_cloud.clone()),
+            internet_accessible: Lenient::optional(spec.internet_accessible.clone()),
+            security_group_ids: Lenient::optional(spec.security_group_ids.clone()),
+            login_settings: Lenient::optional(spec.login_settings.clone()),
+            host_name: Lenient::optional(spec.host_name.clone()),
+            disable_api_termination: Lenient::optional(spec.disable_api_termination),
             client_token: token.into(),
             ..Default::default()
         };

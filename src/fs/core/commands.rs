@@ -117,7 +117,8 @@ pub(super) fn list_values(text: &str) -> Vec<&str> {
         .collect()
 }
 
-/// `launch`: a count, or a JSON RunInstances spec.
+/// `launch`: a count, or a JSON RunInstances spec. Either may leave out the `Placement`: the
+/// backend then launches into the region's first available zone (the API itself requires one).
 pub(super) fn parse_launch(text: &str) -> Result<LaunchSpec> {
     let text = text.trim();
     if text.starts_with('{') {
@@ -126,14 +127,14 @@ pub(super) fn parse_launch(text: &str) -> Result<LaunchSpec> {
     if text.is_empty() {
         return Err(Error::new(
             Code::InvalidParameter,
-            "launch takes a count (1 to 100) or a JSON RunInstances spec; nothing was written",
+            "launch takes a count (1 to 500) or a JSON RunInstances spec; nothing was written",
         ));
     }
     let count: i64 = text.parse().map_err(|_| {
         Error::new(
             Code::InvalidParameterValue,
             format!(
-                "launch takes a count (1 to 100) or a JSON RunInstances spec, not `{}`",
+                "launch takes a count (1 to 500) or a JSON RunInstances spec, not `{}`",
                 text.chars().take(40).collect::<String>()
             ),
         )

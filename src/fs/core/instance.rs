@@ -151,14 +151,18 @@ impl ImageFs {
         Ok(line(image.as_str()))
     }
 
-    /// `rmdir` of an instance: TerminateInstances.
+    /// `rmdir` of an instance: TerminateInstances. The directory stays while the instance is
+    /// TERMINATING (or, PREPAID, SHUTDOWN in the recycle bin), as the cloud's listings keep
+    /// it: what the kernel holds of its files is made stale, so `state` says so at once.
     pub(super) fn terminate_instance(&self, r: u8, name: &OsStr, path: &str) -> Result<Vec<u64>> {
         let region = self.region_name(r)?;
         let text = name.to_str().ok_or_else(|| no_such(path))?;
         let id = InstanceId::parse(text).map_err(|_| no_such(path))?;
-        self.service
-            .terminate_instance(region, &id)
-            .map(|()| Vec::new())
+        self.service.terminate_instance(region, &id)?;
+        let n = id.number();
+        let mut stale = vec![Node::InstanceDir(r, n).ino()];
+        stale.extend(InstanceFile::ALL.map(|f| Node::InstanceFile(r, n, f).ino()));
+        Ok(stale)
     }
 
     /// What the kernel must drop of an instance changed elsewhere: its name in
