@@ -15,7 +15,7 @@ use crate::local::networks::{new_private_ip, new_public_ip, random_uuid};
 use crate::local::rows::{fee_values, ImageRow};
 use crate::local::transitions::{operation_state, settle};
 use crate::local::LocalService;
-use crate::model::{format_api_time, ImageId, ImageKind, ImageState, InstanceId, LaunchSpec};
+use crate::model::{format_api_time, ImageId, ImageKind, InstanceId, LaunchSpec};
 
 /// How many instances one request may launch (the reference: 1 to 500, for every charge type).
 pub(in crate::local) const MAX_INSTANCE_COUNT: i64 = 500;

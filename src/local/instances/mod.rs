@@ -17,7 +17,7 @@ use super::store::Store;
 use super::transitions::{now_ms, operation_state, settle};
 use super::LocalService;
 use crate::error::{Code, Error, Result};
-use crate::model::{ImageId, ImageState, Instance, InstanceEntry, InstanceId};
+use crate::model::{ImageId, Instance, InstanceEntry, InstanceId};
 
 pub(super) use launch::run_instances;
 pub(super) use settings::InstanceSettings;
