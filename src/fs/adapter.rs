@@ -15,8 +15,8 @@ use fuser::{
     Request, TimeOrNow, WriteFlags,
 };
 
-use super::core::{Attr, DirEntry, EntryKind, ImageFs};
-use super::inode::Node;
+use super::core::{Attr, DirEntry, EntryKind, ImageFs, Written};
+use super::inode::{view_serial, Node};
 use super::kernel_cache::{prefillable, KernelCache, FIXED_ENTRY_TTL, TTL, WATCHED_TTL};
 use crate::error::Error;
 use crate::service::Caller;
@@ -144,7 +144,7 @@ impl FuseAdapter {
 
     /// A refusal was recorded: `errors` shows it to the next reader.
     fn errors_changed(&self) {
-        self.cache.invalidate(vec![Node::Errors.ino()]);
+        self.cache.invalidate(vec![Node::Errors.ino()], Vec::new());
     }
 
     /// Attribute TTL of a node.
@@ -157,6 +157,10 @@ impl FuseAdapter {
 
     /// How long the kernel may trust that the name of node `ino` exists.
     fn entry_ttl(&self, ino: u64) -> Duration {
+        if view_serial(ino).is_some() {
+            // Looked up again on every path walk: each thread finds its own view.
+            return Duration::ZERO;
+        }
         match Node::from_ino(ino) {
             // Links are named after images, and a rename elsewhere is not followed.
             Some(Node::NameLink(..)) => TTL,
@@ -247,6 +251,9 @@ impl FuseAdapter {
             // One TTL for name and attributes: links follow renames within a second.
             let ttl = if entry.attr.kind == EntryKind::Symlink {
                 TTL
+            } else if self.fs.shows_views(entry.attr.ino) {
+                // Its lookups find views: the name must not be taken from the listing.
+                Duration::ZERO
             } else {
                 self.attr_ttl(&entry.attr)
             };
@@ -318,14 +325,23 @@ impl Filesystem for FuseAdapter {
         Ok(())
     }
 
+    /// Only views are counted (see `ImageFs::forget`): every other inode number names its
+    /// node for the life of the mount.
+    fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
+        self.fs.forget(ino.0, nlookup);
+    }
+
     fn destroy(&mut self) {
         // Ends the invalidation thread.
         self.cache.close();
     }
 
-    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+    fn lookup(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
         self.counts.count("lookup");
-        let (result, prefill) = match self.fs.lookup_with_content(parent.0, name) {
+        let found = self
+            .fs
+            .lookup_with_content(parent.0, name, Some(&caller(req)));
+        let (result, prefill) = match found {
             Ok((attr, content)) if prefillable(&attr) => (Ok(attr), Some((attr.ino, content))),
             Ok((attr, _)) => (Ok(attr), None),
             Err(e) => (Err(e), None),
@@ -374,8 +390,17 @@ impl Filesystem for FuseAdapter {
         // Truncating a control file (`echo >`) changes nothing: the write that follows is
         // the command. The reply shows the file as it is, trusted for the usual TTL: the
         // `open` of the next `echo >` then needs no GETATTR to check permissions (and the
-        // write's reply makes the kernel ask for the size before the next read).
-        self.reply_attr(self.fs.getattr(ino.0), reply);
+        // write's reply makes the kernel ask for the size before the next read). A file
+        // showing a value is shown empty for a moment instead: the kernel then drops its
+        // pages, and the write that follows cannot land in a page a reader is shown (the
+        // write's end, or its refusal, has the kernel ask for the size again).
+        match self.fs.getattr(ino.0) {
+            Ok(attr) if self.fs.truncate_empties(ino.0) => {
+                let emptied = Attr { size: 0, ..attr };
+                reply.attr(&TTL, &self.file_attr(&emptied));
+            }
+            result => self.reply_attr(result, reply),
+        }
     }
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
@@ -418,7 +443,7 @@ impl Filesystem for FuseAdapter {
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
         match self.fs.rmdir(parent.0, name) {
             Ok(stale) => {
-                self.cache.invalidate(stale);
+                self.cache.invalidate(stale, Vec::new());
                 reply.ok();
             }
             Err(e) => {
@@ -504,16 +529,18 @@ impl Filesystem for FuseAdapter {
     ) {
         self.counts.count("write");
         match self.fs.write(ino.0, data, &caller(req)) {
-            Ok(mut stale) => {
+            Ok(Written { mut stale, names }) => {
                 // Not the written file itself: the kernel drops its attributes when the write
                 // completes (its new mtime then drops the page the write went through), so
                 // waiting for that here would only slow every command down.
                 stale.retain(|&i| i != ino.0);
-                self.cache.invalidate(stale);
+                self.cache.invalidate(stale, names);
                 reply.written(u32::try_from(data.len()).unwrap_or(u32::MAX));
             }
             Err(e) => {
-                self.errors_changed();
+                // The written file too: its truncation may have shown it empty.
+                self.cache
+                    .invalidate(vec![Node::Errors.ino(), ino.0], Vec::new());
                 reply.error(errno(&e))
             }
         }
