@@ -45,19 +45,6 @@ fn sh_lines(dir: &Path, script: &str) -> Vec<String> {
     stdout(&out).lines().map(str::to_owned).collect()
 }
 
-/// A custom image of the mount's account, made by launching an instance and imaging it.
-fn custom_image(mount: &Mount, name: &str) -> PathBuf {
-    let region = mount.region("ap-guangzhou");
-    let image = public_image(mount);
-    let instance = sh_lines(&image, "echo 1 > launch && cat launch");
-    let instance = region.join("instances").join(&instance[0]);
-    let made = sh_lines(
-        &instance,
-        &format!("echo {name} > create_image && cat create_image"),
-    );
-    region.join("custom").join(&made[0])
-}
-
 #[test]
 fn sixteen_scripts_at_once_each_read_their_own_launch() {
     let Some((_scratch, mount)) = mounted() else {
@@ -311,47 +298,5 @@ fn a_descriptor_shows_the_outcome_of_the_command_written_through_it() {
         read(&launch),
         after,
         "and this process's next open shows it too"
-    );
-}
-
-#[test]
-fn a_name_read_while_it_is_written_is_never_torn() {
-    let Some((_scratch, mount)) = mounted() else {
-        return;
-    };
-    let image = custom_image(&mount, "first-name");
-    let names = ["a-rather-long-image-name-number-one", "short"];
-    let writer = {
-        let image = image.clone();
-        std::thread::spawn(move || {
-            sh_lines(
-                &image,
-                &format!(
-                    "for i in $(seq 75); do echo {} > name; echo {} > name; done",
-                    names[0], names[1]
-                ),
-            );
-        })
-    };
-    let reads = sh_lines(
-        &image,
-        "for i in $(seq 300); do printf '[%s]\\n' \"$(cat name)\"; done",
-    );
-    writer.join().expect("writer");
-    for read in &reads {
-        assert!(
-            [
-                "[]",
-                "[first-name]",
-                "[a-rather-long-image-name-number-one]",
-                "[short]"
-            ]
-            .contains(&read.as_str()),
-            "torn read {read:?}"
-        );
-    }
-    assert_eq!(
-        std::fs::read_to_string(image.join("name")).expect("name"),
-        "short\n"
     );
 }

@@ -151,35 +151,6 @@ fn a_read_is_one_whole_outcome() {
 }
 
 #[test]
-fn a_value_read_during_a_write_is_old_new_or_empty() {
-    quoted("`name`, `description` and `share` show their current value instead: a read shows the value from before a write or from after it, never a mix; while a write is carried out (from the truncation of `echo >` to the end of the command) the file reads empty.");
-    let Some((_scratch, mount)) = mounted() else {
-        return;
-    };
-    let image = custom_image(&mount, "a-long-first-name");
-    let writer = {
-        let image = image.clone();
-        std::thread::spawn(move || {
-            sh(
-                &image,
-                "for i in $(seq 40); do echo b > name; echo a-long-first-name > name; done",
-            )
-        })
-    };
-    let reads = sh(
-        &image,
-        "for i in $(seq 200); do printf '[%s]' \"$(cat name)\"; done",
-    );
-    assert!(writer.join().expect("writer").status.success());
-    for read in stdout(&reads).split_inclusive(']') {
-        assert!(
-            ["[]", "[b]", "[a-long-first-name]"].contains(&read),
-            "{read:?}"
-        );
-    }
-}
-
-#[test]
 fn list_writes_are_all_or_nothing() {
     quoted("A list write (`share`, `unshare`, `copy_to`) succeeds or fails as a whole: if one value is refused, none is applied.");
     let Some((_scratch, mount)) = mounted() else {

@@ -390,17 +390,8 @@ impl Filesystem for FuseAdapter {
         // Truncating a control file (`echo >`) changes nothing: the write that follows is
         // the command. The reply shows the file as it is, trusted for the usual TTL: the
         // `open` of the next `echo >` then needs no GETATTR to check permissions (and the
-        // write's reply makes the kernel ask for the size before the next read). A file
-        // showing a value is shown empty for a moment instead: the kernel then drops its
-        // pages, and the write that follows cannot land in a page a reader is shown (the
-        // write's end, or its refusal, has the kernel ask for the size again).
-        match self.fs.getattr(ino.0) {
-            Ok(attr) if self.fs.truncate_empties(ino.0) => {
-                let emptied = Attr { size: 0, ..attr };
-                reply.attr(&TTL, &self.file_attr(&emptied));
-            }
-            result => self.reply_attr(result, reply),
-        }
+        // write's reply makes the kernel ask for the size before the next read).
+        self.reply_attr(self.fs.getattr(ino.0), reply);
     }
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
@@ -538,9 +529,7 @@ impl Filesystem for FuseAdapter {
                 reply.written(u32::try_from(data.len()).unwrap_or(u32::MAX));
             }
             Err(e) => {
-                // The written file too: its truncation may have shown it empty.
-                self.cache
-                    .invalidate(vec![Node::Errors.ino(), ino.0], Vec::new());
+                self.errors_changed();
                 reply.error(errno(&e))
             }
         }

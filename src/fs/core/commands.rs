@@ -75,19 +75,6 @@ impl ControlFile {
         }
     }
 
-    /// Whether reading it shows a current value, which a write replaces.
-    fn shows_value(self) -> bool {
-        match self {
-            ControlFile::Rename(..) | ControlFile::Describe(..) | ControlFile::Share(..) => true,
-            ControlFile::Import(_)
-            | ControlFile::Launch(..)
-            | ControlFile::CopyTo(..)
-            | ControlFile::CreateImage(..)
-            | ControlFile::Reset(..)
-            | ControlFile::Unshare(..) => false,
-        }
-    }
-
     /// Its name in its directory.
     fn file_name(self) -> &'static str {
         match self {
@@ -212,16 +199,6 @@ impl ImageFs {
             .ok()
             .and_then(Node::control_file)
             .is_some_and(ControlFile::accepts_truncate)
-    }
-
-    /// Whether a truncation of file `ino` is shown as emptying it until the write that
-    /// follows: a file showing a value (`name`, `description`, `share`), whose pages the
-    /// kernel then drops before the write lands in them, so no reader sees the written bytes
-    /// over the old value.
-    pub fn truncate_empties(&self, ino: u64) -> bool {
-        Node::from_ino(ino)
-            .and_then(Node::control_file)
-            .is_some_and(ControlFile::shows_value)
     }
 
     /// A write to `node`: the command of a control file, refused anywhere else (and recorded

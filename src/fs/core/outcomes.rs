@@ -71,6 +71,12 @@ pub(super) struct ProcTasks;
 
 impl Tasks for ProcTasks {
     fn process_of(&self, tid: u32) -> Option<u32> {
+        // Most writers and readers are a process's main thread, whose ID is the process's:
+        // `pidfd_open` takes only those, and costs far less than the kernel's rendering of
+        // `status` (signal masks, memory, ...), which is read for other threads.
+        if leads_its_process(tid) {
+            return Some(tid);
+        }
         let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
         status
             .lines()
@@ -80,6 +86,24 @@ impl Tasks for ProcTasks {
 
     fn task(&self, id: u32) -> Option<Task> {
         parse_stat(&std::fs::read_to_string(format!("/proc/{id}/stat")).ok()?)
+    }
+}
+
+/// Whether thread `tid` is its process's main thread (`pidfd_open` refuses other threads).
+fn leads_its_process(tid: u32) -> bool {
+    let Ok(tid) = libc::pid_t::try_from(tid) else {
+        return false;
+    };
+    // SAFETY: pidfd_open takes two integers and returns a new descriptor or -1; the
+    // descriptor is ours, closed at once.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, tid, 0) };
+    match libc::c_int::try_from(fd) {
+        Ok(fd) if fd >= 0 => {
+            // SAFETY: `fd` was just opened here and is closed once.
+            unsafe { libc::close(fd) };
+            true
+        }
+        _ => false,
     }
 }
 
@@ -353,6 +377,18 @@ mod tests {
         let tasks = ProcTasks;
         let pid = std::process::id();
         assert_eq!(tasks.process_of(pid), Some(pid));
+        // Another thread of this process: not its main thread, yet of this process.
+        let (leads, process) = std::thread::spawn(|| {
+            // SAFETY: gettid takes nothing and cannot fail.
+            let tid = u32::try_from(unsafe { libc::gettid() }).expect("tid");
+            (leads_its_process(tid), ProcTasks.process_of(tid))
+        })
+        .join()
+        .expect("thread");
+        assert!(!leads);
+        assert_eq!(process, Some(pid));
+        assert!(leads_its_process(pid));
+        assert_eq!(tasks.process_of(u32::MAX), None);
         let owners = owners_of(&tasks, pid);
         assert!(
             matches!(owners.as_slice(), [Owner::Thread { .. }, Owner::Process { pid: p, .. }, Owner::Process { .. }] if *p == pid),
