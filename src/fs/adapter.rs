@@ -483,6 +483,9 @@ impl Filesystem for FuseAdapter {
     /// `flush` below) FLUSH, and read through its page cache, which it keeps across opens.
     /// That cache stays exact because every change drops it: commands (see `write`), the
     /// watcher (changes made elsewhere), and the mtime that carries the contents' version.
+    /// The kernel stops sending OPEN for every file of the mount at once, so control files
+    /// cannot have direct I/O (an OPEN reply's flag) without an OPEN and a RELEASE for every
+    /// `cat` of any file: their outcomes are shown through views instead (`core::views`).
     fn open(&self, _req: &Request, _ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
         self.counts.count("open");
         reply.error(Errno::ENOSYS);

@@ -29,6 +29,8 @@ pub(super) const VIEWS_MAX: usize = 4096;
 
 struct View {
     file: Node,
+    /// The thread it was made for.
+    reader: u32,
     outcome: Outcome,
     /// Lookups the kernel holds (it forgets them all before it drops the inode).
     lookups: u64,
@@ -58,12 +60,13 @@ impl Views {
         let mut table = lock(&self.table);
         table.lookups += 1;
         let used = table.lookups;
-        let had = table.by_reader.get(&(file.ino(), reader)).copied();
-        if let Some(view) = had.and_then(|serial| table.views.get_mut(&serial)) {
-            if view.outcome.serial == outcome.serial {
-                view.lookups += 1;
-                view.used = used;
-                return had.unwrap_or_default();
+        if let Some(&serial) = table.by_reader.get(&(file.ino(), reader)) {
+            if let Some(view) = table.views.get_mut(&serial) {
+                if view.outcome.serial == outcome.serial {
+                    view.lookups += 1;
+                    view.used = used;
+                    return serial;
+                }
             }
         }
         if table.views.len() >= VIEWS_MAX {
@@ -75,6 +78,7 @@ impl Views {
             serial,
             View {
                 file,
+                reader,
                 outcome,
                 lookups: 1,
                 used,
@@ -118,8 +122,10 @@ impl Views {
 impl ViewTable {
     fn remove(&mut self, serial: u64) {
         if let Some(view) = self.views.remove(&serial) {
-            self.by_reader
-                .retain(|&(file, _), &mut s| !(file == view.file.ino() && s == serial));
+            let key = (view.file.ino(), view.reader);
+            if self.by_reader.get(&key) == Some(&serial) {
+                self.by_reader.remove(&key);
+            }
         }
     }
 
