@@ -73,7 +73,7 @@ fn a_command_is_at_most_64_kib() {
 
 #[test]
 fn control_files_show_their_last_outcome() {
-    quoted("Reading a control file shows the outcome of the last command written to it through this mount (empty before the first).");
+    quoted("Reading a control file shows the outcome of the last command written to it through this mount (empty before the first), and while scripts write to the same file at once, each reads the outcome of its own command.");
     let Some((scratch, mount)) = mounted() else {
         return;
     };
@@ -93,6 +93,61 @@ fn control_files_show_their_last_outcome() {
         ),
         ""
     );
+}
+
+#[test]
+fn each_script_reads_the_outcome_of_its_own_command() {
+    quoted("Whose outcome a reader sees: a command belongs to the thread that wrote it, to that thread's process, and to the process's parent (the shell that ran `cmd > file`). A read shows the last command of the reading thread, else of its process, else of its parent, grandparent, ... (the nearest that wrote one), else the last command anyone wrote to the file.");
+    quoted("A refused command has no outcome: its writer then reads an empty file, never the IDs of an earlier command.");
+    let Some((_scratch, mount)) = mounted() else {
+        return;
+    };
+    let image = mount.region("ap-guangzhou").join("public/img-9qabwvbn");
+    // `/usr/bin/printf` is not a builtin: a child of each shell writes, and the command is
+    // its shell's too.
+    let out = sh(
+        &image,
+        "seq 8 | xargs -P 8 -I{} sh -c '/usr/bin/printf 1 > launch && cat launch'",
+    );
+    let ids: std::collections::BTreeSet<String> = stdout(&out).lines().map(str::to_owned).collect();
+    assert_eq!(ids.len(), 8, "{} {}", stdout(&out), stderr(&out));
+    assert!(ids.iter().all(|id| id.starts_with("ins-")), "{ids:?}");
+    // A refused command, then its writer's read: nothing, not the instance before it.
+    let out = sh(
+        &image,
+        "echo 1 > launch; echo 101 > launch; cat launch | wc -c",
+    );
+    assert_eq!(stdout(&out).trim(), "0", "{}", stderr(&out));
+}
+
+#[test]
+fn a_read_is_one_whole_outcome() {
+    quoted("A read returns one whole outcome, never a mix of two, nor an outcome with the bytes of a command being written. A descriptor shows the outcome its reader was to see when it opened the file, until a command is written through that same descriptor: then it shows that command's outcome. (Each reader is shown its own copy of a file that has outcomes: `stat` gives it an inode number of its own.)");
+    let Some((_scratch, mount)) = mounted() else {
+        return;
+    };
+    let launch = mount
+        .region("ap-guangzhou")
+        .join("public/img-9qabwvbn/launch");
+    command(&launch, "1").expect("launch");
+    let mine = read(&launch);
+    let opened = std::fs::File::open(&launch).expect("open");
+    // Another script launches meanwhile: the open file still shows the outcome it opened.
+    let out = sh(
+        &mount.root,
+        &format!("echo 2 > {0} && cat {0}", launch.display()),
+    );
+    assert_eq!(stdout(&out).lines().count(), 2, "{}", stderr(&out));
+    let mut shown = String::new();
+    std::io::Read::read_to_string(&mut &opened, &mut shown).expect("read");
+    assert_eq!(shown, mine);
+    // Its own copy: the script's cat was shown another inode.
+    let out = sh(
+        &mount.root,
+        &format!("echo 1 > {0} && stat -c %i {0}", launch.display()),
+    );
+    let theirs: u64 = stdout(&out).trim().parse().expect("inode number");
+    assert_ne!(opened.metadata().expect("stat").ino(), theirs);
 }
 
 #[test]

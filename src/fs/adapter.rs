@@ -15,8 +15,8 @@ use fuser::{
     Request, TimeOrNow, WriteFlags,
 };
 
-use super::core::{Attr, DirEntry, EntryKind, ImageFs};
-use super::inode::Node;
+use super::core::{Attr, DirEntry, EntryKind, ImageFs, Written};
+use super::inode::{view_serial, Node};
 use super::kernel_cache::{prefillable, KernelCache, FIXED_ENTRY_TTL, TTL, WATCHED_TTL};
 use crate::error::Error;
 use crate::service::Caller;
@@ -144,7 +144,7 @@ impl FuseAdapter {
 
     /// A refusal was recorded: `errors` shows it to the next reader.
     fn errors_changed(&self) {
-        self.cache.invalidate(vec![Node::Errors.ino()]);
+        self.cache.invalidate(vec![Node::Errors.ino()], Vec::new());
     }
 
     /// Attribute TTL of a node.
@@ -157,6 +157,10 @@ impl FuseAdapter {
 
     /// How long the kernel may trust that the name of node `ino` exists.
     fn entry_ttl(&self, ino: u64) -> Duration {
+        if view_serial(ino).is_some() {
+            // Looked up again on every path walk: each thread finds its own view.
+            return Duration::ZERO;
+        }
         match Node::from_ino(ino) {
             // Links are named after images, and a rename elsewhere is not followed.
             Some(Node::NameLink(..)) => TTL,
@@ -247,6 +251,9 @@ impl FuseAdapter {
             // One TTL for name and attributes: links follow renames within a second.
             let ttl = if entry.attr.kind == EntryKind::Symlink {
                 TTL
+            } else if self.fs.shows_views(entry.attr.ino) {
+                // Its lookups find views: the name must not be taken from the listing.
+                Duration::ZERO
             } else {
                 self.attr_ttl(&entry.attr)
             };
@@ -318,14 +325,23 @@ impl Filesystem for FuseAdapter {
         Ok(())
     }
 
+    /// Only views are counted (see `ImageFs::forget`): every other inode number names its
+    /// node for the life of the mount.
+    fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
+        self.fs.forget(ino.0, nlookup);
+    }
+
     fn destroy(&mut self) {
         // Ends the invalidation thread.
         self.cache.close();
     }
 
-    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+    fn lookup(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
         self.counts.count("lookup");
-        let (result, prefill) = match self.fs.lookup_with_content(parent.0, name) {
+        let found = self
+            .fs
+            .lookup_with_content(parent.0, name, Some(&caller(req)));
+        let (result, prefill) = match found {
             Ok((attr, content)) if prefillable(&attr) => (Ok(attr), Some((attr.ino, content))),
             Ok((attr, _)) => (Ok(attr), None),
             Err(e) => (Err(e), None),
@@ -418,7 +434,7 @@ impl Filesystem for FuseAdapter {
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
         match self.fs.rmdir(parent.0, name) {
             Ok(stale) => {
-                self.cache.invalidate(stale);
+                self.cache.invalidate(stale, Vec::new());
                 reply.ok();
             }
             Err(e) => {
@@ -467,6 +483,9 @@ impl Filesystem for FuseAdapter {
     /// `flush` below) FLUSH, and read through its page cache, which it keeps across opens.
     /// That cache stays exact because every change drops it: commands (see `write`), the
     /// watcher (changes made elsewhere), and the mtime that carries the contents' version.
+    /// The kernel stops sending OPEN for every file of the mount at once, so control files
+    /// cannot have direct I/O (an OPEN reply's flag) without an OPEN and a RELEASE for every
+    /// `cat` of any file: their outcomes are shown through views instead (`core::views`).
     fn open(&self, _req: &Request, _ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
         self.counts.count("open");
         reply.error(Errno::ENOSYS);
@@ -504,12 +523,12 @@ impl Filesystem for FuseAdapter {
     ) {
         self.counts.count("write");
         match self.fs.write(ino.0, data, &caller(req)) {
-            Ok(mut stale) => {
+            Ok(Written { mut stale, names }) => {
                 // Not the written file itself: the kernel drops its attributes when the write
                 // completes (its new mtime then drops the page the write went through), so
                 // waiting for that here would only slow every command down.
                 stale.retain(|&i| i != ino.0);
-                self.cache.invalidate(stale);
+                self.cache.invalidate(stale, names);
                 reply.written(u32::try_from(data.len()).unwrap_or(u32::MAX));
             }
             Err(e) => {

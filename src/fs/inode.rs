@@ -225,6 +225,21 @@ const TAG_INSTANCE_FILE: u64 = 8;
 const TAG_BY_NAME: u64 = 9;
 const TAG_BY_NAME_KIND: u64 = 10;
 const TAG_NAME_LINK: u64 = 11;
+const TAG_VIEW: u64 = 12;
+
+/// Serial numbers of views fit below the tag.
+const VIEW_SERIAL_MASK: u64 = (1 << TAG_SHIFT) - 1;
+
+/// The inode number of view `serial` of a control file: one reader's own copy of an outcome
+/// (see `fs::core::views`). Views are not nodes: [`Node::from_ino`] names none of them.
+pub fn view_ino(serial: u64) -> u64 {
+    (TAG_VIEW << TAG_SHIFT) | (serial & VIEW_SERIAL_MASK)
+}
+
+/// The serial of the view an inode number names, if it names one.
+pub fn view_serial(ino: u64) -> Option<u64> {
+    (ino >> TAG_SHIFT == TAG_VIEW).then_some(ino & VIEW_SERIAL_MASK)
+}
 
 fn kind_index(kind: ImageKind) -> u64 {
     match kind {
@@ -499,6 +514,18 @@ mod tests {
             (TAG_REGION_FILE << TAG_SHIFT) | 31,
         ] {
             assert_eq!(Node::from_ino(ino), None, "{ino:#x}");
+        }
+    }
+
+    #[test]
+    fn views_are_not_nodes() {
+        for serial in [0, 1, 77, VIEW_SERIAL_MASK] {
+            let ino = view_ino(serial);
+            assert_eq!(view_serial(ino), Some(serial));
+            assert_eq!(Node::from_ino(ino), None, "{ino:#x}");
+        }
+        for node in samples() {
+            assert_eq!(view_serial(node.ino()), None, "{node:?}");
         }
     }
 

@@ -1,15 +1,17 @@
 //! Control files: a write to one is a command. Here: the framing (one write is one command,
 //! all or nothing, UTF-8, one trailing newline dropped), the parsing of command texts, the
 //! dispatch of each [`ControlFile`] to the node kind that carries it out, what a command
-//! forgets and makes stale, and its outcome (what reading the file shows next).
+//! forgets and makes stale, and its outcome (what reading the file shows next, kept per
+//! writer in `outcomes`, shown through `views`).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
-use super::{lock, Attr, ImageFs, PER_INODE_MAX};
+use super::outcomes::{nearest, owners_of, Outcome, OutcomeBook, ProcTasks};
+use super::{lock, Attr, ImageFs, Written, PER_INODE_MAX};
 use crate::error::{Code, Error, Result};
-use crate::fs::inode::{ControlFile, Node};
+use crate::fs::inode::{ControlFile, ImageFile, InstanceFile, Node, RegionFile};
 use crate::model::{CreateImageSpec, ImageKind, LaunchSpec};
 use crate::service::Caller;
 
@@ -20,8 +22,8 @@ const MAX_COMMAND: usize = 64 * 1024;
 /// What control files' commands produced, and the writes each file took.
 #[derive(Default)]
 pub(super) struct CommandOutcomes {
-    /// What each control file's last command produced, shown when it is read.
-    outcomes: Mutex<HashMap<u64, (Vec<u8>, SystemTime)>>,
+    /// What the commands of files that show outcomes produced, and whose each is.
+    book: Mutex<OutcomeBook>,
     /// Writes taken by each control file: part of its version, so a write always changes the
     /// file's mtime (the kernel then drops any page the write went through).
     writes: Mutex<HashMap<u64, u64>>,
@@ -55,6 +57,36 @@ impl ControlFile {
             | ControlFile::CopyTo(..)
             | ControlFile::CreateImage(..)
             | ControlFile::Reset(..) => 0o644,
+        }
+    }
+
+    /// Whether reading it shows the outcome of a command (else its current value, or nothing).
+    pub(super) fn shows_outcome(self) -> bool {
+        match self {
+            ControlFile::Import(_)
+            | ControlFile::Launch(..)
+            | ControlFile::CopyTo(..)
+            | ControlFile::CreateImage(..)
+            | ControlFile::Reset(..) => true,
+            ControlFile::Rename(..)
+            | ControlFile::Describe(..)
+            | ControlFile::Share(..)
+            | ControlFile::Unshare(..) => false,
+        }
+    }
+
+    /// Its name in its directory.
+    fn file_name(self) -> &'static str {
+        match self {
+            ControlFile::Import(_) => RegionFile::Import.name(),
+            ControlFile::Rename(..) => ImageFile::Name.name(),
+            ControlFile::Describe(..) => ImageFile::Description.name(),
+            ControlFile::Launch(..) => ImageFile::Launch.name(),
+            ControlFile::Share(..) => ImageFile::Share.name(),
+            ControlFile::Unshare(..) => ImageFile::Unshare.name(),
+            ControlFile::CopyTo(..) => ImageFile::CopyTo.name(),
+            ControlFile::CreateImage(..) => InstanceFile::CreateImage.name(),
+            ControlFile::Reset(..) => InstanceFile::Reset.name(),
         }
     }
 
@@ -164,29 +196,110 @@ type Done = (Option<Vec<u8>>, Vec<u64>);
 impl ImageFs {
     /// Whether `setattr` may truncate this node: `echo >` truncates control files first.
     pub fn accepts_truncate(&self, ino: u64) -> bool {
-        Node::from_ino(ino)
+        self.node_of(ino)
+            .ok()
             .and_then(Node::control_file)
             .is_some_and(ControlFile::accepts_truncate)
     }
 
     /// A write to `node`: the command of a control file, refused anywhere else (and recorded
-    /// in `errors` when it fails). Returns the inodes the command made stale.
-    pub(super) fn write_node(&self, node: Node, data: &[u8], caller: &Caller) -> Result<Vec<u64>> {
+    /// in `errors` when it fails); `view`: the view it was written through. Returns what the
+    /// command made stale.
+    pub(super) fn write_node(
+        &self,
+        node: Node,
+        data: &[u8],
+        caller: &Caller,
+        view: Option<u64>,
+    ) -> Result<Written> {
         self.commands.count_write(node.ino());
-        let result = match node.control_file() {
-            Some(control) => self
-                .command(control, data, caller)
-                .map(|done| (control, done)),
-            None if node.is_dir() => Err(self.is_a_directory(node)),
-            None => Err(self.refuse_error("write", node, &self.path(node))),
+        let Some(control) = node.control_file() else {
+            let error = if node.is_dir() {
+                self.is_a_directory(node)
+            } else {
+                self.refuse_error("write", node, &self.path(node))
+            };
+            self.record("write", &self.path(node), &error);
+            return Err(error);
         };
+        let result = self.command(control, data, caller);
+        let first_outcome = control.shows_outcome()
+            && self.keep_outcome(node, result.as_ref().ok().map(|(o, _)| o), caller, view);
         match result {
-            Ok((control, (outcome, stale))) => Ok(self.command_done(node, control, outcome, stale)),
+            Ok((_, stale)) => {
+                let mut written = Written {
+                    stale: self.command_done(node, control, stale),
+                    names: Vec::new(),
+                };
+                if first_outcome {
+                    // Its name was handed out as the file's own node, for long: from now on
+                    // each lookup is to find the looker's view.
+                    written
+                        .names
+                        .push((node.parent().ino(), control.file_name().to_string()));
+                }
+                Ok(written)
+            }
             Err(error) => {
                 self.record("write", &self.path(node), &error);
                 Err(error)
             }
         }
+    }
+
+    /// Keeps what a command to a file that shows outcomes produced (`None`: it was refused,
+    /// and produced nothing), for its writer and for the file's next readers, and shows it
+    /// through the view it was written through. Returns whether it is the file's first.
+    fn keep_outcome(
+        &self,
+        node: Node,
+        outcome: Option<&Option<Vec<u8>>>,
+        caller: &Caller,
+        view: Option<u64>,
+    ) -> bool {
+        let owners = owners_of(&ProcTasks, caller.pid);
+        let mut book = lock(&self.commands.book);
+        let first = !book.has_outcomes(node.ino());
+        if first && outcome.is_none() {
+            // Nothing to hide: the file shows no outcome to anyone yet.
+            return false;
+        }
+        let content = outcome.cloned().flatten().unwrap_or_default();
+        let kept = book.record(node.ino(), &owners, content, Instant::now());
+        drop(book);
+        if let Some(view) = view {
+            self.views.written(view, kept);
+        }
+        first
+    }
+
+    /// The outcome thread `tid` is shown of control file `file`: its own thread's, its
+    /// process's or its nearest ancestor's, else the file's last. `None` when the file shows
+    /// no outcome (it shows a value, or no command was written to it).
+    pub(super) fn shown_outcome(&self, file: Node, tid: u32) -> Option<Outcome> {
+        if !file.control_file().is_some_and(ControlFile::shows_outcome) {
+            return None;
+        }
+        let ino = file.ino();
+        {
+            let book = lock(&self.commands.book);
+            if !book.has_owners(ino) {
+                return book.last(ino);
+            }
+        }
+        let now = Instant::now();
+        nearest(&ProcTasks, tid, |owner| {
+            lock(&self.commands.book).owned(ino, owner, now)
+        })
+        .or_else(|| lock(&self.commands.book).last(ino))
+    }
+
+    /// Whether a lookup of file `ino` now answers with views (so its name must not be cached).
+    pub fn shows_views(&self, ino: u64) -> bool {
+        Node::from_ino(ino)
+            .and_then(Node::control_file)
+            .is_some_and(ControlFile::shows_outcome)
+            && lock(&self.commands.book).has_outcomes(ino)
     }
 
     /// Carries out the command written to a control file.
@@ -229,15 +342,9 @@ impl ImageFs {
         Ok((outcome, stale))
     }
 
-    /// After a command succeeded: forgets the records it changed, adds the listings it
-    /// changed to what it made stale, and keeps its outcome for readers of its file.
-    fn command_done(
-        &self,
-        node: Node,
-        control: ControlFile,
-        outcome: Option<Vec<u8>>,
-        mut stale: Vec<u64>,
-    ) -> Vec<u64> {
+    /// After a command succeeded: forgets the records it changed, and adds the listings it
+    /// changed to what it made stale.
+    fn command_done(&self, node: Node, control: ControlFile, mut stale: Vec<u64>) -> Vec<u64> {
         self.forget_after(control);
         let mut regions: std::collections::BTreeSet<u8> = stale
             .iter()
@@ -247,9 +354,6 @@ impl ImageFs {
         let lists_change = control.changes_listings();
         for r in regions.into_iter().filter(|_| lists_change) {
             stale.extend(Self::listing_dirs(r));
-        }
-        if let Some(outcome) = outcome {
-            lock(&self.commands.outcomes).insert(node.ino(), (outcome, SystemTime::now()));
         }
         stale
     }
@@ -273,21 +377,10 @@ impl ImageFs {
         }
     }
 
-    /// A control file's attributes: its size is the last outcome's.
+    /// The attributes of the node of a control file that shows outcomes: empty. Once it has
+    /// outcomes, readers find them in their views.
     pub(super) fn control_attr(&self, node: Node, fallback_mtime: SystemTime) -> Attr {
-        let outcome = lock(&self.commands.outcomes).get(&node.ino()).cloned();
-        match outcome {
-            Some((content, when)) => self.versioned(node, &content, when),
-            None => self.versioned(node, &[], fallback_mtime),
-        }
-    }
-
-    /// What the last command written to a control file produced.
-    pub(super) fn outcome(&self, node: Node) -> Vec<u8> {
-        lock(&self.commands.outcomes)
-            .get(&node.ino())
-            .map(|(content, _)| content.clone())
-            .unwrap_or_default()
+        self.versioned(node, &[], fallback_mtime)
     }
 }
 

@@ -163,13 +163,8 @@ impl ImageFs {
                 )),
                 (None, None) => Ok(share_list(&self.service.share_accounts(region, id)?)),
             },
-            ImageFile::Unshare => Ok(Vec::new()),
-            ImageFile::Launch | ImageFile::CopyTo => {
-                let node = self
-                    .region_index(region)
-                    .map(|r| Node::ImageFile(r, kind, id.number(), file));
-                Ok(node.map(|n| self.outcome(n)).unwrap_or_default())
-            }
+            // Their outcomes are shown through views.
+            ImageFile::Unshare | ImageFile::Launch | ImageFile::CopyTo => Ok(Vec::new()),
         }
     }
 

@@ -21,7 +21,9 @@
 //!   through a kind in order (`read_ahead`, `listing_ahead`);
 //! - `paging`: listings kept across the readdir requests of a pass or a handle (`paging`);
 //! - `commands`: control files: a write's framing, command parsing, what a command makes
-//!   stale and forgets, and its outcome (`control`);
+//!   stale and forgets, and its outcome (`commands`);
+//! - `outcomes`: whose each outcome is, and which one a reader is shown (in `commands`);
+//! - `views`: the inodes through which readers are shown their outcomes (`views`);
 //! - `change_feed`: the backend's changes, as what the kernel must drop (`feed`);
 //! - `poll`: what each file last showed a reader (`seen`);
 //! - `refusals`: the `errors` file's log of refusals and failures (`refusals`).
@@ -33,6 +35,7 @@ mod commands;
 mod image;
 mod instance;
 mod kind_dir;
+mod outcomes;
 mod paging;
 mod poll;
 mod read_ahead;
@@ -42,6 +45,7 @@ mod region;
 mod root;
 #[cfg(test)]
 mod test_support;
+mod views;
 
 use std::ffi::OsStr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -49,7 +53,7 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use super::inode::{image_id, Node, MAX_REGIONS};
+use super::inode::{image_id, view_serial, Node, MAX_REGIONS};
 use crate::error::{Code, Error, Result};
 use crate::model::{ImageKind, InstanceId, Region};
 use crate::service::{Caller, ImageService};
@@ -64,6 +68,7 @@ use poll::Seen;
 use read_ahead::{ListingAhead, ReadAhead};
 use recent::RecentRecords;
 use refusals::RefusalLog;
+use views::Views;
 
 /// One entry of a directory listing, with its attributes (for readdirplus).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +82,15 @@ pub struct DirEntry {
 
 /// Contents rendered in an epoch (see [`ImageFs::epoch`]).
 pub type Rendered = (u64, Arc<Vec<u8>>);
+
+/// What the kernel must drop after a command.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Written {
+    /// Inodes whose attributes and contents the command made stale.
+    pub stale: Vec<u64>,
+    /// Names (directory inode, name) the kernel must look up again.
+    pub names: Vec<(u64, String)>,
+}
 
 /// Maps kept per inode hold at most this many entries; past it they start over, so memory
 /// stays bounded whatever a user walks.
@@ -97,6 +111,8 @@ pub struct ImageFs {
     paging: Paging,
     /// What control files' commands produced, and the writes each file took.
     commands: CommandOutcomes,
+    /// The inodes readers are shown their outcomes through.
+    views: Views,
     /// Where this mount is in the backend's change feed.
     feed: ChangeFeed,
     /// What each file last showed a reader, for poll.
@@ -127,6 +143,15 @@ fn line(text: &str) -> Vec<u8> {
     out
 }
 
+/// `size` bytes of `content` from `offset`, as much of them as there is.
+fn slice(content: &[u8], offset: u64, size: u32) -> &[u8] {
+    let start = usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .min(content.len());
+    let end = start.saturating_add(size as usize).min(content.len());
+    &content[start..end]
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Every update under these locks is a single insert or push: a poisoned map is still valid.
     mutex.lock().unwrap_or_else(|p| p.into_inner())
@@ -149,6 +174,7 @@ impl ImageFs {
             listing_ahead: ListingAhead::default(),
             paging: Paging::new(),
             commands: CommandOutcomes::default(),
+            views: Views::default(),
             feed: ChangeFeed::new(feed),
             seen: Seen::default(),
             refusals: RefusalLog::new(now),
@@ -183,9 +209,13 @@ impl ImageFs {
         Ok(node)
     }
 
-    /// The node of an inode number, for the adapter's refusals.
+    /// The node of an inode number (for a view, its control file's), for the adapter's
+    /// refusals.
     pub fn node_of(&self, ino: u64) -> Result<Node> {
-        self.node(ino)
+        match self.view(ino) {
+            Some(view) => view.map(|(file, _)| file),
+            None => self.node(ino),
+        }
     }
 
     /// The node's path inside the mount, for messages and `errors`.
@@ -257,8 +287,11 @@ impl ImageFs {
         )
     }
 
-    /// The attributes of a node, checking that it exists.
+    /// The attributes of a node (or a view), checking that it exists.
     pub fn getattr(&self, ino: u64) -> Result<Attr> {
+        if let Some(attr) = self.view_getattr(ino) {
+            return attr;
+        }
         let node = self.node(ino)?;
         self.attr_of(node)
     }
@@ -291,16 +324,21 @@ impl ImageFs {
         Ok((attr, None))
     }
 
-    /// The entry `name` in directory `parent`.
+    /// The entry `name` in directory `parent`, as a reader with no command of its own finds
+    /// it.
     pub fn lookup(&self, parent: u64, name: &OsStr) -> Result<Attr> {
-        self.lookup_with_content(parent, name).map(|(attr, _)| attr)
+        self.lookup_with_content(parent, name, None)
+            .map(|(attr, _)| attr)
     }
 
-    /// [`ImageFs::lookup`], with the contents of an image's file as rendered for its size.
+    /// The entry `name` in directory `parent` as `caller` finds it (a control file with
+    /// outcomes is found as the caller's view), with the contents of an image's file as
+    /// rendered for its size.
     pub fn lookup_with_content(
         &self,
         parent: u64,
         name: &OsStr,
+        caller: Option<&Caller>,
     ) -> Result<(Attr, Option<Rendered>)> {
         let parent = self.node(parent)?;
         let missing = || no_such(format!("{}/{}", self.path(parent), name.to_string_lossy()));
@@ -327,12 +365,16 @@ impl ImageFs {
             | Node::NameLink(..) => return Err(self.not_a_directory(parent)),
         };
         let child = child.ok_or_else(missing)?;
-        self.attr_and_content(child).map_err(|e| {
+        let found = self.attr_and_content(child).map_err(|e| {
             if e.errno() == libc::ENOENT {
                 missing()
             } else {
                 e
             }
+        })?;
+        Ok(match self.view_for(child, caller) {
+            Some(view) => (view, None),
+            None => found,
         })
     }
 
@@ -413,9 +455,13 @@ impl ImageFs {
         }
     }
 
-    /// Reads a file: its contents now. Files are not opened (the kernel keeps what it read
-    /// in its page cache until the contents change), so each read renders afresh.
+    /// Reads a file: its contents now, or the outcome a view shows. Files are not opened
+    /// (the kernel keeps what it read in its page cache until the contents change), so each
+    /// read renders afresh.
     pub fn read(&self, ino: u64, offset: u64, size: u32) -> Result<Vec<u8>> {
+        if let Some(view) = self.view(ino) {
+            return Ok(slice(&view?.1.content, offset, size).to_vec());
+        }
         let node = self.node(ino)?;
         if node.is_dir() {
             return Err(self.is_a_directory(node));
@@ -424,11 +470,7 @@ impl ImageFs {
         if offset == 0 {
             self.seen.remember(ino, &content);
         }
-        let start = usize::try_from(offset)
-            .unwrap_or(usize::MAX)
-            .min(content.len());
-        let end = start.saturating_add(size as usize).min(content.len());
-        Ok(content[start..end].to_vec())
+        Ok(slice(&content, offset, size).to_vec())
     }
 
     /// Bumped whenever this mount learns of a change (its own commands, the change feed):
@@ -447,12 +489,15 @@ impl ImageFs {
         self.render(node)
     }
 
-    /// A write to a file: one command, carried out now. Returns the inodes whose cached
-    /// attributes and contents the command made stale. A refusal is recorded in `errors`.
-    pub fn write(&self, ino: u64, data: &[u8], caller: &Caller) -> Result<Vec<u64>> {
-        let node = self.node(ino)?;
+    /// A write to a file (or a view of one): one command, carried out now. Returns what
+    /// the kernel must drop. A refusal is recorded in `errors`.
+    pub fn write(&self, ino: u64, data: &[u8], caller: &Caller) -> Result<Written> {
+        let (node, view) = match self.view(ino) {
+            Some(view) => (view?.0, view_serial(ino)),
+            None => (self.node(ino)?, None),
+        };
         self.listing_ahead.note_write();
-        let result = self.write_node(node, data, caller);
+        let result = self.write_node(node, data, caller, view);
         self.listing_ahead.note_write();
         result
     }

@@ -36,6 +36,10 @@ impl ImageFs {
     /// Whether a file now shows other contents than it last showed a reader (for poll: a
     /// `state` file signals a change). The first question sets the baseline.
     pub fn changed_since_seen(&self, ino: u64) -> Result<bool> {
+        if let Some(view) = self.view(ino) {
+            // A view changes only through its own writes.
+            return view.map(|_| false);
+        }
         let node = self.node(ino)?;
         // A fresh look, not the recent-record cache: a poller wants the store's present.
         if let Node::ImageFile(r, kind, n, _) = node {

@@ -49,9 +49,10 @@ impl ImageFs {
 
     pub(super) fn render_region_file(&self, node: Node, r: u8, f: RegionFile) -> Result<Vec<u8>> {
         if node.is_control() {
-            // Existence first, as for every control file.
+            // Existence first, as for every control file. Its outcomes are shown through
+            // views.
             self.attr_of(node)?;
-            return Ok(self.outcome(node));
+            return Ok(Vec::new());
         }
         let region = self.region(r)?;
         match f {

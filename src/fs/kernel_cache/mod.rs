@@ -23,8 +23,8 @@ use known_files::KnownFiles;
 use notifier::drop_inode;
 use pages::store_contents;
 
-use super::core::{Attr, EntryKind, ImageFs, Rendered};
-use super::inode::Node;
+use super::core::{Attr, EntryKind, ImageFs, Invalidation, Rendered};
+use super::inode::{view_serial, Node};
 
 /// How long the kernel may trust that a name exists, for names that exist as long as their
 /// directory does (the files of an image, the kinds of a region, the regions): the directory's
@@ -155,9 +155,10 @@ impl KernelCache {
         self.drops.lock().unwrap_or_else(|p| p.into_inner()).take();
     }
 
-    /// An attribute reply names `attr`: the kernel now knows this file.
+    /// An attribute reply names `attr`: the kernel now knows this file. (Not views: their
+    /// contents never change but through their own writes.)
     pub(crate) fn told_of(&self, attr: &Attr) {
-        if attr.kind == EntryKind::File {
+        if attr.kind == EntryKind::File && view_serial(attr.ino).is_none() {
             self.known
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -258,11 +259,12 @@ impl KernelCache {
         self.fs.prepare_following(ino);
     }
 
-    /// Has the kernel drop what it holds of `inodes` before the reply, so that a `stat` right
-    /// after it sees the change. Files' attributes are dropped from here (that never waits on
-    /// anything); directories' listings from the invalidation thread, waiting briefly for it
-    /// (dropping pages from a request handler could deadlock).
-    pub(crate) fn invalidate(&self, inodes: Vec<u64>) {
+    /// Has the kernel drop what it holds of `inodes`, and the names in `names` (directory,
+    /// name), before the reply, so that a `stat` or a path walk right after it sees the
+    /// change. Files' attributes are dropped from here (that never waits on anything);
+    /// directories' listings and names from the invalidation thread, waiting briefly for it
+    /// (dropping pages or names from a request handler could deadlock).
+    pub(crate) fn invalidate(&self, inodes: Vec<u64>, names: Vec<(u64, String)>) {
         let inodes = match self.pages.get() {
             Some(pages) => {
                 let (dirs, files): (Vec<u64>, Vec<u64>) = inodes
@@ -275,7 +277,14 @@ impl KernelCache {
             }
             None => inodes,
         };
-        if inodes.is_empty() {
+        let mut invalidations: Vec<Invalidation> =
+            inodes.into_iter().map(Invalidation::Inode).collect();
+        invalidations.extend(
+            names
+                .into_iter()
+                .map(|(parent, name)| Invalidation::Entry { parent, name }),
+        );
+        if invalidations.is_empty() {
             return;
         }
         let (done, wait) = std::sync::mpsc::sync_channel(1);
@@ -283,7 +292,7 @@ impl KernelCache {
             let sender = self.drops.lock().unwrap_or_else(|p| p.into_inner());
             sender
                 .as_ref()
-                .map(|s| s.send(KernelNote::Drop(inodes, done)).is_ok())
+                .map(|s| s.send(KernelNote::Drop(invalidations, done)).is_ok())
         };
         if sent == Some(true) {
             let _ = wait.recv_timeout(INVALIDATION_WAIT);

@@ -15,8 +15,9 @@ use crate::fs::inode::Node;
 /// What the notifier thread tells the kernel, in order: one thread, so a prefill rendered
 /// before a change never lands after the invalidation of that change.
 pub enum KernelNote {
-    /// Drop the attributes and pages of these inodes, then tell the waiting handler.
-    Drop(Vec<u64>, SyncSender<()>),
+    /// Drop the attributes and pages of these inodes and these names, then tell the waiting
+    /// handler.
+    Drop(Vec<Invalidation>, SyncSender<()>),
     /// Changes made elsewhere, from the watcher.
     Apply(Vec<Invalidation>),
     /// Hand the kernel these files' contents, which it is about to read (with contents
@@ -97,9 +98,11 @@ pub fn run_notifier(
         };
         match note {
             None => {}
-            Some(KernelNote::Drop(inodes, done)) => {
-                for ino in inodes {
-                    drop_inode(&notifier, ino);
+            Some(KernelNote::Drop(invalidations, done)) => {
+                if let Some(known) = parts.known.upgrade() {
+                    for invalidation in invalidations {
+                        apply(&notifier, &known, invalidation);
+                    }
                 }
                 let _ = done.send(());
             }

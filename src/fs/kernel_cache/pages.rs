@@ -109,11 +109,13 @@ pub(super) fn store_contents(
     Ok(())
 }
 
-/// Whether a file is worth handing to the kernel before it reads it: not empty, and not
-/// `errors` (it changes with every refusal of this mount).
+/// Whether a file is worth handing to the kernel before it reads it: not empty, not
+/// `errors` (it changes with every refusal of this mount), not a view (its reader reads it
+/// once, just after the lookup that made it).
 pub(crate) fn prefillable(attr: &Attr) -> bool {
     attr.kind == EntryKind::File
         && attr.size > 0
         && attr.size <= PREFILL_MAX as u64
         && attr.ino != Node::Errors.ino()
+        && Node::from_ino(attr.ino).is_some()
 }
