@@ -115,7 +115,7 @@ fn each_script_reads_the_outcome_of_its_own_command() {
     // A refused command, then its writer's read: nothing, not the instance before it.
     let out = sh(
         &image,
-        "echo 1 > launch; echo 101 > launch; cat launch | wc -c",
+        "echo 1 > launch; echo 501 > launch; cat launch | wc -c",
     );
     assert_eq!(stdout(&out).trim(), "0", "{}", stderr(&out));
 }
