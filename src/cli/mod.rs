@@ -15,6 +15,13 @@ use clap::{Args, Parser, Subcommand};
 
 use imagefs::local::store::{default_store_path, Store};
 
+/// Exit status of a command that failed: a refusal, an error, a `...FAILED` state.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit status of a usage error (clap's own, and a state `wait` can never see).
+pub const EXIT_USAGE: u8 = 2;
+/// Exit status of `imagefs wait` when its timeout passed first.
+pub const EXIT_TIMEOUT: u8 = 3;
+
 #[derive(Parser)]
 #[command(
     name = "imagefs",
@@ -42,7 +49,8 @@ enum Command_ {
         #[command(flatten)]
         store: StoreArgs,
     },
-    /// Wait until an image or instance reaches a state (reads its `state` file).
+    /// Wait until images or instances reach a state (reads their `state` files).
+    #[command(after_help = wait::WAIT_HELP)]
     Wait(wait::WaitArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions { shell: clap_complete::Shell },
@@ -95,7 +103,7 @@ pub fn main() -> ExitCode {
         Command_::Accounts { action, store } => accounts::accounts(action, &store),
         Command_::Store { action, store } => store::store_command(action, &store),
         Command_::Serve(args) => serve::serve(args),
-        Command_::Wait(args) => wait::wait(args),
+        Command_::Wait(args) => return wait::wait(args),
         Command_::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "imagefs", &mut std::io::stdout());
@@ -112,7 +120,7 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure(message)) => {
             eprintln!("imagefs: {message}");
-            ExitCode::FAILURE
+            ExitCode::from(EXIT_FAILED)
         }
     }
 }
