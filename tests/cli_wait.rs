@@ -21,10 +21,10 @@ fn unknown_states_are_refused_at_once_with_the_list() {
     let out = imagefs(&["wait", "--help"]);
     let help = stdout(&out);
     for line in [
-        "0  every path reached the state",
-        "1  a path reached a ...FAILED state",
-        "2  usage",
-        "3  the timeout passed first",
+        "0  success (wait: every path reached the state)",
+        "1  failure: an error or a refusal (wait: a path reached a ...FAILED state first",
+        "2  usage: an unknown subcommand, option or value (wait: a state the path's kind never has)",
+        "3  wait: the timeout passed first",
     ] {
         assert!(help.contains(line), "{help}");
     }

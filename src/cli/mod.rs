@@ -1,6 +1,7 @@
 //! The `imagefs` command line: its definition, and one module per subcommand.
 
 mod accounts;
+mod man;
 mod mount;
 mod serve;
 mod store;
@@ -14,6 +15,13 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use imagefs::local::store::{default_store_path, Store};
+
+/// The exit statuses of imagefs, as `--help` of `wait` and imagefs(1) show them.
+pub const EXIT_STATUS: &str = "\
+  0  success (wait: every path reached the state)
+  1  failure: an error or a refusal (wait: a path reached a ...FAILED state first, or could not be read)
+  2  usage: an unknown subcommand, option or value (wait: a state the path's kind never has)
+  3  wait: the timeout passed first";
 
 /// Exit status of a command that failed: a refusal, an error, a `...FAILED` state.
 pub const EXIT_FAILED: u8 = 1;
@@ -50,12 +58,18 @@ enum Command_ {
         store: StoreArgs,
     },
     /// Wait until images or instances reach a state (reads their `state` files).
-    #[command(after_help = wait::WAIT_HELP)]
+    #[command(after_help = wait::help())]
     Wait(wait::WaitArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions { shell: clap_complete::Shell },
-    /// Print the manual page (roff), e.g. `imagefs man | man -l -`.
-    Man,
+    /// Print the manual page imagefs(1) (roff: `imagefs man | man -l -`), or install every
+    /// page, one per subcommand too, with --dir.
+    Man {
+        /// Write the pages as DIR/man1/imagefs.1, DIR/man1/imagefs-mount.1, ... (then
+        /// `man -M DIR imagefs-mount`).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Serve the local store over Tencent Cloud's CVM API (for SDKs, tccli, Terraform, and
     /// `mount --backend tencentcloud --endpoint`).
     Serve(serve::ServeArgs),
@@ -109,12 +123,7 @@ pub fn main() -> ExitCode {
             clap_complete::generate(shell, &mut command, "imagefs", &mut std::io::stdout());
             Ok(())
         }
-        Command_::Man => {
-            let command = <Cli as clap::CommandFactory>::command();
-            clap_mangen::Man::new(command)
-                .render(&mut std::io::stdout())
-                .map_err(|e| Failure(format!("cannot write the manual: {e}")))
-        }
+        Command_::Man { dir } => man::man(dir.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 
-use super::{seconds, EXIT_FAILED, EXIT_TIMEOUT, EXIT_USAGE};
+use super::{seconds, EXIT_FAILED, EXIT_STATUS, EXIT_TIMEOUT, EXIT_USAGE};
 
 /// An image's states: the API's `ImageState` values (the Image object's documentation).
 pub const IMAGE_STATES: [&str; 6] = [
@@ -40,16 +40,13 @@ pub const INSTANCE_STATES: [&str; 15] = [
 ];
 
 /// What `imagefs wait --help` says after the options.
-pub const WAIT_HELP: &str = "\
-Image states: CREATING, NORMAL, CREATEFAILED, SYNCING, IMPORTING, IMPORTFAILED.
-Instance states: PENDING, LAUNCH_FAILED, RUNNING, STOPPED, STARTING, STOPPING, REBOOTING, \
-SHUTDOWN, TERMINATING, and the rescue and migration states.
-
-Exit status:
-  0  every path reached the state
-  1  a path reached a ...FAILED state (other than the one waited for), or could not be read
-  2  usage: an unknown option or state, or a state the path's kind never has
-  3  the timeout passed first";
+pub fn help() -> String {
+    format!(
+        "Image states: {}.\nInstance states: {}.\n\nExit status:\n{EXIT_STATUS}",
+        IMAGE_STATES.join(", "),
+        INSTANCE_STATES.join(", ")
+    )
+}
 
 #[derive(Args)]
 pub struct WaitArgs {
