@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use clap::Subcommand;
 
-use imagefs::local::store::Store;
+use imagefs::local::store::{AccountRemoval, Store};
 use imagefs::model::AccountId;
 
 use super::{open_store, Failure, StoreArgs};
@@ -27,6 +27,9 @@ pub enum AccountsAction {
         #[arg(long, value_name = "SECONDS", default_value_t = 1800)]
         ttl: u64,
     },
+    /// Remove an account and its API key pairs. Refused for the store's default account and
+    /// while the account has custom images, instances or images shared with it.
+    Remove { id: String },
     /// End a key pair, permanent or temporary, at once.
     Revoke {
         #[arg(value_name = "SECRETID")]
@@ -64,6 +67,7 @@ pub fn accounts(action: AccountsAction, store_args: &StoreArgs) -> Result<(), Fa
             println!("Token={}", credentials.token);
             println!("ExpiredTime={}", credentials.expires);
         }
+        AccountsAction::Remove { id } => remove(&store, &AccountId::parse(&id)?)?,
         AccountsAction::Revoke { secret_id } => {
             if !store.revoke_key(&secret_id)? {
                 return Err(Failure(format!(
@@ -82,4 +86,39 @@ fn print_key(store: &Store, account: &AccountId) -> Result<(), Failure> {
     println!("SecretId={secret_id}");
     println!("SecretKey={secret_key}");
     Ok(())
+}
+
+/// `imagefs accounts remove ID`: removes an account that holds nothing, or says what to do
+/// first.
+fn remove(store: &Store, id: &AccountId) -> Result<(), Failure> {
+    match store.remove_account(id)? {
+        AccountRemoval::Removed => {
+            eprintln!("imagefs: removed account {id} and its API key pairs");
+            Ok(())
+        }
+        AccountRemoval::Unknown => Err(Failure(format!(
+            "no account {id} in this store; its accounts: {}",
+            known_list(store)?
+        ))),
+        AccountRemoval::IsDefault => Err(Failure(format!(
+            "{id} is the store's default account (the one a mount without --account acts as); \
+             it cannot be removed: `imagefs store reset --yes` starts the store afresh"
+        ))),
+        AccountRemoval::Holds(holdings) => Err(Failure(format!(
+            "account {id} still has {} custom image(s), {} instance(s) and {} image(s) shared \
+             with it: mount as it (`imagefs mount DIR --account {id}`), `rmdir` its custom \
+             images and instances, have the owners unshare theirs, then remove it",
+            holdings.images, holdings.instances, holdings.shared_with_it
+        ))),
+    }
+}
+
+/// The store's account IDs, for messages.
+pub fn known_list(store: &Store) -> Result<String, Failure> {
+    let ids: Vec<String> = store
+        .accounts()?
+        .into_iter()
+        .map(|(id, _)| id.to_string())
+        .collect();
+    Ok(ids.join(", "))
 }

@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::builder::PossibleValuesParser;
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use imagefs::local::store::{default_store_path, Store};
 
@@ -61,7 +62,13 @@ enum Command_ {
     #[command(after_help = wait::help())]
     Wait(wait::WaitArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
-    Completions { shell: clap_complete::Shell },
+    /// (The account IDs offered for --account and ID are those of the store at the time the
+    /// script is made: make it again after `imagefs accounts add`.)
+    Completions {
+        shell: clap_complete::Shell,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Print the manual page imagefs(1) (roff: `imagefs man | man -l -`), or install every
     /// page, one per subcommand too, with --dir.
     Man {
@@ -118,8 +125,8 @@ pub fn main() -> ExitCode {
         Command_::Store { action, store } => store::store_command(action, &store),
         Command_::Serve(args) => serve::serve(args),
         Command_::Wait(args) => return wait::wait(args),
-        Command_::Completions { shell } => {
-            let mut command = <Cli as clap::CommandFactory>::command();
+        Command_::Completions { shell, store } => {
+            let mut command = with_known_accounts(Cli::command(), &store);
             clap_complete::generate(shell, &mut command, "imagefs", &mut std::io::stdout());
             Ok(())
         }
@@ -155,9 +162,21 @@ fn init_logging(file: Option<&Path>) {
     builder.init();
 }
 
+/// The store's path, absolute. The default store's directory is created; a directory the user
+/// named must exist (creating it could hide a typo).
 pub fn store_path(args: &StoreArgs) -> Result<PathBuf, Failure> {
     if let Some(path) = &args.store {
-        return Ok(std::path::absolute(path)?);
+        let path = std::path::absolute(path)?;
+        let dir = path.parent().unwrap_or(Path::new("/"));
+        if !dir.is_dir() {
+            return Err(Failure(format!(
+                "the store's directory {} does not exist: create it (`mkdir -p {}`), or name \
+                 another store with --store FILE or IMAGEFS_STORE",
+                dir.display(),
+                dir.display()
+            )));
+        }
+        return Ok(path);
     }
     let path = default_store_path().ok_or_else(|| {
         Failure("no store given and neither XDG_DATA_HOME nor HOME is set: use --store FILE".into())
@@ -193,4 +212,48 @@ pub fn seconds(value: f64) -> Result<Duration, Failure> {
             "{value} is not a delay in seconds between 0 and 86400"
         )))
     }
+}
+
+/// The command line with the store's account IDs as the values of `--account` and of the
+/// `accounts` subcommands' ID, for completion scripts only: parsing never limits them this way
+/// (`accounts add` takes new IDs). A store that does not exist yet is not created.
+fn with_known_accounts(command: clap::Command, store_args: &StoreArgs) -> clap::Command {
+    let ids: Vec<&'static str> = match known_accounts(store_args) {
+        // clap's values are static strings (without its `string` feature); the process
+        // prints one script and exits, so the few IDs are leaked on purpose.
+        Some(ids) if !ids.is_empty() => ids
+            .into_iter()
+            .map(|id| &*Box::leak(id.into_boxed_str()))
+            .collect(),
+        _ => return command,
+    };
+    let values = || PossibleValuesParser::new(ids.clone());
+    command
+        .mut_subcommand("mount", |mount| {
+            mount.mut_arg("account", |arg| arg.value_parser(values()))
+        })
+        .mut_subcommand("accounts", |accounts| {
+            let mut accounts = accounts;
+            for action in ["keys", "token", "remove"] {
+                if accounts.find_subcommand(action).is_some() {
+                    accounts = accounts
+                        .mut_subcommand(action, |sub| sub.mut_arg("id", |arg| arg.value_parser(values())));
+                }
+            }
+            accounts
+        })
+}
+
+/// The account IDs of the store named on the command line (or the default one), if it exists.
+fn known_accounts(store_args: &StoreArgs) -> Option<Vec<String>> {
+    let path = match &store_args.store {
+        Some(path) => path.clone(),
+        None => default_store_path()?,
+    };
+    if !path.is_file() {
+        return None;
+    }
+    let store = open_store(store_args).ok()?;
+    let accounts = store.accounts().ok()?;
+    Some(accounts.into_iter().map(|(id, _)| id.to_string()).collect())
 }

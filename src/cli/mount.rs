@@ -10,13 +10,14 @@ use std::time::Duration;
 use clap::Args;
 
 use imagefs::fs::{ImageFs, MountSettings};
+use imagefs::local::store::Store;
 use imagefs::local::LocalService;
 use imagefs::model::AccountId;
 use imagefs::mounts;
 use imagefs::service::ImageService;
 use imagefs::tencent::{Client, Credentials, TencentService};
 
-use super::{open_store, seconds, Failure, StoreArgs};
+use super::{open_store, seconds, store_path, Failure, StoreArgs};
 
 /// How long `imagefs mount` waits for its daemon to report the mount ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -50,6 +51,10 @@ pub struct MountArgs {
     /// Act as this account (a numeric account ID) [default: the store's default account].
     #[arg(long, value_name = "ID")]
     account: Option<String>,
+    /// local: with --account, add the account to the store if it is not there (else an
+    /// unknown account is refused, so a typo never makes a new account).
+    #[arg(long, requires = "account")]
+    create_account: bool,
     /// Stay in the foreground, logging to stderr, until unmounted or interrupted.
     #[arg(short, long)]
     foreground: bool,
@@ -81,9 +86,17 @@ pub struct UnmountArgs {
     force: bool,
 }
 
-/// Checks the mountpoint (creating it if missing) and returns its absolute path.
-fn prepare_mountpoint(path: &Path) -> Result<PathBuf, Failure> {
+/// Checks the mountpoint (creating it if missing) and returns its absolute path, and whether
+/// it was created (a failed mount removes it again).
+fn prepare_mountpoint(path: &Path) -> Result<(PathBuf, bool), Failure> {
     let path = std::path::absolute(path)?;
+    if !Path::new("/dev/fuse").exists() {
+        return Err(Failure(
+            "/dev/fuse is missing: load the FUSE kernel module (modprobe fuse) or install fuse3"
+                .into(),
+        ));
+    }
+    let mut created = false;
     if let Some(existing) = mounts::mount_at(&path)? {
         if mounts::is_imagefs(&existing) {
             if mounts::is_stale(&path) {
@@ -128,27 +141,32 @@ fn prepare_mountpoint(path: &Path) -> Result<PathBuf, Failure> {
             }
             std::fs::create_dir(&path)
                 .map_err(|e| Failure(format!("cannot create {}: {e}", path.display())))?;
+            created = true;
         }
         Err(e) => return Err(Failure(format!("{}: {e}", path.display()))),
     }
-    if !Path::new("/dev/fuse").exists() {
-        return Err(Failure(
-            "/dev/fuse is missing: load the FUSE kernel module (modprobe fuse) or install fuse3"
-                .into(),
-        ));
-    }
-    Ok(path)
+    Ok((path, created))
 }
 
 pub fn mount(args: MountArgs) -> Result<(), Failure> {
     if args.daemon_child {
         return run_mount(&args, &args.mountpoint, true);
     }
-    let mountpoint = prepare_mountpoint(&args.mountpoint)?;
-    if args.foreground {
-        return run_mount(&args, &mountpoint, false);
+    if args.backend == Backend::Local {
+        // Found before the mountpoint is made, so nothing is left behind.
+        store_path(&args.store)?;
     }
-    spawn_daemon(&args, &mountpoint)
+    let (mountpoint, created) = prepare_mountpoint(&args.mountpoint)?;
+    let result = if args.foreground {
+        run_mount(&args, &mountpoint, false)
+    } else {
+        spawn_daemon(&args, &mountpoint)
+    };
+    if result.is_err() && created {
+        // Only if still empty and not mounted: remove_dir refuses anything else.
+        let _ = std::fs::remove_dir(&mountpoint);
+    }
+    result
 }
 
 /// Mounts in this process and serves until unmounted. As the daemon of `imagefs mount`, it
@@ -158,6 +176,9 @@ fn run_mount(args: &MountArgs, mountpoint: &Path, daemon: bool) -> Result<(), Fa
     let (service, summary): (Arc<dyn ImageService>, String) = match args.backend {
         Backend::Local => {
             let store = Arc::new(open_store(&args.store)?);
+            if let Some(id) = &account {
+                refuse_unknown_account(&store, id, args.create_account)?;
+            }
             let delay = args.transition_delay.map(seconds).transpose()?;
             let service = LocalService::open(store.clone(), account)?.with_transition_delay(delay);
             let summary = format!(
@@ -241,6 +262,9 @@ fn spawn_daemon(args: &MountArgs, mountpoint: &Path) -> Result<(), Failure> {
     }
     if let Some(account) = &args.account {
         cmd.arg("--account").arg(account);
+    }
+    if args.create_account {
+        cmd.arg("--create-account");
     }
     if args.allow_other {
         cmd.arg("--allow-other");
@@ -332,4 +356,17 @@ pub fn unmount(args: UnmountArgs) -> Result<(), Failure> {
             Failure(format!("cannot unmount {}: {e}", path.display()))
         }
     })
+}
+
+/// An account the store does not know is a typo unless the user says it is new.
+fn refuse_unknown_account(store: &Store, id: &AccountId, create: bool) -> Result<(), Failure> {
+    if create || store.account_exists(id)? {
+        return Ok(());
+    }
+    Err(Failure(format!(
+        "account {id} is not in the store {}; its accounts: {}. Add it with `imagefs accounts \
+         add {id}`, or mount with --create-account",
+        store.path().display(),
+        super::accounts::known_list(store)?
+    )))
 }

@@ -19,6 +19,7 @@ pub enum StoreAction {
     /// create-fails (CreateImage ends CREATEFAILED), import-fails (IMPORTFAILED), copy-fails
     /// (a copy ends CREATEFAILED), throttle (commands are refused with RequestLimitExceeded).
     Inject {
+        #[arg(value_parser = injection_kinds())]
         kind: String,
         #[arg(default_value_t = 1)]
         count: u64,
@@ -30,7 +31,22 @@ pub enum StoreAction {
     },
     /// Change a setting: custom-image-quota (per account and region), share-limit (accounts
     /// per image), transition-delay (seconds asynchronous work takes).
-    Set { key: String, value: String },
+    Set {
+        #[arg(value_parser = setting_names())]
+        key: String,
+        value: String,
+    },
+}
+
+/// The setting names `store set` takes (clap refuses others with the list; shells complete
+/// them).
+fn setting_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(SETTINGS.map(|setting| setting.name))
+}
+
+/// The fault kinds `store inject` takes.
+fn injection_kinds() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(imagefs::local::INJECTIONS.map(|(name, _)| name))
 }
 
 pub fn store_command(action: StoreAction, store_args: &StoreArgs) -> Result<(), Failure> {
