@@ -479,7 +479,13 @@ fn the_fstab_helper_mounts_a_store() {
     let mountpoint = scratch.path().join("fstab");
     let _cleanup = Cleanup(&mountpoint);
     // An fstab line names an account the store knows (an unknown one is refused).
-    let out = imagefs(&["accounts", "add", "100000000005", "--store", p(&scratch.store())]);
+    let out = imagefs(&[
+        "accounts",
+        "add",
+        "100000000005",
+        "--store",
+        p(&scratch.store()),
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let helper = concat!(env!("CARGO_MANIFEST_DIR"), "/contrib/mount.fuse.imagefs");
     let out = Command::new(helper)

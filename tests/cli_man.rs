@@ -54,7 +54,13 @@ fn man_dir_installs_a_page_per_subcommand_and_each_renders() {
     let section = dir.join("man1");
     let mut names: Vec<String> = std::fs::read_dir(&section)
         .expect("man1")
-        .map(|entry| entry.expect("entry").file_name().to_string_lossy().into_owned())
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
         .collect();
     names.sort();
     for expected in [
@@ -70,7 +76,10 @@ fn man_dir_installs_a_page_per_subcommand_and_each_renders() {
         "imagefs-man.1",
         "imagefs-completions.1",
     ] {
-        assert!(names.iter().any(|n| n == expected), "{expected} in {names:?}");
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} in {names:?}"
+        );
     }
     let mut referenced = Vec::new();
     for name in &names {
@@ -109,9 +118,15 @@ fn man_dir_installs_a_page_per_subcommand_and_each_renders() {
         assert!(main.contains(needed), "imagefs(1) lacks {needed}");
     }
     let wait = render(&section.join("imagefs-wait.1"));
-    assert!(wait.contains("--json") && wait.contains("IMPORTFAILED"), "{wait}");
+    assert!(
+        wait.contains("--json") && wait.contains("IMPORTFAILED"),
+        "{wait}"
+    );
 
     // Without --dir, imagefs(1) on stdout, as before.
-    let out = Command::new(imagefs_bin()).arg("man").output().expect("man");
+    let out = Command::new(imagefs_bin())
+        .arg("man")
+        .output()
+        .expect("man");
     assert!(stdout(&out).contains(".SH EXIT STATUS"));
 }

@@ -25,8 +25,14 @@ fn settings_are_shown_and_set_in_their_unit() {
     let out = imagefs(&["store", "settings"], &store);
     assert!(out.status.success(), "{}", stderr(&out));
     let settings = stdout(&out);
-    assert!(settings.contains("transition-delay = 2 seconds  ("), "{settings}");
-    assert!(settings.contains("custom-image-quota = 10 images"), "{settings}");
+    assert!(
+        settings.contains("transition-delay = 2 seconds  ("),
+        "{settings}"
+    );
+    assert!(
+        settings.contains("custom-image-quota = 10 images"),
+        "{settings}"
+    );
     assert!(settings.contains("share-limit = 50 accounts"), "{settings}");
     assert!(!settings.contains("milli"), "{settings}");
 
@@ -97,7 +103,12 @@ fn an_unknown_account_is_refused_unless_created() {
     let store = scratch.store();
     let mountpoint = scratch.path().join("images");
     let out = imagefs(
-        &["mount", mountpoint.to_str().expect("p"), "--account", "100000000009"],
+        &[
+            "mount",
+            mountpoint.to_str().expect("p"),
+            "--account",
+            "100000000009",
+        ],
         &store,
     );
     assert_eq!(out.status.code(), Some(1));
@@ -110,7 +121,10 @@ fn an_unknown_account_is_refused_unless_created() {
         "{message}"
     );
     assert!(!is_mounted(&mountpoint));
-    assert!(!mountpoint.exists(), "a failed mount removes the mountpoint it created");
+    assert!(
+        !mountpoint.exists(),
+        "a failed mount removes the mountpoint it created"
+    );
 }
 
 /// `accounts remove` refuses the default account and one that holds something, saying how to
@@ -124,15 +138,24 @@ fn accounts_remove() {
 
     let out = imagefs(&["accounts", "remove", "100000000001"], &store);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("is the store's default account"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is the store's default account"),
+        "{}",
+        stderr(&out)
+    );
 
     let opened = imagefs::local::store::Store::open(&store, None).expect("store");
     let account = imagefs::model::AccountId::parse("100000000002").expect("id");
-    assert!(opened.account_holdings(&account).expect("holdings").is_empty());
+    assert!(opened
+        .account_holdings(&account)
+        .expect("holdings")
+        .is_empty());
 
     let out = imagefs(&["accounts", "remove", "100000000003"], &store);
     assert!(
-        stderr(&out).contains("no account 100000000003 in this store; its accounts: 100000000001, 100000000002"),
+        stderr(&out).contains(
+            "no account 100000000003 in this store; its accounts: 100000000001, 100000000002"
+        ),
         "{}",
         stderr(&out)
     );
@@ -185,6 +208,10 @@ fn a_missing_store_directory_is_the_users_to_fix() {
     let mountpoint = scratch.path().join("images");
     let out = imagefs(&["mount", mountpoint.to_str().expect("p")], &store);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("does not exist: create it"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("does not exist: create it"),
+        "{}",
+        stderr(&out)
+    );
     assert!(!mountpoint.exists(), "no mountpoint is left behind");
 }

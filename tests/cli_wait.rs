@@ -34,7 +34,10 @@ fn unknown_states_are_refused_at_once_with_the_list() {
     assert!(started.elapsed().as_secs() < 5, "refused at once");
     let message = stderr(&out);
     assert!(message.contains("'available'"), "{message}");
-    assert!(message.contains("NORMAL") && message.contains("RUNNING"), "{message}");
+    assert!(
+        message.contains("NORMAL") && message.contains("RUNNING"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -81,18 +84,38 @@ fn several_paths_json_timeout_and_failed_states() {
     }
 
     // The timeout has its own exit status (3), and --json still reports.
-    let out = imagefs(&["wait", &instances[0], "--state", "STOPPED", "--timeout", "0.3", "--json"]);
+    let out = imagefs(&[
+        "wait",
+        &instances[0],
+        "--state",
+        "STOPPED",
+        "--timeout",
+        "0.3",
+        "--json",
+    ]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    assert!(stderr(&out).contains("is still RUNNING after 0.3 s"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is still RUNNING after 0.3 s"),
+        "{}",
+        stderr(&out)
+    );
     let line: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("json");
     assert_eq!(line["Reached"], false);
 
     // README: "it ends non-zero with a message if the state becomes `...FAILED`".
-    let out = imagefs(&["store", "inject", "create-fails", "--store", scratch.store().to_str().expect("p")]);
+    let out = imagefs(&[
+        "store",
+        "inject",
+        "create-fails",
+        "--store",
+        scratch.store().to_str().expect("p"),
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let instance = std::path::Path::new(&instances[1]);
     command(&instance.join("create_image"), "doomed").expect("create_image");
-    let image = region.join("custom").join(read(&instance.join("create_image")).trim());
+    let image = region
+        .join("custom")
+        .join(read(&instance.join("create_image")).trim());
     let image_path = image.display().to_string();
     let out = imagefs(&["wait", &image_path, &instances[0], "--state", "NORMAL"]);
     assert_eq!(out.status.code(), Some(2), "an instance is never NORMAL");

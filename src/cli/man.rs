@@ -121,7 +121,10 @@ fn main_page(command: &clap::Command) -> std::io::Result<Vec<u8>> {
     text.push_str(".SH EXIT STATUS\n");
     for line in EXIT_STATUS.lines() {
         let (code, meaning) = line.trim().split_once("  ").unwrap_or((line, ""));
-        text.push_str(&format!(".TP\n\\fB{code}\\fR\n{}\n", escape(meaning.trim())));
+        text.push_str(&format!(
+            ".TP\n\\fB{code}\\fR\n{}\n",
+            escape(meaning.trim())
+        ));
     }
     text.push_str(".SH ENVIRONMENT\n");
     for (name, meaning) in ENVIRONMENT {

@@ -236,8 +236,9 @@ fn with_known_accounts(command: clap::Command, store_args: &StoreArgs) -> clap::
             let mut accounts = accounts;
             for action in ["keys", "token", "remove"] {
                 if accounts.find_subcommand(action).is_some() {
-                    accounts = accounts
-                        .mut_subcommand(action, |sub| sub.mut_arg("id", |arg| arg.value_parser(values())));
+                    accounts = accounts.mut_subcommand(action, |sub| {
+                        sub.mut_arg("id", |arg| arg.value_parser(values()))
+                    });
                 }
             }
             accounts

@@ -108,7 +108,8 @@ pub const TRANSITION_DELAY: Setting = Setting {
     key: "transition_delay_ms",
     default: 2000,
     unit: Unit::SecondsKeptAsMilliseconds,
-    description: "how long asynchronous work (launch, create_image, import, copy, reset) takes; \
+    description:
+        "how long asynchronous work (launch, create_image, import, copy, reset) takes; \
                   0 finishes it before the write returns; a mount's --transition-delay overrides it",
 };
 
