@@ -115,6 +115,7 @@ fn mounting_as_a_new_account_says_so() {
         p(&scratch.store()),
         "--account",
         "300000000003",
+        "--create-account",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
@@ -477,6 +478,15 @@ fn the_fstab_helper_mounts_a_store() {
     let scratch = Scratch::new();
     let mountpoint = scratch.path().join("fstab");
     let _cleanup = Cleanup(&mountpoint);
+    // An fstab line names an account the store knows (an unknown one is refused).
+    let out = imagefs(&[
+        "accounts",
+        "add",
+        "100000000005",
+        "--store",
+        p(&scratch.store()),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
     let helper = concat!(env!("CARGO_MANIFEST_DIR"), "/contrib/mount.fuse.imagefs");
     let out = Command::new(helper)
         .arg(scratch.store())

@@ -843,6 +843,81 @@ impl Store {
     }
 }
 
+/// What an account still holds: `imagefs accounts remove` removes only an account that holds
+/// nothing, so no image, instance or share is left without its account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AccountHoldings {
+    /// Its custom images, in every region.
+    pub images: u64,
+    /// Its instances, in every region.
+    pub instances: u64,
+    /// Images of other accounts shared with it.
+    pub shared_with_it: u64,
+}
+
+impl AccountHoldings {
+    pub fn is_empty(&self) -> bool {
+        *self == AccountHoldings::default()
+    }
+}
+
+/// Why an account was not removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountRemoval {
+    Removed,
+    Unknown,
+    IsDefault,
+    Holds(AccountHoldings),
+}
+
+fn account_holdings_in(c: &Connection, account: &AccountId) -> Result<AccountHoldings> {
+    let count = |sql: &str| -> Result<u64> {
+        Ok(c.prepare_cached(sql)?
+            .query_row([account.as_str()], |r| r.get::<_, i64>(0))?
+            .max(0) as u64)
+    };
+    Ok(AccountHoldings {
+        images: count("SELECT COUNT(*) FROM images WHERE owner = ?1")?,
+        instances: count("SELECT COUNT(*) FROM instances WHERE owner = ?1")?,
+        shared_with_it: count("SELECT COUNT(*) FROM shares WHERE account_id = ?1")?,
+    })
+}
+
+/// Accounts: what one holds, and removing one (`imagefs accounts remove`).
+impl Store {
+    /// The images, instances and shares an account holds.
+    pub fn account_holdings(&self, account: &AccountId) -> Result<AccountHoldings> {
+        self.with_conn(|c| account_holdings_in(c, account))
+    }
+
+    /// Removes an account and its API keys, in one transaction that checks again that it is
+    /// known, not the default, and holds nothing.
+    pub fn remove_account(&self, account: &AccountId) -> Result<AccountRemoval> {
+        let default = self.default_account()?;
+        self.with_tx(|tx| {
+            if !account_known(tx, account)? {
+                return Ok(AccountRemoval::Unknown);
+            }
+            if *account == default {
+                return Ok(AccountRemoval::IsDefault);
+            }
+            let holdings = account_holdings_in(tx, account)?;
+            if !holdings.is_empty() {
+                return Ok(AccountRemoval::Holds(holdings));
+            }
+            tx.execute(
+                "DELETE FROM api_keys WHERE account_id = ?1",
+                [account.as_str()],
+            )?;
+            tx.execute(
+                "DELETE FROM accounts WHERE account_id = ?1",
+                [account.as_str()],
+            )?;
+            Ok(AccountRemoval::Removed)
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -208,8 +208,10 @@ impl Mount {
         let mut args: Vec<String> = vec!["--store".into(), store.to_string_lossy().into_owned()];
         args.extend(extra.iter().map(|a| a.to_string()));
         if let Some(a) = account {
+            // Tests name new accounts freely; an unknown one is refused without this.
             args.push("--account".into());
             args.push(a.into());
+            args.push("--create-account".into());
         }
         Mount::start_with(mountpoint, &args, &[])
     }

@@ -1,0 +1,217 @@
+//! `imagefs store` settings and `imagefs accounts` as a shell user meets them: units, refusals
+//! that say what is accepted, and accounts that are never made by a typo.
+
+mod common;
+
+use std::process::{Command, Stdio};
+
+use common::*;
+
+fn imagefs(args: &[&str], store: &std::path::Path) -> std::process::Output {
+    Command::new(imagefs_bin())
+        .args(args)
+        .arg("--store")
+        .arg(store)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run imagefs")
+}
+
+/// README: "`transition-delay` (2 seconds)"; the value is shown in the unit it is set in.
+#[test]
+fn settings_are_shown_and_set_in_their_unit() {
+    let scratch = Scratch::new();
+    let store = scratch.store();
+    let out = imagefs(&["store", "settings"], &store);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let settings = stdout(&out);
+    assert!(
+        settings.contains("transition-delay = 2 seconds  ("),
+        "{settings}"
+    );
+    assert!(
+        settings.contains("custom-image-quota = 10 images"),
+        "{settings}"
+    );
+    assert!(settings.contains("share-limit = 50 accounts"), "{settings}");
+    assert!(!settings.contains("milli"), "{settings}");
+
+    let out = imagefs(&["store", "set", "transition-delay", "1.5"], &store);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "transition-delay = 1.5 seconds\n");
+    let out = imagefs(&["store", "set", "transition-delay", "0s"], &store);
+    assert_eq!(stdout(&out), "transition-delay = 0 seconds\n");
+    let out = imagefs(&["store", "settings"], &store);
+    assert!(stdout(&out).contains("transition-delay = 0 seconds"));
+
+    // 1500 is 25 minutes, said as such.
+    let out = imagefs(&["store", "set", "transition-delay", "1500"], &store);
+    assert_eq!(stdout(&out), "transition-delay = 1500 seconds\n");
+    let out = imagefs(&["store", "set", "transition-delay", "90000"], &store);
+    assert!(
+        stderr(&out).contains("not a number of seconds from 0 to 86400"),
+        "{}",
+        stderr(&out)
+    );
+    let out = imagefs(&["store", "set", "share-limit", "0"], &store);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("share-limit: `0` is not a whole number of accounts from 1 to"),
+        "{}",
+        stderr(&out)
+    );
+    let out = imagefs(&["store", "set", "share-limits", "3"], &store);
+    assert!(
+        stderr(&out).contains("custom-image-quota, share-limit, transition-delay"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// The bash completion script offers the values, not just the flags: setting keys, fault
+/// kinds, states and the store's account IDs.
+#[test]
+fn completions_offer_keys_kinds_states_and_accounts() {
+    let scratch = Scratch::new();
+    let store = scratch.store();
+    let out = imagefs(&["accounts", "add", "100000000007"], &store);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = imagefs(&["completions", "bash"], &store);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let script = stdout(&out);
+    for value in [
+        "custom-image-quota share-limit transition-delay",
+        "create-fails import-fails copy-fails throttle",
+        "IMPORTFAILED",
+        "LAUNCH_FAILED",
+        "100000000007",
+    ] {
+        assert!(script.contains(value), "the script offers {value}");
+    }
+    // Parsing is not limited to the accounts the script knew.
+    let out = imagefs(&["accounts", "add", "100000000008"], &store);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// README: `accounts add` makes an account; a typo in `--account` no longer makes one.
+#[test]
+fn an_unknown_account_is_refused_unless_created() {
+    if !fuse_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let store = scratch.store();
+    let mountpoint = scratch.path().join("images");
+    let out = imagefs(
+        &[
+            "mount",
+            mountpoint.to_str().expect("p"),
+            "--account",
+            "100000000009",
+        ],
+        &store,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let message = stderr(&out);
+    assert!(
+        message.contains("account 100000000009 is not in the store")
+            && message.contains("its accounts: 100000000001")
+            && message.contains("imagefs accounts add 100000000009")
+            && message.contains("--create-account"),
+        "{message}"
+    );
+    assert!(!is_mounted(&mountpoint));
+    assert!(
+        !mountpoint.exists(),
+        "a failed mount removes the mountpoint it created"
+    );
+}
+
+/// `accounts remove` refuses the default account and one that holds something, saying how to
+/// proceed, and removes an empty one with its keys.
+#[test]
+fn accounts_remove() {
+    let scratch = Scratch::new();
+    let store = scratch.store();
+    let out = imagefs(&["accounts", "add", "100000000002"], &store);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let out = imagefs(&["accounts", "remove", "100000000001"], &store);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("is the store's default account"),
+        "{}",
+        stderr(&out)
+    );
+
+    let opened = imagefs::local::store::Store::open(&store, None).expect("store");
+    let account = imagefs::model::AccountId::parse("100000000002").expect("id");
+    assert!(opened
+        .account_holdings(&account)
+        .expect("holdings")
+        .is_empty());
+
+    let out = imagefs(&["accounts", "remove", "100000000003"], &store);
+    assert!(
+        stderr(&out).contains(
+            "no account 100000000003 in this store; its accounts: 100000000001, 100000000002"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let out = imagefs(&["accounts", "remove", "100000000002"], &store);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = imagefs(&["accounts", "list"], &store);
+    assert!(!stdout(&out).contains("100000000002"), "{}", stdout(&out));
+    let out = imagefs(&["accounts", "keys", "100000000002"], &store);
+    assert!(!out.status.success(), "no keys for a removed account");
+}
+
+/// An account with an instance is refused, with what to do first.
+#[test]
+fn accounts_remove_refuses_an_account_with_instances() {
+    if !fuse_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let mount = scratch.mount_with(Some("100000000002"), &["--transition-delay", "0"]);
+    let public = mount.region("ap-guangzhou").join("public/img-9qabwvbn");
+    command(&public.join("launch"), "1").expect("launch");
+    let out = imagefs(&["accounts", "remove", "100000000002"], &scratch.store());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("still has 0 custom image(s), 1 instance(s)")
+            && stderr(&out).contains("rmdir"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// TROUBLESHOOTING: "`the store's directory ... does not exist` | create the directory
+/// (`mkdir -p`), or point `--store` elsewhere; the mountpoint a failed mount created is
+/// removed again".
+#[test]
+fn a_missing_store_directory_is_the_users_to_fix() {
+    let scratch = Scratch::new();
+    let store = scratch.path().join("no-such-dir/store.db");
+    let out = imagefs(&["store", "info"], &store);
+    assert_eq!(out.status.code(), Some(1));
+    let message = stderr(&out);
+    assert!(!message.contains("InternalError"), "{message}");
+    assert!(
+        message.contains("no-such-dir does not exist: create it (`mkdir -p"),
+        "{message}"
+    );
+    if !fuse_available() {
+        return;
+    }
+    let mountpoint = scratch.path().join("images");
+    let out = imagefs(&["mount", mountpoint.to_str().expect("p")], &store);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("does not exist: create it"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!mountpoint.exists(), "no mountpoint is left behind");
+}
