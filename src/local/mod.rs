@@ -24,6 +24,7 @@ mod listings;
 mod networks;
 mod quota;
 mod rows;
+mod schema;
 mod seeding;
 pub mod settings;
 mod sharing;
