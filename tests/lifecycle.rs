@@ -174,7 +174,7 @@ fn launch_refusals() {
             libc::EINVAL,
             "InvalidParameter",
         ),
-        (r#"{"Bogus":1}"#, libc::EINVAL, "InvalidParameter"),
+        (r#"{"Bogus":1}"#, libc::EINVAL, "UnknownParameter"),
         (r#"{"InstanceCount":1"#, libc::EINVAL, "InvalidParameter"),
         (
             r#"{"InstanceType":"huge"}"#,
@@ -492,7 +492,7 @@ fn create_image_records_its_source_and_follows_the_rules() {
         &create,
         r#"{"ImageDescription":"no name"}"#,
         libc::EINVAL,
-        "InvalidParameter",
+        "MissingParameter",
     );
     assert_refused(
         &mount,
@@ -892,7 +892,7 @@ fn import_refusals() {
         &import,
         &format!(r#"{{"ImageName":"x","ImageUrl":"{ok}","OsType":"CentOS","OsVersion":"7"}}"#),
         libc::EINVAL,
-        "InvalidParameter",
+        "MissingParameter",
     );
     assert_refused(
         &mount,

@@ -118,8 +118,11 @@ codes! {
     UnsupportedOperationInstanceStateRebooting = "UnsupportedOperation.InstanceStateRebooting", EBUSY;
 
     // Parameters of any action.
-    /// A parameter is malformed (not JSON, not a list, not UTF-8, an unknown file handle).
+    /// A parameter is malformed: a member of the wrong type (a text for a number, a number
+    /// for a text, ...), not JSON, not UTF-8, an unknown file handle.
     InvalidParameter = "InvalidParameter", EINVAL;
+    /// A member the action does not have.
+    UnknownParameter = "UnknownParameter", EINVAL;
     /// DescribeImages: ImageIds and Filters together.
     InvalidParameterInvalidParameterCoexistImageIdsFilters = "InvalidParameter.InvalidParameterCoexistImageIdsFilters", EINVAL;
     /// A parameter's value is not one the action accepts.
@@ -152,7 +155,8 @@ codes! {
     // The filesystem and the backends.
     /// A path names no file (the filesystem's own refusal).
     ResourceNotFound = "ResourceNotFound", ENOENT;
-    /// The change is not allowed for this file, kind or owner.
+    /// The change is not allowed for this file, kind or owner; or a request asks for
+    /// something the emulator does not do (a launch template, encryption, ...).
     UnsupportedOperation = "UnsupportedOperation", EPERM;
     /// An image shared with the account is only launched or copied into its own account.
     UnsupportedOperationSharedImageModifyUnsupported = "UnsupportedOperation.SharedImageModifyUnsupported", EPERM;

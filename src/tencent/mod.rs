@@ -56,8 +56,8 @@ trait Paged: Action {
 impl Paged for api::DescribeImagesRequest {
     type Item = Lenient<Image>;
     fn set_page(&mut self, offset: usize, limit: u64) {
-        self.offset = (offset as u64).into();
-        self.limit = limit.into();
+        self.offset = Some(offset as u64);
+        self.limit = Some(limit);
     }
     fn page(answer: api::DescribeImagesResponse) -> (Vec<Lenient<Image>>, u64) {
         (answer.image_set, answer.total_count)
@@ -67,8 +67,8 @@ impl Paged for api::DescribeImagesRequest {
 impl Paged for api::DescribeInstancesRequest {
     type Item = Lenient<Instance>;
     fn set_page(&mut self, offset: usize, limit: u64) {
-        self.offset = (offset as u64).into();
-        self.limit = limit.into();
+        self.offset = Some(i64::try_from(offset).unwrap_or(i64::MAX));
+        self.limit = Some(i64::try_from(limit).unwrap_or(i64::MAX));
     }
     fn page(answer: api::DescribeInstancesResponse) -> (Vec<Lenient<Instance>>, u64) {
         (answer.instance_set, answer.total_count)
@@ -153,11 +153,10 @@ impl TencentService {
             }
         }
         let request = api::DescribeImagesRequest {
-            filters: vec![Lenient::Valid(Filter::new(
+            filters: Some(vec![Filter::new(
                 "image-type",
                 vec![api_type(kind).to_string()],
-            ))]
-            .into(),
+            )]),
             ..Default::default()
         };
         let pages = match self.all_pages(region, request) {
@@ -370,9 +369,12 @@ impl ImageService for TencentService {
         image: &ImageId,
         spec: &LaunchSpec,
     ) -> Result<Vec<InstanceId>> {
-        let zone = match &spec.placement {
-            Some(p) => p.zone.clone(),
-            None => self.available_zone(region)?,
+        let placement = match &spec.placement {
+            Some(p) => p.clone(),
+            None => api::Placement {
+                zone: self.available_zone(region)?,
+                ..Default::default()
+            },
         };
         // The API's idempotency token: a RunInstances repeated by any path launches once.
         let token = format!(
@@ -383,14 +385,13 @@ impl ImageService for TencentService {
                 .map(|d| d.as_nanos())
                 .unwrap_or(0)
         );
+        // The launch is a RunInstances request already: sent whole, with the image and zone.
         let request = api::RunInstancesRequest {
-            image_id: image.to_string().into(),
-            instance_count: spec.instance_count.unwrap_or(1).into(),
-            placement: api::Placement { zone: zone.into() }.into(),
-            instance_name: Lenient::optional(spec.instance_name.clone()),
-            instance_type: Lenient::optional(spec.instance_type.clone()),
-            instance_charge_type: Lenient::optional(spec.instance_charge_type.clone()),
-            client_token: token.into(),
+            image_id: Some(image.to_string()),
+            instance_count: Some(spec.instance_count.unwrap_or(1)),
+            placement: Some(placement),
+            client_token: Some(spec.client_token.clone().unwrap_or(token)),
+            ..spec.clone()
         };
         self.write(region, &request)?
             .instance_id_set
@@ -404,11 +405,8 @@ impl ImageService for TencentService {
         spec: &CreateImageSpec,
     ) -> Result<ImageId> {
         let request = api::CreateImageRequest {
-            instance_id: instance.to_string().into(),
-            image_name: spec.image_name.clone().into(),
-            image_description: Lenient::optional(spec.image_description.clone()),
-            force_poweroff: Lenient::optional(spec.force_poweroff.clone()),
-            sysprep: Lenient::optional(spec.sysprep.clone()),
+            instance_id: Some(instance.to_string()),
+            ..spec.clone()
         };
         let id = self
             .write(region, &request)?
@@ -419,8 +417,9 @@ impl ImageService for TencentService {
 
     fn reset_instance(&self, region: &str, instance: &InstanceId, image: &ImageId) -> Result<()> {
         let request = api::ResetInstanceRequest {
-            instance_id: instance.to_string().into(),
-            image_id: image.to_string().into(),
+            instance_id: instance.to_string(),
+            image_id: Some(image.to_string()),
+            ..Default::default()
         };
         self.write(region, &request)?;
         Ok(())
@@ -428,7 +427,8 @@ impl ImageService for TencentService {
 
     fn terminate_instance(&self, region: &str, instance: &InstanceId) -> Result<()> {
         let request = api::TerminateInstancesRequest {
-            instance_ids: vec![instance.to_string()].into(),
+            instance_ids: vec![instance.to_string()],
+            ..Default::default()
         };
         self.write(region, &request)?;
         Ok(())
@@ -437,7 +437,7 @@ impl ImageService for TencentService {
     fn share_accounts(&self, region: &str, image: &ImageId) -> Result<Vec<AccountId>> {
         self.region(region)?;
         let request = api::DescribeImageSharePermissionRequest {
-            image_id: image.to_string().into(),
+            image_id: image.to_string(),
         };
         let answer = self.client.invoke(region, &request)?;
         Ok(answer
@@ -455,9 +455,10 @@ impl ImageService for TencentService {
         description: Option<&str>,
     ) -> Result<()> {
         let request = api::ModifyImageAttributeRequest {
-            image_id: image.to_string().into(),
-            image_name: Lenient::optional(name.map(str::to_owned)),
-            image_description: Lenient::optional(description.map(str::to_owned)),
+            image_id: image.to_string(),
+            image_name: name.map(str::to_owned),
+            image_description: description.map(str::to_owned),
+            ..Default::default()
         };
         self.write(region, &request)?;
         Ok(())
@@ -481,9 +482,10 @@ impl ImageService for TencentService {
         destinations: &[String],
     ) -> Result<Vec<(String, ImageId)>> {
         let request = api::SyncImagesRequest {
-            image_ids: vec![image.to_string()].into(),
-            destination_regions: destinations.to_vec().into(),
-            image_set_required: true.into(),
+            image_ids: vec![image.to_string()],
+            destination_regions: destinations.to_vec(),
+            image_set_required: Some(true),
+            ..Default::default()
         };
         Ok(self
             .write(region, &request)?
@@ -495,7 +497,8 @@ impl ImageService for TencentService {
 
     fn delete_image(&self, region: &str, image: &ImageId) -> Result<()> {
         let request = api::DeleteImagesRequest {
-            image_ids: vec![image.to_string()].into(),
+            image_ids: vec![image.to_string()],
+            ..Default::default()
         };
         self.write(region, &request)?;
         Ok(())
@@ -508,16 +511,17 @@ impl ImageService for TencentService {
         _caller: &Caller,
     ) -> Result<Option<ImageId>> {
         let request = api::ImportImageRequest {
-            image_name: spec.image_name.clone().into(),
-            image_url: spec.image_url.clone().into(),
-            os_type: spec.os_type.clone().into(),
-            os_version: spec.os_version.clone().into(),
-            architecture: spec.architecture.clone().into(),
-            image_description: Lenient::optional(spec.image_description.clone()),
-            force: spec.force.into(),
-            dry_run: spec.dry_run.into(),
-            license_type: Lenient::optional(spec.license_type.clone()),
-            boot_mode: Lenient::optional(spec.boot_mode.clone()),
+            image_name: spec.image_name.clone(),
+            image_url: spec.image_url.clone(),
+            os_type: spec.os_type.clone(),
+            os_version: spec.os_version.clone(),
+            architecture: spec.architecture.clone(),
+            image_description: spec.image_description.clone(),
+            force: Some(spec.force),
+            dry_run: Some(spec.dry_run),
+            license_type: spec.license_type.clone(),
+            boot_mode: spec.boot_mode.clone(),
+            ..Default::default()
         };
         let answer = self.write(region, &request)?;
         if spec.dry_run {
@@ -537,13 +541,9 @@ fn share_request(
     permission: &str,
 ) -> api::ModifyImageSharePermissionRequest {
     api::ModifyImageSharePermissionRequest {
-        image_id: image.to_string().into(),
-        account_ids: accounts
-            .iter()
-            .map(|a| a.as_str().to_owned())
-            .collect::<Vec<_>>()
-            .into(),
-        permission: permission.to_string().into(),
+        image_id: image.to_string(),
+        account_ids: accounts.iter().map(|a| a.as_str().to_owned()).collect(),
+        permission: permission.to_string(),
     }
 }
 

@@ -10,7 +10,8 @@ use std::time::SystemTime;
 use super::{lock, Attr, ImageFs, PER_INODE_MAX};
 use crate::error::{Code, Error, Result};
 use crate::fs::inode::{ControlFile, Node};
-use crate::model::{CreateImageSpec, ImageKind, LaunchSpec};
+use crate::model::api::{self, Request};
+use crate::model::{CreateImageSpec, ImageKind, ImportImageSpec, LaunchSpec};
 use crate::service::Caller;
 
 /// The longest command. The kernel hands a longer write(2) over in pieces, which would run as
@@ -100,13 +101,16 @@ pub(super) fn command_text(data: &[u8]) -> Result<&str> {
     })
 }
 
-pub(super) fn json_command<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T> {
-    serde_json::from_str(text).map_err(|e| {
+/// A JSON command: the request of the file's action, read as `imagefs serve` reads the
+/// action's JSON body (the same members, types and refusals).
+pub(super) fn json_command<T: Request>(text: &str, what: &str) -> Result<T> {
+    let json: serde_json::Value = serde_json::from_str(text).map_err(|e| {
         Error::new(
             Code::InvalidParameter,
             format!("{what}: not a valid JSON request: {e}"),
         )
-    })
+    })?;
+    api::read_json(&json)
 }
 
 /// The values of a list command (`share`, `unshare`, `copy_to`): separated by whitespace or
@@ -117,7 +121,7 @@ pub(super) fn list_values(text: &str) -> Vec<&str> {
         .collect()
 }
 
-/// `launch`: a count, or a JSON RunInstances spec.
+/// `launch`: a count, or a JSON RunInstances request (its image is the file's).
 pub(super) fn parse_launch(text: &str) -> Result<LaunchSpec> {
     let text = text.trim();
     if text.starts_with('{') {
@@ -144,7 +148,8 @@ pub(super) fn parse_launch(text: &str) -> Result<LaunchSpec> {
     })
 }
 
-/// `create_image`: an image name (the whole text, spaces included), or a JSON CreateImage spec.
+/// `create_image`: an image name (the whole text, spaces included), or a JSON CreateImage
+/// request (its instance is the file's).
 pub(super) fn parse_create_image(text: &str) -> Result<CreateImageSpec> {
     // JSON only when the text starts with `{`: any other text, spaces first included, is a name.
     if text.starts_with('{') {
@@ -154,6 +159,11 @@ pub(super) fn parse_create_image(text: &str) -> Result<CreateImageSpec> {
         image_name: text.to_string(),
         ..CreateImageSpec::default()
     })
+}
+
+/// `import`: a JSON ImportImage request.
+pub(super) fn parse_import(text: &str) -> Result<ImportImageSpec> {
+    json_command::<api::ImportImageRequest>(text, "import").map(ImportImageSpec::from)
 }
 
 /// What a command produced: its outcome (what reading the file shows next, for files that
@@ -295,7 +305,6 @@ mod parser_properties {
     //! The command parsers take any bytes without panicking, and keep what they promise.
 
     use super::*;
-    use crate::model::ImportImageSpec;
     use proptest::prelude::*;
 
     proptest! {
@@ -361,8 +370,9 @@ mod parser_properties {
 
         #[test]
         fn json_commands_never_panic(text in any::<String>()) {
-            let _ = json_command::<ImportImageSpec>(&text, "import");
+            let _ = parse_import(&text);
             let _ = json_command::<LaunchSpec>(&text, "launch");
+            let _ = json_command::<CreateImageSpec>(&text, "create_image");
         }
     }
 }
