@@ -255,7 +255,7 @@ fn asynchronous_states_show_as_they_happen() {
         &instance.join("create_image"),
         "too-early",
         libc::EBUSY,
-        "UnsupportedOperation.InstanceStatePending",
+        "OperationDenied.InstanceOperationInProgress",
     );
     assert!(wait_for_content(
         &instance.join("state"),

@@ -182,7 +182,7 @@ mod tests {
         };
         assert_eq!(
             code(s.create_image(GZ, &instances[0], &spec)),
-            Code::UnsupportedOperationInstanceStatePending
+            Code::OperationDeniedInstanceOperationInProgress
         );
         let instant = w.service(OWNER, 0);
         let image = custom(&instant, GZ, "base");
@@ -200,7 +200,7 @@ mod tests {
         );
         assert_eq!(
             code(s.share_image("ap-shanghai", copy, &[account(FRIEND)])),
-            Code::InvalidImageIdIncorrectState
+            Code::InvalidParameterValueInvalidImageState
         );
         assert_eq!(
             code(s.sync_images(

@@ -196,9 +196,12 @@ impl AccountId {
         if (5..=20).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()) {
             Ok(AccountId(s.to_owned()))
         } else {
-            Err(Error::new(
-                Code::InvalidParameterValueInvalidAccountId,
+            // The code the cloud's docs give an invalid account ID; EINVAL, as for every
+            // malformed value.
+            Err(Error::with_errno(
+                Code::InvalidAccountIdNotFound,
                 format!("`{s}` is not an account ID: expected 5 to 20 digits"),
+                libc::EINVAL,
             ))
         }
     }
