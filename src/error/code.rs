@@ -2,6 +2,9 @@
 //! in the crate: the rest of the code names it (`Code::InvalidImageIdNotFound`), so a typo does
 //! not compile. Each entry says which rule raises it and the errno the filesystem returns for it
 //! (the table "condition | example codes | errno" in docs/SEMANTICS.md, checked below).
+//! Each action refuses a condition with the code its documentation lists for it (the table
+//! "action | condition | code | errno" there, checked below against the lists of
+//! tests/fixtures/cvm-api-error-codes.json).
 //!
 //! Codes the real cloud sends that are not named here travel as text (`Error::from_cloud`) and
 //! get their errno from their family (`errno_for_code`).
