@@ -855,7 +855,10 @@ mod tests {
         // WAL_PAGES_MAX frames before starting over; with it, a few hundred on an idle
         // machine. The bound leaves room for a checkpoint thread starved by a busy one
         // (2,186 frames were seen with two builds running beside the test).
-        assert!(most < WAL_PAGES_MAX * 3 / 4, "the WAL reached {most} frames");
+        assert!(
+            most < WAL_PAGES_MAX * 3 / 4,
+            "the WAL reached {most} frames"
+        );
         drop(store);
         let again = Store::open(&dir.path().join("store.db"), None).unwrap();
         assert_eq!(again.meta("counter").unwrap().as_deref(), Some("2999"));
