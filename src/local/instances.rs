@@ -68,7 +68,7 @@ pub(super) fn require_settled(instance: &InstanceRow, operation: &str) -> Result
                 "instance {} is {state}: {operation} needs it RUNNING or STOPPED; try again when its state file says RUNNING",
                 instance.instance.instance_id
             );
-            match Code::instance_state(state) {
+            match Code::instance_state(operation, state) {
                 Some(code) => Err(Error::new(code, message)),
                 // The store holds no other state; one there means the store was changed
                 // behind imagefs.
@@ -292,7 +292,7 @@ fn check_launch<'a>(region: &str, image: &ImageId, spec: &'a LaunchSpec) -> Resu
         .unwrap_or_else(|| "未命名".to_string());
     if name.chars().count() > 128 {
         return Err(Error::new(
-            Code::InvalidParameterValueTooLarge,
+            Code::InvalidInstanceNameTooLong,
             "InstanceName has more than 128 characters",
         ));
     }

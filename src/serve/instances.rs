@@ -2,12 +2,13 @@
 
 use super::{params, Context};
 use crate::error::Result;
+use crate::error::{Code, Error};
 use crate::model::api::{
     DescribeInstancesRequest, DescribeInstancesResponse, Lenient, ResetInstanceRequest,
     ResetInstanceResponse, RunInstancesRequest, RunInstancesResponse, TerminateInstancesRequest,
     TerminateInstancesResponse,
 };
-use crate::model::{ImageId, InstanceId, LaunchSpec, PlacementSpec};
+use crate::model::{ImageId, InstanceId};
 use crate::service::ImageService;
 
 pub(super) fn run_instances(
@@ -15,29 +16,18 @@ pub(super) fn run_instances(
     request: RunInstancesRequest,
 ) -> Result<RunInstancesResponse> {
     let region = cx.region()?;
-    let image = ImageId::parse(&params::required(request.image_id, "ImageId")?)?;
-    let kind = cx.kind_of(region, &image)?;
-    let zone = request
-        .placement
-        .into_result()
-        .ok()
-        .and_then(|p| params::string(p.zone));
-    let spec = LaunchSpec {
-        instance_count: request.instance_count.valid().copied(),
-        instance_name: params::string(request.instance_name),
-        instance_type: params::string(request.instance_type),
-        instance_charge_type: params::string(request.instance_charge_type),
-        placement: zone.map(|zone| PlacementSpec {
-            zone,
-            project_id: None,
-        }),
-        image_id: None,
-    };
-    // A dry run checks everything and launches nothing: its answer is its RequestId only.
-    let dry_run = params::flag(&request.dry_run, "DryRun")?;
-    let ids = cx.service.dry_run_if(dry_run, || {
-        cx.service.run_instances(region, kind, &image, &spec)
+    // Required unless a LaunchTemplate is given, which the emulator refuses.
+    let named = request.image_id.as_deref().ok_or_else(|| {
+        Error::new(
+            Code::MissingParameter,
+            "The request is missing a required parameter `ImageId`.",
+        )
     })?;
+    let image = ImageId::parse(named)?;
+    let kind = cx.kind_of(region, &image)?;
+    // A dry run checks everything and launches nothing: its answer is its RequestId only.
+    let dry_run = request.dry_run.unwrap_or(false);
+    let ids = cx.service.run_instances(region, kind, &image, &request)?;
     Ok(RunInstancesResponse {
         instance_id_set: (!dry_run).then_some(ids),
     })
@@ -49,8 +39,8 @@ pub(super) fn describe_instances(
     request: DescribeInstancesRequest,
 ) -> Result<DescribeInstancesResponse> {
     let region = cx.region()?;
-    let ids = params::string_list(request.instance_ids, "InstanceIds")?;
-    let (offset, limit) = params::page(&request.offset, &request.limit)?;
+    let ids = request.instance_ids.unwrap_or_default();
+    let (offset, limit) = params::signed_page(request.offset, request.limit)?;
     let mut instances = Vec::new();
     if ids.is_empty() {
         for entry in cx.service.list_instances(region)? {
@@ -80,9 +70,9 @@ pub(super) fn reset_instance(
     request: ResetInstanceRequest,
 ) -> Result<ResetInstanceResponse> {
     let region = cx.region()?;
-    let instance = InstanceId::parse(&params::required(request.instance_id, "InstanceId")?)?;
-    let image = match params::string(request.image_id) {
-        Some(id) => ImageId::parse(&id)?,
+    let instance = InstanceId::parse(&request.instance_id)?;
+    let image = match request.image_id.as_deref() {
+        Some(id) => ImageId::parse(id)?,
         None => cx.service.instance(region, &instance)?.image_id,
     };
     cx.service.reset_instance(region, &instance, &image)?;
@@ -95,7 +85,7 @@ pub(super) fn terminate_instances(
     request: TerminateInstancesRequest,
 ) -> Result<TerminateInstancesResponse> {
     let region = cx.region()?;
-    let ids = params::id_list(request.instance_ids, "InstanceIds", InstanceId::parse)?;
+    let ids = params::ids(&request.instance_ids, InstanceId::parse)?;
     cx.service.terminate_instances(region, &ids)?;
     Ok(TerminateInstancesResponse {})
 }
