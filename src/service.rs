@@ -7,8 +7,9 @@
 
 use crate::error::Result;
 use crate::model::{
-    AccountId, AccountInfo, CreateImageSpec, Image, ImageEntry, ImageId, ImageKind, ImportImageOs,
-    ImportImageSpec, Instance, InstanceEntry, InstanceId, LaunchSpec, Price, Quota, Region,
+    AccountId, AccountInfo, CopySpec, CreateImageSpec, Image, ImageEntry, ImageId, ImageKind,
+    ImportImageOs, ImportImageSpec, Instance, InstanceEntry, InstanceId, LaunchSpec, Price, Quota,
+    Region,
 };
 
 /// The user on whose behalf a command runs (from the FUSE request), for backends that touch
@@ -174,7 +175,9 @@ pub trait ImageService: Send + Sync {
     /// One of this account's instances.
     fn instance(&self, region: &str, id: &InstanceId) -> Result<Instance>;
 
-    /// RunInstances from the image seen as `kind`; returns the new instances.
+    /// RunInstances from the image seen as `kind`; returns the new instances. A dry run
+    /// (`spec.dry_run`) checks everything the launch would and launches nothing: it returns
+    /// no instances.
     fn run_instances(
         &self,
         region: &str,
@@ -183,13 +186,14 @@ pub trait ImageService: Send + Sync {
         spec: &LaunchSpec,
     ) -> Result<Vec<InstanceId>>;
 
-    /// CreateImage from an instance; returns the new custom image.
+    /// CreateImage from an instance; returns the new custom image (or, for a dry run,
+    /// `spec.dry_run`, nothing: the image is checked, not made).
     fn create_image(
         &self,
         region: &str,
         instance: &InstanceId,
         spec: &CreateImageSpec,
-    ) -> Result<ImageId>;
+    ) -> Result<Option<ImageId>>;
 
     /// ResetInstance: reinstall the instance from an image the account may use.
     fn reset_instance(&self, region: &str, instance: &InstanceId, image: &ImageId) -> Result<()>;
@@ -216,16 +220,17 @@ pub trait ImageService: Send + Sync {
     /// ModifyImageSharePermission CANCEL: all accounts or none.
     fn unshare_image(&self, region: &str, image: &ImageId, accounts: &[AccountId]) -> Result<()>;
 
-    /// SyncImages: copy the image seen as `kind` to each destination region (all or none),
-    /// each copy named `name` (the image's own name when `None`); returns each destination
-    /// with its new image.
+    /// SyncImages: copy the image seen as `kind` to each of `copy.destination_regions` (all
+    /// or none), each copy named `copy.image_name` (the image's own name when `None`);
+    /// returns each destination with its new image, whatever `copy.image_set_required` says
+    /// (`copy.image_ids` is not read: the image is `image`). A dry run (`copy.dry_run`)
+    /// checks everything the copy would and copies nothing: it returns no copies.
     fn sync_images(
         &self,
         region: &str,
         kind: ImageKind,
         image: &ImageId,
-        destinations: &[String],
-        name: Option<&str>,
+        copy: &CopySpec,
     ) -> Result<Vec<(String, ImageId)>>;
 
     /// DeleteImages for one of this account's custom images.

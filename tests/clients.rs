@@ -353,6 +353,60 @@ fn refused_with(said: &str, code: &str) {
     );
 }
 
+/// The Python SDK sends what it is given: a member of the wrong type in a JSON body is
+/// refused naming it, as the cloud refuses it; in a GET's query every value is text, read as
+/// its member's type, so `"3"` launches three and `"three"` is refused.
+#[test]
+fn the_python_sdk_is_refused_members_of_the_wrong_type() {
+    if !have_python_sdk() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let (id, secret) = scratch.key_pair(OWNER);
+    let url = scratch.server_url();
+    let key = (id.as_str(), secret.as_str(), "");
+    let run = |count: &str| {
+        format!(
+            r#"{{"ImageId": "img-9qabwvbn", "InstanceCount": {count}, "Placement": {{"Zone": "ap-guangzhou-3"}}}}"#
+        )
+    };
+    let said = call(&url, key, POST_TC3, "RunInstances", &run(r#""3""#));
+    refused_with(&said, "InvalidParameter");
+    assert!(said.contains("`InstanceCount`"), "{said}");
+    let said = call(&url, key, GET_TC3, "RunInstances", &run(r#""3""#));
+    assert!(said.starts_with("ok "), "{said}");
+    let answer: Value = serde_json::from_str(&said[3..]).expect("JSON");
+    assert_eq!(
+        answer["InstanceIdSet"].as_array().map(Vec::len),
+        Some(3),
+        "{said}"
+    );
+    let said = call(&url, key, GET_HMAC_SHA1, "RunInstances", &run(r#""three""#));
+    refused_with(&said, "InvalidParameter");
+    assert!(said.contains("`InstanceCount`"), "{said}");
+    let said = call(&url, key, POST_TC3, "DescribeImages", r#"{"Limit": "5"}"#);
+    refused_with(&said, "InvalidParameter");
+    assert!(said.contains("`Limit`"), "{said}");
+    let said = call(
+        &url,
+        key,
+        POST_TC3,
+        "RunInstances",
+        r#"{"ImageId": "img-9qabwvbn", "Placement": {"Zone": "ap-guangzhou-3"}, "LaunchTemplate": {"LaunchTemplateId": "lt-1"}}"#,
+    );
+    refused_with(&said, "UnsupportedOperation");
+    assert!(said.contains("`LaunchTemplate`"), "{said}");
+    // Sharing a public image: the code ModifyImageSharePermission lists for it.
+    let said = call(
+        &url,
+        key,
+        POST_TC3,
+        "ModifyImageSharePermission",
+        r#"{"ImageId": "img-9qabwvbn", "AccountIds": ["100000000002"], "Permission": "SHARE"}"#,
+    );
+    refused_with(&said, "InvalidParameterValue.InvalidImageId");
+}
+
 /// `imagefs accounts token` makes temporary credentials: requests carry the token (as
 /// `X-TC-Token` or the `Token` parameter) and are refused once it expires, when it does not
 /// match, or once the pair is revoked (`imagefs accounts revoke`, which ends permanent pairs

@@ -604,3 +604,100 @@ fn a_copied_source_in_the_filesystem() {
     assert_eq!(json(&copy.join("metadata.json"))["SyncPercent"], 100);
     std::fs::remove_dir(&source).expect("deleted once its copy is done");
 }
+
+/// In a mount: `launch`, `create_image` and `copy_to` take the request's `DryRun`, check as
+/// the real command would (the same codes) and change nothing; `copy_to`'s JSON is a
+/// SyncImages request whose image is the file's.
+#[test]
+fn dry_runs_in_the_filesystem() {
+    quoted("The filesystem's JSON commands `launch`, `create_image` and `copy_to` take the same `DryRun` and rehearse alike; the file then reads `dry run: the launch would be accepted` (the image, the copy).");
+    if !fuse_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let mount = scratch.mount_with(None, &["--transition-delay", "0"]);
+    let region = mount.region(GZ);
+    let count = |dir: &Path| std::fs::read_dir(dir).expect("dir").count();
+    let refused = |path: &Path, text: &str, errno: i32, code: &str| {
+        assert_eq!(errno_of(command(path, text)), errno, "{text}");
+        let last = last_error(&mount);
+        assert!(last.contains(&format!(" {code} ")), "{text}: {last}");
+    };
+
+    let launch = region.join("public/img-9qabwvbn/launch");
+    command(&launch, r#"{"InstanceCount": 2, "DryRun": true}"#).expect("dry launch");
+    assert_eq!(read(&launch), "dry run: the launch would be accepted\n");
+    assert_eq!(count(&region.join("instances")), 0);
+    refused(
+        &launch,
+        r#"{"InstanceCount": 501, "DryRun": true}"#,
+        libc::EINVAL,
+        "InvalidParameterValue.Range",
+    );
+    refused(
+        &launch,
+        r#"{"InstanceCount": 1, "DryRun": "true"}"#,
+        libc::EINVAL,
+        "InvalidParameter",
+    );
+    assert_eq!(count(&region.join("instances")), 0);
+    command(&launch, "1").expect("launch");
+    let instance = region.join("instances").join(read(&launch).trim());
+
+    let create = instance.join("create_image");
+    command(&create, r#"{"ImageName": "rehearsed", "DryRun": true}"#).expect("dry create");
+    assert_eq!(read(&create), "dry run: the image would be accepted\n");
+    assert_eq!(count(&region.join("custom")), 0);
+    assert_eq!(json(&region.join("quota.json"))["CustomImagesUsed"], 0);
+    command(&create, "golden").expect("create_image");
+    let image = region.join("custom").join(read(&create).trim());
+    refused(
+        &create,
+        r#"{"ImageName": "golden", "DryRun": true}"#,
+        libc::EEXIST,
+        "InvalidImageName.Duplicate",
+    );
+
+    let copy_to = image.join("copy_to");
+    let shanghai = mount.region("ap-shanghai").join("custom");
+    command(
+        &copy_to,
+        r#"{"DestinationRegions": ["ap-shanghai"], "ImageName": "golden-sh", "DryRun": true}"#,
+    )
+    .expect("dry copy");
+    assert_eq!(read(&copy_to), "dry run: the copy would be accepted\n");
+    assert_eq!(count(&shanghai), 0);
+    assert_eq!(read(&image.join("state")), "NORMAL\n");
+    refused(
+        &copy_to,
+        r#"{"DestinationRegions": ["ap-singapore"], "DryRun": true}"#,
+        libc::EINVAL,
+        "InvalidRegion.Unavailable",
+    );
+    // The file names the image: `ImageIds` is not a member of the command.
+    refused(
+        &copy_to,
+        r#"{"DestinationRegions": ["ap-shanghai"], "ImageIds": ["img-9qabwvbn"]}"#,
+        libc::EINVAL,
+        "UnknownParameter",
+    );
+    assert!(last_error(&mount).contains("`ImageIds`"));
+    refused(
+        &copy_to,
+        r#"{"DestinationRegions": ["ap-shanghai"], "Encrypt": true}"#,
+        libc::EPERM,
+        "UnsupportedOperation",
+    );
+    assert_eq!(count(&shanghai), 0);
+    command(
+        &copy_to,
+        r#"{"DestinationRegions": ["ap-shanghai"], "ImageSetRequired": false}"#,
+    )
+    .expect("copy_to");
+    assert_eq!(
+        read(&copy_to).lines().count(),
+        1,
+        "the file shows the copies"
+    );
+    assert_eq!(count(&shanghai), 1);
+}

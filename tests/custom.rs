@@ -301,7 +301,7 @@ fn sharing_rules() {
         &share,
         "12ab",
         libc::EINVAL,
-        "InvalidParameterValue.InvalidAccountId",
+        "InvalidAccountId.NotFound",
     );
     assert_refused(&mine, &share, "\n", libc::EINVAL, "MissingParameter");
     // All or nothing: one unknown account refuses the whole write.
@@ -556,7 +556,7 @@ fn transitional_images_cannot_be_shared_copied_or_deleted() {
         &image.join("share"),
         FRIEND,
         libc::EBUSY,
-        "InvalidImageId.IncorrectState",
+        "InvalidParameterValue.InvalidImageState",
     );
     assert_refused(
         &slow,

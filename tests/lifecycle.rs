@@ -150,6 +150,114 @@ fn launch_takes_a_runinstances_spec() {
     assert_eq!(names, vec!["web1", "web2"]);
 }
 
+/// A JSON command is the action's request, read as `imagefs serve` reads it: a member of the
+/// wrong type, an unknown one, a missing one or one imagefs does not emulate is refused with
+/// the API's code, named in the `errors` line; `null` is a member not given.
+#[test]
+fn json_commands_are_read_as_the_api_reads_requests() {
+    if !fuse_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let mount = instant(&scratch);
+    let region = mount.region("ap-guangzhou");
+    let launch = region.join(CENTOS).join("launch");
+    std::fs::write(scratch.path().join("disk.raw"), vec![0u8; 1 << 20]).expect("disk");
+    let disk = scratch.path().join("disk.raw");
+    let import = |extra: &str| {
+        format!(
+            r#"{{"ImageName":"imp","ImageUrl":"{}","OsType":"CentOS","OsVersion":"7","Architecture":"x86_64"{extra}}}"#,
+            disk.display()
+        )
+    };
+    let refusals = [
+        (
+            launch.clone(),
+            r#"{"InstanceCount":"3"}"#.to_string(),
+            libc::EINVAL,
+            "InvalidParameter",
+            "InstanceCount",
+        ),
+        (
+            launch.clone(),
+            r#"{"Limit":"5"}"#.to_string(),
+            libc::EINVAL,
+            "UnknownParameter",
+            "Limit",
+        ),
+        (
+            launch.clone(),
+            r#"{"Bogus":1}"#.to_string(),
+            libc::EINVAL,
+            "UnknownParameter",
+            "Bogus",
+        ),
+        (
+            launch.clone(),
+            r#"{"Placement":{"ProjectId":0}}"#.to_string(),
+            libc::EINVAL,
+            "MissingParameter",
+            "Placement.Zone",
+        ),
+        (
+            launch.clone(),
+            r#"{"LaunchTemplate":{"LaunchTemplateId":"lt-1"}}"#.to_string(),
+            libc::EPERM,
+            "UnsupportedOperation",
+            "LaunchTemplate",
+        ),
+        (
+            region.join("import"),
+            import(r#","DryRun":"true""#),
+            libc::EINVAL,
+            "InvalidParameter",
+            "DryRun",
+        ),
+        (
+            region.join("import"),
+            import(r#","ImageFamily":"business""#),
+            libc::EPERM,
+            "UnsupportedOperation",
+            "ImageFamily",
+        ),
+    ];
+    for (file, text, errno, code, member) in &refusals {
+        assert_refused(&mount, file, text, *errno, code);
+        let last = last_error(&mount);
+        assert!(last.contains(&format!("`{member}`")), "{text}: {last}");
+    }
+    // Nothing was launched or imported by any of them.
+    assert!(std::fs::read_dir(region.join("instances"))
+        .expect("dir")
+        .next()
+        .is_none());
+    assert_eq!(json(&region.join("quota.json"))["CustomImagesUsed"], 0);
+
+    // null is a member not given; members kept with the request are accepted.
+    command(
+        &launch,
+        r#"{"InstanceCount":2,"InstanceName":null,"Placement":{"Zone":"ap-guangzhou-3","ProjectId":null},"UserData":"IyEvYmluL3NoCg==","LoginSettings":{"Password":"Passw0rd!"}}"#,
+    )
+    .expect("launch");
+    let ids = lines(&launch);
+    assert_eq!(ids.len(), 2);
+    let create = region.join("instances").join(&ids[0]).join("create_image");
+    assert_refused(
+        &mount,
+        &create,
+        r#"{"ImageName":12345}"#,
+        libc::EINVAL,
+        "InvalidParameter",
+    );
+    assert!(
+        last_error(&mount).contains("`ImageName`"),
+        "{}",
+        last_error(&mount)
+    );
+    command(&create, r#"{"ImageName":"typed","ImageDescription":null}"#).expect("create_image");
+    assert_eq!(json(&region.join("quota.json"))["CustomImagesUsed"], 1);
+}
+
 #[test]
 fn launch_refusals() {
     if !fuse_available() {
@@ -174,7 +282,7 @@ fn launch_refusals() {
             libc::EINVAL,
             "InvalidParameter",
         ),
-        (r#"{"Bogus":1}"#, libc::EINVAL, "InvalidParameter"),
+        (r#"{"Bogus":1}"#, libc::EINVAL, "UnknownParameter"),
         (r#"{"InstanceCount":1"#, libc::EINVAL, "InvalidParameter"),
         (
             r#"{"InstanceType":"huge"}"#,
@@ -255,7 +363,7 @@ fn asynchronous_states_show_as_they_happen() {
         &instance.join("create_image"),
         "too-early",
         libc::EBUSY,
-        "UnsupportedOperation.InstanceStatePending",
+        "OperationDenied.InstanceOperationInProgress",
     );
     assert!(wait_for_content(
         &instance.join("state"),
@@ -492,7 +600,7 @@ fn create_image_records_its_source_and_follows_the_rules() {
         &create,
         r#"{"ImageDescription":"no name"}"#,
         libc::EINVAL,
-        "InvalidParameter",
+        "MissingParameter",
     );
     assert_refused(
         &mount,
@@ -892,7 +1000,7 @@ fn import_refusals() {
         &import,
         &format!(r#"{{"ImageName":"x","ImageUrl":"{ok}","OsType":"CentOS","OsVersion":"7"}}"#),
         libc::EINVAL,
-        "InvalidParameter",
+        "MissingParameter",
     );
     assert_refused(
         &mount,

@@ -170,6 +170,33 @@ fn list_writes_are_all_or_nothing() {
 }
 
 #[test]
+fn json_commands_are_requests_of_their_action() {
+    quoted("A JSON command is the action's request, read exactly as `imagefs serve` reads the action (the same members, types and refusals; \"Requests\" under Refusals): a member the action does not have is refused with `UnknownParameter`, one of the wrong type (`\"InstanceCount\": \"3\"`) with `InvalidParameter`, a missing required one with `MissingParameter` (all `EINVAL`), each naming the member; `null` is a member not given.");
+    let Some((_scratch, mount)) = mounted() else {
+        return;
+    };
+    let launch = mount
+        .region("ap-guangzhou")
+        .join("public/img-9qabwvbn/launch");
+    for (text, code, member) in [
+        (r#"{"Bogus": 1}"#, "UnknownParameter", "Bogus"),
+        (
+            r#"{"InstanceCount": "3"}"#,
+            "InvalidParameter",
+            "InstanceCount",
+        ),
+        (r#"{"Placement": {}}"#, "MissingParameter", "Placement.Zone"),
+    ] {
+        assert_eq!(errno_of(command(&launch, text)), libc::EINVAL, "{text}");
+        let last = last_error(&mount);
+        assert!(last.contains(&format!(" {code} ")), "{text}: {last}");
+        assert!(last.contains(&format!("`{member}`")), "{text}: {last}");
+    }
+    command(&launch, r#"{"InstanceCount": 1, "InstanceName": null}"#).expect("null is not given");
+    assert_eq!(read(&launch).lines().count(), 1);
+}
+
+#[test]
 fn rmdir_terminates_and_refusals_are_recorded() {
     quoted("`rmdir regions/<r>/instances/<InstanceId>` terminates an instance. A refused `rmdir` is returned by `rmdir(2)` and recorded in `errors` like a refused write.");
     let Some((_scratch, mount)) = mounted() else {

@@ -797,8 +797,8 @@ fn a_get_reads_each_member_as_its_type() {
     );
 }
 
-/// A v1 request (HmacSHA1 or HmacSHA256): its parameters in a form, the body of a POST or the
-/// query of a GET, signed with the SecretKey.
+/// A v1 request (HmacSHA1 or HmacSHA256) of DescribeImages: its parameters in a form, the
+/// body of a POST or the query of a GET, signed with the SecretKey.
 fn v1(
     server: &Server,
     key: &(String, String),
@@ -806,9 +806,21 @@ fn v1(
     sign_method: sign::V1Method,
     members: &[(&str, &str)],
 ) -> Value {
+    v1_action(server, key, method, sign_method, "DescribeImages", members)
+}
+
+/// A v1 request of `action`.
+fn v1_action(
+    server: &Server,
+    key: &(String, String),
+    method: &str,
+    sign_method: sign::V1Method,
+    action: &str,
+    members: &[(&str, &str)],
+) -> Value {
     let timestamp = now().to_string();
     let mut params: Vec<(&str, &str)> = vec![
-        ("Action", "DescribeImages"),
+        ("Action", action),
         ("Version", "2017-03-12"),
         ("Region", "ap-guangzhou"),
         ("Timestamp", &timestamp),
@@ -895,4 +907,366 @@ fn import_errors_name_the_file_as_the_client_did() {
     let message = answer["Error"]["Message"].as_str().expect("a refusal");
     assert!(message.starts_with("notes.txt "), "{message}");
     assert!(!message.contains("/proc/"), "{message}");
+}
+
+/// A refusal with `code` whose message names `member` (as the API spells it, in backquotes).
+fn assert_refused_naming(answer: &Value, code: &str, member: &str) {
+    assert_eq!(self::code(answer), code, "{answer}");
+    let message = answer["Error"]["Message"].as_str().unwrap_or("");
+    assert!(
+        message.contains(&format!("`{member}`")),
+        "{member}: {answer}"
+    );
+}
+
+/// Every member is read as the type the API gives it: a request whose member is of another
+/// type, unknown, missing or not emulated is refused naming it, and changes nothing.
+#[test]
+fn members_are_typed_and_refusals_name_them() {
+    let scratch = Scratch::new();
+    let key = account(&scratch, "100000000001");
+    let server = serve(&scratch);
+    let gz = "ap-guangzhou";
+    let call = |action: &str, body: Value| call(&server, &key, gz, action, &body, 0);
+    let placement = json!({"Zone": "ap-guangzhou-3"});
+    let launched = call(
+        "RunInstances",
+        json!({"ImageId": "img-9qabwvbn", "InstanceCount": "3", "Placement": placement}),
+    );
+    assert_refused_naming(&launched, "InvalidParameter", "InstanceCount");
+    assert_eq!(call("DescribeInstances", json!({}))["TotalCount"], 0);
+    assert_refused_naming(
+        &call("DescribeImages", json!({"Limit": "5"})),
+        "InvalidParameter",
+        "Limit",
+    );
+    assert_refused_naming(
+        &call("DescribeImages", json!({"Bogus": 1})),
+        "UnknownParameter",
+        "Bogus",
+    );
+    assert_refused_naming(
+        &call(
+            "DescribeImages",
+            json!({"Filters": [{"Name": "image-type", "Values": "PUBLIC_IMAGE"}]}),
+        ),
+        "InvalidParameter",
+        "Filters.0.Values",
+    );
+    assert_refused_naming(
+        &call(
+            "RunInstances",
+            json!({"ImageId": "img-9qabwvbn", "Placement": {"Zone": "ap-guangzhou-3", "Floor": 2}}),
+        ),
+        "UnknownParameter",
+        "Placement.Floor",
+    );
+    assert_refused_naming(
+        &call("DeleteImages", json!({})),
+        "MissingParameter",
+        "ImageIds",
+    );
+    // null is a member not given.
+    let page = call(
+        "DescribeImages",
+        json!({"ImageIds": null, "Filters": null, "Limit": null, "Offset": null}),
+    );
+    assert_eq!(
+        page["ImageSet"].as_array().expect("a page").len(),
+        20,
+        "{page}"
+    );
+    // Members the emulator does not emulate are refused, not ignored.
+    assert_refused_naming(
+        &call(
+            "RunInstances",
+            json!({"ImageId": "img-9qabwvbn", "Placement": placement, "LaunchTemplate": {"LaunchTemplateId": "lt-1"}}),
+        ),
+        "UnsupportedOperation",
+        "LaunchTemplate",
+    );
+    assert_refused_naming(
+        &call(
+            "RunInstances",
+            json!({"ImageId": "img-9qabwvbn", "Placement": placement, "DataDisks": [{"DiskSize": 50, "Encrypt": true}]}),
+        ),
+        "UnsupportedOperation",
+        "DataDisks.0.Encrypt",
+    );
+    assert_eq!(call("DescribeInstances", json!({}))["TotalCount"], 0);
+    // Members it keeps are accepted.
+    let kept = call(
+        "RunInstances",
+        json!({"ImageId": "img-9qabwvbn", "Placement": placement, "InstanceCount": 1,
+               "UserData": "IyEvYmluL3NoCg==", "LoginSettings": {"Password": "Passw0rd!"},
+               "DataDisks": [{"DiskSize": 50, "DiskType": "CLOUD_PREMIUM"}]}),
+    );
+    let instance = kept["InstanceIdSet"][0]
+        .as_str()
+        .expect("an instance")
+        .to_string();
+    let image = call(
+        "CreateImage",
+        json!({"InstanceId": instance, "ImageName": "typed"}),
+    )["ImageId"]
+        .as_str()
+        .expect("an image")
+        .to_string();
+    let renamed = call(
+        "ModifyImageAttribute",
+        json!({"ImageId": image, "ImageName": 12345}),
+    );
+    assert_refused_naming(&renamed, "InvalidParameter", "ImageName");
+    let described = call("DescribeImages", json!({"ImageIds": [image]}));
+    assert_eq!(
+        described["ImageSet"][0]["ImageName"], "typed",
+        "nothing changed"
+    );
+    assert_refused_naming(
+        &call(
+            "SyncImages",
+            json!({"ImageIds": [image], "DestinationRegions": ["ap-beijing"], "Encrypt": true}),
+        ),
+        "UnsupportedOperation",
+        "Encrypt",
+    );
+    // ImportImage with a DryRun of the wrong type imports nothing.
+    std::fs::write(scratch.path().join("disk.raw"), vec![0u8; 1 << 20]).expect("disk");
+    let imported = call(
+        "ImportImage",
+        json!({"ImageName": "imp", "ImageUrl": "disk.raw", "OsType": "CentOS", "OsVersion": "7",
+               "Architecture": "x86_64", "DryRun": "true"}),
+    );
+    assert_refused_naming(&imported, "InvalidParameter", "DryRun");
+    let custom = call(
+        "DescribeImages",
+        json!({"Filters": [{"Name": "image-type", "Values": ["PRIVATE_IMAGE"]}]}),
+    );
+    assert_eq!(
+        custom["TotalCount"], 1,
+        "only the image made above: {custom}"
+    );
+}
+
+/// A form's values are text, each read as its member's type: `InstanceCount=3` launches three
+/// whether the form is a GET's query or a v1 POST's body; lists start at `.0` or `.1`.
+#[test]
+fn forms_read_each_value_as_its_members_type() {
+    let scratch = Scratch::new();
+    let key = account(&scratch, "100000000001");
+    let server = serve(&scratch);
+    for (method, sign_method) in [
+        ("POST", sign::V1Method::HmacSha256),
+        ("GET", sign::V1Method::HmacSha1),
+    ] {
+        let launched = v1_action(
+            &server,
+            &key,
+            method,
+            sign_method,
+            "RunInstances",
+            &[
+                ("ImageId", "img-9qabwvbn"),
+                ("InstanceCount", "3"),
+                ("Placement.Zone", "ap-guangzhou-3"),
+                ("DryRun", "false"),
+            ],
+        );
+        let ids = launched["InstanceIdSet"].as_array().expect("instances");
+        assert_eq!(ids.len(), 3, "{method}: {launched}");
+        let terminate: Vec<(String, &str)> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                (
+                    format!("InstanceIds.{}", i + 1),
+                    id.as_str().expect("an ID"),
+                )
+            })
+            .collect();
+        let members: Vec<(&str, &str)> = terminate.iter().map(|(n, v)| (n.as_str(), *v)).collect();
+        let answer = v1_action(
+            &server,
+            &key,
+            method,
+            sign_method,
+            "TerminateInstances",
+            &members,
+        );
+        assert!(answer.get("Error").is_none(), "{method}: {answer}");
+        let refused = v1_action(
+            &server,
+            &key,
+            method,
+            sign_method,
+            "RunInstances",
+            &[("ImageId", "img-9qabwvbn"), ("InstanceCount", "three")],
+        );
+        assert_refused_naming(&refused, "InvalidParameter", "InstanceCount");
+        let unknown = v1(
+            &server,
+            &key,
+            method,
+            sign_method,
+            &[("ImageIds.1", "img-9qabwvbn"), ("Colour", "red")],
+        );
+        assert_refused_naming(&unknown, "UnknownParameter", "Colour");
+        let listed = v1(
+            &server,
+            &key,
+            method,
+            sign_method,
+            &[("ImageIds.1", "img-9qabwvbn")],
+        );
+        assert_eq!(listed["TotalCount"], 1, "{method}: {listed}");
+    }
+}
+
+/// Each refusal carries the code the action's documentation lists for its condition.
+#[test]
+fn each_refusal_carries_the_code_its_action_lists() {
+    let scratch = Scratch::new();
+    let owner = account(&scratch, "100000000001");
+    let friend = account(&scratch, "100000000002");
+    let server = serve(&scratch);
+    let gz = "ap-guangzhou";
+    let as_owner = |action: &str, body: Value| call(&server, &owner, gz, action, &body, 0);
+    let as_friend = |action: &str, body: Value| call(&server, &friend, gz, action, &body, 0);
+    let share = |image: &str, accounts: Value| json!({"ImageId": image, "AccountIds": accounts, "Permission": "SHARE"});
+    assert_eq!(
+        code(&as_owner(
+            "ModifyImageSharePermission",
+            share("img-9qabwvbn", json!(["100000000002"]))
+        )),
+        "InvalidParameterValue.InvalidImageId"
+    );
+    assert_eq!(
+        code(&as_owner(
+            "DescribeImageSharePermission",
+            json!({"ImageId": "img-9qabwvbn"})
+        )),
+        "UnauthorizedOperation.ImageNotBelongToAccount"
+    );
+    assert_eq!(
+        code(&as_owner(
+            "DeleteImages",
+            json!({"ImageIds": ["img-9qabwvbn"]})
+        )),
+        "InvalidParameterValue.InvalidImageId"
+    );
+    let placement = json!({"Zone": "ap-guangzhou-3"});
+    let long_name = "n".repeat(129);
+    assert_eq!(
+        code(&as_owner(
+            "RunInstances",
+            json!({"ImageId": "img-9qabwvbn", "Placement": placement, "InstanceName": long_name})
+        )),
+        "InvalidInstanceName.TooLong"
+    );
+    let launched = as_owner(
+        "RunInstances",
+        json!({"ImageId": "img-9qabwvbn", "Placement": placement}),
+    );
+    let instance = launched["InstanceIdSet"][0]
+        .as_str()
+        .expect("an instance")
+        .to_string();
+    let image = as_owner(
+        "CreateImage",
+        json!({"InstanceId": instance, "ImageName": "codes"}),
+    )["ImageId"]
+        .as_str()
+        .expect("an image")
+        .to_string();
+    assert_eq!(
+        code(&as_owner(
+            "ModifyImageSharePermission",
+            share(&image, json!(["12ab"]))
+        )),
+        "InvalidAccountId.NotFound"
+    );
+    assert_eq!(
+        code(&as_owner(
+            "CreateImage",
+            json!({"InstanceId": "ins-bad", "ImageName": "x"})
+        )),
+        "InvalidInstanceId.NotFound"
+    );
+    as_owner(
+        "ModifyImageSharePermission",
+        share(&image, json!(["100000000002"])),
+    );
+    // The receiver: each action's own code (the filesystem's errno stays EPERM).
+    assert_eq!(
+        code(&as_friend(
+            "ModifyImageSharePermission",
+            share(&image, json!(["100000000001"]))
+        )),
+        "UnauthorizedOperation.ImageNotBelongToAccount"
+    );
+    assert_eq!(
+        code(&as_friend("DeleteImages", json!({"ImageIds": [image]}))),
+        "InvalidParameterValue.InvalidImageIdIsShared"
+    );
+    assert_eq!(
+        code(&as_friend(
+            "DescribeImageSharePermission",
+            json!({"ImageId": image})
+        )),
+        "UnauthorizedOperation.ImageNotBelongToAccount"
+    );
+    assert_eq!(
+        code(&as_friend(
+            "ModifyImageAttribute",
+            json!({"ImageId": image, "ImageName": "mine"})
+        )),
+        "UnsupportedOperation.SharedImageModifyUnsupported"
+    );
+
+    // Work that takes a minute: a PENDING instance, a CREATING image.
+    let (mut slow_child, slow_url) = start_server(
+        &scratch.store(),
+        &["--transition-delay".as_ref(), "60".as_ref()],
+    );
+    let slow = Server { url: slow_url };
+    let as_slow = |action: &str, body: Value| call(&slow, &owner, gz, action, &body, 0);
+    let pending = as_slow(
+        "RunInstances",
+        json!({"ImageId": "img-9qabwvbn", "Placement": placement}),
+    );
+    let pending = pending["InstanceIdSet"][0]
+        .as_str()
+        .expect("an instance")
+        .to_string();
+    assert_eq!(
+        code(&as_slow(
+            "CreateImage",
+            json!({"InstanceId": pending, "ImageName": "too-early"})
+        )),
+        "OperationDenied.InstanceOperationInProgress"
+    );
+    assert_eq!(
+        code(&as_slow("ResetInstance", json!({"InstanceId": pending}))),
+        "UnsupportedOperation.InstanceStatePending"
+    );
+    let creating = as_slow(
+        "CreateImage",
+        json!({"InstanceId": instance, "ImageName": "creating"}),
+    )["ImageId"]
+        .as_str()
+        .expect("an image")
+        .to_string();
+    assert_eq!(
+        code(&as_slow(
+            "ModifyImageSharePermission",
+            share(&creating, json!(["100000000002"]))
+        )),
+        "InvalidParameterValue.InvalidImageState"
+    );
+    assert_eq!(
+        code(&as_slow("DeleteImages", json!({"ImageIds": [creating]}))),
+        "InvalidImageId.IncorrectState"
+    );
+    let _ = slow_child.kill();
+    let _ = slow_child.wait();
 }

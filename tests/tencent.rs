@@ -121,6 +121,11 @@ fn answer(action: &str, body: &Value, limited: &mut u32) -> Value {
                 envelope(json!({}))
             }
         }
+        // A dry run that passes: the common code the cloud may answer it with.
+        "SyncImages" if body.get("DryRun") == Some(&json!(true)) => error(
+            "DryRunOperation",
+            "The request would have succeeded, but the DryRun parameter was used.",
+        ),
         "SyncImages" => {
             envelope(json!({"ImageSet": [{"ImageId": "img-0yc6rie8", "Region": "ap-shanghai"}]}))
         }
@@ -299,6 +304,16 @@ fn the_cloud_tree_from_the_api() {
     command(&custom.join("name"), "renamed").expect("rename");
     command(&custom.join("copy_to"), "ap-shanghai").expect("copy");
     assert_eq!(read(&custom.join("copy_to")), "ap-shanghai img-0yc6rie8\n");
+    // A dry run is the cloud's to check: sent with its DryRun, and passed.
+    command(
+        &custom.join("copy_to"),
+        r#"{"DestinationRegions": ["ap-shanghai"], "ImageName": "cloud-copy", "DryRun": true}"#,
+    )
+    .expect("dry copy");
+    assert_eq!(
+        read(&custom.join("copy_to")),
+        "dry run: the copy would be accepted\n"
+    );
     // A refusal from the API: its code, its errno, its errors line.
     assert_eq!(
         errno_of(command(&custom.join("share"), "101104350000")),
@@ -331,6 +346,10 @@ fn the_cloud_tree_from_the_api() {
     assert_eq!(
         find("SyncImages")[0].body,
         json!({"ImageIds": ["img-qlzp4oea"], "DestinationRegions": ["ap-shanghai"], "ImageSetRequired": true})
+    );
+    assert_eq!(
+        find("SyncImages")[1].body,
+        json!({"ImageIds": ["img-qlzp4oea"], "DestinationRegions": ["ap-shanghai"], "ImageName": "cloud-copy", "DryRun": true, "ImageSetRequired": true})
     );
     assert_eq!(
         find("DeleteImages")[0].body,

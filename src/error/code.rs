@@ -2,6 +2,9 @@
 //! in the crate: the rest of the code names it (`Code::InvalidImageIdNotFound`), so a typo does
 //! not compile. Each entry says which rule raises it and the errno the filesystem returns for it
 //! (the table "condition | example codes | errno" in docs/SEMANTICS.md, checked below).
+//! Each action refuses a condition with the code its documentation lists for it (the table
+//! "action | condition | code | errno" there, checked below against the lists of
+//! tests/fixtures/cvm-api-error-codes.json).
 //!
 //! Codes the real cloud sends that are not named here travel as text (`Error::from_cloud`) and
 //! get their errno from their family (`errno_for_code`).
@@ -54,24 +57,31 @@ codes! {
     /// wrong token; its code for an expired one is not documented in imagefs's sources.)
     AuthFailureTokenFailure = "AuthFailure.TokenFailure", EACCES;
 
-    // Sharing (ModifyImageSharePermission).
+    // Sharing (ModifyImageSharePermission, DescribeImageSharePermission).
     /// The image is already shared with that account.
     FailedOperationAccountAlreadyExists = "FailedOperation.AccountAlreadyExists", EEXIST;
     /// A BYOL (bring your own license) image cannot be shared.
     FailedOperationBYOLImageShareFailed = "FailedOperation.BYOLImageShareFailed", EPERM;
     /// Sharing with the image's own owner.
     InvalidAccountIsYourSelf = "InvalidAccountIs.YourSelf", EINVAL;
-    /// The account to share with (or to act as) does not exist in the store.
+    /// The account to share with (or to act as) does not exist in the store, or the image is
+    /// not shared with it (unsharing). Also a text that is not an account ID (5 to 20
+    /// digits): the cloud's doc has this code for an invalid account ID, and the filesystem
+    /// keeps `EINVAL` for it (`Error::with_errno`), a malformed value.
     InvalidAccountIdNotFound = "InvalidAccountId.NotFound", ENOENT;
     /// More accounts than the store's share limit per image.
     OverQuota = "OverQuota", EDQUOT;
+    /// ModifyImageSharePermission and DescribeImageSharePermission of an image the account
+    /// sees but does not own (a public or marketplace image, one shared with it).
+    UnauthorizedOperationImageNotBelongToAccount = "UnauthorizedOperation.ImageNotBelongToAccount", EPERM;
 
     // Custom images (CreateImage, ImportImage, SyncImages, DeleteImages).
     /// The region already holds the account's custom-image quota.
     ImageQuotaLimitExceeded = "ImageQuotaLimitExceeded", EDQUOT;
     /// Another custom image of the account in the region has that name.
     InvalidImageNameDuplicate = "InvalidImageName.Duplicate", EEXIST;
-    /// The image is not in a state the operation accepts (creating, copying, importing).
+    /// DeleteImages and SyncImages: the image is not in a state the operation accepts
+    /// (creating, copying, importing).
     InvalidImageIdIncorrectState = "InvalidImageId.IncorrectState", EBUSY;
     /// The image is still shared: it is deleted once unshared.
     InvalidImageIdInShared = "InvalidImageId.InShared", EBUSY;
@@ -91,8 +101,12 @@ codes! {
     InvalidParameterValueInvalidLicenseType = "InvalidParameterValue.InvalidLicenseType", EINVAL;
     /// ImportImage: the ImageUrl cannot be read (outside the import directory, missing, not a disk).
     InvalidParameterInvalidParameterUrlError = "InvalidParameter.InvalidParameterUrlError", EINVAL;
-    /// SyncImages: only custom and shared images are copied.
+    /// The image does not take the operation: SyncImages copies only custom and shared
+    /// images; public and marketplace images are neither shared nor deleted.
     InvalidParameterValueInvalidImageId = "InvalidParameterValue.InvalidImageId", EINVAL;
+    /// DeleteImages of an image shared with the account: only its owner deletes it. `EPERM`,
+    /// as for every change of an image shared with you.
+    InvalidParameterValueInvalidImageIdIsShared = "InvalidParameterValue.InvalidImageIdIsShared", EPERM;
     /// SyncImages: the destination is the image's own region.
     InvalidParameterValueInvalidRegion = "InvalidParameterValue.InvalidRegion", EINVAL;
     /// SyncImages: the destination region takes no copies of this image (a shared image is
@@ -114,7 +128,7 @@ codes! {
     InvalidParameterValueZoneNotSupported = "InvalidParameterValue.ZoneNotSupported", EINVAL;
     /// RunInstances: the zone is `UNAVAILABLE` (sold out).
     ResourceInsufficientAvailabilityZoneSoldOut = "ResourceInsufficient.AvailabilityZoneSoldOut", ENOSPC;
-    /// The image to launch from or reset to is not NORMAL.
+    /// The image to launch from, reset to or share is not NORMAL.
     InvalidParameterValueInvalidImageState = "InvalidParameterValue.InvalidImageState", EBUSY;
     /// InstanceCount is outside 1 to 500.
     InvalidParameterValueRange = "InvalidParameterValue.Range", EINVAL;
@@ -154,13 +168,18 @@ codes! {
     InvalidHostIdMalformed = "InvalidHostId.Malformed", EINVAL;
     /// DescribeInstances: a `uuid` value that is not a UUID.
     InvalidParameterValueUuidMalformed = "InvalidParameterValue.UuidMalformed", EINVAL;
-    /// DescribeInstances: a `private-ip-address` or `public-ip-address` that is not IPv4.
+    /// DescribeInstances: a `private-ip-address` or `public-ip-address` that is not IPv4, or an
+    /// `ipv6-address` that is not IPv6 (the action lists no code of its own for IPv6).
     InvalidParameterValueIPAddressMalformed = "InvalidParameterValue.IPAddressMalformed", EINVAL;
-    /// DescribeInstances: an `ipv6-address` that is not IPv6.
-    InvalidParameterValueIPv6AddressMalformed = "InvalidParameterValue.IPv6AddressMalformed", EINVAL;
     /// DescribeInstances: a `creation-start-time` or `creation-end-time` that is not a time.
     InvalidParameterValueInvalidTimeFormat = "InvalidParameterValue.InvalidTimeFormat", EINVAL;
     /// The instance is still PENDING (launching).
+    /// RunInstances: InstanceName has more than 128 characters.
+    InvalidInstanceNameTooLong = "InvalidInstanceName.TooLong", EINVAL;
+    /// CreateImage of an instance still PENDING (launching): CreateImage lists no
+    /// `UnsupportedOperation.InstanceStatePending`.
+    OperationDeniedInstanceOperationInProgress = "OperationDenied.InstanceOperationInProgress", EBUSY;
+    /// The instance is still PENDING (launching): ResetInstance.
     UnsupportedOperationInstanceStatePending = "UnsupportedOperation.InstanceStatePending", EBUSY;
     /// The instance is still REBOOTING (being reset).
     UnsupportedOperationInstanceStateRebooting = "UnsupportedOperation.InstanceStateRebooting", EBUSY;
@@ -174,15 +193,16 @@ codes! {
     UnsupportedOperationInstanceMixedPricingModel = "UnsupportedOperation.InstanceMixedPricingModel", EPERM;
 
     // Parameters of any action.
-    /// A parameter is malformed (not JSON, not a list, not UTF-8, an unknown file handle).
+    /// A parameter is malformed: a member of the wrong type (a text for a number, a number
+    /// for a text, ...), not JSON, not UTF-8, an unknown file handle.
     InvalidParameter = "InvalidParameter", EINVAL;
+    /// A member the action does not have.
+    UnknownParameter = "UnknownParameter", EINVAL;
     /// DescribeImages: ImageIds and Filters together.
     InvalidParameterInvalidParameterCoexistImageIdsFilters = "InvalidParameter.InvalidParameterCoexistImageIdsFilters", EINVAL;
     /// A parameter's value is not one the action accepts.
     InvalidParameterValue = "InvalidParameterValue", EINVAL;
-    /// The text is not an account ID (5 to 20 digits).
-    InvalidParameterValueInvalidAccountId = "InvalidParameterValue.InvalidAccountId", EINVAL;
-    /// Limit is over 100.
+    /// DescribeImages: Limit is over 100.
     InvalidParameterValueInvalidParameterValueLimit = "InvalidParameterValue.InvalidParameterValueLimit", EINVAL;
     /// More items than the action takes (filters, image IDs).
     InvalidParameterValueLimitExceeded = "InvalidParameterValue.LimitExceeded", EINVAL;
@@ -208,7 +228,8 @@ codes! {
     // The filesystem and the backends.
     /// A path names no file (the filesystem's own refusal).
     ResourceNotFound = "ResourceNotFound", ENOENT;
-    /// The change is not allowed for this file, kind or owner.
+    /// The change is not allowed for this file, kind or owner; or a request asks for
+    /// something the emulator does not do (a launch template, encryption, ...).
     UnsupportedOperation = "UnsupportedOperation", EPERM;
     /// An image shared with the account is only launched or copied into its own account.
     UnsupportedOperationSharedImageModifyUnsupported = "UnsupportedOperation.SharedImageModifyUnsupported", EPERM;
@@ -219,14 +240,20 @@ codes! {
 }
 
 impl Code {
-    /// The code refusing work on an instance still busy in `state` (`PENDING` gives
-    /// `UnsupportedOperation.InstanceStatePending`), for the states the emulator has.
-    pub fn instance_state(state: &str) -> Option<Code> {
-        match state {
-            "PENDING" => Some(Code::UnsupportedOperationInstanceStatePending),
-            "REBOOTING" => Some(Code::UnsupportedOperationInstanceStateRebooting),
-            "TERMINATING" => Some(Code::UnsupportedOperationInstanceStateTerminating),
-            "SHUTDOWN" => Some(Code::UnsupportedOperationInstanceStateShutdown),
+    /// The code refusing `action` on an instance still busy in `state` (`PENDING` gives
+    /// `UnsupportedOperation.InstanceStatePending`), for the states the emulator has; each
+    /// action's own where its documented list differs (CreateImage lists no
+    /// `InstanceStatePending`, but `OperationDenied.InstanceOperationInProgress`).
+    pub fn instance_state(action: &str, state: &str) -> Option<Code> {
+        match (action, state) {
+            ("CreateImage", "PENDING") => Some(Code::OperationDeniedInstanceOperationInProgress),
+            (_, "PENDING") => Some(Code::UnsupportedOperationInstanceStatePending),
+            (_, "REBOOTING") => Some(Code::UnsupportedOperationInstanceStateRebooting),
+            (_, "TERMINATING") => Some(Code::UnsupportedOperationInstanceStateTerminating),
+            // CreateImage lists no `InstanceStateShutdown`: an instance in the recycle bin is
+            // not one it images at all.
+            ("CreateImage", "SHUTDOWN") => Some(Code::UnsupportedOperation),
+            (_, "SHUTDOWN") => Some(Code::UnsupportedOperationInstanceStateShutdown),
             _ => None,
         }
     }
@@ -282,6 +309,7 @@ mod tests {
             "EBUSY" => libc::EBUSY,
             "EIO" => libc::EIO,
             "ENOSPC" => libc::ENOSPC,
+            "EAGAIN" => libc::EAGAIN,
             other => panic!("the errno table names an errno this test does not know: {other}"),
         }
     }
@@ -328,6 +356,105 @@ mod tests {
         }
     }
 
+    /// The rows of the table of the API's refusals in docs/SEMANTICS.md: (action, condition,
+    /// code, errno name).
+    fn refusals_table() -> Vec<[String; 4]> {
+        SEMANTICS
+            .lines()
+            .skip_while(|l| !l.starts_with("| action | condition | code | errno |"))
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .map(|row| {
+                let cells: Vec<String> = row
+                    .split('|')
+                    .map(|c| c.trim().trim_matches('`').to_string())
+                    .collect();
+                [
+                    cells[1].clone(),
+                    cells[2].clone(),
+                    cells[3].clone(),
+                    cells[4].clone(),
+                ]
+            })
+            .collect()
+    }
+
+    /// Each action's documented error codes (the official Go SDK's doc blocks), and the codes
+    /// common to every action.
+    fn documented() -> serde_json::Value {
+        serde_json::from_str(include_str!(
+            "../../tests/fixtures/cvm-api-error-codes.json"
+        ))
+        .expect("the fixture is JSON")
+    }
+
+    /// Each refusal of the table carries a named code that its action's documentation lists
+    /// (or a code common to every action), with the errno the filesystem gives the condition:
+    /// the code's own, or, where a site chooses another (`Error::with_errno`), the one that
+    /// site gives, checked here against the code that raises it.
+    #[test]
+    fn the_semantics_refusals_table_uses_each_actions_listed_codes() {
+        let table = refusals_table();
+        assert!(table.len() >= 60, "the refusals table was not found");
+        let documented = documented();
+        let listed = |action: &str, code: &str| {
+            let has = |list: &serde_json::Value| {
+                list.as_array()
+                    .expect("a list of codes")
+                    .iter()
+                    .any(|c| c == code)
+            };
+            has(&documented["common"])
+                || match documented["actions"].get(action) {
+                    Some(codes) => has(codes),
+                    // "any": listed by one action at least.
+                    None => documented["actions"]
+                        .as_object()
+                        .expect("actions")
+                        .values()
+                        .any(has),
+                }
+        };
+        // The sites whose errno is not their code's, each with the error it raises.
+        let chosen: [(&str, crate::error::Error); 1] = [(
+            "a text that is not an account ID",
+            crate::model::AccountId::parse("12ab").expect_err("not an account ID"),
+        )];
+        for [action, condition, code, errno] in &table {
+            let named = Code::parse(code).unwrap_or_else(|| panic!("`{code}` is not a named code"));
+            assert!(
+                action == "any" || documented["actions"].get(action.as_str()).is_some(),
+                "{action} is not a served action"
+            );
+            assert!(
+                listed(action, code),
+                "{action} does not list {code} ({condition})"
+            );
+            let errno = errno_named(errno);
+            match chosen.iter().find(|(c, _)| c == condition) {
+                Some((_, raised)) => {
+                    assert_eq!(raised.code(), named, "{condition}");
+                    assert_eq!(raised.errno(), errno, "{condition}");
+                }
+                None => assert_eq!(named.errno(), errno, "{action}: {condition}"),
+            }
+        }
+        for action in documented["actions"].as_object().expect("actions").keys() {
+            let refuses = !matches!(
+                action.as_str(),
+                "DescribeRegions"
+                    | "DescribeZones"
+                    | "DescribeImageQuota"
+                    | "DescribeImportImageOs"
+            );
+            assert_eq!(
+                table.iter().any(|row| row[0] == *action),
+                refuses,
+                "{action} in the refusals table"
+            );
+        }
+    }
+
     #[test]
     fn codes_are_written_only_in_src_error() {
         let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
@@ -359,13 +486,17 @@ mod tests {
     #[test]
     fn an_unsettled_instance_is_refused_with_its_state() {
         assert_eq!(
-            Code::instance_state("PENDING").map(Code::as_str),
+            Code::instance_state("ResetInstance", "PENDING").map(Code::as_str),
             Some("UnsupportedOperation.InstanceStatePending")
         );
         assert_eq!(
-            Code::instance_state("REBOOTING").map(Code::as_str),
+            Code::instance_state("CreateImage", "PENDING").map(Code::as_str),
+            Some("OperationDenied.InstanceOperationInProgress")
+        );
+        assert_eq!(
+            Code::instance_state("CreateImage", "REBOOTING").map(Code::as_str),
             Some("UnsupportedOperation.InstanceStateRebooting")
         );
-        assert_eq!(Code::instance_state("RUNNING"), None);
+        assert_eq!(Code::instance_state("ResetInstance", "RUNNING"), None);
     }
 }

@@ -122,6 +122,8 @@ fn errno_by_family(code: &str) -> i32 {
         ("UnsupportedOperation", t) if t.starts_with("InstanceState") => libc::EBUSY,
         ("OperationDenied", "InstanceOperationInProgress") => libc::EBUSY,
         ("FailedOperation", "BYOLImageShareFailed") => libc::EPERM,
+        // A receiver's change of an image shared with it, whatever the action's code.
+        ("InvalidParameterValue", "InvalidImageIdIsShared") => libc::EPERM,
         ("AuthFailure", _) => libc::EACCES,
         ("UnsupportedOperation", _) | ("UnauthorizedOperation", _) | ("OperationDenied", _) => {
             libc::EPERM
@@ -135,6 +137,7 @@ fn errno_by_family(code: &str) -> i32 {
         | ("InvalidAccountId", _)
         | ("InvalidInstanceId", _)
         | ("InvalidInstanceType", _)
+        | ("InvalidInstanceName", _)
         | ("InvalidZone", _)
         | ("InvalidClientToken", _)
         | ("InvalidPeriod", _)
@@ -182,6 +185,10 @@ mod tests {
             ("InvalidInstanceId.NotFound", libc::ENOENT),
             ("InvalidInstanceId.Malformed", libc::EINVAL),
             ("UnsupportedOperation.InstanceStatePending", libc::EBUSY),
+            ("OperationDenied.InstanceOperationInProgress", libc::EBUSY),
+            ("InvalidParameterValue.InvalidImageIdIsShared", libc::EPERM),
+            ("UnknownParameter", libc::EINVAL),
+            ("InvalidInstanceName.TooLong", libc::EINVAL),
             ("InvalidParameterValue.InvalidImageState", libc::EBUSY),
             ("AuthFailure.SignatureFailure", libc::EACCES),
             ("InternalError", libc::EIO),

@@ -27,7 +27,15 @@ pub(super) fn sync_images(
     service.throttle()?;
     let targets = copy_targets(service, region, kind, image, destinations)?;
     if let Some(name) = name {
-        check_image_name(name)?;
+        // Checked as every name is; SyncImages lists no `InvalidParameterValue.TooLarge`, so a
+        // name too long is refused as a value it does not take.
+        check_image_name(name).map_err(|e| {
+            if e.is(Code::InvalidParameterValueTooLarge) {
+                Error::new(Code::InvalidParameterValue, e.message())
+            } else {
+                e
+            }
+        })?;
     }
     service
         .store
@@ -190,9 +198,14 @@ mod tests {
     use crate::error::Code;
     use crate::local::testing::*;
     use crate::local::transitions::now_ms;
+    use crate::model::CopySpec;
 
-    fn regions(names: &[&str]) -> Vec<String> {
-        names.iter().map(|n| n.to_string()).collect()
+    /// A copy into `regions`, named as the image is.
+    fn to(regions: &[&str]) -> CopySpec {
+        CopySpec {
+            destination_regions: regions.iter().map(|n| n.to_string()).collect(),
+            ..CopySpec::default()
+        }
     }
 
     #[test]
@@ -207,18 +220,12 @@ mod tests {
         };
         assert_eq!(
             code(s.create_image(GZ, &instances[0], &spec)),
-            Code::UnsupportedOperationInstanceStatePending
+            Code::OperationDeniedInstanceOperationInProgress
         );
         let instant = w.service(OWNER, 0);
         let image = custom(&instant, GZ, "base");
         let copies = s
-            .sync_images(
-                GZ,
-                ImageKind::Custom,
-                &image,
-                &regions(&["ap-shanghai"]),
-                None,
-            )
+            .sync_images(GZ, ImageKind::Custom, &image, &to(&["ap-shanghai"]))
             .unwrap();
         let (_, copy) = &copies[0];
         let copied = s.image("ap-shanghai", ImageKind::Custom, copy).unwrap();
@@ -226,16 +233,10 @@ mod tests {
         assert_eq!(copied.image_name, "base");
         assert_eq!(
             code(s.share_image("ap-shanghai", copy, &[account(FRIEND)])),
-            Code::InvalidImageIdIncorrectState
+            Code::InvalidParameterValueInvalidImageState
         );
         assert_eq!(
-            code(s.sync_images(
-                "ap-shanghai",
-                ImageKind::Custom,
-                copy,
-                &regions(&["ap-beijing"]),
-                None
-            )),
+            code(s.sync_images("ap-shanghai", ImageKind::Custom, copy, &to(&["ap-beijing"]))),
             Code::InvalidImageIdIncorrectState
         );
         assert_eq!(
@@ -262,14 +263,8 @@ mod tests {
         let instant = w.service(OWNER, 0);
         let image = custom(&instant, GZ, "source");
         let slow = w.service(OWNER, 60_000);
-        slow.sync_images(
-            GZ,
-            ImageKind::Custom,
-            &image,
-            &regions(&["ap-shanghai"]),
-            None,
-        )
-        .unwrap();
+        slow.sync_images(GZ, ImageKind::Custom, &image, &to(&["ap-shanghai"]))
+            .unwrap();
         let state = || instant.image(GZ, ImageKind::Custom, &image).unwrap();
         assert_eq!(state().image_state, ImageState::Syncing);
         assert_eq!(
@@ -293,13 +288,7 @@ mod tests {
         // A second copy, ending later: the source waits for it too.
         let later = w.service(OWNER, 120_000);
         later
-            .sync_images(
-                GZ,
-                ImageKind::Custom,
-                &image,
-                &regions(&["ap-beijing"]),
-                None,
-            )
+            .sync_images(GZ, ImageKind::Custom, &image, &to(&["ap-beijing"]))
             .unwrap();
         let due = |id: &ImageId| -> i64 {
             w.store
@@ -351,7 +340,7 @@ mod tests {
         owner.share_image(GZ, &image, &[account(FRIEND)]).unwrap();
         let friend = w.service(FRIEND, 60_000);
         let copies = friend
-            .sync_images(GZ, ImageKind::Shared, &image, &regions(&[GZ]), None)
+            .sync_images(GZ, ImageKind::Shared, &image, &to(&[GZ]))
             .unwrap();
         assert_eq!(
             friend
@@ -384,13 +373,7 @@ mod tests {
         let s = w.service(OWNER, 60_000);
         let image = custom(&w.service(OWNER, 0), GZ, "moving");
         let copies = s
-            .sync_images(
-                GZ,
-                ImageKind::Custom,
-                &image,
-                &regions(&["ap-shanghai"]),
-                None,
-            )
+            .sync_images(GZ, ImageKind::Custom, &image, &to(&["ap-shanghai"]))
             .unwrap();
         let copy = &copies[0].1;
         let percent = || {
@@ -429,8 +412,8 @@ mod tests {
         assert_eq!(percent(), Some(100));
     }
 
-    /// `ImageName` names the copies (checked as every name is); without it they keep the
-    /// image's name.
+    /// `ImageName` names the copies (checked as every name is, with the codes SyncImages
+    /// lists); without it they keep the image's name.
     #[test]
     fn copies_take_the_name_asked_for() {
         let w = world();
@@ -438,18 +421,16 @@ mod tests {
         let image = custom(&s, GZ, "golden");
         custom(&s, "ap-shanghai", "golden");
         let sync = |name: Option<&str>| {
-            s.sync_images(
-                GZ,
-                ImageKind::Custom,
-                &image,
-                &regions(&["ap-shanghai"]),
-                name,
-            )
+            let copy = CopySpec {
+                image_name: name.map(str::to_owned),
+                ..to(&["ap-shanghai"])
+            };
+            s.sync_images(GZ, ImageKind::Custom, &image, &copy)
         };
         assert_eq!(code(sync(None)), Code::InvalidImageNameDuplicate);
         assert_eq!(
             code(sync(Some(&"n".repeat(61)))),
-            Code::InvalidParameterValueTooLarge
+            Code::InvalidParameterValue
         );
         assert_eq!(code(sync(Some(""))), Code::InvalidParameterValue);
         let copies = sync(Some("golden-sh")).unwrap();
@@ -473,7 +454,7 @@ mod tests {
         w.store.set_meta("inject_copy_fails", "1").unwrap();
         let dry = |targets: &[&str]| {
             s.dry_run_if(true, || {
-                s.sync_images(GZ, ImageKind::Custom, &image, &regions(targets), None)
+                s.sync_images(GZ, ImageKind::Custom, &image, &to(targets))
             })
         };
         assert_eq!(code(dry(&["ap-singapore"])), Code::InvalidRegionUnavailable);
@@ -493,13 +474,7 @@ mod tests {
         // The real call meets the failure the dry run left.
         let copies = w
             .service(OWNER, 0)
-            .sync_images(
-                GZ,
-                ImageKind::Custom,
-                &image,
-                &regions(&["ap-shanghai"]),
-                None,
-            )
+            .sync_images(GZ, ImageKind::Custom, &image, &to(&["ap-shanghai"]))
             .unwrap();
         assert_eq!(
             s.image("ap-shanghai", ImageKind::Custom, &copies[0].1)
@@ -514,9 +489,7 @@ mod tests {
         let w = world();
         let s = w.service(OWNER, 0);
         let image = custom(&s, GZ, "golden");
-        let sync = |targets: &[&str]| {
-            s.sync_images(GZ, ImageKind::Custom, &image, &regions(targets), None)
-        };
+        let sync = |targets: &[&str]| s.sync_images(GZ, ImageKind::Custom, &image, &to(targets));
         assert_eq!(code(sync(&["ap-mars"])), Code::InvalidRegionNotFound);
         assert_eq!(
             code(sync(&["ap-singapore"])),
@@ -578,17 +551,11 @@ mod tests {
         s.share_image(GZ, &image, &[account(FRIEND)]).unwrap();
         let f = w.service(FRIEND, 0);
         assert_eq!(
-            code(f.sync_images(
-                GZ,
-                ImageKind::Shared,
-                &image,
-                &regions(&["ap-shanghai"]),
-                None
-            )),
+            code(f.sync_images(GZ, ImageKind::Shared, &image, &to(&["ap-shanghai"]))),
             Code::InvalidRegionUnavailable
         );
         let copies = f
-            .sync_images(GZ, ImageKind::Shared, &image, &regions(&[GZ]), None)
+            .sync_images(GZ, ImageKind::Shared, &image, &to(&[GZ]))
             .unwrap();
         let mine = f.image(GZ, ImageKind::Custom, &copies[0].1).unwrap();
         assert_eq!(mine.image_creator, FRIEND);

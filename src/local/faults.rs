@@ -108,7 +108,7 @@ mod tests {
             .images_named(GZ, ImageKind::Custom, "rehearsed")
             .unwrap()
             .is_empty());
-        let made = s.create_image(GZ, &instance[0], &spec).unwrap();
+        let made = s.create_image(GZ, &instance[0], &spec).unwrap().unwrap();
         assert_eq!(
             s.image(GZ, ImageKind::Custom, &made).unwrap().image_state,
             ImageState::CreateFailed

@@ -92,32 +92,39 @@ impl LocalService {
         ))
     }
 
-    /// One of this account's own custom images; a shared image is refused as the receiver's
-    /// to change, anything else is not found.
+    /// One of this account's own custom images, for an action only the owner takes. An image
+    /// the account sees but does not own (shared with it, public, marketplace) is refused with
+    /// the code the action's documentation lists for it; anything else is not found.
     pub(super) fn own_custom_in(
         &self,
         c: &Connection,
         region: &str,
         image: &ImageId,
-        action: &str,
+        action: OwnerAction,
     ) -> Result<ImageRow> {
-        match self.visible_row_in(c, region, ImageKind::Custom, image) {
-            Ok(row) => Ok(row),
-            Err(e) if e.is(Code::InvalidImageIdNotFound) => {
-                if self
-                    .visible_row_in(c, region, ImageKind::Shared, image)
-                    .is_ok()
-                {
-                    Err(Error::new(
-                        Code::UnsupportedOperationSharedImageModifyUnsupported,
-                        format!("image {image} is shared with this account by its owner: {action} is for the owner only"),
-                    ))
-                } else {
-                    Err(e)
-                }
-            }
-            Err(e) => Err(e),
+        let not_found = match self.visible_row_in(c, region, ImageKind::Custom, image) {
+            Err(e) if e.is(Code::InvalidImageIdNotFound) => e,
+            found => return found,
+        };
+        let name = action.name();
+        if self
+            .visible_row_in(c, region, ImageKind::Shared, image)
+            .is_ok()
+        {
+            return Err(Error::new(
+                action.code_for_shared(),
+                format!("image {image} is shared with this account by its owner: {name} is for the owner only"),
+            ));
         }
+        for kind in [ImageKind::Public, ImageKind::Marketplace] {
+            if self.visible_row_in(c, region, kind, image).is_ok() {
+                return Err(Error::new(
+                    action.code_for_public(),
+                    format!("image {image} is a {kind} image: {name} is for custom images"),
+                ));
+            }
+        }
+        Err(not_found)
     }
 
     /// DeleteImages for several images: all of them or none. A share is found before a state
@@ -127,7 +134,7 @@ impl LocalService {
         self.command_tx(|tx| {
             settle(tx)?;
             for image in images {
-                let row = self.own_custom_in(tx, region, image, "DeleteImages")?;
+                let row = self.own_custom_in(tx, region, image, OwnerAction::DeleteImages)?;
                 let shares = share_count(tx, region, image)?;
                 if shares > 0 {
                     return Err(Error::new(
@@ -157,6 +164,53 @@ impl LocalService {
             }
             Ok(())
         })
+    }
+}
+
+/// The actions only an image's owner takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum OwnerAction {
+    ModifyImageAttribute,
+    ModifyImageSharePermission,
+    DescribeImageSharePermission,
+    DeleteImages,
+}
+
+impl OwnerAction {
+    fn name(self) -> &'static str {
+        match self {
+            OwnerAction::ModifyImageAttribute => "ModifyImageAttribute",
+            OwnerAction::ModifyImageSharePermission => "ModifyImageSharePermission",
+            OwnerAction::DescribeImageSharePermission => "DescribeImageSharePermission",
+            OwnerAction::DeleteImages => "DeleteImages",
+        }
+    }
+
+    /// The action's code for an image shared with the account (the one its documentation
+    /// lists for the condition).
+    fn code_for_shared(self) -> Code {
+        match self {
+            OwnerAction::ModifyImageAttribute => {
+                Code::UnsupportedOperationSharedImageModifyUnsupported
+            }
+            OwnerAction::ModifyImageSharePermission | OwnerAction::DescribeImageSharePermission => {
+                Code::UnauthorizedOperationImageNotBelongToAccount
+            }
+            OwnerAction::DeleteImages => Code::InvalidParameterValueInvalidImageIdIsShared,
+        }
+    }
+
+    /// The action's code for a public or marketplace image.
+    fn code_for_public(self) -> Code {
+        match self {
+            OwnerAction::ModifyImageAttribute => Code::UnsupportedOperation,
+            OwnerAction::ModifyImageSharePermission | OwnerAction::DeleteImages => {
+                Code::InvalidParameterValueInvalidImageId
+            }
+            OwnerAction::DescribeImageSharePermission => {
+                Code::UnauthorizedOperationImageNotBelongToAccount
+            }
+        }
     }
 }
 
@@ -346,7 +400,7 @@ pub(super) fn modify_image(
         if let Some(description) = description {
             check_image_description(description)?;
         }
-        let row = service.own_custom_in(tx, region, image, "ModifyImageAttribute")?;
+        let row = service.own_custom_in(tx, region, image, OwnerAction::ModifyImageAttribute)?;
         if let Some(name) = name {
             if name != row.image.image_name {
                 check_name_free(tx, region, &service.account, name)?;
@@ -503,9 +557,10 @@ mod tests {
             code(s.delete_image(GZ, &image)),
             Code::InvalidImageIdNotFound
         );
+        // A public image is there, but takes no DeleteImages.
         assert_eq!(
             code(s.delete_image(GZ, &id("img-9qabwvbn"))),
-            Code::InvalidImageIdNotFound
+            Code::InvalidParameterValueInvalidImageId
         );
     }
 }

@@ -40,8 +40,9 @@ use std::time::Duration;
 
 use crate::error::Result;
 use crate::model::{
-    AccountId, AccountInfo, CreateImageSpec, Image, ImageEntry, ImageId, ImageKind, ImportImageOs,
-    ImportImageSpec, Instance, InstanceEntry, InstanceId, LaunchSpec, Price, Quota, Region,
+    AccountId, AccountInfo, CopySpec, CreateImageSpec, Image, ImageEntry, ImageId, ImageKind,
+    ImportImageOs, ImportImageSpec, Instance, InstanceEntry, InstanceId, LaunchSpec, Price, Quota,
+    Region,
 };
 use crate::service::{Caller, ChangeCursor, Changes, ImageService, ImageView};
 use catalog::Catalog;
@@ -109,6 +110,19 @@ impl LocalService {
         } else {
             command()
         }
+    }
+
+    /// Runs the command of a request that may be a dry run (its `DryRun`, as the filesystem's
+    /// JSON commands and the API send it), through [`LocalService::dry_run_if`]; a dry run
+    /// answers with nothing (no IDs: nothing was made).
+    fn unless_dry_run<T: Default>(
+        &self,
+        dry_run: Option<bool>,
+        command: impl FnOnce() -> Result<T>,
+    ) -> Result<T> {
+        let dry_run = dry_run.unwrap_or(false);
+        let made = self.dry_run_if(dry_run, command)?;
+        Ok(if dry_run { T::default() } else { made })
     }
 
     pub fn account_id(&self) -> &AccountId {
@@ -226,7 +240,9 @@ impl ImageService for LocalService {
         image: &ImageId,
         spec: &LaunchSpec,
     ) -> Result<Vec<InstanceId>> {
-        instances::run_instances(self, region, kind, image, spec)
+        self.unless_dry_run(spec.dry_run, || {
+            instances::run_instances(self, region, kind, image, spec)
+        })
     }
 
     fn create_image(
@@ -234,8 +250,10 @@ impl ImageService for LocalService {
         region: &str,
         instance: &InstanceId,
         spec: &CreateImageSpec,
-    ) -> Result<ImageId> {
-        images::create_image(self, region, instance, spec)
+    ) -> Result<Option<ImageId>> {
+        self.unless_dry_run(spec.dry_run, || {
+            images::create_image(self, region, instance, spec).map(Some)
+        })
     }
 
     fn reset_instance(&self, region: &str, instance: &InstanceId, image: &ImageId) -> Result<()> {
@@ -273,10 +291,12 @@ impl ImageService for LocalService {
         region: &str,
         kind: ImageKind,
         image: &ImageId,
-        destinations: &[String],
-        name: Option<&str>,
+        copy: &CopySpec,
     ) -> Result<Vec<(String, ImageId)>> {
-        copies::sync_images(self, region, kind, image, destinations, name)
+        self.unless_dry_run(copy.dry_run, || {
+            let name = copy.image_name.as_deref();
+            copies::sync_images(self, region, kind, image, &copy.destination_regions, name)
+        })
     }
 
     fn delete_image(&self, region: &str, image: &ImageId) -> Result<()> {

@@ -6,13 +6,14 @@ use std::time::SystemTime;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::images::OwnerAction;
 use super::rows::column_error;
 use super::settings::{setting_in, SHARE_LIMIT};
 use super::store::account_known;
 use super::transitions::settle;
 use super::LocalService;
 use crate::error::{Code, Error, Result};
-use crate::model::{format_api_time, AccountId, ImageId, ImageKind};
+use crate::model::{format_api_time, AccountId, ImageId};
 
 impl LocalService {
     /// The accounts one of this account's custom images is shared with, with when
@@ -23,7 +24,7 @@ impl LocalService {
         image: &ImageId,
     ) -> Result<Vec<(AccountId, String)>> {
         self.store.with_conn(|c| {
-            self.visible_row_in(c, region, ImageKind::Custom, image)?;
+            self.own_custom_in(c, region, image, OwnerAction::DescribeImageSharePermission)?;
             shares_in(c, region, image)
         })
     }
@@ -193,10 +194,10 @@ fn check_shareable(
     region: &str,
     image: &ImageId,
 ) -> Result<()> {
-    let row = service.own_custom_in(tx, region, image, "ModifyImageSharePermission")?;
+    let row = service.own_custom_in(tx, region, image, OwnerAction::ModifyImageSharePermission)?;
     if !row.usable() {
         return Err(Error::new(
-            Code::InvalidImageIdIncorrectState,
+            Code::InvalidParameterValueInvalidImageState,
             format!(
                 "image {image} is {}: only NORMAL images can be shared",
                 row.image.image_state.as_str()
@@ -251,7 +252,7 @@ pub(super) fn unshare_image(
 ) -> Result<()> {
     service.command_tx(|tx| {
         let accounts = distinct_accounts(accounts)?;
-        service.own_custom_in(tx, region, image, "ModifyImageSharePermission")?;
+        service.own_custom_in(tx, region, image, OwnerAction::ModifyImageSharePermission)?;
         for account in &accounts {
             if *account == service.account {
                 return Err(Error::new(
@@ -321,13 +322,32 @@ mod tests {
             code(f.modify_image(GZ, &image, Some("mine"), None)),
             Code::UnsupportedOperationSharedImageModifyUnsupported
         );
+        // Each action with the code its documentation lists for the condition; the
+        // filesystem's errno stays EPERM for all of them.
+        let shared = f.share_image(GZ, &image, &[account(OWNER)]).unwrap_err();
         assert_eq!(
-            code(f.share_image(GZ, &image, &[account(OWNER)])),
-            Code::UnsupportedOperationSharedImageModifyUnsupported
+            shared.code(),
+            Code::UnauthorizedOperationImageNotBelongToAccount
+        );
+        assert_eq!(shared.errno(), libc::EPERM);
+        let deleted = f.delete_image(GZ, &image).unwrap_err();
+        assert_eq!(
+            deleted.code(),
+            Code::InvalidParameterValueInvalidImageIdIsShared
+        );
+        assert_eq!(deleted.errno(), libc::EPERM);
+        assert_eq!(
+            code(f.share_permissions(GZ, &image)),
+            Code::UnauthorizedOperationImageNotBelongToAccount
+        );
+        // A public image is neither shared nor asked about.
+        assert_eq!(
+            code(s.share_image(GZ, &id("img-9qabwvbn"), &[account(FRIEND)])),
+            Code::InvalidParameterValueInvalidImageId
         );
         assert_eq!(
-            code(f.delete_image(GZ, &image)),
-            Code::UnsupportedOperationSharedImageModifyUnsupported
+            code(s.share_permissions(GZ, &id("img-9qabwvbn"))),
+            Code::UnauthorizedOperationImageNotBelongToAccount
         );
         // Unsharing: all or nothing.
         assert_eq!(

@@ -69,7 +69,10 @@ pub(crate) fn custom(service: &LocalService, region: &str, name: &str) -> ImageI
         image_name: name.into(),
         ..CreateImageSpec::default()
     };
-    service.create_image(region, &instances[0], &spec).unwrap()
+    service
+        .create_image(region, &instances[0], &spec)
+        .unwrap()
+        .expect("not a dry run")
 }
 
 pub(crate) fn code<T: std::fmt::Debug>(result: Result<T>) -> String {

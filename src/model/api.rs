@@ -3,28 +3,36 @@
 //! answer, defined once, with the API's member names. An answer here is the `Response`
 //! object's members without `RequestId`, which belongs to the envelope.
 //!
-//! Requests are read leniently (see [`Lenient`]) until typed requests land. Answers are read as
-//! the backend always has: a member that is missing or of the wrong type reads as its default,
-//! and an item of a list that cannot be read is left out (or kept as sent, where paging must
-//! count it).
+//! Requests are typed from the API reference (the `Request` objects of the CVM API's spec):
+//! every member the action has, of its type, required or optional as the reference says, and
+//! nothing else; they are read strictly by [`read`] (members of RunInstances's objects are in
+//! [`launch`]). Answers are read as the backend always has: a member that is missing or of
+//! the wrong type reads as its default, and an item of a list that cannot be read is left out
+//! (or kept as sent, where paging must count it).
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+mod launch;
+pub mod read;
+
+pub use launch::*;
+pub use read::{read_json, Request};
+
+pub use super::lenient::Lenient;
 use super::lenient::{objects, or_default, some_items};
-pub use super::lenient::{Lenient, MEMBER_READINGS};
 use super::{
-    AccountId, ChargePrepaidSpec, DataDiskSpec, Image, ImageId, ImageOsList, ImportImageOs,
-    Instance, InstanceId, InstanceStatus, InternetAccessibleSpec, LoginSettingsSpec, OsVersion,
-    SystemDiskSpec, VirtualPrivateCloudSpec,
+    AccountId, Image, ImageId, ImageOsList, ImportImageOs, Instance, InstanceId, InstanceStatus,
+    OsVersion,
 };
+use read::{first_given, first_in_list, Given};
 
 /// The version of the CVM API spoken and served.
 pub const CVM_VERSION: &str = "2017-03-12";
 
 /// One action of an API 3.0 service: its request, and the shape of its answer.
-pub trait Action: Serialize + DeserializeOwned {
+pub trait Action: Serialize + Request {
     /// The action's name (`X-TC-Action`).
     const NAME: &'static str;
     /// The service that answers it (the host's first label and the credential scope's).
@@ -75,8 +83,11 @@ impl Action for GetCallerIdentityRequest {
 // ---- Regions and the account ----
 
 /// DescribeRegions takes nothing.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DescribeRegionsRequest {}
+
+impl Request for DescribeRegionsRequest {}
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
@@ -109,8 +120,11 @@ fn state_or_available<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Stri
 }
 
 /// DescribeZones takes nothing (the region is the request's).
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DescribeZonesRequest {}
+
+impl Request for DescribeZonesRequest {}
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
@@ -136,8 +150,11 @@ pub struct ZoneInfo {
 }
 
 /// DescribeImageQuota takes nothing.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DescribeImageQuotaRequest {}
+
+impl Request for DescribeImageQuotaRequest {}
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
@@ -147,8 +164,11 @@ pub struct DescribeImageQuotaResponse {
 }
 
 /// GetCallerIdentity takes nothing.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GetCallerIdentityRequest {}
+
+impl Request for GetCallerIdentityRequest {}
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
@@ -171,50 +191,38 @@ pub struct GetCallerIdentityResponse {
 // ---- Images ----
 
 /// DescribeImages: by ID, or by filters, a page at a time.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(default, rename_all = "PascalCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct DescribeImagesRequest {
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub image_ids: Lenient<Vec<String>>,
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub filters: Lenient<Vec<Lenient<Filter>>>,
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub offset: Lenient<u64>,
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub limit: Lenient<u64>,
-    /// Only the images this instance type can run.
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub instance_type: Lenient<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_ids: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filters: Option<Vec<Filter>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+    /// Only the images this instance type can run (every image here runs on every type).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance_type: Option<String>,
 }
 
-/// `Filter` of the API: a name and values, any of which matches. Read only from a JSON object:
-/// anything else reads as a filter without name or values (serde would read a struct from an
-/// array, member by member).
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
-#[serde(rename_all = "PascalCase")]
+impl Request for DescribeImagesRequest {}
+
+/// `Filter` of the API: a name and values, any of which matches.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct Filter {
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub name: Lenient<String>,
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub values: Lenient<Vec<String>>,
+    pub name: String,
+    pub values: Vec<String>,
 }
 
 impl Filter {
     pub fn new(name: &str, values: Vec<String>) -> Filter {
         Filter {
-            name: name.to_string().into(),
-            values: values.into(),
+            name: name.to_string(),
+            values,
         }
-    }
-}
-
-impl<'de> Deserialize<'de> for Filter {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let mut map = Map::<String, Value>::deserialize(deserializer)?;
-        Ok(Filter {
-            name: Lenient::take(&mut map, "Name"),
-            values: Lenient::take(&mut map, "Values"),
-        })
     }
 }
 
@@ -229,51 +237,106 @@ pub struct DescribeImagesResponse {
     pub image_set: Vec<Lenient<Image>>,
 }
 
-/// ModifyImageAttribute: a new name and/or description.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(default, rename_all = "PascalCase")]
+/// ModifyImageAttribute: a new name and/or description (the emulator keeps no families and
+/// deprecates nothing).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct ModifyImageAttributeRequest {
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub image_id: Lenient<String>,
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub image_name: Lenient<String>,
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub image_description: Lenient<String>,
+    pub image_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_family: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_deprecated: Option<bool>,
+}
+
+impl Request for ModifyImageAttributeRequest {
+    fn unsupported(&self) -> Option<String> {
+        first_given(&[
+            ("ImageFamily", self.image_family.given()),
+            ("ImageDeprecated", self.image_deprecated.given()),
+        ])
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ModifyImageAttributeResponse {}
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(default, rename_all = "PascalCase")]
+/// DeleteImages: all of them or none. An image's snapshots go with it, `DeleteBindedSnap` or
+/// not (the emulator keeps no snapshots apart from their images).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct DeleteImagesRequest {
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub image_ids: Lenient<Vec<String>>,
-    /// Only check that the images could be deleted.
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub dry_run: Lenient<bool>,
+    pub image_ids: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delete_binded_snap: Option<bool>,
+    /// Only check that the images could be deleted (the answer is its `RequestId` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<bool>,
 }
+
+impl Request for DeleteImagesRequest {}
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DeleteImagesResponse {}
 
-/// CreateImage from an instance.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(default, rename_all = "PascalCase")]
+/// CreateImage from an instance (the emulator makes no images of snapshots or data disks,
+/// and keeps no tags or families on them).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct CreateImageRequest {
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub instance_id: Lenient<String>,
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub image_name: Lenient<String>,
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub image_description: Lenient<String>,
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub force_poweroff: Lenient<String>,
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub sysprep: Lenient<String>,
-    /// Only check that the image could be made.
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub dry_run: Lenient<bool>,
+    pub image_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_description: Option<String>,
+    /// `"true"` or `"false"`: a string in the API.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub force_poweroff: Option<String>,
+    /// `"true"` or `"false"`: a string in the API.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sysprep: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_disk_ids: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_ids: Option<Vec<String>>,
+    /// Only check that the image could be made (the answer is its `RequestId` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag_specification: Option<Vec<TagSpecification>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_family: Option<String>,
+}
+
+impl Request for CreateImageRequest {
+    fn unsupported(&self) -> Option<String> {
+        first_given(&[
+            ("DataDiskIds", self.data_disk_ids.given()),
+            ("SnapshotIds", self.snapshot_ids.given()),
+            ("TagSpecification", self.tag_specification.given()),
+            ("ImageFamily", self.image_family.given()),
+        ])
+    }
+}
+
+/// `TagSpecification` of the API: the tags a new resource gets.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct TagSpecification {
+    pub resource_type: String,
+    pub tags: Vec<Tag>,
+}
+
+/// `Tag` of the API, as requests carry it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct Tag {
+    pub key: String,
+    pub value: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -286,30 +349,53 @@ pub struct CreateImageResponse {
     pub image_id: Option<String>,
 }
 
-/// ImportImage from an image file.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(default, rename_all = "PascalCase")]
+/// ImportImage from an image file (the emulator imports no data disks, and keeps no tags or
+/// families on images).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct ImportImageRequest {
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub image_name: Lenient<String>,
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub image_url: Lenient<String>,
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub os_type: Lenient<String>,
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub os_version: Lenient<String>,
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub architecture: Lenient<String>,
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub image_description: Lenient<String>,
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub force: Lenient<bool>,
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub dry_run: Lenient<bool>,
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub license_type: Lenient<String>,
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub boot_mode: Lenient<String>,
+    pub architecture: String,
+    pub os_type: String,
+    pub os_version: String,
+    pub image_url: String,
+    pub image_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_description: Option<String>,
+    /// Only check the request's parameters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub force: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag_specification: Option<Vec<TagSpecification>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub license_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub boot_mode: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_family: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub import_image_data_disk_list: Option<Vec<ImportImageDataDisk>>,
+}
+
+impl Request for ImportImageRequest {
+    fn unsupported(&self) -> Option<String> {
+        first_given(&[
+            ("TagSpecification", self.tag_specification.given()),
+            ("ImageFamily", self.image_family.given()),
+            (
+                "ImportImageDataDiskList",
+                self.import_image_data_disk_list.given(),
+            ),
+        ])
+    }
+}
+
+/// `ImportImageDataDisk` of the API: a data disk's image file.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct ImportImageDataDisk {
+    pub image_url: String,
 }
 
 /// ImportImage's answer: the new image, none for a dry run.
@@ -324,8 +410,11 @@ pub struct ImportImageResponse {
 }
 
 /// DescribeImportImageOs takes nothing.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DescribeImportImageOsRequest {}
+
+impl Request for DescribeImportImageOsRequest {}
 
 /// DescribeImportImageOs's answer: a missing member reads as empty, a malformed one is refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -364,12 +453,13 @@ impl From<DescribeImportImageOsResponse> for ImportImageOs {
 
 // ---- Sharing ----
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(default, rename_all = "PascalCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct DescribeImageSharePermissionRequest {
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub image_id: Lenient<String>,
+    pub image_id: String,
 }
+
+impl Request for DescribeImageSharePermissionRequest {}
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
@@ -388,39 +478,49 @@ pub struct SharePermission {
 }
 
 /// ModifyImageSharePermission: `Permission` is SHARE or CANCEL.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(default, rename_all = "PascalCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct ModifyImageSharePermissionRequest {
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub image_id: Lenient<String>,
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub account_ids: Lenient<Vec<String>>,
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub permission: Lenient<String>,
+    pub image_id: String,
+    pub account_ids: Vec<String>,
+    pub permission: String,
 }
+
+impl Request for ModifyImageSharePermissionRequest {}
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ModifyImageSharePermissionResponse {}
 
 // ---- Copies ----
 
-/// SyncImages: copies of an image in other regions.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(default, rename_all = "PascalCase")]
+/// SyncImages: copies of an image in other regions (the emulator encrypts none).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct SyncImagesRequest {
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub image_ids: Lenient<Vec<String>>,
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub destination_regions: Lenient<Vec<String>>,
-    /// Only check that the image could be copied.
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub dry_run: Lenient<bool>,
-    /// The copies' name (the image's own by default).
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub image_name: Lenient<String>,
+    pub image_ids: Vec<String>,
+    pub destination_regions: Vec<String>,
+    /// Only check that the image could be copied (the answer is its `RequestId` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<bool>,
+    /// The copies' name (the source's by default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_name: Option<String>,
     /// Whether the answer lists the copies (an empty `ImageSet` otherwise).
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub image_set_required: Lenient<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_set_required: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encrypt: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<String>,
+}
+
+impl Request for SyncImagesRequest {
+    fn unsupported(&self) -> Option<String> {
+        first_given(&[
+            ("Encrypt", self.encrypt.given()),
+            ("KmsKeyId", self.kms_key_id.given()),
+        ])
+    }
 }
 
 /// SyncImages's answer: the copies when asked for (`ImageSetRequired`), else an empty list;
@@ -454,68 +554,123 @@ pub struct SyncImage {
 
 // ---- Instances ----
 
-/// RunInstances: the members imagefs sends and serves. The nested objects are the `launch`
-/// command's own types ([`LaunchSpec`]'s), which refuse members imagefs does not model.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(default, rename_all = "PascalCase")]
+/// RunInstances, every member of the reference. The emulator models the image, count, name,
+/// type, charge type and zone; the other members it keeps are carried to the backend with
+/// the request (the filesystem's `launch` takes the same request: `LaunchSpec`). Members
+/// that name resources the emulator does not have (hosts, disks, snapshots, KMS keys,
+/// clusters, templates, groups, packages) or ask for work it does not do (timers,
+/// encryption) are refused.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct RunInstancesRequest {
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub image_id: Lenient<String>,
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub instance_count: Lenient<i64>,
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub placement: Lenient<Placement>,
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub instance_name: Lenient<String>,
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub instance_type: Lenient<String>,
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub instance_charge_type: Lenient<String>,
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub instance_charge_prepaid: Lenient<ChargePrepaidSpec>,
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub system_disk: Lenient<SystemDiskSpec>,
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub data_disks: Lenient<Vec<DataDiskSpec>>,
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub virtual_private_cloud: Lenient<VirtualPrivateCloudSpec>,
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub internet_accessible: Lenient<InternetAccessibleSpec>,
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub security_group_ids: Lenient<Vec<String>>,
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub login_settings: Lenient<LoginSettingsSpec>,
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub host_name: Lenient<String>,
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub disable_api_termination: Lenient<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance_charge_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance_charge_prepaid: Option<InstanceChargePrepaid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub placement: Option<Placement>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system_disk: Option<SystemDisk>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_disks: Option<Vec<DataDisk>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub virtual_private_cloud: Option<VirtualPrivateCloud>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub internet_accessible: Option<InternetAccessible>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance_count: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_count: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub login_settings: Option<LoginSettings>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub security_group_ids: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enhanced_service: Option<EnhancedService>,
     /// The idempotency token: a request repeated with it launches once.
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub client_token: Lenient<String>,
-    /// Only check that the instances could be launched.
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub dry_run: Lenient<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action_timer: Option<ActionTimer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disaster_recover_group_ids: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag_specification: Option<Vec<TagSpecification>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance_market_options: Option<InstanceMarketOptionsRequest>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_data: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Metadata>,
+    /// Only check that the instances could be launched (the answer is its `RequestId` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_topology: Option<CpuTopology>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cam_role_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hpc_cluster_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub launch_template: Option<LaunchTemplate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dedicated_cluster_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chc_ids: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partition_number: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disable_api_termination: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enable_jumbo_frame: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network_interfaces: Option<Vec<NetworkInterfaces>>,
 }
 
-/// `Placement` as RunInstances takes it (its zone and project). Read only from a JSON object,
-/// like [`Filter`].
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Placement {
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub zone: Lenient<String>,
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub project_id: Lenient<i64>,
-}
-
-impl<'de> Deserialize<'de> for Placement {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let mut map = Map::<String, Value>::deserialize(deserializer)?;
-        Ok(Placement {
-            zone: Lenient::take(&mut map, "Zone"),
-            project_id: Lenient::take(&mut map, "ProjectId"),
+impl Request for RunInstancesRequest {
+    fn unsupported(&self) -> Option<String> {
+        first_given(&[
+            ("LaunchTemplate", self.launch_template.is_some()),
+            ("ActionTimer", self.action_timer.is_some()),
+            (
+                "DisasterRecoverGroupIds",
+                self.disaster_recover_group_ids.given(),
+            ),
+            ("PartitionNumber", self.partition_number.given()),
+            ("HpcClusterId", self.hpc_cluster_id.given()),
+            ("DedicatedClusterId", self.dedicated_cluster_id.given()),
+            ("ChcIds", self.chc_ids.given()),
+            ("NetworkInterfaces", self.network_interfaces.given()),
+        ])
+        .or_else(|| within("Placement", self.placement.as_ref()?.unsupported()))
+        .or_else(|| within("SystemDisk", self.system_disk.as_ref()?.unsupported()))
+        .or_else(|| first_in_list(&self.data_disks, "DataDisks", DataDisk::unsupported))
+        .or_else(|| {
+            within(
+                "VirtualPrivateCloud",
+                self.virtual_private_cloud.as_ref()?.unsupported(),
+            )
+        })
+        .or_else(|| {
+            within(
+                "InternetAccessible",
+                self.internet_accessible.as_ref()?.unsupported(),
+            )
         })
     }
+}
+
+/// `member` of the object member `name`.
+fn within(name: &str, member: Option<String>) -> Option<String> {
+    member.map(|member| read::member_name([name, &member]))
 }
 
 /// RunInstances's answer. Without an `InstanceIdSet` list it is `None`; IDs that cannot be
@@ -530,20 +685,21 @@ pub struct RunInstancesResponse {
     pub instance_id_set: Option<Vec<InstanceId>>,
 }
 
-/// DescribeInstances: by ID or by filters, a page at a time. (The API's Offset and Limit are
-/// int64; they are read as before, where a negative one is ignored.)
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(default, rename_all = "PascalCase")]
+/// DescribeInstances: by ID or by filters, a page at a time.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct DescribeInstancesRequest {
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub instance_ids: Lenient<Vec<String>>,
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub filters: Lenient<Vec<Lenient<Filter>>>,
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub offset: Lenient<u64>,
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub limit: Lenient<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance_ids: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filters: Option<Vec<Filter>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<i64>,
 }
+
+impl Request for DescribeInstancesRequest {}
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
@@ -581,16 +737,18 @@ pub fn read_instance(v: &Value) -> Option<Instance> {
 }
 
 /// DescribeInstancesStatus: the states of instances, by ID or all, a page at a time.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(default, rename_all = "PascalCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct DescribeInstancesStatusRequest {
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub instance_ids: Lenient<Vec<String>>,
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub offset: Lenient<u64>,
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub limit: Lenient<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance_ids: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<i64>,
 }
+
+impl Request for DescribeInstancesStatusRequest {}
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
@@ -601,25 +759,57 @@ pub struct DescribeInstancesStatusResponse {
     pub instance_status_set: Vec<InstanceStatus>,
 }
 
-/// ResetInstance: reinstall from an image (the instance's own when none is named).
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(default, rename_all = "PascalCase")]
+/// ResetInstance: reinstall from an image (the instance's own when none is named). A new
+/// password, agents and user data change nothing the emulator shows; a new system disk size,
+/// host name or key pairs would, and are refused.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct ResetInstanceRequest {
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub instance_id: Lenient<String>,
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub image_id: Lenient<String>,
+    pub instance_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system_disk: Option<SystemDisk>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub login_settings: Option<LoginSettings>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enhanced_service: Option<EnhancedService>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_data: Option<String>,
+}
+
+impl Request for ResetInstanceRequest {
+    fn unsupported(&self) -> Option<String> {
+        let key_ids = self
+            .login_settings
+            .as_ref()
+            .is_some_and(|l| l.key_ids.given());
+        first_given(&[
+            ("SystemDisk", self.system_disk.is_some()),
+            ("LoginSettings.KeyIds", key_ids),
+            ("HostName", self.host_name.given()),
+        ])
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ResetInstanceResponse {}
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(default, rename_all = "PascalCase")]
+/// TerminateInstances: all of them or none (the emulator's instances hold no addresses or
+/// data disks to keep, so releasing them or not is the same).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct TerminateInstancesRequest {
-    #[serde(skip_serializing_if = "Lenient::is_absent")]
-    pub instance_ids: Lenient<Vec<String>>,
+    pub instance_ids: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub release_address: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub release_prepaid_data_disks: Option<bool>,
 }
+
+impl Request for TerminateInstancesRequest {}
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct TerminateInstancesResponse {}
@@ -630,6 +820,7 @@ mod tests {
     //! the server reads them.
 
     use super::*;
+    use crate::error::Code;
     use serde_json::json;
 
     fn example<A: Action>() -> A::Response {
@@ -741,40 +932,175 @@ mod tests {
         .is_err());
     }
 
+    /// The request objects of the API reference's spec, for the actions served.
+    fn spec() -> Value {
+        serde_json::from_str(include_str!("../../tests/fixtures/cvm-api-requests.json")).unwrap()
+    }
+
+    /// A value of a spec member's type: `sample` for scalars, lists of one, objects whole.
+    fn sample(spec: &Value, member: &Value, wrong: bool) -> Value {
+        let kind = member["type"].as_str().unwrap();
+        let inner = member["member"].as_str().unwrap();
+        match (kind, inner, wrong) {
+            ("string", _, false) => json!("text"),
+            ("string", _, true) => json!(12345),
+            ("int", _, false) => json!(7),
+            ("int", _, true) => json!("7"),
+            ("bool", _, false) => json!(false),
+            ("bool", _, true) => json!("true"),
+            ("list", _, true) => json!("not a list"),
+            ("list", "string", false) => json!(["text"]),
+            ("list", object, false) => json!([whole(spec, object)]),
+            ("object", _, true) => json!(["not an object"]),
+            ("object", object, false) => whole(spec, object),
+            other => panic!("a spec type this test does not know: {other:?}"),
+        }
+    }
+
+    /// An object of the spec with every member given.
+    fn whole(spec: &Value, object: &str) -> Value {
+        let members = spec["objects"][object].as_array().unwrap();
+        Value::Object(
+            members
+                .iter()
+                .map(|m| {
+                    (
+                        m["name"].as_str().unwrap().to_string(),
+                        sample(spec, m, false),
+                    )
+                })
+                .collect(),
+        )
+    }
+
+    fn read_members<T: Request>(json: &Value) -> std::result::Result<T, crate::error::Error> {
+        serde_path_to_error::deserialize(read::JsonReader(json))
+            .map_err(|e| read::refusal(&read::path_name(e.path()), e.into_inner()))
+    }
+
+    /// `T` has exactly the members the spec gives `action`'s request, of their types, each
+    /// required as the spec says, and sends back what it read.
+    fn check_against_spec<T: Request + Serialize + std::fmt::Debug>(action: &str) {
+        let spec = spec();
+        let object = spec["actions"][action]
+            .as_str()
+            .unwrap_or_else(|| panic!("{action}"));
+        let full = whole(&spec, object);
+        let request: T = read_members(&full).unwrap_or_else(|e| panic!("{action}: {e}"));
+        assert_eq!(serde_json::to_value(&request).unwrap(), full, "{action}");
+        for member in spec["objects"][object].as_array().unwrap() {
+            let name = member["name"].as_str().unwrap();
+            let mut wrong = full.clone();
+            wrong[name] = sample(&spec, member, true);
+            let e = read_members::<T>(&wrong).unwrap_err();
+            assert_eq!(e.code(), Code::InvalidParameter, "{action}.{name}");
+            assert!(e.message().contains(&format!("`{name}")), "{action}: {e}");
+            let mut without = full.clone();
+            without.as_object_mut().unwrap().remove(name);
+            let missing = read_members::<T>(&without);
+            if member["required"].as_bool().unwrap() {
+                let e = missing.unwrap_err();
+                assert_eq!(e.code(), Code::MissingParameter, "{action}.{name}");
+                assert!(e.message().contains(&format!("`{name}`")), "{action}: {e}");
+            } else {
+                assert!(missing.is_ok(), "{action}.{name} is optional");
+                let mut null = full.clone();
+                null[name] = Value::Null;
+                assert!(read_members::<T>(&null).is_ok(), "{action}.{name}: null");
+            }
+        }
+        let mut unknown = full.clone();
+        unknown["Bogus"] = json!(1);
+        let e = read_members::<T>(&unknown).unwrap_err();
+        assert_eq!(e.code(), Code::UnknownParameter, "{action}");
+    }
+
     #[test]
-    fn requests_keep_members_of_the_wrong_type() {
-        let request: DescribeImagesRequest = serde_json::from_value(json!({
-            "ImageIds": "img-9qabwvbn",
-            "Filters": [{"Name": "image-type", "Values": ["PUBLIC_IMAGE"]}, ["image-id", ["x"]], null],
-            "Limit": null,
-            "Offset": -1,
-            "Unknown": true
-        }))
+    fn every_request_has_the_members_of_the_spec() {
+        check_against_spec::<DescribeRegionsRequest>("DescribeRegions");
+        check_against_spec::<DescribeZonesRequest>("DescribeZones");
+        check_against_spec::<DescribeImagesRequest>("DescribeImages");
+        check_against_spec::<DescribeImageQuotaRequest>("DescribeImageQuota");
+        check_against_spec::<DescribeImportImageOsRequest>("DescribeImportImageOs");
+        check_against_spec::<DescribeImageSharePermissionRequest>("DescribeImageSharePermission");
+        check_against_spec::<ModifyImageSharePermissionRequest>("ModifyImageSharePermission");
+        check_against_spec::<ModifyImageAttributeRequest>("ModifyImageAttribute");
+        check_against_spec::<SyncImagesRequest>("SyncImages");
+        check_against_spec::<DeleteImagesRequest>("DeleteImages");
+        check_against_spec::<CreateImageRequest>("CreateImage");
+        check_against_spec::<RunInstancesRequest>("RunInstances");
+        check_against_spec::<DescribeInstancesRequest>("DescribeInstances");
+        check_against_spec::<ResetInstanceRequest>("ResetInstance");
+        check_against_spec::<TerminateInstancesRequest>("TerminateInstances");
+        check_against_spec::<ImportImageRequest>("ImportImage");
+        check_against_spec::<DescribeInstancesStatusRequest>("DescribeInstancesStatus");
+        assert_eq!(spec()["actions"].as_object().unwrap().len(), 17);
+    }
+
+    #[test]
+    fn members_the_emulator_cannot_honour_are_refused_by_name() {
+        let refused = |json: Value| {
+            read_json::<RunInstancesRequest>(&json)
+                .unwrap_err()
+                .message()
+                .to_string()
+        };
+        let launch = |extra: Value| {
+            let mut request =
+                json!({"ImageId": "img-9qabwvbn", "Placement": {"Zone": "ap-guangzhou-3"}});
+            for (k, v) in extra.as_object().unwrap() {
+                request[k] = v.clone();
+            }
+            request
+        };
+        assert!(refused(launch(
+            json!({"LaunchTemplate": {"LaunchTemplateId": "lt-1"}})
+        ))
+        .contains("`LaunchTemplate`"));
+        assert!(refused(launch(
+            json!({"Placement": {"Zone": "z", "HostIds": ["host-1"]}})
+        ))
+        .contains("`Placement.HostIds`"));
+        assert!(refused(launch(json!({"SystemDisk": {"Encrypt": true}})))
+            .contains("`SystemDisk.Encrypt`"));
+        assert!(refused(launch(
+            json!({"DataDisks": [{"DiskSize": 50}, {"DiskSize": 50, "KmsKeyId": "k"}]})
+        ))
+        .contains("`DataDisks.1.KmsKeyId`"));
+        // The launch gives addresses itself.
+        assert!(refused(launch(json!({"VirtualPrivateCloud": {
+            "VpcId": "DEFAULT", "SubnetId": "DEFAULT", "PrivateIpAddresses": ["172.16.0.9"]
+        }})))
+        .contains("`VirtualPrivateCloud.PrivateIpAddresses`"));
+        // Kept: the launch carries them.
+        let kept: RunInstancesRequest = read_json(&launch(json!({
+            "UserData": "IyEvYmluL3NoCg==", "LoginSettings": {"Password": "pw", "KeyIds": ["skey-1"]},
+            "DataDisks": [{"DiskSize": 50, "Encrypt": false, "KmsKeyId": ""}], "SecurityGroupIds": ["sg-1"],
+            "DisasterRecoverGroupIds": [], "ClientToken": "t", "DryRun": false
+        })))
         .unwrap();
-        assert_eq!(request.image_ids, Lenient::Invalid(json!("img-9qabwvbn")));
-        let filters = request.filters.valid().unwrap();
-        assert_eq!(
-            filters[0],
-            Lenient::Valid(Filter::new("image-type", vec!["PUBLIC_IMAGE".into()]))
+        assert_eq!(kept.user_data.as_deref(), Some("IyEvYmluL3NoCg=="));
+        assert_eq!(kept.data_disks.unwrap()[0].disk_size, 50);
+        let sync = read_json::<SyncImagesRequest>(
+            &json!({"ImageIds": ["img-1"], "DestinationRegions": ["ap-beijing"], "Encrypt": true}),
         );
-        assert!(matches!(filters[1], Lenient::Invalid(_)));
-        assert_eq!(filters[2], Lenient::Absent);
-        assert_eq!(request.limit, Lenient::Absent);
-        assert_eq!(request.offset, Lenient::Invalid(json!(-1)));
-        let run: RunInstancesRequest = serde_json::from_value(json!({
-            "Placement": ["ap-guangzhou-3"], "InstanceCount": "2"
-        }))
-        .unwrap();
-        assert!(matches!(run.placement, Lenient::Invalid(_)));
-        assert_eq!(run.instance_count, Lenient::Invalid(json!("2")));
+        assert!(sync.unwrap_err().message().contains("`Encrypt`"));
+        let reset = read_json::<ResetInstanceRequest>(
+            &json!({"InstanceId": "ins-1", "LoginSettings": {"Password": "pw"}}),
+        );
+        assert!(reset.is_ok());
+        let reset = read_json::<ResetInstanceRequest>(
+            &json!({"InstanceId": "ins-1", "SystemDisk": {"DiskSize": 60}}),
+        );
+        assert_eq!(reset.unwrap_err().code(), Code::UnsupportedOperation);
     }
 
     #[test]
     fn requests_send_only_the_members_given() {
         let request = SyncImagesRequest {
-            image_ids: vec!["img-qlzp4oea".to_string()].into(),
-            destination_regions: vec!["ap-shanghai".to_string()].into(),
-            image_set_required: true.into(),
+            image_ids: vec!["img-qlzp4oea".to_string()],
+            destination_regions: vec!["ap-shanghai".to_string()],
+            image_set_required: Some(true),
             ..Default::default()
         };
         assert_eq!(
@@ -782,8 +1108,8 @@ mod tests {
             json!({"ImageIds": ["img-qlzp4oea"], "DestinationRegions": ["ap-shanghai"], "ImageSetRequired": true})
         );
         let request = ModifyImageAttributeRequest {
-            image_id: "img-qlzp4oea".to_string().into(),
-            image_name: "renamed".to_string().into(),
+            image_id: "img-qlzp4oea".to_string(),
+            image_name: Some("renamed".to_string()),
             ..Default::default()
         };
         assert_eq!(
@@ -831,17 +1157,15 @@ mod tests {
     #[test]
     fn run_instances_requests_send_their_nested_members() {
         let request = RunInstancesRequest {
-            image_id: "img-9qabwvbn".to_string().into(),
-            placement: Placement {
-                zone: "ap-guangzhou-3".to_string().into(),
-                project_id: Lenient::Absent,
-            }
-            .into(),
-            instance_charge_prepaid: ChargePrepaidSpec {
+            image_id: Some("img-9qabwvbn".to_string()),
+            placement: Some(Placement {
+                zone: "ap-guangzhou-3".to_string(),
+                ..Placement::default()
+            }),
+            instance_charge_prepaid: Some(InstanceChargePrepaid {
                 period: 1,
                 renew_flag: None,
-            }
-            .into(),
+            }),
             ..Default::default()
         };
         assert_eq!(
@@ -852,21 +1176,55 @@ mod tests {
                 "InstanceChargePrepaid": {"Period": 1}
             })
         );
-        let read: RunInstancesRequest = serde_json::from_value(json!({
+        let read: RunInstancesRequest = read_members(&json!({
             "Placement": {"Zone": "ap-guangzhou-3", "ProjectId": 0},
-            "SystemDisk": {"DiskType": "CLOUD_SSD", "DiskSize": 60},
-            "DataDisks": [{"DiskSize": 100, "Bogus": 1}]
+            "SystemDisk": {"DiskType": "CLOUD_SSD", "DiskSize": 60}
         }))
         .unwrap();
-        assert_eq!(
-            read.placement.valid().unwrap().project_id,
-            Lenient::Valid(0)
-        );
-        assert_eq!(read.system_disk.valid().unwrap().disk_size, Some(60));
+        assert_eq!(read.placement.unwrap().project_id, Some(0));
+        assert_eq!(read.system_disk.unwrap().disk_size, Some(60));
         assert!(
-            matches!(read.data_disks, Lenient::Invalid(_)),
+            read_members::<RunInstancesRequest>(
+                &json!({"DataDisks": [{"DiskSize": 100, "Bogus": 1}]})
+            )
+            .is_err(),
             "unknown members refused"
         );
+    }
+
+    /// The official examples' requests (as the API reference shows them) read as their types.
+    #[test]
+    fn the_documented_example_requests_read() {
+        fn reads<T: Request>(json: Value) {
+            if let Err(e) = read_members::<T>(&json) {
+                panic!("{json}: {e}");
+            }
+        }
+        reads::<DescribeImagesRequest>(
+            json!({"Filters": [{"Values": ["PRIVATE_IMAGE"], "Name": "image-type"}], "Offset": 0, "Limit": 1}),
+        );
+        reads::<CreateImageRequest>(json!({"InstanceId": "ins-6pb6lrmy", "ImageName": "myImage"}));
+        reads::<SyncImagesRequest>(
+            json!({"ImageIds": ["img-o3ycss2p"], "DestinationRegions": ["ap-guangzhou"], "ImageSetRequired": true}),
+        );
+        reads::<ModifyImageSharePermissionRequest>(
+            json!({"AccountIds": ["1038493875"], "Permission": "SHARE", "ImageId": "img-6pb6lrmy"}),
+        );
+        reads::<DeleteImagesRequest>(
+            json!({"ImageIds": ["img-mfih409y"], "DryRun": true, "DeleteBindedSnap": true}),
+        );
+        reads::<ModifyImageAttributeRequest>(
+            json!({"ImageId": "img-6pb6lrmy", "ImageName": "NewImageName"}),
+        );
+        reads::<ImportImageRequest>(json!({
+            "ImageUrl": "http://111-1251233127.cosd.myqcloud.com/Windows%20Server%202008%20R2%20x64a.vmdk",
+            "ImageDescription": "sampleimage", "ImageName": "sample", "Architecture": "x86_64",
+            "OsType": "CentOS", "OsVersion": "6"
+        }));
+        reads::<ResetInstanceRequest>(json!({
+            "InstanceId": "ins-r8hr2upy", "ImageId": "img-pmqg1cw7",
+            "SystemDisk": {"DiskSize": 60}, "LoginSettings": {"Password": "********"}
+        }));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Instances: the API's `Instance` object and its parts, as DescribeInstances answers it and
-//! `metadata.json` shows it, and the RunInstances parameters a `launch` takes.
+//! `metadata.json` shows it, and the RunInstances request a `launch` takes (the request types
+//! of [`api`], under the names the launch code gives them).
 //!
 //! Every member the API reference marks as always returned is here, in the reference's order.
 //! Four it marks as returned only for instances with those features are left out, as the cloud
@@ -15,7 +16,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::lenient::or_default;
-use super::{ImageId, InstanceId, Tag};
+use super::{api, ImageId, InstanceId, Tag};
 
 /// `Placement` of an instance.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -245,129 +246,30 @@ pub struct InstanceStatus {
     pub instance_state: String,
 }
 
-/// A `launch` command, or a RunInstances request: the parameters the local backend models,
-/// with the API's names. Members it does not model are refused (`deny_unknown_fields`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-pub struct LaunchSpec {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub instance_count: Option<i64>,
-    /// May hold the patterns `{R:x}` and `{R:x,F:y}` (numbered names for a batch).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub instance_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub instance_type: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub instance_charge_type: Option<String>,
-    /// Required for `PREPAID`: how long, and how it renews.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub instance_charge_prepaid: Option<ChargePrepaidSpec>,
-    /// The API requires it; a `launch` without one uses the region's first available zone.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub placement: Option<PlacementSpec>,
-    /// If given, it must name the image whose `launch` file is written.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub image_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub system_disk: Option<SystemDiskSpec>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub data_disks: Option<Vec<DataDiskSpec>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub virtual_private_cloud: Option<VirtualPrivateCloudSpec>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub internet_accessible: Option<InternetAccessibleSpec>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub security_group_ids: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub login_settings: Option<LoginSettingsSpec>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub host_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub disable_api_termination: Option<bool>,
-    /// The idempotency token: a launch repeated with it launches once.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_token: Option<String>,
-}
+/// What launches instances: a RunInstances request. The filesystem's `launch` takes one as
+/// JSON (the image and the region come from the file's path; an `ImageId` it gives must be
+/// that image), read exactly as `imagefs serve` reads the action, so both accept and refuse
+/// the same members. The API requires its `Placement`; a `launch` without one uses the
+/// region's first available zone.
+pub type LaunchSpec = api::RunInstancesRequest;
 
 /// `Placement` as RunInstances takes it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-pub struct PlacementSpec {
-    pub zone: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub project_id: Option<i64>,
-}
-
-/// `InstanceChargePrepaid` as RunInstances takes it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-pub struct ChargePrepaidSpec {
-    /// Months: 1 to 12, 24, 36, 48 or 60.
-    pub period: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub renew_flag: Option<String>,
-}
-
+pub type PlacementSpec = api::Placement;
+/// `InstanceChargePrepaid` as RunInstances takes it: how long (months: 1 to 12, 24, 36, 48 or
+/// 60), and how it renews. Required for `PREPAID`.
+pub type ChargePrepaidSpec = api::InstanceChargePrepaid;
 /// `SystemDisk` as RunInstances takes it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-pub struct SystemDiskSpec {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub disk_type: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub disk_size: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub disk_name: Option<String>,
-}
-
+pub type SystemDiskSpec = api::SystemDisk;
 /// `DataDisk` as RunInstances takes it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-pub struct DataDiskSpec {
-    pub disk_size: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub disk_type: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub delete_with_instance: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub disk_name: Option<String>,
-}
-
+pub type DataDiskSpec = api::DataDisk;
 /// `VirtualPrivateCloud` as RunInstances takes it: the account's default network (by its IDs,
 /// or both named `DEFAULT`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-pub struct VirtualPrivateCloudSpec {
-    pub vpc_id: String,
-    pub subnet_id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub as_vpc_gateway: Option<bool>,
-}
-
+pub type VirtualPrivateCloudSpec = api::VirtualPrivateCloud;
 /// `InternetAccessible` as RunInstances takes it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-pub struct InternetAccessibleSpec {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub internet_charge_type: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub internet_max_bandwidth_out: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub public_ip_assigned: Option<bool>,
-}
-
+pub type InternetAccessibleSpec = api::InternetAccessible;
 /// `LoginSettings` as RunInstances takes it. The password is checked and dropped: it is never
 /// stored nor shown.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-pub struct LoginSettingsSpec {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub password: Option<Secret>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub key_ids: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub keep_image_login: Option<String>,
-}
+pub type LoginSettingsSpec = api::LoginSettings;
 
 /// A secret a request carries (a password): its `Debug` never shows it, so no log does.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -421,8 +323,7 @@ mod tests {
     #[test]
     fn a_password_is_never_shown_in_debug_output() {
         let spec: LaunchSpec =
-            serde_json::from_value(json!({"LoginSettings": {"Password": "Sup3r-secret!"}}))
-                .unwrap();
+            api::read_json(&json!({"LoginSettings": {"Password": "Sup3r-secret!"}})).unwrap();
         assert!(!format!("{spec:?}").contains("Sup3r"));
     }
 }

@@ -1,74 +1,43 @@
-//! Reading the API's JSON leniently, as imagefs always has: a request member of the wrong
-//! type is kept as sent for the server to ignore or refuse in its own words (lenient until
-//! typed requests land), and an answer's member of the wrong type reads as a missing one.
-//! A request sent as a form (all text) is read the same way, each value as the type its
-//! member asks for (see [`MEMBER_READINGS`]).
+//! Reading the API's answers leniently, as imagefs always has: an answer's member of the wrong
+//! type reads as a missing one, and an item of a list that cannot be read is left out or kept
+//! as sent (where paging must count it). Requests are read strictly: see `api::read`.
 
-use std::marker::PhantomData;
-
-use serde::de::{DeserializeOwned, DeserializeSeed, Deserializer, SeqAccess, Visitor};
+use serde::de::{DeserializeOwned, Deserializer};
 use serde::{Deserialize, Serialize, Serializer};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-/// A member as sent: absent (or `null`), of the API's type, or of another type. Lenient until
-/// typed requests land: today the server ignores some members of the wrong type and refuses
-/// others with its own error, in its own order, so a request is read whole and each handler
-/// decides.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// An item of an answer's list: read as the API's type, or kept as sent when it cannot be
+/// (paging still counts it; the reader says why it is not shown).
+#[derive(Debug, Clone, PartialEq)]
 pub enum Lenient<T> {
-    /// Not sent, or sent as `null`.
-    #[default]
-    Absent,
-    /// Sent with the API's type.
+    /// Read as the API's type.
     Valid(T),
-    /// Sent with another type: the JSON as it came.
+    /// Of another shape: the JSON as it came.
     Invalid(Value),
 }
 
 impl<T> Lenient<T> {
-    /// For `skip_serializing_if`: an absent member is not sent.
-    pub fn is_absent(&self) -> bool {
-        matches!(self, Lenient::Absent)
-    }
-
-    /// A member to send: absent when there is no value.
-    pub fn optional(value: Option<T>) -> Lenient<T> {
-        value.map_or(Lenient::Absent, Lenient::Valid)
-    }
-
-    /// The value, if the member was sent with the API's type.
+    /// The item, if it read as the API's type.
     pub fn valid(&self) -> Option<&T> {
         match self {
             Lenient::Valid(v) => Some(v),
-            _ => None,
+            Lenient::Invalid(_) => None,
         }
     }
 
-    /// The value, or the JSON as it came (`null` when absent).
+    /// The item, or the JSON as it came.
     pub fn into_result(self) -> std::result::Result<T, Value> {
         match self {
             Lenient::Valid(v) => Ok(v),
-            Lenient::Absent => Err(Value::Null),
             Lenient::Invalid(raw) => Err(raw),
         }
     }
 
-    /// Reads a member of a JSON object (for types that take only objects).
-    pub fn take(map: &mut Map<String, Value>, name: &str) -> Lenient<T>
-    where
-        T: DeserializeOwned,
-    {
-        Lenient::from_value(map.remove(name).unwrap_or(Value::Null))
-    }
-
-    /// Reads a member from its JSON.
+    /// Reads an item from its JSON.
     pub fn from_value(value: Value) -> Lenient<T>
     where
         T: DeserializeOwned,
     {
-        if value.is_null() {
-            return Lenient::Absent;
-        }
         match T::deserialize(&value) {
             Ok(v) => Lenient::Valid(v),
             Err(_) => Lenient::Invalid(value),
@@ -76,75 +45,18 @@ impl<T> Lenient<T> {
     }
 }
 
-impl<T> From<T> for Lenient<T> {
-    fn from(value: T) -> Lenient<T> {
-        Lenient::Valid(value)
-    }
-}
-
 impl<T: Serialize> Serialize for Lenient<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
-            Lenient::Absent => serializer.serialize_none(),
             Lenient::Valid(v) => v.serialize(serializer),
             Lenient::Invalid(raw) => raw.serialize(serializer),
         }
     }
 }
 
-/// The name under which a [`Lenient`] member asks its deserializer for itself. JSON answers as
-/// for any newtype, and the member is read from its JSON. A format whose values are all text
-/// (a form's `Name=value` pairs: `crate::serve::form`) cannot say from the text alone what a
-/// value is (`3` may be a number or a name): it answers with a sequence of two readings, the
-/// member read as the type the member asks for, then the member as sent (`null` when it can be
-/// taken as not sent).
-pub const MEMBER_READINGS: &str = "$imagefs::Lenient";
-
 impl<'de, T: DeserializeOwned> Deserialize<'de> for Lenient<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_newtype_struct(MEMBER_READINGS, MemberVisitor(PhantomData))
-    }
-}
-
-struct MemberVisitor<T>(PhantomData<T>);
-
-impl<'de, T: DeserializeOwned> Visitor<'de> for MemberVisitor<T> {
-    type Value = Lenient<T>;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a request member")
-    }
-
-    /// JSON: the member is read from its JSON.
-    fn visit_newtype_struct<D: Deserializer<'de>>(
-        self,
-        member: D,
-    ) -> Result<Self::Value, D::Error> {
-        Ok(Lenient::from_value(Value::deserialize(member)?))
-    }
-
-    /// Text: the member's two readings (see [`MEMBER_READINGS`]).
-    fn visit_seq<A: SeqAccess<'de>>(self, mut readings: A) -> Result<Self::Value, A::Error> {
-        let typed = readings
-            .next_element_seed(Attempt::<T>(PhantomData))?
-            .flatten();
-        let sent: Value = readings.next_element()?.unwrap_or(Value::Null);
-        Ok(match typed {
-            Some(value) => Lenient::Valid(value),
-            None if sent.is_null() => Lenient::Absent,
-            None => Lenient::Invalid(sent),
-        })
-    }
-}
-
-/// Reads a `T` if it can: a reading that fails is `None`, not an error.
-struct Attempt<T>(PhantomData<T>);
-
-impl<'de, T: DeserializeOwned> DeserializeSeed<'de> for Attempt<T> {
-    type Value = Option<T>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<T>, D::Error> {
-        Ok(T::deserialize(deserializer).ok())
+        Ok(Lenient::from_value(Value::deserialize(deserializer)?))
     }
 }
 
@@ -196,11 +108,10 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Map};
 
     #[test]
-    fn members_are_absent_valid_or_kept_as_sent() {
-        assert_eq!(Lenient::<String>::from_value(Value::Null), Lenient::Absent);
+    fn items_are_read_or_kept_as_sent() {
         assert_eq!(
             Lenient::<String>::from_value(json!("x")),
             Lenient::Valid("x".to_string())
@@ -209,41 +120,14 @@ mod tests {
             Lenient::<String>::from_value(json!(5)),
             Lenient::Invalid(json!(5))
         );
-        // Numbers read as serde_json's as_u64 / as_i64 / as_bool do.
         assert_eq!(
-            Lenient::<u64>::from_value(json!(-1)),
-            Lenient::Invalid(json!(-1))
+            serde_json::to_value(Lenient::<u64>::Invalid(json!("7"))).unwrap(),
+            json!("7")
         );
         assert_eq!(
-            Lenient::<u64>::from_value(json!(2.0)),
-            Lenient::Invalid(json!(2.0))
+            serde_json::to_value(Lenient::Valid(7u64)).unwrap(),
+            json!(7)
         );
-        assert_eq!(Lenient::<i64>::from_value(json!(-1)), Lenient::Valid(-1));
-        assert_eq!(
-            Lenient::<bool>::from_value(json!("true")),
-            Lenient::Invalid(json!("true"))
-        );
-        assert_eq!(
-            Lenient::<Vec<String>>::from_value(json!(["a", 1])),
-            Lenient::Invalid(json!(["a", 1]))
-        );
-    }
-
-    #[test]
-    fn members_serialize_as_their_value() {
-        #[derive(Serialize)]
-        struct Request {
-            #[serde(skip_serializing_if = "Lenient::is_absent")]
-            a: Lenient<u64>,
-            #[serde(skip_serializing_if = "Lenient::is_absent")]
-            b: Lenient<u64>,
-        }
-        let sent = serde_json::to_value(Request {
-            a: 5.into(),
-            b: Lenient::Absent,
-        })
-        .unwrap();
-        assert_eq!(sent, json!({"a": 5}));
     }
 
     #[test]

@@ -204,9 +204,12 @@ impl AccountId {
         if (5..=20).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()) {
             Ok(AccountId(s.to_owned()))
         } else {
-            Err(Error::new(
-                Code::InvalidParameterValueInvalidAccountId,
+            // The code the cloud's docs give an invalid account ID; EINVAL, as for every
+            // malformed value.
+            Err(Error::with_errno(
+                Code::InvalidAccountIdNotFound,
                 format!("`{s}` is not an account ID: expected 5 to 20 digits"),
+                libc::EINVAL,
             ))
         }
     }
@@ -468,21 +471,18 @@ impl fmt::Display for InstanceId {
     }
 }
 
-/// A `create_image` command: CreateImage parameters.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-pub struct CreateImageSpec {
-    pub image_name: String,
-    pub image_description: Option<String>,
-    /// If given, it must name the instance whose `create_image` file is written.
-    pub instance_id: Option<String>,
-    pub force_poweroff: Option<String>,
-    pub sysprep: Option<String>,
-}
+/// What makes an image of an instance: a CreateImage request. The filesystem's `create_image`
+/// takes one as JSON (the instance comes from the file's path; an `InstanceId` it gives must
+/// be that instance).
+pub type CreateImageSpec = api::CreateImageRequest;
 
-/// An `import` command: ImportImage parameters.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+/// What copies an image into other regions: a SyncImages request. The filesystem's `copy_to`
+/// takes one as JSON without `ImageIds` (the image is the file's); the backends are given the
+/// image apart and do not read the request's `ImageIds`.
+pub type CopySpec = api::SyncImagesRequest;
+
+/// An import: ImportImage parameters, read from an ImportImage request.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportImageSpec {
     pub image_name: String,
     pub image_url: String,
@@ -490,17 +490,34 @@ pub struct ImportImageSpec {
     pub os_version: String,
     pub architecture: String,
     pub image_description: Option<String>,
-    #[serde(default)]
     pub force: bool,
-    #[serde(default)]
     pub dry_run: bool,
     pub license_type: Option<String>,
     pub boot_mode: Option<String>,
     /// The file to read, when it is already open: `imagefs serve` opens it itself, confined to
     /// its import directory, and passes `/proc/self/fd/N`. `image_url` then only names the
     /// file in messages, as the client gave it. Never read from a command or a request.
-    #[serde(skip)]
     pub opened: Option<std::path::PathBuf>,
+}
+
+/// The members the emulator models; the others are refused when the request is read
+/// (`api::ImportImageRequest`'s `unsupported`).
+impl From<api::ImportImageRequest> for ImportImageSpec {
+    fn from(request: api::ImportImageRequest) -> Self {
+        ImportImageSpec {
+            image_name: request.image_name,
+            image_url: request.image_url,
+            os_type: request.os_type,
+            os_version: request.os_version,
+            architecture: request.architecture,
+            image_description: request.image_description,
+            force: request.force.unwrap_or(false),
+            dry_run: request.dry_run.unwrap_or(false),
+            license_type: request.license_type,
+            boot_mode: request.boot_mode,
+            opened: None,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -29,8 +29,9 @@ use crate::tencent::sign::{self, V1Method};
 /// How far a request's timestamp may be from now.
 const MAX_SKEW: i64 = 300;
 
-/// The parameters every v1 request carries besides the action's own members.
-const V1_COMMON: &[&str] = &[
+/// The common parameters a form may carry besides the action's own members (a v1 request
+/// carries them all).
+const COMMON: &[&str] = &[
     "Action",
     "Version",
     "Region",
@@ -265,9 +266,7 @@ fn tc3(store: &Store, head: &Parts, body: &[u8], authorization_header: &str) -> 
     check_token(&pair, header(head, "X-TC-Token"))?;
     let params = if head.method == Method::GET {
         let pairs = form::decode(head.uri.query().unwrap_or("").as_bytes());
-        Params::Form(Form::new(
-            pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())),
-        )?)
+        Params::Form(Form::new(members(&pairs))?)
     } else {
         Params::Json(json_params(body)?)
     };
@@ -328,17 +327,22 @@ fn v1(store: &Store, head: &Parts, pairs: &[(String, String)]) -> Result<ApiRequ
         return Err(signature_failure());
     }
     check_token(&pair, common("Token")?)?;
-    let members = pairs
-        .iter()
-        .filter(|(name, _)| !V1_COMMON.contains(&name.as_str()))
-        .map(|(name, value)| (name.as_str(), value.as_str()));
     Ok(ApiRequest {
         action,
         version,
         region,
-        params: Params::Form(Form::new(members)?),
+        params: Params::Form(Form::new(members(pairs))?),
         account: pair.account,
     })
+}
+
+/// A form's pairs but the common parameters: the action's own members. (A TC3 GET carries the
+/// common parameters in headers; any it also puts in its query are set apart the same way.)
+fn members(pairs: &[(String, String)]) -> impl Iterator<Item = (&str, &str)> {
+    pairs
+        .iter()
+        .filter(|(name, _)| !COMMON.contains(&name.as_str()))
+        .map(|(name, value)| (name.as_str(), value.as_str()))
 }
 
 /// The body's JSON object (an empty body is an empty object).

@@ -1,6 +1,6 @@
 //! Copies of an image in other regions: SyncImages.
 
-use super::{params, Context};
+use super::Context;
 use crate::error::{Code, Error, Result};
 use crate::model::api::{SyncImage, SyncImagesRequest, SyncImagesResponse};
 use crate::model::ImageId;
@@ -11,24 +11,17 @@ use crate::service::ImageService;
 /// shows); a dry run answers with its `RequestId` only.
 pub(super) fn sync_images(cx: &Context, request: SyncImagesRequest) -> Result<SyncImagesResponse> {
     let region = cx.region()?;
-    let ids = params::string_list(request.image_ids, "ImageIds")?;
-    let [id] = ids.as_slice() else {
+    let [id] = request.image_ids.as_slice() else {
         return Err(Error::new(
             Code::InvalidParameterValueLimitExceeded,
             "SyncImages copies one image per request: give exactly one ImageIds value",
         ));
     };
-    let destinations = params::string_list(request.destination_regions, "DestinationRegions")?;
-    let dry_run = params::flag(&request.dry_run, "DryRun")?;
-    let name = params::string(request.image_name);
-    let listed = params::flag(&request.image_set_required, "ImageSetRequired")?;
     let image = ImageId::parse(id)?;
     let kind = cx.kind_of(region, &image)?;
-    let copies = cx.service.dry_run_if(dry_run, || {
-        cx.service
-            .sync_images(region, kind, &image, &destinations, name.as_deref())
-    })?;
-    let image_set = match (dry_run, listed) {
+    let copies = cx.service.sync_images(region, kind, &image, &request)?;
+    let dry_run = request.dry_run.unwrap_or(false);
+    let image_set = match (dry_run, request.image_set_required.unwrap_or(false)) {
         (true, _) => None,
         (false, false) => Some(Vec::new()),
         (false, true) => Some(

@@ -7,7 +7,7 @@ use crate::model::api::{
     DescribeImagesRequest, DescribeImagesResponse, Filter, Lenient, ModifyImageAttributeRequest,
     ModifyImageAttributeResponse,
 };
-use crate::model::{CreateImageSpec, Image, ImageId, ImageKind, InstanceId};
+use crate::model::{Image, ImageId, ImageKind, InstanceId};
 use crate::service::ImageService;
 
 /// A filter of DescribeImages, checked: its name and values.
@@ -18,14 +18,8 @@ pub(super) fn describe_images(
     request: DescribeImagesRequest,
 ) -> Result<DescribeImagesResponse> {
     let region = cx.region()?;
-    let ids = params::string_list(request.image_ids, "ImageIds")?;
-    let filters = match request.filters {
-        Lenient::Absent => Vec::new(),
-        Lenient::Valid(filters) => filters,
-        Lenient::Invalid(_) => {
-            return Err(Error::new(Code::InvalidParameter, "Filters must be a list"))
-        }
-    };
+    let ids = request.image_ids.unwrap_or_default();
+    let filters = request.filters.unwrap_or_default();
     if !ids.is_empty() && !filters.is_empty() {
         return Err(Error::new(
             Code::InvalidParameterInvalidParameterCoexistImageIdsFilters,
@@ -38,11 +32,15 @@ pub(super) fn describe_images(
             "at most 10 filters",
         ));
     }
-    let (offset, limit) = params::page(&request.offset, &request.limit)?;
+    let (offset, limit) = params::page(
+        request.offset,
+        request.limit,
+        Code::InvalidParameterValueInvalidParameterValueLimit,
+    )?;
     // Every image here runs on every instance type RunInstances accepts: the type is checked
     // as RunInstances checks it, and filters nothing out.
-    if let Some(instance_type) = params::string(request.instance_type) {
-        cx.service.check_instance_type(&instance_type)?;
+    if let Some(instance_type) = request.instance_type.as_deref() {
+        cx.service.check_instance_type(instance_type)?;
     }
     let conditions = conditions(filters)?;
     let mut images = if ids.is_empty() {
@@ -74,14 +72,10 @@ const FILTER_NAMES: [&str; 8] = [
     "cdc-cache-status",
 ];
 
-/// Checks each filter: at most 5 values, and a name DescribeImages knows. One that is not a
-/// JSON object has neither name nor values.
-fn conditions(filters: Vec<Lenient<Filter>>) -> Result<Vec<Condition>> {
+/// Checks each filter: at most 5 values, and a name DescribeImages knows.
+fn conditions(filters: Vec<Filter>) -> Result<Vec<Condition>> {
     let mut conditions = Vec::new();
-    for filter in filters {
-        let filter = filter.into_result().unwrap_or_default();
-        let name = params::string(filter.name).unwrap_or_default();
-        let values = params::string_list(filter.values, "Values")?;
+    for Filter { name, values } in filters {
         if values.len() > 5 {
             return Err(Error::new(
                 Code::InvalidFilterValueLimitExceeded,
@@ -163,11 +157,13 @@ pub(super) fn modify_image_attribute(
     request: ModifyImageAttributeRequest,
 ) -> Result<ModifyImageAttributeResponse> {
     let region = cx.region()?;
-    let image = ImageId::parse(&params::required(request.image_id, "ImageId")?)?;
-    let name = params::string(request.image_name);
-    let description = params::string(request.image_description);
-    cx.service
-        .modify_image(region, &image, name.as_deref(), description.as_deref())?;
+    let image = ImageId::parse(&request.image_id)?;
+    cx.service.modify_image(
+        region,
+        &image,
+        request.image_name.as_deref(),
+        request.image_description.as_deref(),
+    )?;
     Ok(ModifyImageAttributeResponse {})
 }
 
@@ -177,32 +173,33 @@ pub(super) fn delete_images(
     request: DeleteImagesRequest,
 ) -> Result<DeleteImagesResponse> {
     let region = cx.region()?;
-    let ids = params::id_list(request.image_ids, "ImageIds", ImageId::parse)?;
-    let dry_run = params::flag(&request.dry_run, "DryRun")?;
+    let ids = params::ids(&request.image_ids, ImageId::parse)?;
+    let dry_run = request.dry_run.unwrap_or(false);
     cx.service
         .dry_run_if(dry_run, || cx.service.delete_images(region, &ids))?;
     Ok(DeleteImagesResponse {})
 }
 
+/// From an instance (the emulator makes no images of snapshots: `InstanceId` is required).
 pub(super) fn create_image(
     cx: &Context,
     request: CreateImageRequest,
 ) -> Result<CreateImageResponse> {
     let region = cx.region()?;
-    let instance = InstanceId::parse(&params::required(request.instance_id, "InstanceId")?)?;
-    let spec = CreateImageSpec {
-        image_name: params::required(request.image_name, "ImageName")?,
-        image_description: params::string(request.image_description),
-        instance_id: None,
-        force_poweroff: params::string(request.force_poweroff),
-        sysprep: params::string(request.sysprep),
-    };
-    let dry_run = params::flag(&request.dry_run, "DryRun")?;
-    let image = cx.service.dry_run_if(dry_run, || {
-        cx.service.create_image(region, &instance, &spec)
+    let named = request.instance_id.as_deref().ok_or_else(|| {
+        Error::new(
+            Code::MissingParameter,
+            "The request is missing a required parameter `InstanceId`.",
+        )
     })?;
+    // CreateImage lists no InvalidInstanceId.Malformed: a text that is no instance ID names
+    // no instance.
+    let instance = InstanceId::parse(named)
+        .map_err(|e| Error::new(Code::InvalidInstanceIdNotFound, e.message().to_string()))?;
+    // A dry run makes no image: its answer is its RequestId only.
+    let image = cx.service.create_image(region, &instance, &request)?;
     Ok(CreateImageResponse {
-        image_id: (!dry_run).then(|| image.to_string()),
+        image_id: image.map(|image| image.to_string()),
     })
 }
 
@@ -211,7 +208,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn filters(v: serde_json::Value) -> Vec<Lenient<Filter>> {
+    fn filters(v: serde_json::Value) -> Vec<Filter> {
         serde_json::from_value(v).unwrap()
     }
 
@@ -237,11 +234,6 @@ mod tests {
         ))
         .unwrap_err();
         assert_eq!(e.code(), Code::InvalidFilterValueLimitExceeded);
-        let e = conditions(filters(json!([{"Name": "platform", "Values": "CentOS"}]))).unwrap_err();
-        assert_eq!(e.message(), "Values must be a list");
-        // A filter that is not an object has no name.
-        let e = conditions(filters(json!([["image-type", ["PUBLIC_IMAGE"]]]))).unwrap_err();
-        assert_eq!(e.message(), "unknown filter ``");
         assert!(conditions(filters(json!([{"Name": "tag:team", "Values": []}]))).is_ok());
     }
 

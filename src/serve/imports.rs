@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{params, Context};
+use super::Context;
 use crate::error::{Code, Error, Result};
 use crate::model::api::{
     DescribeImportImageOsRequest, DescribeImportImageOsResponse, ImportImageRequest,
@@ -24,19 +24,7 @@ pub(super) fn import_image(
     request: ImportImageRequest,
 ) -> Result<ImportImageResponse> {
     let region = cx.region()?;
-    let spec = ImportImageSpec {
-        image_name: params::required(request.image_name, "ImageName")?,
-        image_url: params::required(request.image_url, "ImageUrl")?,
-        os_type: params::required(request.os_type, "OsType")?,
-        os_version: params::required(request.os_version, "OsVersion")?,
-        architecture: params::required(request.architecture, "Architecture")?,
-        image_description: params::string(request.image_description),
-        force: request.force.valid().copied().unwrap_or(false),
-        dry_run: params::flag(&request.dry_run, "DryRun")?,
-        license_type: params::string(request.license_type),
-        boot_mode: params::string(request.boot_mode),
-        opened: None,
-    };
+    let spec = ImportImageSpec::from(request);
     // The file is opened here, confined to the import directory; the backend reads it
     // through this very descriptor, and names it as the client did.
     let file = open_beneath(cx.settings.import_dir.as_deref(), &spec.image_url)?;

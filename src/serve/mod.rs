@@ -4,7 +4,8 @@
 //! of the store's accounts; every action runs on the same backend code as the filesystem.
 //!
 //! `http.rs` answers HTTP requests (the envelope, request IDs), `auth.rs` checks their
-//! signatures (`signatures.rs`) and reads their parameters (`form.rs`), and `dispatch` finds
+//! signatures (`signatures.rs`) and reads their parameters (`form.rs`, strictly into the
+//! request types), and `dispatch` finds
 //! the action in `ACTIONS`: one short function per action, in a file per resource, each taking
 //! its request and giving its answer as the types of [`crate::model::api`], which the
 //! tencentcloud backend sends and reads.
@@ -161,11 +162,9 @@ fn answer<A: Action>(
     params: &Params,
     action: impl FnOnce(A) -> Result<A::Response>,
 ) -> Result<Value> {
-    // Every member is read leniently, so an object always reads; the handler refuses what it
-    // must.
-    let request = params
-        .read::<A>()
-        .map_err(|e| Error::new(Code::InvalidParameter, format!("{}: {e}", A::NAME)))?;
+    // Read strictly: the refusal names the member that is unknown, of the wrong type,
+    // missing or not emulated, before the action runs.
+    let request = params.read::<A>()?;
     serde_json::to_value(action(request)?)
         .map_err(|e| Error::internal(format!("{}: cannot encode the answer: {e}", A::NAME)))
 }

@@ -1,131 +1,71 @@
-//! Reading a request's members as the server always has (lenient until typed requests land):
-//! a string member of another type reads as not given, a list must be a list of strings, and a
-//! page is at most 100 long.
-
-use serde_json::Value;
+//! What the handlers make of a request's members once it reads (its types are checked by
+//! `model::api::read`): lists of IDs, and pages.
 
 use crate::error::{Code, Error, Result};
-use crate::model::api::Lenient;
-
-/// A string member; one of another type reads as not given.
-pub(super) fn string(member: Lenient<String>) -> Option<String> {
-    member.into_result().ok()
-}
-
-/// A string member that must be given (one of another type is not).
-pub(super) fn required(member: Lenient<String>, name: &str) -> Result<String> {
-    string(member).ok_or_else(|| Error::new(Code::MissingParameter, format!("{name} is required")))
-}
-
-/// A boolean member (`DryRun`, `ImageSetRequired`): not given reads as false; one of another
-/// type is refused, so that a dry run sent as `"true"` never runs for real.
-pub(super) fn flag(member: &Lenient<bool>, name: &str) -> Result<bool> {
-    match member {
-        Lenient::Absent => Ok(false),
-        Lenient::Valid(value) => Ok(*value),
-        Lenient::Invalid(sent) => Err(Error::new(
-            Code::InvalidParameter,
-            format!("{name} must be a boolean (true or false), not {sent}"),
-        )),
-    }
-}
-
-/// A list of strings; not given reads as empty.
-pub(super) fn string_list(member: Lenient<Vec<String>>, name: &str) -> Result<Vec<String>> {
-    match member {
-        Lenient::Absent => Ok(Vec::new()),
-        Lenient::Valid(list) => Ok(list),
-        Lenient::Invalid(Value::Array(_)) => Err(Error::new(
-            Code::InvalidParameter,
-            format!("{name} must be a list of strings"),
-        )),
-        Lenient::Invalid(_) => Err(Error::new(
-            Code::InvalidParameter,
-            format!("{name} must be a list"),
-        )),
-    }
-}
 
 /// A list of IDs, each read with `parse` in order (the first bad one is the error).
-pub(super) fn id_list<T>(
-    member: Lenient<Vec<String>>,
-    name: &str,
-    parse: fn(&str) -> Result<T>,
-) -> Result<Vec<T>> {
-    string_list(member, name)?
-        .iter()
-        .map(|id| parse(id))
-        .collect()
+pub(super) fn ids<T>(list: &[String], parse: fn(&str) -> Result<T>) -> Result<Vec<T>> {
+    list.iter().map(|id| parse(id)).collect()
 }
 
-/// `Offset` (default 0) and `Limit` (default 20, at most 100); a number that is not a
-/// non-negative integer reads as not given.
-pub(super) fn page(offset: &Lenient<u64>, limit: &Lenient<u64>) -> Result<(usize, usize)> {
-    let offset = offset.valid().copied().unwrap_or(0) as usize;
-    let limit = limit.valid().copied().unwrap_or(20) as usize;
-    if limit > 100 {
+/// The most items a page holds.
+const MAX_LIMIT: u64 = 100;
+
+/// `Offset` (default 0) and `Limit` (default 20, at most 100). A `Limit` over 100 is refused
+/// with `over_limit`, the code the action lists for it.
+pub(super) fn page(
+    offset: Option<u64>,
+    limit: Option<u64>,
+    over_limit: Code,
+) -> Result<(usize, usize)> {
+    let limit = limit.unwrap_or(20);
+    if limit > MAX_LIMIT {
         return Err(Error::new(
-            Code::InvalidParameterValueInvalidParameterValueLimit,
-            "Limit is at most 100",
+            over_limit,
+            format!("The value `{limit}` specified in the parameter `Limit` is not valid: a page holds at most {MAX_LIMIT} items."),
         ));
     }
-    Ok((offset, limit))
+    let offset = usize::try_from(offset.unwrap_or(0)).unwrap_or(usize::MAX);
+    Ok((offset, limit as usize))
+}
+
+/// `Offset` and `Limit` as DescribeInstances has them (int64): negative ones are refused with
+/// `InvalidParameterValue`, as a `Limit` over 100 is.
+pub(super) fn signed_page(offset: Option<i64>, limit: Option<i64>) -> Result<(usize, usize)> {
+    let non_negative = |value: Option<i64>, name: &str| -> Result<Option<u64>> {
+        value
+            .map(|v| {
+                u64::try_from(v).map_err(|_| {
+                    Error::new(
+                        Code::InvalidParameterValue,
+                        format!("The value `{v}` specified in the parameter `{name}` is not valid: it cannot be negative."),
+                    )
+                })
+            })
+            .transpose()
+    };
+    page(
+        non_negative(offset, "Offset")?,
+        non_negative(limit, "Limit")?,
+        Code::InvalidParameterValue,
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::ImageId;
-    use serde_json::json;
-
-    fn member<T: serde::de::DeserializeOwned>(v: Value) -> Lenient<T> {
-        Lenient::from_value(v)
-    }
 
     #[test]
-    fn strings_of_another_type_read_as_not_given() {
-        assert_eq!(string(member(json!("a"))), Some("a".to_string()));
-        assert_eq!(string(member(json!(1))), None);
-        assert_eq!(string(member(Value::Null)), None);
-        let e = required(member(json!(["x"])), "ImageId").unwrap_err();
-        assert_eq!(e.code(), Code::MissingParameter);
-        assert_eq!(e.message(), "ImageId is required");
-    }
-
-    #[test]
-    fn flags_are_booleans_or_not_given() {
-        assert!(!flag(&member(Value::Null), "DryRun").unwrap());
-        assert!(flag(&member(json!(true)), "DryRun").unwrap());
-        assert!(!flag(&member(json!(false)), "DryRun").unwrap());
-        for sent in [json!("true"), json!(1), json!([true])] {
-            let e = flag(&member(sent.clone()), "DryRun").unwrap_err();
-            assert_eq!(e.code(), Code::InvalidParameter, "{sent}");
-            assert!(e.message().starts_with("DryRun must be a boolean"), "{e}");
-        }
-    }
-
-    #[test]
-    fn lists_must_be_lists_of_strings() {
-        assert!(string_list(member(Value::Null), "ImageIds")
-            .unwrap()
-            .is_empty());
+    fn ids_are_parsed_in_order() {
         assert_eq!(
-            string_list(member(json!(["a", "b"])), "ImageIds").unwrap(),
-            ["a", "b"]
+            ids(&["img-9qabwvbn".to_string()], ImageId::parse)
+                .unwrap()
+                .len(),
+            1
         );
-        let e = string_list(member(json!(["a", 1])), "ImageIds").unwrap_err();
-        assert_eq!(
-            (e.code(), e.message()),
-            (
-                Code::InvalidParameter.as_str(),
-                "ImageIds must be a list of strings"
-            )
-        );
-        let e = string_list(member(json!("a")), "ImageIds").unwrap_err();
-        assert_eq!(e.message(), "ImageIds must be a list");
-        let e = id_list(
-            member(json!(["img-9qabwvbn", "bad"])),
-            "ImageIds",
+        let e = ids(
+            &["img-9qabwvbn".to_string(), "bad".to_string()],
             ImageId::parse,
         )
         .unwrap_err();
@@ -134,23 +74,17 @@ mod tests {
 
     #[test]
     fn pages_default_and_are_bounded() {
-        assert_eq!(
-            page(&member(Value::Null), &member(Value::Null)).unwrap(),
-            (0, 20)
-        );
-        assert_eq!(
-            page(&member(json!(-5)), &member(json!("7"))).unwrap(),
-            (0, 20)
-        );
-        assert_eq!(
-            page(&member(json!(40)), &member(json!(100))).unwrap(),
-            (40, 100)
-        );
-        assert_eq!(
-            page(&member(Value::Null), &member(json!(101)))
-                .unwrap_err()
-                .code(),
-            Code::InvalidParameterValueInvalidParameterValueLimit
-        );
+        let limit = Code::InvalidParameterValueInvalidParameterValueLimit;
+        assert_eq!(page(None, None, limit).unwrap(), (0, 20));
+        assert_eq!(page(Some(40), Some(100), limit).unwrap(), (40, 100));
+        assert_eq!(page(None, Some(101), limit).unwrap_err().code(), limit);
+        assert_eq!(signed_page(Some(3), Some(0)).unwrap(), (3, 0));
+        for (offset, limit) in [(Some(-1), None), (None, Some(-5)), (None, Some(101))] {
+            assert_eq!(
+                signed_page(offset, limit).unwrap_err().code(),
+                Code::InvalidParameterValue,
+                "{offset:?} {limit:?}"
+            );
+        }
     }
 }

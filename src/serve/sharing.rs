@@ -15,7 +15,7 @@ pub(super) fn describe_image_share_permission(
     request: DescribeImageSharePermissionRequest,
 ) -> Result<DescribeImageSharePermissionResponse> {
     let region = cx.region()?;
-    let image = ImageId::parse(&params::required(request.image_id, "ImageId")?)?;
+    let image = ImageId::parse(&request.image_id)?;
     let shares = cx.service.share_permissions(region, &image)?;
     Ok(DescribeImageSharePermissionResponse {
         share_permission_set: shares
@@ -34,9 +34,9 @@ pub(super) fn modify_image_share_permission(
     request: ModifyImageSharePermissionRequest,
 ) -> Result<ModifyImageSharePermissionResponse> {
     let region = cx.region()?;
-    let image = ImageId::parse(&params::required(request.image_id, "ImageId")?)?;
-    let accounts = params::id_list(request.account_ids, "AccountIds", AccountId::parse)?;
-    match params::required(request.permission, "Permission")?.as_str() {
+    let image = ImageId::parse(&request.image_id)?;
+    let accounts = params::ids(&request.account_ids, AccountId::parse)?;
+    match request.permission.as_str() {
         "SHARE" => cx.service.share_image(region, &image, &accounts)?,
         "CANCEL" => cx.service.unshare_image(region, &image, &accounts)?,
         other => {

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use crate::error::{Code, Error, Result};
 use crate::model::api::{self, Action, Filter, Lenient};
 use crate::model::{
-    AccountId, AccountInfo, ChargeType, CreateImageSpec, Image, ImageEntry, ImageId, ImageKind,
-    ImportImageOs, ImportImageSpec, Instance, InstanceEntry, InstanceId, LaunchSpec, Price, Quota,
-    Region,
+    AccountId, AccountInfo, ChargeType, CopySpec, CreateImageSpec, Image, ImageEntry, ImageId,
+    ImageKind, ImportImageOs, ImportImageSpec, Instance, InstanceEntry, InstanceId, LaunchSpec,
+    Price, Quota, Region,
 };
 use crate::service::{Caller, ImageService};
 pub use client::{Client, Credentials};
@@ -23,6 +23,10 @@ const LISTING_TTL: Duration = Duration::from_secs(1);
 
 /// Accounts one image may be shared with today (the cloud's figure; the API has no call for it).
 const SHARE_LIMIT: u64 = 500;
+
+/// The common code the cloud may answer a dry run that passed with (a code of every action,
+/// not one imagefs raises).
+const DRY_RUN_PASSED: &str = "DryRunOperation";
 
 /// Mainland China regions (the marketplace and license-fee rules depend on it).
 fn is_mainland(region: &str) -> bool {
@@ -56,8 +60,8 @@ trait Paged: Action {
 impl Paged for api::DescribeImagesRequest {
     type Item = Lenient<Image>;
     fn set_page(&mut self, offset: usize, limit: u64) {
-        self.offset = (offset as u64).into();
-        self.limit = limit.into();
+        self.offset = Some(offset as u64);
+        self.limit = Some(limit);
     }
     fn page(answer: api::DescribeImagesResponse) -> (Vec<Lenient<Image>>, u64) {
         (answer.image_set, answer.total_count)
@@ -67,8 +71,8 @@ impl Paged for api::DescribeImagesRequest {
 impl Paged for api::DescribeInstancesRequest {
     type Item = Lenient<Instance>;
     fn set_page(&mut self, offset: usize, limit: u64) {
-        self.offset = (offset as u64).into();
-        self.limit = limit.into();
+        self.offset = Some(i64::try_from(offset).unwrap_or(i64::MAX));
+        self.limit = Some(i64::try_from(limit).unwrap_or(i64::MAX));
     }
     fn page(answer: api::DescribeInstancesResponse) -> (Vec<Lenient<Instance>>, u64) {
         (answer.instance_set, answer.total_count)
@@ -153,11 +157,10 @@ impl TencentService {
             }
         }
         let request = api::DescribeImagesRequest {
-            filters: vec![Lenient::Valid(Filter::new(
+            filters: Some(vec![Filter::new(
                 "image-type",
                 vec![api_type(kind).to_string()],
-            ))]
-            .into(),
+            )]),
             ..Default::default()
         };
         let pages = match self.all_pages(region, request) {
@@ -233,6 +236,16 @@ impl TencentService {
         let result = self.client.invoke(region, request);
         self.refresh();
         result
+    }
+
+    /// Sends a dry run (a request whose `DryRun` is true): the cloud checks it and does
+    /// nothing. It answers a check that passes with its `RequestId`, as the CVM documents
+    /// show, or with the common code `DryRunOperation`; either is a dry run that passed.
+    fn dry_run<A: Action>(&self, region: &str, request: &A) -> Result<()> {
+        match self.write(region, request) {
+            Err(e) if e.code() != DRY_RUN_PASSED => Err(e),
+            _ => Ok(()),
+        }
     }
 
     /// The region's first available zone (RunInstances needs one).
@@ -370,45 +383,34 @@ impl ImageService for TencentService {
         image: &ImageId,
         spec: &LaunchSpec,
     ) -> Result<Vec<InstanceId>> {
-        let (zone, project_id) = match &spec.placement {
-            Some(p) => (p.zone.clone(), p.project_id),
-            None => (self.available_zone(region)?, None),
+        let placement = match &spec.placement {
+            Some(p) => p.clone(),
+            None => api::Placement {
+                zone: self.available_zone(region)?,
+                ..Default::default()
+            },
         };
-        // The API's idempotency token: a RunInstances repeated by any path launches once. A
-        // `launch` that names its own token keeps it.
-        let token = spec.client_token.clone().unwrap_or_else(|| {
-            format!(
-                "imagefs-{}-{}",
-                image,
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_nanos())
-                    .unwrap_or(0)
-            )
-        });
+        // The API's idempotency token: a RunInstances repeated by any path launches once.
+        let token = format!(
+            "imagefs-{}-{}",
+            image,
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        );
+        // The launch is a RunInstances request already: sent whole, with the image and zone.
         let request = api::RunInstancesRequest {
-            image_id: image.to_string().into(),
-            instance_count: spec.instance_count.unwrap_or(1).into(),
-            placement: api::Placement {
-                zone: zone.into(),
-                project_id: Lenient::optional(project_id),
-            }
-            .into(),
-            instance_name: Lenient::optional(spec.instance_name.clone()),
-            instance_type: Lenient::optional(spec.instance_type.clone()),
-            instance_charge_type: Lenient::optional(spec.instance_charge_type.clone()),
-            instance_charge_prepaid: Lenient::optional(spec.instance_charge_prepaid.clone()),
-            system_disk: Lenient::optional(spec.system_disk.clone()),
-            data_disks: Lenient::optional(spec.data_disks.clone()),
-            virtual_private_cloud: Lenient::optional(spec.virtual_private_cloud.clone()),
-            internet_accessible: Lenient::optional(spec.internet_accessible.clone()),
-            security_group_ids: Lenient::optional(spec.security_group_ids.clone()),
-            login_settings: Lenient::optional(spec.login_settings.clone()),
-            host_name: Lenient::optional(spec.host_name.clone()),
-            disable_api_termination: Lenient::optional(spec.disable_api_termination),
-            client_token: token.into(),
-            ..Default::default()
+            image_id: Some(image.to_string()),
+            instance_count: Some(spec.instance_count.unwrap_or(1)),
+            placement: Some(placement),
+            client_token: Some(spec.client_token.clone().unwrap_or(token)),
+            ..spec.clone()
         };
+        if spec.dry_run == Some(true) {
+            self.dry_run(region, &request)?;
+            return Ok(Vec::new());
+        }
         self.write(region, &request)?
             .instance_id_set
             .ok_or_else(|| Error::internal("RunInstances gave no InstanceIdSet"))
@@ -419,26 +421,27 @@ impl ImageService for TencentService {
         region: &str,
         instance: &InstanceId,
         spec: &CreateImageSpec,
-    ) -> Result<ImageId> {
+    ) -> Result<Option<ImageId>> {
         let request = api::CreateImageRequest {
-            instance_id: instance.to_string().into(),
-            image_name: spec.image_name.clone().into(),
-            image_description: Lenient::optional(spec.image_description.clone()),
-            force_poweroff: Lenient::optional(spec.force_poweroff.clone()),
-            sysprep: Lenient::optional(spec.sysprep.clone()),
-            ..Default::default()
+            instance_id: Some(instance.to_string()),
+            ..spec.clone()
         };
+        if spec.dry_run == Some(true) {
+            self.dry_run(region, &request)?;
+            return Ok(None);
+        }
         let id = self
             .write(region, &request)?
             .image_id
             .ok_or_else(|| Error::internal("CreateImage gave no ImageId"))?;
-        ImageId::parse(&id)
+        ImageId::parse(&id).map(Some)
     }
 
     fn reset_instance(&self, region: &str, instance: &InstanceId, image: &ImageId) -> Result<()> {
         let request = api::ResetInstanceRequest {
-            instance_id: instance.to_string().into(),
-            image_id: image.to_string().into(),
+            instance_id: instance.to_string(),
+            image_id: Some(image.to_string()),
+            ..Default::default()
         };
         self.write(region, &request)?;
         Ok(())
@@ -446,7 +449,8 @@ impl ImageService for TencentService {
 
     fn terminate_instance(&self, region: &str, instance: &InstanceId) -> Result<()> {
         let request = api::TerminateInstancesRequest {
-            instance_ids: vec![instance.to_string()].into(),
+            instance_ids: vec![instance.to_string()],
+            ..Default::default()
         };
         self.write(region, &request)?;
         Ok(())
@@ -455,7 +459,7 @@ impl ImageService for TencentService {
     fn share_accounts(&self, region: &str, image: &ImageId) -> Result<Vec<AccountId>> {
         self.region(region)?;
         let request = api::DescribeImageSharePermissionRequest {
-            image_id: image.to_string().into(),
+            image_id: image.to_string(),
         };
         let answer = self.client.invoke(region, &request)?;
         Ok(answer
@@ -473,9 +477,10 @@ impl ImageService for TencentService {
         description: Option<&str>,
     ) -> Result<()> {
         let request = api::ModifyImageAttributeRequest {
-            image_id: image.to_string().into(),
-            image_name: Lenient::optional(name.map(str::to_owned)),
-            image_description: Lenient::optional(description.map(str::to_owned)),
+            image_id: image.to_string(),
+            image_name: name.map(str::to_owned),
+            image_description: description.map(str::to_owned),
+            ..Default::default()
         };
         self.write(region, &request)?;
         Ok(())
@@ -496,16 +501,17 @@ impl ImageService for TencentService {
         region: &str,
         _kind: ImageKind,
         image: &ImageId,
-        destinations: &[String],
-        name: Option<&str>,
+        copy: &CopySpec,
     ) -> Result<Vec<(String, ImageId)>> {
         let request = api::SyncImagesRequest {
-            image_ids: vec![image.to_string()].into(),
-            destination_regions: destinations.to_vec().into(),
-            image_name: Lenient::optional(name.map(str::to_owned)),
-            image_set_required: true.into(),
-            ..Default::default()
+            image_ids: vec![image.to_string()],
+            image_set_required: Some(true),
+            ..copy.clone()
         };
+        if copy.dry_run == Some(true) {
+            self.dry_run(region, &request)?;
+            return Ok(Vec::new());
+        }
         Ok(self
             .write(region, &request)?
             .image_set
@@ -517,7 +523,7 @@ impl ImageService for TencentService {
 
     fn delete_image(&self, region: &str, image: &ImageId) -> Result<()> {
         let request = api::DeleteImagesRequest {
-            image_ids: vec![image.to_string()].into(),
+            image_ids: vec![image.to_string()],
             ..Default::default()
         };
         self.write(region, &request)?;
@@ -531,22 +537,24 @@ impl ImageService for TencentService {
         _caller: &Caller,
     ) -> Result<Option<ImageId>> {
         let request = api::ImportImageRequest {
-            image_name: spec.image_name.clone().into(),
-            image_url: spec.image_url.clone().into(),
-            os_type: spec.os_type.clone().into(),
-            os_version: spec.os_version.clone().into(),
-            architecture: spec.architecture.clone().into(),
-            image_description: Lenient::optional(spec.image_description.clone()),
-            force: spec.force.into(),
-            dry_run: spec.dry_run.into(),
-            license_type: Lenient::optional(spec.license_type.clone()),
-            boot_mode: Lenient::optional(spec.boot_mode.clone()),
+            image_name: spec.image_name.clone(),
+            image_url: spec.image_url.clone(),
+            os_type: spec.os_type.clone(),
+            os_version: spec.os_version.clone(),
+            architecture: spec.architecture.clone(),
+            image_description: spec.image_description.clone(),
+            force: Some(spec.force),
+            dry_run: Some(spec.dry_run),
+            license_type: spec.license_type.clone(),
+            boot_mode: spec.boot_mode.clone(),
+            ..Default::default()
         };
-        let answer = self.write(region, &request)?;
         if spec.dry_run {
+            self.dry_run(region, &request)?;
             return Ok(None);
         }
-        let id = answer
+        let id = self
+            .write(region, &request)?
             .image_id
             .ok_or_else(|| Error::internal("ImportImage gave no ImageId"))?;
         Ok(Some(ImageId::parse(&id)?))
@@ -560,13 +568,9 @@ fn share_request(
     permission: &str,
 ) -> api::ModifyImageSharePermissionRequest {
     api::ModifyImageSharePermissionRequest {
-        image_id: image.to_string().into(),
-        account_ids: accounts
-            .iter()
-            .map(|a| a.as_str().to_owned())
-            .collect::<Vec<_>>()
-            .into(),
-        permission: permission.to_string().into(),
+        image_id: image.to_string(),
+        account_ids: accounts.iter().map(|a| a.as_str().to_owned()).collect(),
+        permission: permission.to_string(),
     }
 }
 

@@ -418,18 +418,17 @@ pub fn wait_for_content(path: &Path, expected: &str, limit: Duration) -> bool {
     }
 }
 
-/// Starts `imagefs serve` on `store` (any port, transition delay 0 unless `extra` names one)
+/// Starts `imagefs serve` on `store` (any port, transition delay 0 unless `extra` gives one)
 /// with `extra` options and returns it with the URL it prints (`http://...` or `https://...`).
 pub fn start_server(store: &Path, extra: &[&std::ffi::OsStr]) -> (std::process::Child, String) {
-    let delay_given = extra.iter().any(|a| *a == "--transition-delay");
-    let default_delay: &[&str] = if delay_given {
+    let delay: &[&str] = if extra.iter().any(|a| *a == "--transition-delay") {
         &[]
     } else {
         &["--transition-delay", "0"]
     };
     let mut child = Command::new(imagefs_bin())
         .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(default_delay)
+        .args(delay)
         .arg("--store")
         .arg(store)
         .args(extra)

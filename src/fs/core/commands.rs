@@ -12,7 +12,9 @@ use super::outcomes::{nearest, owners_of, Outcome, OutcomeBook, ProcTasks};
 use super::{lock, Attr, ImageFs, Written, PER_INODE_MAX};
 use crate::error::{Code, Error, Result};
 use crate::fs::inode::{ControlFile, ImageFile, InstanceFile, Node, RegionFile};
-use crate::model::{CreateImageSpec, ImageKind, LaunchSpec};
+use crate::model::api::read::{self, ReadError};
+use crate::model::api::{self, Request};
+use crate::model::{CopySpec, CreateImageSpec, ImageId, ImageKind, ImportImageSpec, LaunchSpec};
 use crate::service::Caller;
 
 /// The longest command. The kernel hands a longer write(2) over in pieces, which would run as
@@ -132,7 +134,14 @@ pub(super) fn command_text(data: &[u8]) -> Result<&str> {
     })
 }
 
-pub(super) fn json_command<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T> {
+/// A JSON command: the request of the file's action, read as `imagefs serve` reads the
+/// action's JSON body (the same members, types and refusals).
+pub(super) fn json_command<T: Request>(text: &str, what: &str) -> Result<T> {
+    api::read_json(&json_text(text, what)?)
+}
+
+/// A JSON command's text as JSON.
+fn json_text(text: &str, what: &str) -> Result<serde_json::Value> {
     serde_json::from_str(text).map_err(|e| {
         Error::new(
             Code::InvalidParameter,
@@ -149,8 +158,9 @@ pub(super) fn list_values(text: &str) -> Vec<&str> {
         .collect()
 }
 
-/// `launch`: a count, or a JSON RunInstances spec. Either may leave out the `Placement`: the
-/// backend then launches into the region's first available zone (the API itself requires one).
+/// `launch`: a count, or a JSON RunInstances request (its image is the file's). Either may
+/// leave out the `Placement`: the backend then launches into the region's first available
+/// zone (the API itself requires one).
 pub(super) fn parse_launch(text: &str) -> Result<LaunchSpec> {
     let text = text.trim();
     if text.starts_with('{') {
@@ -177,7 +187,8 @@ pub(super) fn parse_launch(text: &str) -> Result<LaunchSpec> {
     })
 }
 
-/// `create_image`: an image name (the whole text, spaces included), or a JSON CreateImage spec.
+/// `create_image`: an image name (the whole text, spaces included), or a JSON CreateImage
+/// request (its instance is the file's).
 pub(super) fn parse_create_image(text: &str) -> Result<CreateImageSpec> {
     // JSON only when the text starts with `{`: any other text, spaces first included, is a name.
     if text.starts_with('{') {
@@ -187,6 +198,34 @@ pub(super) fn parse_create_image(text: &str) -> Result<CreateImageSpec> {
         image_name: text.to_string(),
         ..CreateImageSpec::default()
     })
+}
+
+/// `copy_to` of `image`: region IDs separated by whitespace or commas, or a JSON SyncImages
+/// request without `ImageIds` (the image is the file's: `ImageIds` is refused as a member the
+/// command does not have).
+pub(super) fn parse_copy_to(text: &str, image: &ImageId) -> Result<CopySpec> {
+    let text = text.trim();
+    let image_ids = vec![image.to_string()];
+    if !text.starts_with('{') {
+        return Ok(CopySpec {
+            image_ids,
+            destination_regions: list_values(text).into_iter().map(str::to_owned).collect(),
+            ..CopySpec::default()
+        });
+    }
+    let mut json = json_text(text, "copy_to")?;
+    if let Some(members) = json.as_object_mut() {
+        if members.get("ImageIds").is_some_and(|v| !v.is_null()) {
+            return Err(read::refusal("", ReadError::Unknown("ImageIds".into())));
+        }
+        members.insert("ImageIds".into(), image_ids.into());
+    }
+    api::read_json(&json)
+}
+
+/// `import`: a JSON ImportImage request.
+pub(super) fn parse_import(text: &str) -> Result<ImportImageSpec> {
+    json_command::<api::ImportImageRequest>(text, "import").map(ImportImageSpec::from)
 }
 
 /// What a command produced: its outcome (what reading the file shows next, for files that
@@ -385,11 +424,74 @@ impl ImageFs {
 }
 
 #[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `copy_to` takes regions, or a SyncImages request as JSON whose image is the file's,
+    /// read as `imagefs serve` reads SyncImages.
+    #[test]
+    fn copy_to_takes_regions_or_sync_images_json() {
+        let image = ImageId::parse("img-9qabwvbn").unwrap();
+        let regions = |list: &[&str]| list.iter().map(|r| r.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            parse_copy_to("ap-shanghai, ap-beijing\n", &image).unwrap(),
+            CopySpec {
+                image_ids: regions(&["img-9qabwvbn"]),
+                destination_regions: regions(&["ap-shanghai", "ap-beijing"]),
+                ..CopySpec::default()
+            }
+        );
+        assert_eq!(
+            parse_copy_to(
+                r#" {"DestinationRegions": ["ap-shanghai"], "ImageName": "web sh", "DryRun": true}"#,
+                &image
+            )
+            .unwrap(),
+            CopySpec {
+                image_ids: regions(&["img-9qabwvbn"]),
+                destination_regions: regions(&["ap-shanghai"]),
+                image_name: Some("web sh".into()),
+                dry_run: Some(true),
+                ..CopySpec::default()
+            }
+        );
+        for (refused, code, member) in [
+            (
+                r#"{"ImageName": "x"}"#,
+                Code::MissingParameter,
+                "DestinationRegions",
+            ),
+            (
+                r#"{"DestinationRegions": "ap-shanghai"}"#,
+                Code::InvalidParameter,
+                "DestinationRegions",
+            ),
+            (
+                r#"{"DestinationRegions": [], "ImageIds": ["img-9qabwvbn"]}"#,
+                Code::UnknownParameter,
+                "ImageIds",
+            ),
+            (
+                r#"{"DestinationRegions": ["ap-shanghai"], "Encrypt": true}"#,
+                Code::UnsupportedOperation,
+                "Encrypt",
+            ),
+            ("{", Code::InvalidParameter, "copy_to"),
+        ] {
+            let e = parse_copy_to(refused, &image).unwrap_err();
+            assert_eq!(e.code(), code, "{refused}");
+            assert!(e.message().contains(member), "{refused}: {e}");
+        }
+        // `null` is a member not given, `ImageIds` too.
+        assert!(parse_copy_to(r#"{"DestinationRegions": [], "ImageIds": null}"#, &image).is_ok());
+    }
+}
+
+#[cfg(test)]
 mod parser_properties {
     //! The command parsers take any bytes without panicking, and keep what they promise.
 
     use super::*;
-    use crate::model::ImportImageSpec;
     use proptest::prelude::*;
 
     proptest! {
@@ -455,8 +557,9 @@ mod parser_properties {
 
         #[test]
         fn json_commands_never_panic(text in any::<String>()) {
-            let _ = json_command::<ImportImageSpec>(&text, "import");
+            let _ = parse_import(&text);
             let _ = json_command::<LaunchSpec>(&text, "launch");
+            let _ = json_command::<CreateImageSpec>(&text, "create_image");
         }
     }
 }

@@ -4,9 +4,7 @@
 
 use std::sync::Arc;
 
-use serde::Deserialize;
-
-use super::commands::{json_command, list_values, parse_launch};
+use super::commands::{list_values, parse_copy_to, parse_launch};
 use super::{line, no_such, pretty_json, Attr, DirEntry, ImageFs, Invalidation, Rendered};
 use crate::error::Result;
 use crate::fs::inode::{image_id, ImageFile, Node, RegionFile};
@@ -28,26 +26,6 @@ fn share_list(accounts: &[AccountId]) -> Vec<u8> {
         out.push('\n');
     }
     out.into_bytes()
-}
-
-/// A `copy_to` command: SyncImages' destinations and the copies' name.
-#[derive(Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-struct CopyRequest {
-    destination_regions: Vec<String>,
-    image_name: Option<String>,
-}
-
-/// `copy_to`: region IDs separated by whitespace or commas, or SyncImages JSON.
-fn parse_copy_to(text: &str) -> Result<CopyRequest> {
-    let text = text.trim();
-    if text.starts_with('{') {
-        return json_command(text, "copy_to");
-    }
-    Ok(CopyRequest {
-        destination_regions: list_values(text).into_iter().map(str::to_owned).collect(),
-        image_name: None,
-    })
 }
 
 impl ImageFs {
@@ -207,9 +185,10 @@ impl ImageFs {
         Ok(())
     }
 
-    /// `copy_to`: regions separated by whitespace or commas, or SyncImages JSON
-    /// (`DestinationRegions`, `ImageName`). Shows each copy, `<region> <ImageId>` a line. The
-    /// source's own files go stale too: a custom image shows SYNCING while copied.
+    /// `copy_to`: regions separated by whitespace or commas, or a SyncImages request as JSON
+    /// (`DestinationRegions`, `ImageName`, `DryRun`, ...). Shows each copy, `<region>
+    /// <ImageId>` a line, or that a dry run passed. The source's own files go stale too: a
+    /// custom image shows SYNCING while copied.
     pub(super) fn copy_to(
         &self,
         r: u8,
@@ -219,14 +198,11 @@ impl ImageFs {
         stale: &mut Vec<u64>,
     ) -> Result<Vec<u8>> {
         let (region, id) = self.image_of(r, n)?;
-        let request = parse_copy_to(text)?;
-        let copies = self.service.sync_images(
-            &region,
-            kind,
-            &id,
-            &request.destination_regions,
-            request.image_name.as_deref(),
-        )?;
+        let request = parse_copy_to(text, &id)?;
+        let copies = self.service.sync_images(&region, kind, &id, &request)?;
+        if request.dry_run == Some(true) {
+            return Ok(line("dry run: the copy would be accepted"));
+        }
         stale.extend(
             ImageFile::ALL
                 .into_iter()
@@ -243,11 +219,14 @@ impl ImageFs {
         Ok(out.into_bytes())
     }
 
-    /// `launch`: RunInstances. Shows the new instances, one a line.
+    /// `launch`: RunInstances. Shows the new instances, one a line, or that a dry run passed.
     pub(super) fn launch(&self, r: u8, kind: ImageKind, n: u64, text: &str) -> Result<Vec<u8>> {
         let (region, id) = self.image_of(r, n)?;
         let spec = parse_launch(text)?;
         let ids = self.service.run_instances(&region, kind, &id, &spec)?;
+        if spec.dry_run == Some(true) {
+            return Ok(line("dry run: the launch would be accepted"));
+        }
         let mut out = String::new();
         for id in ids {
             out.push_str(id.as_str());
@@ -271,41 +250,6 @@ impl ImageFs {
             for f in ImageFile::ALL.into_iter().filter(|f| f.exists_for(kind)) {
                 out.push(Invalidation::Inode(Node::ImageFile(r, kind, n, f).ino()));
             }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::error::Code;
-
-    #[test]
-    fn copy_to_takes_regions_or_sync_images_json() {
-        let regions = |list: &[&str]| list.iter().map(|r| r.to_string()).collect::<Vec<_>>();
-        assert_eq!(
-            parse_copy_to("ap-shanghai, ap-beijing\n").unwrap(),
-            CopyRequest {
-                destination_regions: regions(&["ap-shanghai", "ap-beijing"]),
-                image_name: None,
-            }
-        );
-        assert_eq!(
-            parse_copy_to(r#" {"DestinationRegions": ["ap-shanghai"], "ImageName": "web sh"}"#)
-                .unwrap(),
-            CopyRequest {
-                destination_regions: regions(&["ap-shanghai"]),
-                image_name: Some("web sh".into()),
-            }
-        );
-        for refused in [
-            r#"{"ImageName": "x"}"#,
-            r#"{"DestinationRegions": "ap-shanghai"}"#,
-            r#"{"DestinationRegions": [], "ImageIds": ["img-9qabwvbn"]}"#,
-            "{",
-        ] {
-            let e = parse_copy_to(refused).unwrap_err();
-            assert_eq!(e.code(), Code::InvalidParameter, "{refused}");
         }
     }
 }

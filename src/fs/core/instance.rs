@@ -129,7 +129,9 @@ impl ImageFs {
     ) -> Result<Vec<u8>> {
         let (region, id) = self.instance_of(r, n)?;
         let spec = parse_create_image(text)?;
-        let image = self.service.create_image(&region, &id, &spec)?;
+        let Some(image) = self.service.create_image(&region, &id, &spec)? else {
+            return Ok(line("dry run: the image would be accepted"));
+        };
         stale.push(Node::RegionFile(r, RegionFile::QuotaJson).ino());
         Ok(line(image.as_str()))
     }

@@ -1,11 +1,11 @@
 //! A region's directory, `regions/<r>/`, and its files (`region.json`, `quota.json`,
 //! `import-os.json`, and `import`, whose command is ImportImage).
 
-use super::commands::json_command;
+use super::commands::parse_import;
 use super::{line, pretty_json, Attr, DirEntry, ImageFs, Invalidation};
 use crate::error::Result;
 use crate::fs::inode::{Node, RegionFile};
-use crate::model::{ImageKind, ImportImageSpec};
+use crate::model::ImageKind;
 use crate::service::Caller;
 
 /// The entry `name` of region `r`'s directory.
@@ -72,7 +72,7 @@ impl ImageFs {
         stale: &mut Vec<u64>,
     ) -> Result<Vec<u8>> {
         let region = self.region_name(r)?.to_string();
-        let spec: ImportImageSpec = json_command(text, "import")?;
+        let spec = parse_import(text)?;
         stale.push(Node::RegionFile(r, RegionFile::QuotaJson).ino());
         Ok(match self.service.import_image(&region, &spec, caller)? {
             Some(image) => line(image.as_str()),

@@ -257,7 +257,7 @@ fn check_value(service: &LocalService, region: &str, filter: &str, value: &str) 
         "private-ip-address" | "public-ip-address" => check_ipv4(value, filter),
         "ipv6-address" => value.parse::<Ipv6Addr>().map(|_| ()).map_err(|_| {
             invalid(
-                Code::InvalidParameterValueIPv6AddressMalformed,
+                Code::InvalidParameterValueIPAddressMalformed,
                 filter,
                 value,
                 "an IPv6 address",
@@ -363,7 +363,7 @@ mod tests {
             instance_name: Some(name.into()),
             placement: Some(PlacementSpec {
                 zone: zone.into(),
-                project_id: None,
+                ..PlacementSpec::default()
             }),
             ..LaunchSpec::default()
         };
@@ -473,7 +473,7 @@ mod tests {
             ),
             (
                 filter("ipv6-address", &["::g"]),
-                Code::InvalidParameterValueIPv6AddressMalformed,
+                Code::InvalidParameterValueIPAddressMalformed,
             ),
             (
                 filter("creation-start-time", &["yesterday"]),

@@ -176,7 +176,7 @@ fn check_launch<'a>(
     // The limit counts the patterns' own characters, as the reference says.
     if name.chars().count() > 128 {
         return Err(Error::new(
-            Code::InvalidParameterValueTooLarge,
+            Code::InvalidInstanceNameTooLong,
             "InstanceName has more than 128 characters",
         ));
     }
@@ -429,7 +429,7 @@ mod tests {
         LaunchSpec {
             placement: Some(PlacementSpec {
                 zone: zone.into(),
-                project_id: None,
+                ..PlacementSpec::default()
             }),
             ..LaunchSpec::default()
         }
@@ -574,6 +574,7 @@ mod tests {
         elsewhere.placement = Some(PlacementSpec {
             zone: "ap-guangzhou-3".into(),
             project_id: Some(7),
+            ..PlacementSpec::default()
         });
         assert_eq!(
             launch(&s, &elsewhere).unwrap_err().code(),
@@ -626,7 +627,7 @@ mod tests {
         };
         assert_eq!(
             launch(&s, &spec).unwrap_err().code(),
-            Code::InvalidParameterValueTooLarge
+            Code::InvalidInstanceNameTooLong
         );
     }
 
@@ -722,7 +723,7 @@ mod tests {
             virtual_private_cloud: Some(VirtualPrivateCloudSpec {
                 vpc_id: vpc.into(),
                 subnet_id: subnet.into(),
-                as_vpc_gateway: None,
+                ..VirtualPrivateCloudSpec::default()
             }),
             security_group_ids: Some(vec![sg.clone()]),
             ..in_zone(zone)

@@ -69,7 +69,7 @@ pub(super) fn require_settled(instance: &InstanceRow, operation: &str) -> Result
                 "instance {} is {state}: {operation} needs it RUNNING or STOPPED; try again when its state file says RUNNING",
                 instance.instance.instance_id
             );
-            match Code::instance_state(state) {
+            match Code::instance_state(operation, state) {
                 Some(code) => Err(Error::new(code, message)),
                 // The store holds no other state; one there means the store was changed
                 // behind imagefs.
