@@ -6,10 +6,9 @@ mod common;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use common::*;
-use imagefs::tencent::sign;
 use serde_json::{json, Value};
 
 const OWNER: &str = "100000000001";
@@ -67,37 +66,7 @@ impl Api {
 
     /// One TC3-signed call; returns the `Response` object.
     fn call(&self, region: &str, action: &str, body: Value) -> Value {
-        let host = self.url.trim_start_matches("http://").to_string();
-        let payload = body.to_string();
-        let timestamp = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("time")
-            .as_secs() as i64;
-        let auth = sign::Request {
-            secret_id: &self.key.0,
-            secret_key: &self.key.1,
-            service: "cvm",
-            host: &host,
-            action,
-            content_type: "application/json",
-            timestamp,
-            payload: payload.as_bytes(),
-            sign_action: true,
-        }
-        .authorization();
-        let answer: Value = ureq::post(&format!("{}/", self.url))
-            .set("Content-Type", "application/json")
-            .set("X-TC-Action", action)
-            .set("X-TC-Version", "2017-03-12")
-            .set("X-TC-Region", region)
-            .set("X-TC-Timestamp", &timestamp.to_string())
-            .set("Authorization", &auth)
-            .send_string(&payload)
-            .expect("HTTP 200")
-            .into_json()
-            .expect("JSON");
-        assert!(answer["Response"]["RequestId"].is_string(), "{answer}");
-        answer["Response"].clone()
+        signed_call(&self.url, &self.key, region, action, &body)
     }
 
     /// A call that must succeed.

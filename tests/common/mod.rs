@@ -476,3 +476,45 @@ pub fn request_counts(mount: &Mount) -> std::collections::HashMap<String, u64> {
         .map(|(k, v)| (k.to_string(), v.parse().unwrap_or(0)))
         .collect()
 }
+
+/// One TC3-signed JSON call to `imagefs serve` at `url` (`http://HOST:PORT`) as the key pair
+/// `key`; returns the answer's `Response` object (which always carries a `RequestId`).
+pub fn signed_call(
+    url: &str,
+    key: &(String, String),
+    region: &str,
+    action: &str,
+    body: &serde_json::Value,
+) -> serde_json::Value {
+    let host = url.trim_start_matches("http://").to_string();
+    let payload = body.to_string();
+    let timestamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_secs() as i64;
+    let auth = imagefs::tencent::sign::Request {
+        secret_id: &key.0,
+        secret_key: &key.1,
+        service: "cvm",
+        host: &host,
+        action,
+        content_type: "application/json",
+        timestamp,
+        payload: payload.as_bytes(),
+        sign_action: true,
+    }
+    .authorization();
+    let answer: serde_json::Value = ureq::post(&format!("{url}/"))
+        .set("Content-Type", "application/json")
+        .set("X-TC-Action", action)
+        .set("X-TC-Version", "2017-03-12")
+        .set("X-TC-Region", region)
+        .set("X-TC-Timestamp", &timestamp.to_string())
+        .set("Authorization", &auth)
+        .send_string(&payload)
+        .expect("HTTP 200")
+        .into_json()
+        .expect("JSON");
+    assert!(answer["Response"]["RequestId"].is_string(), "{answer}");
+    answer["Response"].clone()
+}
