@@ -512,3 +512,26 @@ fn masks_and_bindings() {
         "cat /m/x/ins-bbbbbbbb/state"
     );
 }
+
+/// The README's one-command way in, `cargo run --release -- mount DIR`, needs cargo to know
+/// which of the two binaries to run (`default-run`): checked with the debug build `cargo test`
+/// made, so that no release build is needed here.
+#[test]
+fn cargo_run_runs_imagefs() {
+    let readme = readme();
+    assert!(
+        readme.contains("cargo run --release -- mount /tmp/images"),
+        "the README no longer shows `cargo run --release -- mount`"
+    );
+    let out = Command::new(env!("CARGO"))
+        .args(["run", "--quiet", "--offline", "--", "--version"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.starts_with("imagefs "),
+        "`cargo run -- --version` printed {text:?} and {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
