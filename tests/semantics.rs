@@ -687,3 +687,47 @@ fn reset_takes_an_image_name() {
         "{last}"
     );
 }
+
+#[test]
+fn removing_a_by_name_link_deletes_its_image() {
+    quoted("`rm regions/<r>/by-name/custom/<name>` deletes the image the link names (DeleteImages), as `rmdir` of its directory does; refused, it is recorded in `errors` like a refused `rmdir`.");
+    quoted("Removing a link of another kind is refused (`UnsupportedOperation`, `EPERM`), with an `errors` line. `rmdir` of a link fails with `ENOTDIR` (\"Not a directory\") in the kernel, which never asks imagefs");
+    let Some((_scratch, mount)) = mounted() else {
+        return;
+    };
+    let image = custom_image(&mount, "web-golden");
+    let region = mount.region("ap-guangzhou");
+    let link = region.join("by-name/custom/web-golden");
+    assert!(link.join("metadata.json").exists());
+
+    // rmdir: the kernel's answer, nothing recorded.
+    let before = read(&mount.path("errors")).lines().count();
+    assert_eq!(errno_of(std::fs::remove_dir(&link)), libc::ENOTDIR);
+    assert_eq!(read(&mount.path("errors")).lines().count(), before);
+    assert!(image.exists());
+
+    // A link of another kind: refused, recorded.
+    let public = region.join("by-name/public/Ubuntu Server 22.04 LTS 64位");
+    assert_eq!(errno_of(std::fs::remove_file(&public)), libc::EPERM);
+    assert_eq!(read(&mount.path("errors")).lines().count(), before + 1);
+    let last = last_error(&mount);
+    assert!(
+        last.contains(" unlink /regions/ap-guangzhou/by-name/public/")
+            && last.contains("UnsupportedOperation"),
+        "{last}"
+    );
+    assert!(std::fs::symlink_metadata(&public).is_ok());
+
+    // rm of a custom image's link deletes the image.
+    std::fs::remove_file(&link).expect("rm by-name link");
+    assert!(!image.exists());
+    assert!(std::fs::symlink_metadata(&link).is_err());
+    let names: Vec<String> = std::fs::read_dir(region.join("custom"))
+        .expect("custom")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.is_empty(), "{names:?}");
+
+    // A link that is not there.
+    assert_eq!(errno_of(std::fs::remove_file(&link)), libc::ENOENT);
+}
