@@ -70,6 +70,9 @@ use recent::RecentRecords;
 use refusals::RefusalLog;
 use views::Views;
 
+/// What a change made stale: inodes, and entries as (parent inode, name).
+pub type Stale = (Vec<u64>, Vec<(u64, String)>);
+
 /// One entry of a directory listing, with its attributes (for readdirplus).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirEntry {
@@ -506,7 +509,7 @@ impl ImageFs {
     /// (DeleteImages), as `rmdir` of the image's directory does (the kernel refuses `rmdir`
     /// of a symlink itself). Anything else is refused. Returns the inodes and the names
     /// (parent inode, name) whose cached entries it made stale.
-    pub fn unlink(&self, parent: u64, name: &OsStr) -> Result<(Vec<u64>, Vec<(u64, String)>)> {
+    pub fn unlink(&self, parent: u64, name: &OsStr) -> Result<Stale> {
         let parent_node = self.node(parent)?;
         let Node::ByNameKind(r, ImageKind::Custom) = parent_node else {
             return Err(self.refuse("unlink", parent_node, Some(name)));
@@ -523,12 +526,7 @@ impl ImageFs {
     }
 
     /// DeleteImages of the image a `by-name/custom/` link names.
-    fn delete_linked_image(
-        &self,
-        r: u8,
-        name: &OsStr,
-        path: &str,
-    ) -> Result<(Vec<u64>, Vec<(u64, String)>)> {
+    fn delete_linked_image(&self, r: u8, name: &OsStr, path: &str) -> Result<Stale> {
         let text = name.to_str().ok_or_else(|| no_such(path))?;
         let attr = self
             .lookup_link(r, ImageKind::Custom, text)?
