@@ -634,3 +634,100 @@ fn a_launch_without_a_placement_uses_the_first_available_zone() {
         assert_eq!(meta["Placement"]["Zone"], zone);
     }
 }
+
+#[test]
+fn reset_takes_an_image_name() {
+    quoted("`reset` takes an image's name as well as its ID: the account's own custom image of that name first (the cloud keeps custom image names unique per account and region), else the one public, marketplace or shared image of the region carrying it.");
+    quoted("a text that is neither an ID nor such a name is `InvalidImageId.Malformed`.");
+    let Some((_scratch, mount)) = mounted() else {
+        return;
+    };
+    let backup = custom_image(&mount, "backup-2026-12-01");
+    let backup_id = backup.file_name().unwrap().to_str().unwrap().to_string();
+    let region = mount.region("ap-guangzhou");
+    let launch = region.join("public/img-9qabwvbn/launch");
+    command(&launch, "1").expect("launch");
+    let instance = region.join("instances").join(read(&launch).trim());
+
+    // A public image by its name.
+    let out = sh(
+        &instance,
+        "echo 'Ubuntu Server 22.04 LTS 64位' > reset && cat reset",
+    );
+    assert_eq!(stdout(&out), "img-487zeit5\n", "{}", stderr(&out));
+    assert_eq!(
+        json(&instance.join("metadata.json"))["ImageId"],
+        "img-487zeit5"
+    );
+
+    // The account's custom image by its name.
+    let out = sh(&instance, "echo backup-2026-12-01 > reset && cat reset");
+    assert_eq!(stdout(&out), format!("{backup_id}\n"), "{}", stderr(&out));
+    assert_eq!(
+        json(&instance.join("metadata.json"))["ImageId"],
+        backup_id.as_str()
+    );
+
+    // A custom image named like a public one comes first.
+    let twin = custom_image(&mount, "Ubuntu Server 22.04 LTS 64位");
+    let twin_id = twin.file_name().unwrap().to_str().unwrap().to_string();
+    command(&instance.join("reset"), "Ubuntu Server 22.04 LTS 64位").expect("reset");
+    assert_eq!(read(&instance.join("reset")), format!("{twin_id}\n"));
+
+    // Neither an ID nor a name.
+    let before = read(&mount.path("errors")).lines().count();
+    assert_eq!(
+        errno_of(command(&instance.join("reset"), "no-such-name")),
+        libc::EINVAL
+    );
+    assert_eq!(read(&mount.path("errors")).lines().count(), before + 1);
+    let last = last_error(&mount);
+    assert!(
+        last.contains("InvalidImageId.Malformed") && last.contains("no-such-name"),
+        "{last}"
+    );
+}
+
+#[test]
+fn removing_a_by_name_link_deletes_its_image() {
+    quoted("`rm regions/<r>/by-name/custom/<name>` deletes the image the link names (DeleteImages), as `rmdir` of its directory does; refused, it is recorded in `errors` like a refused `rmdir`.");
+    quoted("Removing a link of another kind is refused (`UnsupportedOperation`, `EPERM`), with an `errors` line. `rmdir` of a link fails with `ENOTDIR` (\"Not a directory\") in the kernel, which never asks imagefs");
+    let Some((_scratch, mount)) = mounted() else {
+        return;
+    };
+    let image = custom_image(&mount, "web-golden");
+    let region = mount.region("ap-guangzhou");
+    let link = region.join("by-name/custom/web-golden");
+    assert!(link.join("metadata.json").exists());
+
+    // rmdir: the kernel's answer, nothing recorded.
+    let before = read(&mount.path("errors")).lines().count();
+    assert_eq!(errno_of(std::fs::remove_dir(&link)), libc::ENOTDIR);
+    assert_eq!(read(&mount.path("errors")).lines().count(), before);
+    assert!(image.exists());
+
+    // A link of another kind: refused, recorded.
+    let public = region.join("by-name/public/Ubuntu Server 22.04 LTS 64位");
+    assert_eq!(errno_of(std::fs::remove_file(&public)), libc::EPERM);
+    assert_eq!(read(&mount.path("errors")).lines().count(), before + 1);
+    let last = last_error(&mount);
+    assert!(
+        last.contains(" unlink /regions/ap-guangzhou/by-name/public/")
+            && last.contains("UnsupportedOperation"),
+        "{last}"
+    );
+    assert!(std::fs::symlink_metadata(&public).is_ok());
+
+    // rm of a custom image's link deletes the image.
+    std::fs::remove_file(&link).expect("rm by-name link");
+    assert!(!image.exists());
+    assert!(std::fs::symlink_metadata(&link).is_err());
+    let names: Vec<String> = std::fs::read_dir(region.join("custom"))
+        .expect("custom")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.is_empty(), "{names:?}");
+
+    // A link that is not there.
+    assert_eq!(errno_of(std::fs::remove_file(&link)), libc::ENOENT);
+}

@@ -428,7 +428,16 @@ impl Filesystem for FuseAdapter {
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        reply.error(self.refuse("unlink", parent, Some(name)));
+        match self.fs.unlink(parent.0, name) {
+            Ok((stale, names)) => {
+                self.cache.invalidate(stale, names);
+                reply.ok();
+            }
+            Err(e) => {
+                self.errors_changed();
+                reply.error(errno(&e))
+            }
+        }
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {

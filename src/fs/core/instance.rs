@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use super::commands::parse_create_image;
 use super::{line, no_such, pretty_json, Attr, DirEntry, ImageFs, Invalidation};
-use crate::error::Result;
+use crate::error::{Code, Error, Result};
 use crate::fs::inode::{InstanceFile, Node, RegionFile};
-use crate::model::{ImageId, Instance, InstanceId};
+use crate::model::{ImageId, ImageKind, Instance, InstanceId};
 
 /// The entry `name` of `instances/`: an instance, by its InstanceId.
 pub(super) fn instances_child(r: u8, name: &str) -> Option<Node> {
@@ -145,13 +145,54 @@ impl ImageFs {
         stale: &mut Vec<u64>,
     ) -> Result<Vec<u8>> {
         let (region, id) = self.instance_of(r, n)?;
-        let image = ImageId::parse(text.trim())?;
+        let image = self.image_by_id_or_name(&region, text)?;
         self.service.reset_instance(&region, &id, &image)?;
         stale.extend(
             [InstanceFile::Metadata, InstanceFile::State]
                 .map(|f| Node::InstanceFile(r, n, f).ino()),
         );
         Ok(line(image.as_str()))
+    }
+
+    /// The image `text` names for `reset`: an image ID, or the name of an image the account
+    /// can use in the region. Its own custom image of that name first (the cloud keeps those
+    /// names unique per account and region); else the one public, marketplace or shared image
+    /// carrying it. A name several of those share is refused with their IDs.
+    fn image_by_id_or_name(&self, region: &str, text: &str) -> Result<ImageId> {
+        if let Ok(id) = ImageId::parse(text.trim()) {
+            return Ok(id);
+        }
+        let custom = self.service.images_named(region, ImageKind::Custom, text)?;
+        let found = if custom.is_empty() {
+            let mut others = Vec::new();
+            for kind in [ImageKind::Public, ImageKind::Marketplace, ImageKind::Shared] {
+                others.extend(self.service.images_named(region, kind, text)?);
+            }
+            others
+        } else {
+            custom
+        };
+        match found.as_slice() {
+            [] => Err(Error::new(
+                Code::InvalidImageIdMalformed,
+                format!(
+                    "`{text}` is neither an image ID (img- followed by 8 lowercase letters or \
+                     digits) nor the name of an image the account can use in {region}"
+                ),
+            )),
+            [only] => Ok(only.image_id.clone()),
+            several => {
+                let ids: Vec<&str> = several.iter().map(|e| e.image_id.as_str()).collect();
+                Err(Error::new(
+                    Code::InvalidParameterValue,
+                    format!(
+                        "{} images of {region} are named `{text}`: {}; write the ID of the one meant",
+                        ids.len(),
+                        ids.join(", ")
+                    ),
+                ))
+            }
+        }
     }
 
     /// `rmdir` of an instance: TerminateInstances. The directory stays while the instance is

@@ -94,6 +94,10 @@ impl ImageFs {
                     format!("{path} is read-only: {kind} images cannot be modified"),
                 )
             }
+            Node::ByNameKind(_, kind) if operation == "unlink" => (
+                Code::UnsupportedOperation,
+                format!("cannot remove {path}: {kind} images cannot be deleted (only custom images, through their by-name link or their directory)"),
+            ),
             Node::KindDir(_, kind) if operation == "rmdir" => (
                 Code::UnsupportedOperation,
                 format!("cannot remove {path}: {kind} images cannot be deleted"),
