@@ -314,7 +314,9 @@ mod tests {
             .share_image(GZ, &image, &[account("100000000003")])
             .unwrap_err();
         assert_eq!(over.code(), Code::OverQuota);
-        assert!(over.message().contains("would pass the limit of 1 per image"));
+        assert!(over
+            .message()
+            .contains("would pass the limit of 1 per image"));
         assert!(over.message().contains(
             "`imagefs store set share-limit N` (docs/SEMANTICS.md, section \"Control files\""
         ));
