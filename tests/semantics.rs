@@ -226,6 +226,37 @@ fn rmdir_terminates_and_refusals_are_recorded() {
 }
 
 #[test]
+fn identical_refusals_of_one_rm_are_one_line() {
+    quoted("Refused changes to the tree fold: a refusal with the same operation, the same API error code and the same parent directory as the last line of `errors`, on another entry than the last one counted there and within 2 s of it, is counted on that line instead of taking a new one; the line keeps the first refusal's time, path and message and ends with ` (xN)`, N the refusals it stands for. So `rm -r` of a custom image's directory leaves one `unlink` line, not one per file.");
+    let Some((_scratch, mount)) = mounted() else {
+        return;
+    };
+    let image = custom_image(&mount, "removed");
+    let files = std::fs::read_dir(&image).expect("dir").count();
+    assert!(files > 2, "{files} files");
+    let before = read(&mount.path("errors")).lines().count();
+    let out = std::process::Command::new("rm")
+        .arg("-r")
+        .arg(&image)
+        .output()
+        .expect("rm");
+    assert!(!out.status.success(), "rm -r of an image's files must fail");
+    let errors = read(&mount.path("errors"));
+    let new: Vec<&str> = errors.lines().skip(before).collect();
+    let unlinks: Vec<&&str> = new.iter().filter(|l| l.contains(" unlink ")).collect();
+    assert_eq!(unlinks.len(), 1, "{errors}");
+    let dir = image.strip_prefix(&mount.root).expect("inside");
+    assert!(
+        unlinks[0].contains(&format!(" unlink /{}/", dir.display())),
+        "{errors}"
+    );
+    assert!(
+        unlinks[0].ends_with(&format!(" (x{files})")),
+        "{files} files: {errors}"
+    );
+}
+
+#[test]
 fn errors_lines_have_five_fields() {
     quoted("The fields are: time, operation, path, API error code, message.");
     quoted("In `errors`, control characters in names and messages are escaped, so each entry stays one line.");

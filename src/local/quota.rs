@@ -16,6 +16,9 @@ fn custom_images_used(c: &Connection, region: &str, owner: &AccountId) -> Result
     .query_row(params![region, owner.as_str()], |r| r.get(0))?)
 }
 
+/// How this store sets the quota, and where the docs explain it, for the refusal's message.
+pub(super) const QUOTA_HOW: &str = "this store sets the quota with `imagefs store set custom-image-quota N` (docs/SEMANTICS.md, section \"Control files\", item Quota)";
+
 /// The custom-image quota of an account in a region.
 pub(super) fn check_quota(c: &Connection, region: &str, owner: &AccountId) -> Result<()> {
     let quota = setting_in(c, &CUSTOM_IMAGE_QUOTA)?;
@@ -23,7 +26,9 @@ pub(super) fn check_quota(c: &Connection, region: &str, owner: &AccountId) -> Re
     if used.max(0) as u64 >= quota {
         return Err(Error::new(
             Code::ImageQuotaLimitExceeded,
-            format!("{region} already holds {used} of this account's {quota} custom images; delete one first (see quota.json)"),
+            format!(
+                "{region} already holds {used} of this account's {quota} custom images; delete one first (see quota.json); {QUOTA_HOW}"
+            ),
         ));
     }
     Ok(())
@@ -63,10 +68,12 @@ mod tests {
             image_name: "c".into(),
             ..Default::default()
         };
-        assert_eq!(
-            code(s.create_image(GZ, &instances[0], &spec)),
-            Code::ImageQuotaLimitExceeded
-        );
+        let refused = s.create_image(GZ, &instances[0], &spec).unwrap_err();
+        assert_eq!(refused.code(), Code::ImageQuotaLimitExceeded);
+        assert!(refused.message().contains("delete one first"));
+        assert!(refused
+            .message()
+            .contains("`imagefs store set custom-image-quota N` (docs/SEMANTICS.md, section \"Control files\""));
         assert_eq!(s.quota(GZ).unwrap().custom_images_used, 2);
         custom(&s, "ap-shanghai", "c");
     }

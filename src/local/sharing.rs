@@ -13,6 +13,10 @@ use super::store::account_known;
 use super::transitions::settle;
 use super::LocalService;
 use crate::error::{Code, Error, Result};
+
+/// How this store sets the share limit, and where the docs explain it, for the refusal's
+/// message.
+const SHARE_LIMIT_HOW: &str = "this store sets the limit with `imagefs store set share-limit N` (docs/SEMANTICS.md, section \"Control files\", item Sharing)";
 use crate::model::{format_api_time, AccountId, ImageId};
 
 impl LocalService {
@@ -158,7 +162,7 @@ pub(super) fn share_image(
             return Err(Error::new(
                 Code::OverQuota,
                 format!(
-                    "{} accounts in one write pass the limit of {limit} accounts per image",
+                    "{} accounts in one write pass the limit of {limit} accounts per image; {SHARE_LIMIT_HOW}",
                     accounts.len()
                 ),
             ));
@@ -171,7 +175,7 @@ pub(super) fn share_image(
             return Err(Error::new(
                 Code::OverQuota,
                 format!(
-                    "image {image} is shared with {current} accounts; {} more would pass the limit of {limit} per image",
+                    "image {image} is shared with {current} accounts; {} more would pass the limit of {limit} per image; {SHARE_LIMIT_HOW}",
                     accounts.len()
                 ),
             ));
@@ -306,10 +310,16 @@ mod tests {
             Code::FailedOperationAccountAlreadyExists
         );
         w.store.add_account(&account("100000000003")).unwrap();
-        assert_eq!(
-            code(s.share_image(GZ, &image, &[account("100000000003")])),
-            Code::OverQuota
-        );
+        let over = s
+            .share_image(GZ, &image, &[account("100000000003")])
+            .unwrap_err();
+        assert_eq!(over.code(), Code::OverQuota);
+        assert!(over
+            .message()
+            .contains("would pass the limit of 1 per image"));
+        assert!(over.message().contains(
+            "`imagefs store set share-limit N` (docs/SEMANTICS.md, section \"Control files\""
+        ));
         assert_eq!(s.share_accounts(GZ, &image).unwrap(), vec![account(FRIEND)]);
         // The receiver sees it in that region only, and cannot change it.
         let f = w.service(FRIEND, 0);

@@ -223,9 +223,54 @@ pub(super) fn parse_copy_to(text: &str, image: &ImageId) -> Result<CopySpec> {
     api::read_json(&json)
 }
 
-/// `import`: a JSON ImportImage request.
+/// The members an `import` request requires, as the API spells them.
+const IMPORT_REQUIRED: [&str; 5] = [
+    "ImageUrl",
+    "ImageName",
+    "OsType",
+    "OsVersion",
+    "Architecture",
+];
+
+/// What an `import` request looks like, for refusals that teach it.
+const IMPORT_EXAMPLE: &str = r#"{"ImageUrl":"/srv/disk.qcow2","ImageName":"my-disk","OsType":"CentOS","OsVersion":"7","Architecture":"x86_64"}"#;
+
+/// `import`: a JSON ImportImage request. A text that is not JSON, or an object without some
+/// required members, is refused naming every required member (the missing ones) and an
+/// example, not one member at a time.
 pub(super) fn parse_import(text: &str) -> Result<ImportImageSpec> {
-    json_command::<api::ImportImageRequest>(text, "import").map(ImportImageSpec::from)
+    let teach = format!(
+        "import takes one JSON ImportImage request with the members {} (OsType, OsVersion and \
+         Architecture as import-os.json lists them), e.g. {IMPORT_EXAMPLE}",
+        IMPORT_REQUIRED.join(", ")
+    );
+    let json: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        Error::new(
+            Code::InvalidParameter,
+            format!("import: not a valid JSON request: {e}; {teach}"),
+        )
+    })?;
+    if let Some(members) = json.as_object() {
+        let missing: Vec<&str> = IMPORT_REQUIRED
+            .iter()
+            .copied()
+            .filter(|m| members.get(*m).is_none_or(serde_json::Value::is_null))
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::new(
+                Code::MissingParameter,
+                format!(
+                    "The request is missing the required parameters {}; {teach}",
+                    missing
+                        .iter()
+                        .map(|m| format!("`{m}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+    }
+    api::read_json::<api::ImportImageRequest>(&json).map(ImportImageSpec::from)
 }
 
 /// What a command produced: its outcome (what reading the file shows next, for files that
@@ -426,6 +471,36 @@ impl ImageFs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `import` names every required member at once, with an example, when the text is not
+    /// JSON or leaves members out.
+    #[test]
+    fn import_refusals_teach_every_required_member() {
+        let not_json = parse_import("disk.qcow2").unwrap_err();
+        assert_eq!(not_json.code(), Code::InvalidParameter);
+        assert!(not_json
+            .message()
+            .starts_with("import: not a valid JSON request: expected value at line 1 column 1"));
+        for member in IMPORT_REQUIRED {
+            assert!(
+                not_json.message().contains(member),
+                "{}",
+                not_json.message()
+            );
+        }
+        assert!(not_json.message().contains(IMPORT_EXAMPLE));
+        // The example itself is accepted.
+        parse_import(IMPORT_EXAMPLE).expect("the example reads");
+        let partial = parse_import(r#"{"ImageUrl":"/d.qcow2","OsType":"CentOS"}"#).unwrap_err();
+        assert_eq!(partial.code(), Code::MissingParameter);
+        assert!(
+            partial.message().contains(
+                "missing the required parameters `ImageName`, `OsVersion`, `Architecture`"
+            ),
+            "{}",
+            partial.message()
+        );
+    }
 
     /// `copy_to` takes regions, or a SyncImages request as JSON whose image is the file's,
     /// read as `imagefs serve` reads SyncImages.

@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 use std::ffi::OsStr;
 use std::sync::Mutex;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use super::{lock, ImageFs};
 use crate::error::{Code, Error};
@@ -13,8 +13,56 @@ use crate::model::{format_api_time, ImageKind};
 /// Lines kept in `errors`.
 const ERROR_LOG_LINES: usize = 100;
 
+/// How soon after the last line's latest refusal an identical one is counted on that line.
+const FOLD_WITHIN: Duration = Duration::from_secs(2);
+
+/// One line of `errors`: the first refusal it stands for, and how many it stands for.
+struct Line {
+    text: String,
+    operation: String,
+    code: String,
+    parent: String,
+    /// The path of the latest refusal counted here, and when it came.
+    latest: String,
+    last: SystemTime,
+    count: u64,
+    /// A tree change's line, which later ones may fold onto (a command's never is).
+    foldable: bool,
+}
+
+impl Line {
+    /// Whether a refusal of `operation` with `code` on `path` (in `parent`) at `now` is
+    /// counted on this line: the same operation, code and parent directory, another entry
+    /// than the latest one counted (the same file refused twice is two commands), within
+    /// `FOLD_WITHIN` of this line's latest refusal.
+    fn folds(
+        &self,
+        operation: &str,
+        code: &str,
+        path: &str,
+        parent: &str,
+        now: SystemTime,
+    ) -> bool {
+        self.foldable
+            && self.operation == operation
+            && self.code == code
+            && self.parent == parent
+            && self.latest != path
+            && now
+                .duration_since(self.last)
+                .is_ok_and(|d| d <= FOLD_WITHIN)
+    }
+}
+
+/// What a refusal is compared by when lines are folded.
+struct Refusal<'a> {
+    operation: &'a str,
+    code: &'a str,
+    path: &'a str,
+}
+
 struct ErrorLog {
-    lines: VecDeque<String>,
+    lines: VecDeque<Line>,
     changed: SystemTime,
 }
 
@@ -43,19 +91,47 @@ impl RefusalLog {
         let log = lock(&self.log);
         let mut out = Vec::new();
         for l in &log.lines {
-            out.extend_from_slice(l.as_bytes());
+            out.extend_from_slice(l.text.as_bytes());
+            if l.count > 1 {
+                out.extend_from_slice(format!(" (x{})", l.count).as_bytes());
+            }
             out.push(b'\n');
         }
         out
     }
 
-    fn push(&self, entry: String, now: SystemTime) {
+    /// Adds a refusal: counted on the last line when `fold` allows and it folds there (see
+    /// `Line::folds`), a new line otherwise.
+    fn push(&self, entry: String, refusal: Refusal<'_>, fold: bool, now: SystemTime) {
+        let Refusal {
+            operation,
+            code,
+            path,
+        } = refusal;
+        let parent = path.rsplit_once('/').map_or("", |(parent, _)| parent);
         let mut log = lock(&self.log);
+        log.changed = now;
+        if let Some(last) = log.lines.back_mut() {
+            if fold && last.folds(operation, code, path, parent, now) {
+                last.count += 1;
+                last.last = now;
+                last.latest = path.to_string();
+                return;
+            }
+        }
         if log.lines.len() == ERROR_LOG_LINES {
             log.lines.pop_front();
         }
-        log.lines.push_back(entry);
-        log.changed = now;
+        log.lines.push_back(Line {
+            text: entry,
+            operation: operation.to_string(),
+            code: code.to_string(),
+            parent: parent.to_string(),
+            latest: path.to_string(),
+            last: now,
+            count: 1,
+            foldable: fold,
+        });
     }
 }
 
@@ -71,7 +147,8 @@ impl ImageFs {
             path.push_str(&name.to_string_lossy());
         }
         let error = self.refuse_error(operation, node, &path);
-        self.record(operation, &path, &error);
+        // Tree changes fold: `rm -r` of an image's directory is one line, not one a file.
+        self.log(operation, &path, &error, true);
         error
     }
 
@@ -132,8 +209,12 @@ impl ImageFs {
         Error::new(code, message)
     }
 
-    /// Appends a failed operation to `errors`.
+    /// Appends a failed operation to `errors` (a refused command: a line of its own).
     pub fn record(&self, operation: &str, path: &str, error: &Error) {
+        self.log(operation, path, error, false);
+    }
+
+    fn log(&self, operation: &str, path: &str, error: &Error, fold: bool) {
         let now = SystemTime::now();
         // One line per entry, whatever names a user chose: control characters are escaped.
         let clean = |text: &str| -> String {
@@ -155,7 +236,13 @@ impl ImageFs {
             clean(error.message())
         );
         log::info!("refused: {entry}");
-        self.refusals.push(entry, now);
+        let code = error.code().to_string();
+        let refusal = Refusal {
+            operation,
+            code: &code,
+            path,
+        };
+        self.refusals.push(entry, refusal, fold, now);
     }
 }
 
@@ -199,7 +286,7 @@ mod tests {
         let (_dir, fs) = fs();
         let error = Error::new(Code::UnsupportedOperation, "no");
         for i in 0..(ERROR_LOG_LINES + 5) {
-            fs.record("write", &format!("/f{i}"), &error);
+            fs.record("write", &format!("/d{i}/f{i}"), &error);
         }
         let errors = cat(&fs, "errors").expect("test value");
         assert_eq!(errors.lines().count(), ERROR_LOG_LINES);
@@ -208,6 +295,48 @@ mod tests {
             .last()
             .expect("test value")
             .contains(&format!("/f{}", ERROR_LOG_LINES + 4)));
-        assert!(!errors.contains(" /f4 "));
+        assert!(!errors.contains(" /d4/f4 "));
+    }
+
+    #[test]
+    fn identical_refusals_in_one_directory_fold_into_one_line() {
+        let log = RefusalLog::new(SystemTime::UNIX_EPOCH);
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
+        let push = |operation: &str, code: &str, path: &str, fold: bool, at: SystemTime| {
+            let refusal = Refusal {
+                operation,
+                code,
+                path,
+            };
+            log.push(format!("{operation} {path}"), refusal, fold, at);
+        };
+        let code = Code::UnsupportedOperation.as_str();
+        for (i, name) in ["name", "state", "launch"].iter().enumerate() {
+            let at = t0 + Duration::from_millis(900 * i as u64);
+            push("unlink", code, &format!("/r/img-1/{name}"), true, at);
+        }
+        // Another operation, code or directory, the same file again, a command's refusal
+        // (no folding), or a pause past 2 s: new lines.
+        let t1 = t0 + Duration::from_millis(1900);
+        push("rmdir", code, "/r/img-1", true, t1);
+        push("unlink", code, "/r/img-2/a", true, t1);
+        push("unlink", "Other", "/r/img-2/b", true, t1);
+        push("unlink", "Other", "/r/img-2/c", true, t1);
+        push("unlink", "Other", "/r/img-2/c", true, t1);
+        push("write", code, "/r/img-2/share", false, t1);
+        push("write", code, "/r/img-2/state", false, t1);
+        push("write", code, "/r/img-2/name", true, t1);
+        let late = t1 + FOLD_WITHIN + Duration::from_millis(1);
+        push("write", code, "/r/img-2/x", true, late);
+        push("write", code, "/r/img-2/y", true, late + FOLD_WITHIN * 2);
+        let text = String::from_utf8(log.render()).unwrap();
+        assert_eq!(
+            text,
+            "unlink /r/img-1/name (x3)\nrmdir /r/img-1\nunlink /r/img-2/a\nunlink /r/img-2/b (x2)\n\
+             unlink /r/img-2/c\nwrite /r/img-2/share\nwrite /r/img-2/state\n\
+             write /r/img-2/name\nwrite /r/img-2/x\n\
+             write /r/img-2/y\n"
+        );
+        assert_eq!(log.changed(), late + FOLD_WITHIN * 2);
     }
 }

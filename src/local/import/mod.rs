@@ -157,11 +157,21 @@ fn check_import_os(service: &LocalService, spec: &ImportImageSpec) -> Result<boo
         .linux
         .contains(&spec.os_type);
     if !windows && !linux {
+        let list = &os.import_image_os_list_supported;
+        let family = ["Linux", "Windows"]
+            .iter()
+            .find(|f| f.eq_ignore_ascii_case(&spec.os_type))
+            .map(|f| format!(" (`{f}` is a key of that list, naming a family, not an OsType)"))
+            .unwrap_or_default();
         return Err(Error::new(
             Code::InvalidImageOsTypeUnsupported,
             format!(
-                "OsType `{}` cannot be imported; import-os.json lists the accepted ones",
-                spec.os_type
+                "OsType `{}` cannot be imported: OsType takes a member of import-os.json's \
+                 ImportImageOsListSupported.Linux or ImportImageOsListSupported.Windows{family}; \
+                 Linux: {}; Windows: {}",
+                spec.os_type,
+                list.linux.join(", "),
+                list.windows.join(", ")
             ),
         ));
     }
@@ -320,5 +330,44 @@ fn local_image_path(url: &str, caller: &Caller) -> Result<PathBuf> {
         Ok(path.to_path_buf())
     } else {
         Ok(PathBuf::from(format!("/proc/{}/cwd", caller.pid)).join(path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::local::testing::*;
+    use crate::model::api::{read_json, ImportImageRequest};
+
+    fn spec(os_type: &str) -> ImportImageSpec {
+        let request: ImportImageRequest = read_json(&serde_json::json!({
+            "ImageUrl": "/d.qcow2", "ImageName": "d", "OsType": os_type,
+            "OsVersion": "7", "Architecture": "x86_64",
+        }))
+        .expect("request");
+        ImportImageSpec::from(request)
+    }
+
+    /// A refused OsType says which member of which list of import-os.json it takes, and
+    /// that `Linux` is a key of that list, not an OsType.
+    #[test]
+    fn an_os_type_refusal_names_the_lists_it_takes_a_member_of() {
+        let w = world();
+        let s = w.service(OWNER, 0);
+        let refused = check_import_os(&s, &spec("Linux")).unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidImageOsTypeUnsupported);
+        let message = refused.message();
+        assert!(
+            message.contains(
+                "OsType takes a member of import-os.json's ImportImageOsListSupported.Linux or ImportImageOsListSupported.Windows"
+            ),
+            "{message}"
+        );
+        assert!(
+            message.contains("(`Linux` is a key of that list"),
+            "{message}"
+        );
+        assert!(message.contains("CentOS"), "{message}");
+        check_import_os(&s, &spec("CentOS")).expect("CentOS 7 is accepted");
     }
 }
