@@ -720,9 +720,9 @@ fn reset_takes_an_image_name() {
 }
 
 #[test]
-fn removing_a_by_name_link_deletes_its_image() {
-    quoted("`rm regions/<r>/by-name/custom/<name>` deletes the image the link names (DeleteImages), as `rmdir` of its directory does; refused, it is recorded in `errors` like a refused `rmdir`.");
-    quoted("Removing a link of another kind is refused (`UnsupportedOperation`, `EPERM`), with an `errors` line. `rmdir` of a link fails with `ENOTDIR` (\"Not a directory\") in the kernel, which never asks imagefs");
+fn removing_a_by_name_link_is_refused_and_says_how_to_delete() {
+    quoted("Removing a `by-name` link (`rm regions/<r>/by-name/<kind>/<name>`) is refused (`UnsupportedOperation`, `EPERM`) with an `errors` line: a link goes with its image, and `rm -r` of a `by-name` directory must not delete images. For a custom image the line says how to delete it: `rmdir` the directory the link points to.");
+    quoted("`rmdir` of a link fails with `ENOTDIR` (\"Not a directory\") in the kernel, which never asks imagefs (a symlink is not a directory), so nothing is recorded in `errors`.");
     let Some((_scratch, mount)) = mounted() else {
         return;
     };
@@ -749,16 +749,14 @@ fn removing_a_by_name_link_deletes_its_image() {
     );
     assert!(std::fs::symlink_metadata(&public).is_ok());
 
-    // rm of a custom image's link deletes the image.
-    std::fs::remove_file(&link).expect("rm by-name link");
-    assert!(!image.exists());
-    assert!(std::fs::symlink_metadata(&link).is_err());
-    let names: Vec<String> = std::fs::read_dir(region.join("custom"))
-        .expect("custom")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .collect();
-    assert!(names.is_empty(), "{names:?}");
-
-    // A link that is not there.
-    assert_eq!(errno_of(std::fs::remove_file(&link)), libc::ENOENT);
+    // A custom image's link: refused too, the image stays, and the line says what to do.
+    assert_eq!(errno_of(std::fs::remove_file(&link)), libc::EPERM);
+    assert!(image.exists());
+    assert!(std::fs::symlink_metadata(&link).is_ok());
+    let last = last_error(&mount);
+    assert!(
+        last.contains(" unlink /regions/ap-guangzhou/by-name/custom/web-golden")
+            && last.contains("rmdir the directory the link points to"),
+        "{last}"
+    );
 }

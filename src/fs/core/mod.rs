@@ -505,41 +505,12 @@ impl ImageFs {
         result
     }
 
-    /// `unlink name` in `parent`: a link of `by-name/custom/` deletes its image
-    /// (DeleteImages), as `rmdir` of the image's directory does (the kernel refuses `rmdir`
-    /// of a symlink itself). Anything else is refused. Returns the inodes and the names
-    /// (parent inode, name) whose cached entries it made stale.
+    /// `rm name` in `parent`: always refused, and recorded in `errors`. A `by-name` link shows
+    /// its image and goes with it: removing it would delete the image, which `rm -r` of a
+    /// `by-name` directory must never do; the refusal says how to delete the image instead.
     pub fn unlink(&self, parent: u64, name: &OsStr) -> Result<Stale> {
         let parent_node = self.node(parent)?;
-        let Node::ByNameKind(r, ImageKind::Custom) = parent_node else {
-            return Err(self.refuse("unlink", parent_node, Some(name)));
-        };
-        let path = format!("{}/{}", self.path(parent_node), name.to_string_lossy());
-        let result = self.delete_linked_image(r, name, &path);
-        match &result {
-            Ok(_) => self.recent.forget_all(),
-            Err(e) => self.record("unlink", &path, e),
-        }
-        let (mut stale, names) = result?;
-        stale.extend(Self::listing_dirs(r));
-        Ok((stale, names))
-    }
-
-    /// DeleteImages of the image a `by-name/custom/` link names.
-    fn delete_linked_image(&self, r: u8, name: &OsStr, path: &str) -> Result<Stale> {
-        let text = name.to_str().ok_or_else(|| no_such(path))?;
-        let attr = self
-            .lookup_link(r, ImageKind::Custom, text)?
-            .ok_or_else(|| no_such(path))?;
-        let id = match Node::from_ino(attr.ino) {
-            Some(Node::NameLink(_, _, n)) => image_id(n),
-            _ => None,
-        }
-        .ok_or_else(|| no_such(path))?;
-        let mut stale = self.delete_image(r, OsStr::new(id.as_str()), path)?;
-        stale.push(Node::ImageDir(r, ImageKind::Custom, id.number()).ino());
-        let names = vec![(Node::KindDir(r, ImageKind::Custom).ino(), id.to_string())];
-        Ok((stale, names))
+        Err(self.refuse("unlink", parent_node, Some(name)))
     }
 
     /// `rmdir name` in `parent`: terminating an instance or deleting a custom image; anything

@@ -171,9 +171,13 @@ impl ImageFs {
                     format!("{path} is read-only: {kind} images cannot be modified"),
                 )
             }
+            Node::ByNameKind(_, ImageKind::Custom) if operation == "unlink" => (
+                Code::UnsupportedOperation,
+                format!("cannot remove {path}: a by-name link goes with its image; to delete the image, rmdir the directory the link points to (readlink shows it)"),
+            ),
             Node::ByNameKind(_, kind) if operation == "unlink" => (
                 Code::UnsupportedOperation,
-                format!("cannot remove {path}: {kind} images cannot be deleted (only custom images, through their by-name link or their directory)"),
+                format!("cannot remove {path}: {kind} images cannot be deleted"),
             ),
             Node::KindDir(_, kind) if operation == "rmdir" => (
                 Code::UnsupportedOperation,
