@@ -428,16 +428,9 @@ impl Filesystem for FuseAdapter {
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        match self.fs.unlink(parent.0, name) {
-            Ok((stale, names)) => {
-                self.cache.invalidate(stale, names);
-                reply.ok();
-            }
-            Err(e) => {
-                self.errors_changed();
-                reply.error(errno(&e))
-            }
-        }
+        // Nothing in the tree is removed by `rm`; a by-name link's refusal says how to delete
+        // its image (src/fs/core/refusals.rs).
+        reply.error(self.refuse("unlink", parent, Some(name)));
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {

@@ -506,10 +506,10 @@ mod tests {
     /// read as `imagefs serve` reads SyncImages.
     #[test]
     fn copy_to_takes_regions_or_sync_images_json() {
-        let image = ImageId::parse("img-9qabwvbn").unwrap();
+        let image = ImageId::parse("img-9qabwvbn").expect("an image ID");
         let regions = |list: &[&str]| list.iter().map(|r| r.to_string()).collect::<Vec<_>>();
         assert_eq!(
-            parse_copy_to("ap-shanghai, ap-beijing\n", &image).unwrap(),
+            parse_copy_to("ap-shanghai, ap-beijing\n", &image).expect("regions"),
             CopySpec {
                 image_ids: regions(&["img-9qabwvbn"]),
                 destination_regions: regions(&["ap-shanghai", "ap-beijing"]),
@@ -521,7 +521,7 @@ mod tests {
                 r#" {"DestinationRegions": ["ap-shanghai"], "ImageName": "web sh", "DryRun": true}"#,
                 &image
             )
-            .unwrap(),
+            .expect("SyncImages JSON"),
             CopySpec {
                 image_ids: regions(&["img-9qabwvbn"]),
                 destination_regions: regions(&["ap-shanghai"]),

@@ -70,9 +70,6 @@ use recent::RecentRecords;
 use refusals::RefusalLog;
 use views::Views;
 
-/// What a change made stale: inodes, and entries as (parent inode, name).
-pub type Stale = (Vec<u64>, Vec<(u64, String)>);
-
 /// One entry of a directory listing, with its attributes (for readdirplus).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirEntry {
@@ -503,14 +500,6 @@ impl ImageFs {
         let result = self.write_node(node, data, caller, view);
         self.listing_ahead.note_write();
         result
-    }
-
-    /// `rm name` in `parent`: always refused, and recorded in `errors`. A `by-name` link shows
-    /// its image and goes with it: removing it would delete the image, which `rm -r` of a
-    /// `by-name` directory must never do; the refusal says how to delete the image instead.
-    pub fn unlink(&self, parent: u64, name: &OsStr) -> Result<Stale> {
-        let parent_node = self.node(parent)?;
-        Err(self.refuse("unlink", parent_node, Some(name)))
     }
 
     /// `rmdir name` in `parent`: terminating an instance or deleting a custom image; anything

@@ -333,7 +333,7 @@ mod tests {
         let late = t1 + FOLD_WITHIN + Duration::from_millis(1);
         push("write", code, "/r/img-2/x", true, late);
         push("write", code, "/r/img-2/y", true, late + FOLD_WITHIN * 2);
-        let text = String::from_utf8(log.render()).unwrap();
+        let text = String::from_utf8(log.render()).expect("UTF-8");
         assert_eq!(
             text,
             "unlink /r/img-1/name (x3)\nrmdir /r/img-1\nunlink /r/img-2/a\nunlink /r/img-2/b (x2)\n\
