@@ -155,7 +155,7 @@ pub(super) const INSTANCE_COLUMNS: &str =
     private_ip, image_id, image_size, os_name, platform, architecture, license_type,
     instance_state, transition_final, transition_due, latest_operation, latest_operation_state,
     created_time, fee_unit_price, fee_charge_unit, fee_currency, fee_provider, owner, region,
-    uuid, charge_type, expired_time, renew_flag, public_ip, launch_settings";
+    uuid, charge_type, expired_time, renew_flag, public_ip, launch_settings, tags";
 
 /// The state a terminated instance reaches: its row is gone from every reader, and removed
 /// from the store by the next launch or termination.
@@ -188,6 +188,7 @@ pub(super) fn instance_row(r: &Row) -> rusqlite::Result<InstanceRow> {
     let owner = AccountId::parse(&owner).map_err(|e| column_error(23, e))?;
     let settings: String = r.get(30)?;
     let settings: InstanceSettings = json_column(30, &settings)?;
+    let tags: String = r.get(31)?;
     let stored = StoredInstance {
         id: InstanceId::parse(&id).map_err(|e| column_error(0, e))?,
         owner,
@@ -213,6 +214,7 @@ pub(super) fn instance_row(r: &Row) -> rusqlite::Result<InstanceRow> {
         latest_operation: r.get(16)?,
         latest_operation_state: operation_state,
         license_type: r.get(12)?,
+        tags: json_column(31, &tags)?,
         ..stored.instance(image, state)
     };
     Ok(InstanceRow {
@@ -241,7 +243,7 @@ struct StoredInstance {
 impl StoredInstance {
     /// The instance's members that follow from its network, disks and settings, with the
     /// values the cloud gives an instance without the features imagefs does not model
-    /// (dedicated hosts and clusters, placement groups, IPv6, CAM roles, tags).
+    /// (dedicated hosts and clusters, placement groups, IPv6, CAM roles).
     fn instance(&self, image_id: ImageId, state: String) -> Instance {
         let settings = &self.settings;
         let (login_user, login_port) = default_login(&self.platform);

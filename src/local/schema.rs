@@ -4,7 +4,7 @@
 
 /// The schema version this build writes. A store with a higher one was written by a newer
 /// imagefs and is refused rather than misread.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 pub(super) const SCHEMA_V1: &str = r#"
 CREATE TABLE meta (
@@ -190,7 +190,13 @@ CREATE TABLE client_tokens (
 );
 "#;
 
+/// Version 8: instances keep their tags (JSON, as images always have: `[{"Key":..,"Value":..}]`),
+/// so `TagSpecification` on RunInstances and the tag service can set them.
+pub(super) const SCHEMA_V8: &str = r#"
+ALTER TABLE instances ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
+"#;
+
 /// The schema steps after version 1: `UPGRADES[i]` takes a store from version i + 1 to i + 2.
 pub(super) const UPGRADES: &[&str] = &[
-    SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6, SCHEMA_V7,
+    SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6, SCHEMA_V7, SCHEMA_V8,
 ];

@@ -1057,7 +1057,7 @@ mod tests {
             conn.pragma_update(None, "user_version", 6).unwrap();
         }
         let store = std::sync::Arc::new(Store::open(&path, None).unwrap());
-        assert_eq!(store.schema_version().unwrap(), 7);
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
         let service = crate::local::LocalService::open(store, None).unwrap();
         let id = crate::model::InstanceId::parse("ins-a1b2c3d4").unwrap();
         let instance =
@@ -1075,6 +1075,10 @@ mod tests {
             "TRAFFIC_POSTPAID_BY_HOUR"
         );
         assert_eq!(instance.host_name, "VM-2-3-centos");
+        assert!(
+            instance.tags.is_empty(),
+            "an instance from before version 8 has no tags"
+        );
     }
 
     #[test]
