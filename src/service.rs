@@ -6,10 +6,11 @@
 //! prices) lives behind this trait.
 
 use crate::error::Result;
+use crate::model::tags::TaggedResource;
 use crate::model::{
     AccountId, AccountInfo, CopySpec, CreateImageSpec, Image, ImageEntry, ImageId, ImageKind,
     ImportImageOs, ImportImageSpec, Instance, InstanceEntry, InstanceId, LaunchSpec, Price, Quota,
-    Region,
+    Region, Tag,
 };
 
 /// The user on whose behalf a command runs (from the FUSE request), for backends that touch
@@ -243,4 +244,26 @@ pub trait ImageService: Send + Sync {
         spec: &ImportImageSpec,
         caller: &Caller,
     ) -> Result<Option<ImageId>>;
+
+    /// The `tags` file: one of this account's custom images or instances holds exactly
+    /// `tags` afterwards (TagResources and UnTagResources of the tag service).
+    fn set_tags(&self, resource: &TaggedResource, tags: &[Tag]) -> Result<()>;
+
+    /// TagResources: each of this account's resources takes the tags (a key it holds takes
+    /// the new value).
+    fn tag_resources(&self, resources: &[TaggedResource], tags: &[Tag]) -> Result<()>;
+
+    /// UnTagResources: each of this account's resources loses the keys.
+    fn untag_resources(&self, resources: &[TaggedResource], keys: &[String]) -> Result<()>;
+
+    /// GetResources of named resources: the tags of each one this account sees (an image
+    /// shared with it or public shows its own); the others are left out.
+    fn resource_tags(
+        &self,
+        resources: &[TaggedResource],
+    ) -> Result<Vec<(TaggedResource, Vec<Tag>)>>;
+
+    /// GetResources of all: every image and instance of this account that holds tags, in
+    /// resource order.
+    fn tagged_resources(&self) -> Result<Vec<(TaggedResource, Vec<Tag>)>>;
 }

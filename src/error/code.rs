@@ -217,10 +217,73 @@ codes! {
     /// The region does not exist.
     InvalidRegionNotFound = "InvalidRegion.NotFound", ENOENT;
 
+    // Tags (src/local/tags.rs): CVM's codes, for the tags of RunInstances, CreateImage and
+    // ImportImage (`TagSpecification`; the codes RunInstances lists).
+    /// A tag key that is empty, longer than 127 characters, or holds a character tags do
+    /// not take.
+    FailedOperationIllegalTagKey = "FailedOperation.IllegalTagKey", EINVAL;
+    /// A tag value that is empty, longer than 255 characters, or holds a character tags do
+    /// not take.
+    FailedOperationIllegalTagValue = "FailedOperation.IllegalTagValue", EINVAL;
+    /// A tag key starting with a reserved prefix (`qcloud`, `tencent`, `project`, `qcs:`).
+    FailedOperationTagKeyReserved = "FailedOperation.TagKeyReserved", EINVAL;
+    /// The same tag key twice in one request.
+    InvalidParameterValueDuplicateTags = "InvalidParameterValue.DuplicateTags", EINVAL;
+    /// More than 50 tags on one resource.
+    InvalidParameterValueTagQuotaLimitExceeded = "InvalidParameterValue.TagQuotaLimitExceeded", EDQUOT;
+
+    // The tag service (version 2018-08-13, src/serve/tags.rs), and the `tags` files.
+    /// A tag key that is empty.
+    InvalidParameterValueTagKeyEmpty = "InvalidParameterValue.TagKeyEmpty", EINVAL;
+    /// A tag key longer than 127 characters.
+    InvalidParameterValueTagKeyLengthExceeded = "InvalidParameterValue.TagKeyLengthExceeded", EINVAL;
+    /// A tag key holding a character tags do not take.
+    InvalidParameterValueTagKeyCharacterIllegal = "InvalidParameterValue.TagKeyCharacterIllegal", EINVAL;
+    /// A tag key starting with a reserved prefix.
+    InvalidParameterValueReservedTagKey = "InvalidParameterValue.ReservedTagKey", EINVAL;
+    /// A tag value that is empty.
+    InvalidParameterValueTagValueEmpty = "InvalidParameterValue.TagValueEmpty", EINVAL;
+    /// A tag value longer than 255 characters.
+    InvalidParameterValueTagValueLengthExceeded = "InvalidParameterValue.TagValueLengthExceeded", EINVAL;
+    /// A tag value holding a character tags do not take.
+    InvalidParameterValueTagValueCharacterIllegal = "InvalidParameterValue.TagValueCharacterIllegal", EINVAL;
+    /// The same tag key twice in one request (or one `tags` file).
+    InvalidParameterValueTagKeyDuplicate = "InvalidParameterValue.TagKeyDuplicate", EINVAL;
+    /// More than 50 tags on one resource.
+    LimitExceededResourceAttachedTags = "LimitExceeded.ResourceAttachedTags", EDQUOT;
+    /// More than 10 resources in one TagResources or UnTagResources (more than 50 resource
+    /// IDs in DescribeResourceTagsByResourceIds).
+    LimitExceededResourceNumPerRequest = "LimitExceeded.ResourceNumPerRequest", EINVAL;
+    /// More than 10 tags (or tag keys) in one TagResources or UnTagResources.
+    LimitExceededTagNumPerRequest = "LimitExceeded.TagNumPerRequest", EINVAL;
+    /// A resource name that is not six segments (`qcs::cvm:REGION:uin/ACCOUNT:PREFIX/ID`).
+    InvalidParameterValueResourceDescriptionError = "InvalidParameterValue.ResourceDescriptionError", EINVAL;
+    /// A resource of another service than `cvm`.
+    InvalidParameterValueServiceTypeInvalid = "InvalidParameterValue.ServiceTypeInvalid", EINVAL;
+    /// A resource prefix other than `image` and `instance`.
+    InvalidParameterValueResourcePrefixInvalid = "InvalidParameterValue.ResourcePrefixInvalid", EINVAL;
+    /// A resource ID that is malformed, or names no image or instance the account has.
+    InvalidParameterValueResourceIdInvalid = "InvalidParameterValue.ResourceIdInvalid", EINVAL;
+    /// A resource named in another account than the caller's.
+    InvalidParameterValueUinInvalid = "InvalidParameterValue.UinInvalid", EINVAL;
+    /// A resource region that does not exist.
+    InvalidParameterValueRegionInvalid = "InvalidParameterValue.RegionInvalid", EINVAL;
+    /// More than 6 tag filters.
+    InvalidParameterValueTagFiltersLengthExceeded = "InvalidParameterValue.TagFiltersLengthExceeded", EINVAL;
+    /// A tag filter with more than 10 values.
+    InvalidParameterValueTagFilters = "InvalidParameterValue.TagFilters", EINVAL;
+    /// An `Offset` that is not a multiple of `Limit`.
+    InvalidParameterValueOffsetInvalid = "InvalidParameterValue.OffsetInvalid", EINVAL;
+    /// A `PaginationToken` this server did not give.
+    InvalidParameterPaginationTokenInvalid = "InvalidParameter.PaginationTokenInvalid", EINVAL;
+    /// Tagging or untagging an image the account sees but does not own (public, marketplace,
+    /// shared with it).
+    AuthFailureUnauthorizedOperation = "AuthFailure.UnauthorizedOperation", EPERM;
+
     // The API server's transport (src/serve).
     /// The action is not one this server answers.
     InvalidAction = "InvalidAction", EIO;
-    /// The API version is not 2017-03-12.
+    /// The API version is not 2017-03-12 (nor the tag service's 2018-08-13 for its actions).
     NoSuchVersion = "NoSuchVersion", EIO;
     /// Neither a POST nor a GET.
     UnsupportedProtocol = "UnsupportedProtocol", EIO;

@@ -13,9 +13,11 @@ use super::quota::check_quota;
 use super::rows::{image_row, insert_image_row, ImageRow, NewImageRow, IMAGE_COLUMNS};
 use super::sharing::{is_shared_with, share_count, shares_in};
 use super::store::Store;
+use super::tags::{creation_tags, write_tags};
 use super::transitions::settle;
 use super::LocalService;
 use crate::error::{Code, Error, Result};
+use crate::model::tags::TaggedResource;
 use crate::model::{AccountId, CreateImageSpec, Image, ImageId, ImageKind, ImageState, InstanceId};
 use crate::service::ImageView;
 
@@ -174,6 +176,8 @@ pub(super) enum OwnerAction {
     ModifyImageSharePermission,
     DescribeImageSharePermission,
     DeleteImages,
+    /// TagResources, UnTagResources and the `tags` file.
+    TagResources,
 }
 
 impl OwnerAction {
@@ -183,6 +187,7 @@ impl OwnerAction {
             OwnerAction::ModifyImageSharePermission => "ModifyImageSharePermission",
             OwnerAction::DescribeImageSharePermission => "DescribeImageSharePermission",
             OwnerAction::DeleteImages => "DeleteImages",
+            OwnerAction::TagResources => "tagging",
         }
     }
 
@@ -197,6 +202,7 @@ impl OwnerAction {
                 Code::UnauthorizedOperationImageNotBelongToAccount
             }
             OwnerAction::DeleteImages => Code::InvalidParameterValueInvalidImageIdIsShared,
+            OwnerAction::TagResources => Code::AuthFailureUnauthorizedOperation,
         }
     }
 
@@ -210,6 +216,7 @@ impl OwnerAction {
             OwnerAction::DescribeImageSharePermission => {
                 Code::UnauthorizedOperationImageNotBelongToAccount
             }
+            OwnerAction::TagResources => Code::AuthFailureUnauthorizedOperation,
         }
     }
 }
@@ -331,6 +338,7 @@ pub(super) fn create_image(
     check_image_name(&spec.image_name)?;
     let description = spec.image_description.clone().unwrap_or_default();
     check_image_description(&description)?;
+    let tags = creation_tags(spec.tag_specification.as_deref(), "image")?;
     for (param, value) in [
         ("ForcePoweroff", &spec.force_poweroff),
         ("Sysprep", &spec.sysprep),
@@ -380,6 +388,9 @@ pub(super) fn create_image(
                 provider: source.provider.as_deref(),
             },
         )?;
+        if !tags.is_empty() {
+            write_tags(tx, &TaggedResource::image(region, &id), &tags)?;
+        }
         Ok(id)
     })
 }

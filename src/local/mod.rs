@@ -29,6 +29,7 @@ mod seeding;
 pub mod settings;
 mod sharing;
 pub mod store;
+pub mod tags;
 #[cfg(test)]
 mod testing;
 mod transitions;
@@ -39,10 +40,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::Result;
+use crate::model::tags::TaggedResource;
 use crate::model::{
     AccountId, AccountInfo, CopySpec, CreateImageSpec, Image, ImageEntry, ImageId, ImageKind,
     ImportImageOs, ImportImageSpec, Instance, InstanceEntry, InstanceId, LaunchSpec, Price, Quota,
-    Region,
+    Region, Tag,
 };
 use crate::service::{Caller, ChangeCursor, Changes, ImageService, ImageView};
 use catalog::Catalog;
@@ -310,5 +312,28 @@ impl ImageService for LocalService {
         caller: &Caller,
     ) -> Result<Option<ImageId>> {
         import::import_image(self, region, spec, caller)
+    }
+
+    fn set_tags(&self, resource: &TaggedResource, tags: &[Tag]) -> Result<()> {
+        tags::set_tags(self, resource, tags)
+    }
+
+    fn tag_resources(&self, resources: &[TaggedResource], tags: &[Tag]) -> Result<()> {
+        tags::tag_resources(self, resources, tags)
+    }
+
+    fn untag_resources(&self, resources: &[TaggedResource], keys: &[String]) -> Result<()> {
+        tags::untag_resources(self, resources, keys)
+    }
+
+    fn resource_tags(
+        &self,
+        resources: &[TaggedResource],
+    ) -> Result<Vec<(TaggedResource, Vec<Tag>)>> {
+        tags::resource_tags(self, resources)
+    }
+
+    fn tagged_resources(&self) -> Result<Vec<(TaggedResource, Vec<Tag>)>> {
+        tags::tagged_resources(self)
     }
 }

@@ -73,7 +73,10 @@ pub(super) fn fee_values(fee: Option<&Fee>) -> (Option<f64>, Option<&str>, Optio
     }
 }
 
-fn json_column<T: serde::de::DeserializeOwned>(index: usize, text: &str) -> rusqlite::Result<T> {
+pub(super) fn json_column<T: serde::de::DeserializeOwned>(
+    index: usize,
+    text: &str,
+) -> rusqlite::Result<T> {
     serde_json::from_str(text)
         .map_err(|e| column_error(index, Error::internal(format!("bad JSON in store: {e}"))))
 }

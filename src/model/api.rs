@@ -16,6 +16,7 @@ use serde_json::Value;
 
 mod launch;
 pub mod read;
+pub mod tags;
 
 pub use launch::*;
 pub use read::{read_json, Request};
@@ -284,7 +285,7 @@ impl Request for DeleteImagesRequest {}
 pub struct DeleteImagesResponse {}
 
 /// CreateImage from an instance (the emulator makes no images of snapshots or data disks,
-/// and keeps no tags or families on them).
+/// and keeps no families on them).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct CreateImageRequest {
@@ -317,7 +318,6 @@ impl Request for CreateImageRequest {
         first_given(&[
             ("DataDiskIds", self.data_disk_ids.given()),
             ("SnapshotIds", self.snapshot_ids.given()),
-            ("TagSpecification", self.tag_specification.given()),
             ("ImageFamily", self.image_family.given()),
         ])
     }
@@ -349,7 +349,7 @@ pub struct CreateImageResponse {
     pub image_id: Option<String>,
 }
 
-/// ImportImage from an image file (the emulator imports no data disks, and keeps no tags or
+/// ImportImage from an image file (the emulator imports no data disks, and keeps no
 /// families on images).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
@@ -381,7 +381,6 @@ pub struct ImportImageRequest {
 impl Request for ImportImageRequest {
     fn unsupported(&self) -> Option<String> {
         first_given(&[
-            ("TagSpecification", self.tag_specification.given()),
             ("ImageFamily", self.image_family.given()),
             (
                 "ImportImageDataDiskList",

@@ -10,6 +10,7 @@ use crate::error::{Code, Error, Result};
 pub mod api;
 mod instance;
 mod lenient;
+pub mod tags;
 
 pub use instance::{
     ChargePrepaidSpec, DataDisk, DataDiskSpec, Instance, InstanceEntry, InstanceStatus,
@@ -494,6 +495,8 @@ pub struct ImportImageSpec {
     pub dry_run: bool,
     pub license_type: Option<String>,
     pub boot_mode: Option<String>,
+    /// `TagSpecification` as the request gave it: the tags the new image gets.
+    pub tags: Vec<api::TagSpecification>,
     /// The file to read, when it is already open: `imagefs serve` opens it itself, confined to
     /// its import directory, and passes `/proc/self/fd/N`. `image_url` then only names the
     /// file in messages, as the client gave it. Never read from a command or a request.
@@ -515,6 +518,7 @@ impl From<api::ImportImageRequest> for ImportImageSpec {
             dry_run: request.dry_run.unwrap_or(false),
             license_type: request.license_type,
             boot_mode: request.boot_mode,
+            tags: request.tag_specification.unwrap_or_default(),
             opened: None,
         }
     }

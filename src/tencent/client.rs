@@ -119,7 +119,8 @@ enum Retry {
 
 /// Actions that only read: repeating them after an unclear failure cannot do anything twice.
 fn read_only(action: &str) -> bool {
-    action.starts_with("Describe") || action.starts_with("Inquiry") || action == "GetCallerIdentity"
+    // GetCallerIdentity, and the tag service's GetResources, GetTags, GetTagKeys.
+    action.starts_with("Describe") || action.starts_with("Inquiry") || action.starts_with("Get")
 }
 
 /// A CVM API client for one account.

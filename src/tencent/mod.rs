@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod sign;
+mod tags;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -10,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Code, Error, Result};
 use crate::model::api::{self, Action, Filter, Lenient};
+use crate::model::tags::TaggedResource;
+use crate::model::Tag;
 use crate::model::{
     AccountId, AccountInfo, ChargeType, CopySpec, CreateImageSpec, Image, ImageEntry, ImageId,
     ImageKind, ImportImageOs, ImportImageSpec, Instance, InstanceEntry, InstanceId, LaunchSpec,
@@ -547,6 +550,7 @@ impl ImageService for TencentService {
             dry_run: Some(spec.dry_run),
             license_type: spec.license_type.clone(),
             boot_mode: spec.boot_mode.clone(),
+            tag_specification: (!spec.tags.is_empty()).then(|| spec.tags.clone()),
             ..Default::default()
         };
         if spec.dry_run {
@@ -558,6 +562,29 @@ impl ImageService for TencentService {
             .image_id
             .ok_or_else(|| Error::internal("ImportImage gave no ImageId"))?;
         Ok(Some(ImageId::parse(&id)?))
+    }
+
+    fn set_tags(&self, resource: &TaggedResource, tags: &[Tag]) -> Result<()> {
+        self.replace_tags(resource, tags)
+    }
+
+    fn tag_resources(&self, resources: &[TaggedResource], tags: &[Tag]) -> Result<()> {
+        self.tag(resources, tags)
+    }
+
+    fn untag_resources(&self, resources: &[TaggedResource], keys: &[String]) -> Result<()> {
+        self.untag(resources, keys)
+    }
+
+    fn resource_tags(
+        &self,
+        resources: &[TaggedResource],
+    ) -> Result<Vec<(TaggedResource, Vec<Tag>)>> {
+        self.tags_of(resources)
+    }
+
+    fn tagged_resources(&self) -> Result<Vec<(TaggedResource, Vec<Tag>)>> {
+        self.all_tagged()
     }
 }
 

@@ -12,9 +12,11 @@ use super::ids::{new_image_id, system_disk_snapshot};
 use super::images::{check_image_description, check_image_name, check_name_free};
 use super::quota::check_quota;
 use super::rows::{insert_image_row, NewImageRow};
+use super::tags::{creation_tags, write_tags};
 use super::transitions::settle;
 use super::LocalService;
 use crate::error::{Code, Error, Result};
+use crate::model::tags::TaggedResource;
 use crate::model::{ImageId, ImportImageOs, ImportImageSpec};
 use crate::service::Caller;
 use probe::Probe;
@@ -77,6 +79,7 @@ fn import(
     check_image_name(&spec.image_name)?;
     let description = spec.image_description.clone().unwrap_or_default();
     check_image_description(&description)?;
+    let tags = creation_tags(Some(&spec.tags), "image")?;
 
     let disk = read_disk(spec, caller)?;
     if spec.dry_run {
@@ -140,6 +143,9 @@ fn import(
                 provider: None,
             },
         )?;
+        if !tags.is_empty() {
+            write_tags(tx, &TaggedResource::image(region, &id), &tags)?;
+        }
         Ok(Some(id))
     })
 }

@@ -13,8 +13,10 @@ use crate::error::{Code, Error, Result};
 use crate::local::ids::new_instance_id;
 use crate::local::networks::{new_private_ip, new_public_ip, random_uuid};
 use crate::local::rows::{fee_values, ImageRow};
+use crate::local::tags::{creation_tags, write_tags};
 use crate::local::transitions::{operation_state, settle};
 use crate::local::LocalService;
+use crate::model::tags::TaggedResource;
 use crate::model::{format_api_time, ImageId, ImageKind, InstanceId, LaunchSpec};
 
 /// How many instances one request may launch (the reference: 1 to 500, for every charge type).
@@ -52,6 +54,7 @@ pub(in crate::local) fn run_instances(
 ) -> Result<Vec<InstanceId>> {
     service.throttle()?;
     let launch = check_launch(service, region, image, spec)?;
+    let tags = creation_tags(spec.tag_specification.as_deref(), "instance")?;
     let zones: Vec<String> = service
         .zones(region)?
         .iter()
@@ -125,6 +128,9 @@ pub(in crate::local) fn run_instances(
                     settings: &settings,
                 },
             )?;
+            if !tags.is_empty() {
+                write_tags(tx, &TaggedResource::instance(region, &id), &tags)?;
+            }
             ids.push(id);
         }
         if let Some(token) = launch.client_token {
