@@ -74,26 +74,27 @@ impl TaggedResource {
     /// The resource of a prefix and an ID, as DescribeResourceTags* name them. An image ID
     /// under `instance` is the image: some tools name images so.
     pub fn from_parts(region: &str, prefix: &str, id: &str) -> Result<TaggedResource> {
-        let resource =
-            match prefix {
-                "image" | "instance" if id.starts_with("img-") => {
-                    TaggedResource::image(region, &ImageId::parse(id).map_err(id_invalid)?)
-                }
-                "instance" => {
-                    TaggedResource::instance(region, &InstanceId::parse(id).map_err(id_invalid)?)
-                }
-                "image" => {
-                    return Err(id_invalid(Error::internal(format!(
-                        "`{id}` is not an image ID"
-                    ))))
-                }
-                other => return Err(Error::new(
+        let resource = match prefix {
+            "image" | "instance" if id.starts_with("img-") => {
+                TaggedResource::image(region, &ImageId::parse(id).map_err(id_invalid)?)
+            }
+            "instance" => {
+                TaggedResource::instance(region, &InstanceId::parse(id).map_err(id_invalid)?)
+            }
+            "image" => {
+                return Err(id_invalid(Error::internal(format!(
+                    "`{id}` is not an image ID"
+                ))))
+            }
+            other => {
+                return Err(Error::new(
                     Code::InvalidParameterValueResourcePrefixInvalid,
                     format!(
                         "resource prefix `{other}`: cvm resources here are `image` and `instance`"
                     ),
-                )),
-            };
+                ))
+            }
+        };
         Ok(resource)
     }
 }

@@ -22,6 +22,7 @@ mod params;
 mod regions;
 mod sharing;
 mod signatures;
+mod tags;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -32,6 +33,7 @@ use serde_json::Value;
 use crate::error::{Code, Error, Result};
 use crate::local::store::Store;
 use crate::local::LocalService;
+use crate::model::api::tags::TAG_VERSION;
 use crate::model::api::{self, Action, CVM_VERSION};
 use crate::model::{ImageId, ImageKind};
 use crate::service::ImageService;
@@ -148,6 +150,32 @@ const ACTIONS: &[(&str, Handler)] = &[
     }),
 ];
 
+/// The tag service's actions (version 2018-08-13), by name.
+const TAG_ACTIONS: &[(&str, Handler)] = &[
+    (api::tags::TagResourcesRequest::NAME, |cx, p| {
+        run(cx, p, tags::tag_resources)
+    }),
+    (api::tags::UnTagResourcesRequest::NAME, |cx, p| {
+        run(cx, p, tags::untag_resources)
+    }),
+    (api::tags::GetResourcesRequest::NAME, |cx, p| {
+        run(cx, p, tags::get_resources)
+    }),
+    (api::tags::GetTagsRequest::NAME, |cx, p| {
+        run(cx, p, tags::get_tags)
+    }),
+    (api::tags::GetTagKeysRequest::NAME, |cx, p| {
+        run(cx, p, tags::get_tag_keys)
+    }),
+    (
+        api::tags::DescribeResourceTagsByResourceIdsRequest::NAME,
+        |cx, p| run(cx, p, tags::describe_resource_tags_by_resource_ids),
+    ),
+    (api::tags::DescribeResourceTagsRequest::NAME, |cx, p| {
+        run(cx, p, tags::describe_resource_tags)
+    }),
+];
+
 /// Runs a CVM action on the request's parameters.
 fn run<A: Action>(
     cx: &Context<'_>,
@@ -184,12 +212,17 @@ fn dispatch(
             account::get_caller_identity(&request.account, r)
         });
     }
-    if request.version != CVM_VERSION {
-        return Err(Error::new(
-            Code::NoSuchVersion,
-            format!("version `{}` is not 2017-03-12", request.version),
-        ));
-    }
+    // The tag service's actions by their version (sts's GetCallerIdentity, above, shares it).
+    let actions = match request.version.as_str() {
+        CVM_VERSION => ACTIONS,
+        TAG_VERSION => TAG_ACTIONS,
+        other => {
+            return Err(Error::new(
+                Code::NoSuchVersion,
+                format!("version `{other}` is not 2017-03-12 (CVM) or 2018-08-13 (tag)"),
+            ))
+        }
+    };
     let service = LocalService::open(store.clone(), Some(request.account.clone()))?
         .with_transition_delay(settings.transition_delay);
     let cx = Context {
@@ -197,7 +230,7 @@ fn dispatch(
         region: &request.region,
         settings,
     };
-    let (_, action) = ACTIONS
+    let (_, action) = actions
         .iter()
         .find(|(name, _)| *name == request.action)
         .ok_or_else(|| {
@@ -222,5 +255,15 @@ mod tests {
         assert_eq!(names.len(), count, "an action is listed twice");
         assert_eq!(count, 17);
         assert!(names.contains(&"ImportImage"));
+    }
+
+    #[test]
+    fn every_tag_action_is_served_once() {
+        let mut names: Vec<&str> = TAG_ACTIONS.iter().map(|(name, _)| *name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), TAG_ACTIONS.len(), "an action is listed twice");
+        assert_eq!(names.len(), 7);
+        assert!(names.contains(&"GetResources"));
     }
 }
