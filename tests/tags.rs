@@ -52,3 +52,146 @@ fn the_python_sdk_runs_the_tags_story() {
         stderr(&out)
     );
 }
+
+const GZ: &str = "ap-guangzhou";
+
+/// Launches one instance from a public image through the mount; its ID.
+fn launch_one(mount: &Mount) -> String {
+    let launch = mount.region(GZ).join("public/img-487zeit5/launch");
+    command(&launch, "1").expect("launch");
+    read(&launch).trim().to_string()
+}
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// The `tags` file of an instance and of a custom image, on both backends (the tencentcloud
+/// one through `imagefs serve`'s tag service).
+#[test]
+fn tags_files_list_and_replace_tags() {
+    if !fuse_available() {
+        return;
+    }
+    for backend in [TestBackend::Local, TestBackend::Cloud] {
+        let scratch = Scratch::new();
+        let mount = scratch.mount_on(backend, OWNER);
+        let instance = mount.region(GZ).join("instances").join(launch_one(&mount));
+        let tags = instance.join("tags");
+        assert_eq!(read(&tags), "", "{backend:?}");
+        assert_eq!(mode(&tags), 0o644);
+        command(&tags, "team=web\nenv=prod\n").expect("tags");
+        assert_eq!(read(&tags), "env=prod\nteam=web\n", "{backend:?}");
+        assert_eq!(
+            json(&instance.join("metadata.json"))["Tags"],
+            serde_json::json!([{"Key": "env", "Value": "prod"}, {"Key": "team", "Value": "web"}])
+        );
+        // A value holding `=`: the line splits at its first.
+        command(&tags, "url=a=b\n").expect("a whole new set");
+        assert_eq!(read(&tags), "url=a=b\n");
+        command(&tags, "\n").expect("echo > tags");
+        assert_eq!(read(&tags), "");
+
+        // The instance's image, made with tags, and its own tags file.
+        assert!(wait_for_content(
+            &instance.join("state"),
+            "RUNNING\n",
+            std::time::Duration::from_secs(20)
+        ));
+        let create = instance.join("create_image");
+        command(
+            &create,
+            r#"{"ImageName": "tagged", "TagSpecification": [{"ResourceType": "image", "Tags": [{"Key": "env", "Value": "prod"}]}]}"#,
+        )
+        .expect("create_image with tags");
+        let image = mount.region(GZ).join("custom").join(read(&create).trim());
+        assert_eq!(read(&image.join("tags")), "env=prod\n", "{backend:?}");
+        assert_eq!(mode(&image.join("tags")), 0o644);
+        command(&image.join("tags"), "env=test\nowner=alice\n").expect("image tags");
+        assert_eq!(read(&image.join("tags")), "env=test\nowner=alice\n");
+        assert_eq!(
+            json(&image.join("metadata.json"))["Tags"],
+            serde_json::json!([{"Key": "env", "Value": "test"}, {"Key": "owner", "Value": "alice"}])
+        );
+    }
+}
+
+/// Refusals: the tag service's codes in `errors`, with SEMANTICS' errno; shared and public
+/// images show their tags read-only.
+#[test]
+fn tags_files_refuse_broken_tags_and_others_images() {
+    if !fuse_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let mount = scratch.mount_on(TestBackend::Local, OWNER);
+    let instance = mount.region(GZ).join("instances").join(launch_one(&mount));
+    let tags = instance.join("tags");
+    let too_many: String = (0..51).map(|i| format!("k{i}=v\n")).collect();
+    for (text, errno, code) in [
+        (
+            "qcloud:x=1\n",
+            libc::EINVAL,
+            "InvalidParameterValue.ReservedTagKey",
+        ),
+        ("k=\n", libc::EINVAL, "InvalidParameterValue.TagValueEmpty"),
+        ("=v\n", libc::EINVAL, "InvalidParameterValue.TagKeyEmpty"),
+        (
+            "k=a\tb\n",
+            libc::EINVAL,
+            "InvalidParameterValue.TagValueCharacterIllegal",
+        ),
+        (
+            "k=1\nk=2\n",
+            libc::EINVAL,
+            "InvalidParameterValue.TagKeyDuplicate",
+        ),
+        ("no equals sign\n", libc::EINVAL, "InvalidParameter"),
+        (
+            too_many.as_str(),
+            libc::EDQUOT,
+            "LimitExceeded.ResourceAttachedTags",
+        ),
+    ] {
+        assert_eq!(errno_of(command(&tags, text)), errno, "{text}");
+        assert!(
+            last_error(&mount).contains(code),
+            "{text}: {}",
+            last_error(&mount)
+        );
+    }
+    assert_eq!(read(&tags), "", "nothing was set");
+
+    let public = mount.region(GZ).join("public/img-487zeit5/tags");
+    assert_eq!(read(&public), "");
+    assert_eq!(mode(&public), 0o444);
+    assert_eq!(errno_of(command(&public, "k=v\n")), libc::EPERM);
+
+    // An image shared with a friend shows the owner's tags, read-only.
+    assert!(wait_for_content(
+        &instance.join("state"),
+        "RUNNING\n",
+        std::time::Duration::from_secs(20)
+    ));
+    let create = instance.join("create_image");
+    command(&create, "to share").expect("create_image");
+    let id = read(&create).trim().to_string();
+    let image = mount.region(GZ).join("custom").join(&id);
+    command(&image.join("tags"), "team=web\n").expect("tags");
+    assert!(wait_for_content(
+        &image.join("state"),
+        "NORMAL\n",
+        std::time::Duration::from_secs(20)
+    ));
+    let friend = scratch.mount_on(TestBackend::Local, FRIEND);
+    command(&image.join("share"), FRIEND).expect("share");
+    let shared = friend.region(GZ).join("shared").join(&id).join("tags");
+    assert_eq!(read(&shared), "team=web\n");
+    assert_eq!(mode(&shared), 0o444);
+    assert_eq!(errno_of(command(&shared, "team=api\n")), libc::EPERM);
+}

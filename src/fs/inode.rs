@@ -57,10 +57,12 @@ pub enum ImageFile {
     Unshare,
     /// Control (custom, shared): SyncImages to regions.
     CopyTo,
+    /// The image's tags, `key=value` lines; control (custom): replaces them.
+    Tags,
 }
 
 impl ImageFile {
-    pub const ALL: [ImageFile; 9] = [
+    pub const ALL: [ImageFile; 10] = [
         ImageFile::Metadata,
         ImageFile::Name,
         ImageFile::Description,
@@ -70,6 +72,7 @@ impl ImageFile {
         ImageFile::Share,
         ImageFile::Unshare,
         ImageFile::CopyTo,
+        ImageFile::Tags,
     ];
 
     pub fn name(self) -> &'static str {
@@ -83,6 +86,7 @@ impl ImageFile {
             ImageFile::Share => "share",
             ImageFile::Unshare => "unshare",
             ImageFile::CopyTo => "copy_to",
+            ImageFile::Tags => "tags",
         }
     }
 
@@ -96,7 +100,8 @@ impl ImageFile {
             | ImageFile::Description
             | ImageFile::State
             | ImageFile::Price
-            | ImageFile::Launch => true,
+            | ImageFile::Launch
+            | ImageFile::Tags => true,
         }
     }
 
@@ -114,14 +119,17 @@ pub enum InstanceFile {
     CreateImage,
     /// Control: ResetInstance from an image.
     Reset,
+    /// The instance's tags, `key=value` lines; control: replaces them.
+    Tags,
 }
 
 impl InstanceFile {
-    pub const ALL: [InstanceFile; 4] = [
+    pub const ALL: [InstanceFile; 5] = [
         InstanceFile::Metadata,
         InstanceFile::State,
         InstanceFile::CreateImage,
         InstanceFile::Reset,
+        InstanceFile::Tags,
     ];
 
     pub fn name(self) -> &'static str {
@@ -130,6 +138,7 @@ impl InstanceFile {
             InstanceFile::State => "state",
             InstanceFile::CreateImage => "create_image",
             InstanceFile::Reset => "reset",
+            InstanceFile::Tags => "tags",
         }
     }
 
@@ -163,6 +172,10 @@ pub enum ControlFile {
     CreateImage(u8, u64),
     /// An instance's `reset`: ResetInstance from an image.
     Reset(u8, u64),
+    /// A custom image's `tags`: replaces its tags.
+    ImageTags(u8, u64),
+    /// An instance's `tags`: replaces its tags.
+    InstanceTags(u8, u64),
 }
 
 impl ControlFile {
@@ -179,6 +192,8 @@ impl ControlFile {
             ControlFile::CopyTo(r, kind, n) => Node::ImageFile(r, kind, n, ImageFile::CopyTo),
             ControlFile::CreateImage(r, n) => Node::InstanceFile(r, n, InstanceFile::CreateImage),
             ControlFile::Reset(r, n) => Node::InstanceFile(r, n, InstanceFile::Reset),
+            ControlFile::ImageTags(r, n) => Node::ImageFile(r, custom, n, ImageFile::Tags),
+            ControlFile::InstanceTags(r, n) => Node::InstanceFile(r, n, InstanceFile::Tags),
         }
     }
 }
@@ -410,12 +425,14 @@ impl Node {
                     ImageFile::CopyTo => f
                         .exists_for(kind)
                         .then_some(ControlFile::CopyTo(r, kind, n)),
+                    ImageFile::Tags => custom.then_some(ControlFile::ImageTags(r, n)),
                     ImageFile::Metadata | ImageFile::State | ImageFile::Price => None,
                 }
             }
             Node::InstanceFile(r, n, f) => match f {
                 InstanceFile::CreateImage => Some(ControlFile::CreateImage(r, n)),
                 InstanceFile::Reset => Some(ControlFile::Reset(r, n)),
+                InstanceFile::Tags => Some(ControlFile::InstanceTags(r, n)),
                 InstanceFile::Metadata | InstanceFile::State => None,
             },
             Node::Root

@@ -14,7 +14,9 @@ use crate::error::{Code, Error, Result};
 use crate::fs::inode::{ControlFile, ImageFile, InstanceFile, Node, RegionFile};
 use crate::model::api::read::{self, ReadError};
 use crate::model::api::{self, Request};
-use crate::model::{CopySpec, CreateImageSpec, ImageId, ImageKind, ImportImageSpec, LaunchSpec};
+use crate::model::{
+    CopySpec, CreateImageSpec, ImageId, ImageKind, ImportImageSpec, LaunchSpec, Tag,
+};
 use crate::service::Caller;
 
 /// The longest command. The kernel hands a longer write(2) over in pieces, which would run as
@@ -58,7 +60,9 @@ impl ControlFile {
             | ControlFile::Share(..)
             | ControlFile::CopyTo(..)
             | ControlFile::CreateImage(..)
-            | ControlFile::Reset(..) => 0o644,
+            | ControlFile::Reset(..)
+            | ControlFile::ImageTags(..)
+            | ControlFile::InstanceTags(..) => 0o644,
         }
     }
 
@@ -73,7 +77,9 @@ impl ControlFile {
             ControlFile::Rename(..)
             | ControlFile::Describe(..)
             | ControlFile::Share(..)
-            | ControlFile::Unshare(..) => false,
+            | ControlFile::Unshare(..)
+            | ControlFile::ImageTags(..)
+            | ControlFile::InstanceTags(..) => false,
         }
     }
 
@@ -89,6 +95,8 @@ impl ControlFile {
             ControlFile::CopyTo(..) => ImageFile::CopyTo.name(),
             ControlFile::CreateImage(..) => InstanceFile::CreateImage.name(),
             ControlFile::Reset(..) => InstanceFile::Reset.name(),
+            ControlFile::ImageTags(..) => ImageFile::Tags.name(),
+            ControlFile::InstanceTags(..) => InstanceFile::Tags.name(),
         }
     }
 
@@ -103,7 +111,9 @@ impl ControlFile {
             | ControlFile::Unshare(..)
             | ControlFile::CopyTo(..)
             | ControlFile::CreateImage(..)
-            | ControlFile::Reset(..) => true,
+            | ControlFile::Reset(..)
+            | ControlFile::ImageTags(..)
+            | ControlFile::InstanceTags(..) => true,
         }
     }
 
@@ -119,7 +129,9 @@ impl ControlFile {
             ControlFile::Describe(..)
             | ControlFile::Share(..)
             | ControlFile::Unshare(..)
-            | ControlFile::Reset(..) => false,
+            | ControlFile::Reset(..)
+            | ControlFile::ImageTags(..)
+            | ControlFile::InstanceTags(..) => false,
         }
     }
 }
@@ -156,6 +168,39 @@ pub(super) fn list_values(text: &str) -> Vec<&str> {
     text.split(|c: char| c.is_whitespace() || c == ',')
         .filter(|v| !v.is_empty())
         .collect()
+}
+
+/// `tags`: `key=value` lines, each split at its first `=` (so a key holding `=` cannot be
+/// written here); empty lines are skipped, and a lone newline is no tags. The rules of keys
+/// and values are the backend's.
+pub(super) fn parse_tags(text: &str) -> Result<Vec<Tag>> {
+    text.split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .filter(|l| !l.is_empty())
+        .map(|l| match l.split_once('=') {
+            Some((key, value)) => Ok(Tag {
+                key: key.to_string(),
+                value: value.to_string(),
+            }),
+            None => Err(Error::new(
+                Code::InvalidParameter,
+                format!(
+                    "tags takes key=value lines; `{}` has no `=`",
+                    l.chars().take(40).collect::<String>()
+                ),
+            )),
+        })
+        .collect()
+}
+
+/// What a `tags` file shows: `key=value` lines in key order.
+pub(super) fn tags_text(tags: &[Tag]) -> Vec<u8> {
+    let mut tags: Vec<&Tag> = tags.iter().collect();
+    tags.sort_by(|a, b| a.key.cmp(&b.key));
+    tags.iter()
+        .map(|t| format!("{}={}\n", t.key, t.value))
+        .collect::<String>()
+        .into_bytes()
 }
 
 /// `launch`: a count, or a JSON RunInstances request (its image is the file's). Either may
@@ -422,6 +467,14 @@ impl ImageFs {
             ControlFile::CopyTo(r, kind, n) => Some(self.copy_to(r, kind, n, text, &mut stale)?),
             ControlFile::CreateImage(r, n) => Some(self.create_image(r, n, text, &mut stale)?),
             ControlFile::Reset(r, n) => Some(self.reset_instance(r, n, text, &mut stale)?),
+            ControlFile::ImageTags(r, n) => {
+                self.set_image_tags(r, n, text, &mut stale)?;
+                None
+            }
+            ControlFile::InstanceTags(r, n) => {
+                self.set_instance_tags(r, n, text, &mut stale)?;
+                None
+            }
         };
         Ok((outcome, stale))
     }
@@ -457,7 +510,9 @@ impl ImageFs {
             | ControlFile::Launch(..)
             | ControlFile::CopyTo(..)
             | ControlFile::CreateImage(..)
-            | ControlFile::Reset(..) => self.recent.forget_all(),
+            | ControlFile::Reset(..)
+            | ControlFile::ImageTags(..)
+            | ControlFile::InstanceTags(..) => self.recent.forget_all(),
         }
     }
 

@@ -4,10 +4,11 @@
 
 use std::sync::Arc;
 
-use super::commands::{list_values, parse_copy_to, parse_launch};
+use super::commands::{list_values, parse_copy_to, parse_launch, parse_tags, tags_text};
 use super::{line, no_such, pretty_json, Attr, DirEntry, ImageFs, Invalidation, Rendered};
 use crate::error::Result;
 use crate::fs::inode::{image_id, ImageFile, Node, RegionFile};
+use crate::model::tags::TaggedResource;
 use crate::model::{AccountId, Image, ImageId, ImageKind};
 
 /// The entry `name` of an image's directory: one of the files its kind has.
@@ -141,6 +142,7 @@ impl ImageFs {
                 )),
                 (None, None) => Ok(share_list(&self.service.share_accounts(region, id)?)),
             },
+            ImageFile::Tags => Ok(tags_text(&image.tags)),
             // Their outcomes are shown through views.
             ImageFile::Unshare | ImageFile::Launch | ImageFile::CopyTo => Ok(Vec::new()),
         }
@@ -157,6 +159,22 @@ impl ImageFs {
     ) -> Result<()> {
         let (region, id) = self.image_of(r, n)?;
         self.service.modify_image(&region, &id, name, description)?;
+        stale.push(Node::ImageFile(r, ImageKind::Custom, n, ImageFile::Metadata).ino());
+        Ok(())
+    }
+
+    /// `tags` of a custom image: its whole set of tags.
+    pub(super) fn set_image_tags(
+        &self,
+        r: u8,
+        n: u64,
+        text: &str,
+        stale: &mut Vec<u64>,
+    ) -> Result<()> {
+        let (region, id) = self.image_of(r, n)?;
+        let tags = parse_tags(text)?;
+        self.service
+            .set_tags(&TaggedResource::image(&region, &id), &tags)?;
         stale.push(Node::ImageFile(r, ImageKind::Custom, n, ImageFile::Metadata).ino());
         Ok(())
     }

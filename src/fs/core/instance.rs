@@ -4,10 +4,11 @@
 use std::ffi::OsStr;
 use std::sync::Arc;
 
-use super::commands::parse_create_image;
+use super::commands::{parse_create_image, parse_tags, tags_text};
 use super::{line, no_such, pretty_json, Attr, DirEntry, ImageFs, Invalidation};
 use crate::error::{Code, Error, Result};
-use crate::fs::inode::{InstanceFile, Node, RegionFile};
+use crate::fs::inode::{ControlFile, InstanceFile, Node, RegionFile};
+use crate::model::tags::TaggedResource;
 use crate::model::{ImageId, ImageKind, Instance, InstanceId};
 
 /// The entry `name` of `instances/`: an instance, by its InstanceId.
@@ -26,6 +27,7 @@ fn render_instance_file(file: InstanceFile, instance: &Instance) -> Result<Vec<u
     match file {
         InstanceFile::Metadata => pretty_json(instance),
         InstanceFile::State => Ok(line(&instance.instance_state)),
+        InstanceFile::Tags => Ok(tags_text(&instance.tags)),
         InstanceFile::CreateImage | InstanceFile::Reset => Ok(Vec::new()),
     }
 }
@@ -54,7 +56,7 @@ impl ImageFs {
         let (region, id) = self.instance_of(r, n)?;
         let instance = self.service.instance(&region, &id)?;
         let mtime = Self::created(&instance.created_time);
-        if node.is_control() {
+        if node.control_file().is_some_and(ControlFile::shows_outcome) {
             return Ok(self.control_attr(node, mtime));
         }
         let content = render_instance_file(f, &instance)?;
@@ -85,7 +87,7 @@ impl ImageFs {
         let mut out = Vec::new();
         for f in InstanceFile::ALL {
             let child = Node::InstanceFile(r, n, f);
-            let (attr, content) = if child.is_control() {
+            let (attr, content) = if child.control_file().is_some_and(ControlFile::shows_outcome) {
                 (self.control_attr(child, mtime), None)
             } else {
                 let content = render_instance_file(f, &instance)?;
@@ -108,7 +110,7 @@ impl ImageFs {
         n: u64,
         f: InstanceFile,
     ) -> Result<Vec<u8>> {
-        if node.is_control() {
+        if node.control_file().is_some_and(ControlFile::shows_outcome) {
             // Existence first: a control file of a vanished instance is gone too. Its
             // outcomes are shown through views.
             self.attr_of(node)?;
@@ -134,6 +136,22 @@ impl ImageFs {
         };
         stale.push(Node::RegionFile(r, RegionFile::QuotaJson).ino());
         Ok(line(image.as_str()))
+    }
+
+    /// `tags` of an instance: its whole set of tags.
+    pub(super) fn set_instance_tags(
+        &self,
+        r: u8,
+        n: u64,
+        text: &str,
+        stale: &mut Vec<u64>,
+    ) -> Result<()> {
+        let (region, id) = self.instance_of(r, n)?;
+        let tags = parse_tags(text)?;
+        self.service
+            .set_tags(&TaggedResource::instance(&region, &id), &tags)?;
+        stale.push(Node::InstanceFile(r, n, InstanceFile::Metadata).ino());
+        Ok(())
     }
 
     /// `reset`: ResetInstance from the image written. Shows that image.
