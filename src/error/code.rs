@@ -518,6 +518,39 @@ mod tests {
         }
     }
 
+    /// Each refusal of the tag service's table in docs/SEMANTICS.md names codes that are
+    /// named here and that the tag service lists, with the errno each has (where the row
+    /// gives one errno).
+    #[test]
+    fn the_semantics_tag_refusals_use_the_tag_services_codes() {
+        let listed: serde_json::Value = serde_json::from_str(include_str!(
+            "../../tests/fixtures/tag-api-error-codes.json"
+        ))
+        .expect("the fixture is JSON");
+        let listed = listed["codes"].as_array().expect("a list of codes");
+        let rows: Vec<&str> = SEMANTICS
+            .lines()
+            .skip_while(|l| !l.starts_with("| tag action | condition | code | errno |"))
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .collect();
+        assert!(rows.len() >= 10, "the tag refusals table was not found");
+        for row in rows {
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            let codes: Vec<&str> = cells[3].split('`').skip(1).step_by(2).collect();
+            let errnos: Vec<&str> = cells[4].split('`').skip(1).step_by(2).collect();
+            assert!(!codes.is_empty(), "{row}");
+            for written in codes {
+                let code = Code::parse(written)
+                    .unwrap_or_else(|| panic!("`{written}` is not a named code"));
+                assert!(listed.iter().any(|c| c == written), "the tag service does not list {written}");
+                if let [errno] = errnos[..] {
+                    assert_eq!(code.errno(), errno_named(errno), "{row}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn codes_are_written_only_in_src_error() {
         let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");

@@ -116,6 +116,9 @@ fn errno_by_family(code: &str) -> i32 {
         (_, "IncorrectState") | (_, "InShared") | (_, "InvalidImageState") => libc::EBUSY,
         ("MutexOperation", _) | ("ResourceInUse", _) => libc::EBUSY,
         ("ImageQuotaLimitExceeded", _) | ("OverQuota", _) => libc::EDQUOT,
+        // Too many tags on a resource; but too many in one request is a malformed request.
+        ("InvalidParameterValue", "TagQuotaLimitExceeded") => libc::EDQUOT,
+        ("LimitExceeded", "ResourceNumPerRequest" | "TagNumPerRequest") => libc::EINVAL,
         ("LimitExceeded", _) => libc::EDQUOT,
         ("RequestLimitExceeded", _) => libc::EAGAIN,
         ("ResourceInsufficient", _) | ("ResourcesSoldOut", _) => libc::ENOSPC,
@@ -124,6 +127,8 @@ fn errno_by_family(code: &str) -> i32 {
         ("FailedOperation", "BYOLImageShareFailed") => libc::EPERM,
         // A receiver's change of an image shared with it, whatever the action's code.
         ("InvalidParameterValue", "InvalidImageIdIsShared") => libc::EPERM,
+        // The tag service's refusal to tag a resource of another owner.
+        ("AuthFailure", "UnauthorizedOperation") => libc::EPERM,
         ("AuthFailure", _) => libc::EACCES,
         ("UnsupportedOperation", _) | ("UnauthorizedOperation", _) | ("OperationDenied", _) => {
             libc::EPERM
@@ -151,7 +156,10 @@ fn errno_by_family(code: &str) -> i32 {
         | ("MissingParameter", _)
         | ("UnknownParameter", _)
         | ("InvalidRegion", _)
-        | ("FailedOperation", "NotMasterAccount") => libc::EINVAL,
+        | ("FailedOperation", "NotMasterAccount")
+        | ("FailedOperation", "IllegalTagKey" | "IllegalTagValue" | "TagKeyReserved") => {
+            libc::EINVAL
+        }
         _ => libc::EIO,
     }
 }
