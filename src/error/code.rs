@@ -543,7 +543,10 @@ mod tests {
             for written in codes {
                 let code = Code::parse(written)
                     .unwrap_or_else(|| panic!("`{written}` is not a named code"));
-                assert!(listed.iter().any(|c| c == written), "the tag service does not list {written}");
+                assert!(
+                    listed.iter().any(|c| c == written),
+                    "the tag service does not list {written}"
+                );
                 if let [errno] = errnos[..] {
                     assert_eq!(code.errno(), errno_named(errno), "{row}");
                 }
