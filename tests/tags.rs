@@ -118,6 +118,31 @@ fn tags_files_list_and_replace_tags() {
             json(&image.join("metadata.json"))["Tags"],
             serde_json::json!([{"Key": "env", "Value": "test"}, {"Key": "owner", "Value": "alice"}])
         );
+
+        // An import with tags.
+        let disk = scratch.path().join("app.qcow2");
+        let out = run(
+            "qemu-img",
+            &[
+                "create",
+                "-q",
+                "-f",
+                "qcow2",
+                disk.to_str().expect("a UTF-8 path"),
+                "1G",
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        let import = mount.region(GZ).join("import");
+        let spec = format!(
+            r#"{{"ImageName":"app","ImageUrl":"{}","OsType":"Ubuntu","OsVersion":"22.04","Architecture":"x86_64","TagSpecification":[{{"ResourceType":"image","Tags":[{{"Key":"app","Value":"1.4"}}]}}]}}"#,
+            disk.display()
+        );
+        command(&import, &spec).expect("import with tags");
+        let imported = mount.region(GZ).join("custom").join(read(&import).trim());
+        assert_eq!(read(&imported.join("tags")), "app=1.4\n", "{backend:?}");
+        let wrong_type = spec.replace(r#""ResourceType":"image""#, r#""ResourceType":"instance""#);
+        assert_eq!(errno_of(command(&import, &wrong_type)), libc::EINVAL);
     }
 }
 
@@ -194,4 +219,82 @@ fn tags_files_refuse_broken_tags_and_others_images() {
     assert_eq!(read(&shared), "team=web\n");
     assert_eq!(mode(&shared), 0o444);
     assert_eq!(errno_of(command(&shared, "team=api\n")), libc::EPERM);
+}
+
+/// tccli's tag commands on an instance it launched, over HTTP.
+#[test]
+fn tccli_tags_an_instance() {
+    let found = Command::new("tccli")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "tccli is missing in CI (pip install tccli)"
+        );
+        return;
+    }
+    let scratch = Scratch::new();
+    let (id, key) = scratch.key_pair(OWNER);
+    let endpoint = scratch.server_url();
+    let home = scratch.path().join("tccli-home");
+    std::fs::create_dir_all(&home).expect("home");
+    let answer = |service: &str, args: &[&str]| -> serde_json::Value {
+        let out = Command::new("tccli")
+            .arg(service)
+            .args(args)
+            .args(["--region", GZ, "--endpoint", &endpoint])
+            .args(["--secretId", &id, "--secretKey", &key])
+            .env("HOME", &home)
+            .output()
+            .expect("tccli");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        serde_json::from_str(&stdout(&out)).expect("JSON")
+    };
+    let launched = answer(
+        "cvm",
+        &[
+            "RunInstances",
+            "--ImageId",
+            "img-9qabwvbn",
+            "--Placement",
+            r#"{"Zone": "ap-guangzhou-3"}"#,
+        ],
+    );
+    let instance = launched["InstanceIdSet"][0].as_str().expect("an instance");
+    let name = format!("qcs::cvm:{GZ}:uin/{OWNER}:instance/{instance}");
+    answer(
+        "tag",
+        &[
+            "TagResources",
+            "--ResourceList",
+            &format!(r#"["{name}"]"#),
+            "--Tags",
+            r#"[{"TagKey": "team", "TagValue": "web"}]"#,
+        ],
+    );
+    let got = answer(
+        "tag",
+        &["GetResources", "--ResourceList", &format!(r#"["{name}"]"#)],
+    );
+    assert_eq!(got["ResourceTagMappingList"][0]["Resource"], name.as_str());
+    assert_eq!(
+        got["ResourceTagMappingList"][0]["Tags"][0]["TagValue"],
+        "web"
+    );
+    let found = answer(
+        "cvm",
+        &[
+            "DescribeInstances",
+            "--Filters",
+            r#"[{"Name": "tag-value", "Values": ["web"]}]"#,
+        ],
+    );
+    assert_eq!(found["InstanceSet"][0]["InstanceId"], instance);
 }

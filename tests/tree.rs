@@ -776,8 +776,8 @@ fn find_and_grep_walk_the_tree() {
     for region in svc.regions().expect("regions") {
         expected += 4; // region.json, quota.json, import-os.json, import
         for kind in ImageKind::ALL {
-            // metadata.json, name, description, state, price.json, launch
-            expected += 6 * svc.list_images(&region.region, kind).expect("list").len();
+            // metadata.json, name, description, state, price.json, launch, tags
+            expected += 7 * svc.list_images(&region.region, kind).expect("list").len();
         }
     }
     assert_eq!(files, expected);
@@ -922,7 +922,7 @@ fn files_read_before_a_flood_of_changes_show_what_it_changed() {
     let listed = custom.join(&images[0]);
     let looked_up = custom.join(&images[1]).join("name");
     // Known from a listing (its files stored with it), and from a lookup.
-    assert_eq!(names_in(&listed).len(), 9);
+    assert_eq!(names_in(&listed).len(), 10);
     let listed_name = read(&listed.join("name"));
     let looked_up_name = read(&looked_up);
     assert!(listed_name.starts_with("synthetic-"), "{listed_name}");

@@ -130,8 +130,8 @@ fn unix_seconds(t: std::time::SystemTime) -> i64 {
         .unwrap_or(0)
 }
 
-/// Checks the filters: the reference's names (the tag filters match the instance's tags,
-/// which are empty until tags can be set), at most 10 filters of at most 5 values, and each
+/// Checks the filters: the reference's names (the tag filters match the instance's tags),
+/// at most 10 filters of at most 5 values, and each
 /// value of the form its filter takes.
 fn conditions(
     service: &LocalService,
