@@ -7,6 +7,17 @@ use std::process::Command;
 
 use common::*;
 
+const SEMANTICS: &str = include_str!("../docs/SEMANTICS.md");
+
+/// Asserts that `quote` stands in docs/SEMANTICS.md (line breaks and spacing aside).
+fn quoted(quote: &str) {
+    let squash = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        squash(SEMANTICS).contains(&squash(quote)),
+        "docs/SEMANTICS.md no longer says: {quote}"
+    );
+}
+
 const OWNER: &str = "100000000001";
 const FRIEND: &str = "100000000002";
 
@@ -75,6 +86,13 @@ fn mode(path: &std::path::Path) -> u32 {
 /// one through `imagefs serve`'s tag service).
 #[test]
 fn tags_files_list_and_replace_tags() {
+    quoted(
+        "A `tags` file lists them, one `key=value` line each in key order. Writing to a custom \
+         image's or an instance's `tags` replaces the whole set, as `name` takes the whole text: \
+         each line is split at its first `=` (so `url=a=b` is key `url`, value `a=b`, and a key \
+         holding `=` is set through the API, not here), empty lines are skipped, and `echo > tags` \
+         (a lone newline) clears them.",
+    );
     if !fuse_available() {
         return;
     }
@@ -150,6 +168,11 @@ fn tags_files_list_and_replace_tags() {
 /// images show their tags read-only.
 #[test]
 fn tags_files_refuse_broken_tags_and_others_images() {
+    quoted(
+        "A line without `=` is `InvalidParameter` (`EINVAL`). The `tags` of shared, public and \
+         marketplace images is read-only (0444; writing is `EPERM`).",
+    );
+    quoted("`LimitExceeded.ResourceAttachedTags`: `EDQUOT`");
     if !fuse_available() {
         return;
     }
