@@ -463,6 +463,66 @@ mod tests {
     }
 
     #[test]
+    fn only_the_owner_tags_and_a_resource_holds_fifty() {
+        use crate::local::testing::*;
+        let w = world();
+        let owner = w.service(OWNER, 0);
+        let image = custom(&owner, GZ, "tagged");
+        let mine = TaggedResource::image(GZ, &image);
+        let instance = TaggedResource::instance(GZ, &launch_one(&owner, GZ)[0]);
+        owner
+            .tag_resources(&[mine.clone(), instance.clone()], &[tag("team", "web")])
+            .expect("tag");
+        owner
+            .set_tags(&mine, &[tag("env", "prod"), tag("app", "1")])
+            .expect("set");
+        let tagged = owner.tagged_resources().expect("tagged");
+        assert_eq!(
+            tagged,
+            vec![
+                (mine.clone(), vec![tag("app", "1"), tag("env", "prod")]),
+                (instance.clone(), vec![tag("team", "web")]),
+            ]
+        );
+        owner
+            .untag_resources(&[instance.clone()], &["team".into()])
+            .expect("untag");
+        assert_eq!(owner.tagged_resources().expect("tagged").len(), 1);
+
+        // 49 more on top of the two it holds: one too many.
+        let many: Vec<Tag> = (0..49).map(|i| tag(&format!("k{i}"), "v")).collect();
+        let e = owner.tag_resources(&[mine.clone()], &many).expect_err("51");
+        assert!(e.is(Code::LimitExceededResourceAttachedTags), "{e}");
+
+        // Public and shared images are not the account's to tag; a friend sees the tags of an
+        // image shared with it.
+        let public = TaggedResource::image(GZ, &id("img-9qabwvbn"));
+        let e = owner
+            .set_tags(&public, &[tag("k", "v")])
+            .expect_err("public");
+        assert!(e.is(Code::AuthFailureUnauthorizedOperation), "{e}");
+        let _ = w.service(FRIEND, 0);
+        owner
+            .share_image(GZ, &image, &[account(FRIEND)])
+            .expect("share");
+        let friend = w.service(FRIEND, 0);
+        let e = friend
+            .tag_resources(&[mine.clone()], &[tag("k", "v")])
+            .expect_err("shared");
+        assert!(e.is(Code::AuthFailureUnauthorizedOperation), "{e}");
+        let e = friend
+            .set_tags(&instance, &[])
+            .expect_err("not its instance");
+        assert!(e.is(Code::InvalidParameterValueResourceIdInvalid), "{e}");
+        assert_eq!(
+            friend
+                .resource_tags(&[mine.clone(), instance])
+                .expect("read"),
+            vec![(mine, vec![tag("app", "1"), tag("env", "prod")])]
+        );
+    }
+
+    #[test]
     fn creation_tags_take_their_resource_type_only() {
         let spec = |resource_type: &str| TagSpecification {
             resource_type: resource_type.to_string(),
