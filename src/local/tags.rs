@@ -485,13 +485,15 @@ mod tests {
             ]
         );
         owner
-            .untag_resources(&[instance.clone()], &["team".into()])
+            .untag_resources(std::slice::from_ref(&instance), &["team".into()])
             .expect("untag");
         assert_eq!(owner.tagged_resources().expect("tagged").len(), 1);
 
         // 49 more on top of the two it holds: one too many.
         let many: Vec<Tag> = (0..49).map(|i| tag(&format!("k{i}"), "v")).collect();
-        let e = owner.tag_resources(&[mine.clone()], &many).expect_err("51");
+        let e = owner
+            .tag_resources(std::slice::from_ref(&mine), &many)
+            .expect_err("51");
         assert!(e.is(Code::LimitExceededResourceAttachedTags), "{e}");
 
         // Public and shared images are not the account's to tag; a friend sees the tags of an
@@ -507,7 +509,7 @@ mod tests {
             .expect("share");
         let friend = w.service(FRIEND, 0);
         let e = friend
-            .tag_resources(&[mine.clone()], &[tag("k", "v")])
+            .tag_resources(std::slice::from_ref(&mine), &[tag("k", "v")])
             .expect_err("shared");
         assert!(e.is(Code::AuthFailureUnauthorizedOperation), "{e}");
         let e = friend
