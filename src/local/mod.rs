@@ -13,6 +13,7 @@
 pub mod catalog;
 mod copies;
 pub mod credentials;
+mod export;
 mod faults;
 mod fees;
 mod ids;

@@ -1,0 +1,3 @@
+//! ExportImages.
+
+mod disk;
