@@ -7,7 +7,7 @@ use crate::model::api::{
     DescribeImagesRequest, DescribeImagesResponse, Filter, Lenient, ModifyImageAttributeRequest,
     ModifyImageAttributeResponse,
 };
-use crate::model::{Image, ImageId, ImageKind, InstanceId};
+use crate::model::{Image, ImageChanges, ImageId, ImageKind, InstanceId};
 use crate::service::ImageService;
 
 /// A filter of DescribeImages, checked: its name and values.
@@ -158,12 +158,8 @@ pub(super) fn modify_image_attribute(
 ) -> Result<ModifyImageAttributeResponse> {
     let region = cx.region()?;
     let image = ImageId::parse(&request.image_id)?;
-    cx.service.modify_image(
-        region,
-        &image,
-        request.image_name.as_deref(),
-        request.image_description.as_deref(),
-    )?;
+    cx.service
+        .modify_image(region, &image, &ImageChanges::from(request))?;
     Ok(ModifyImageAttributeResponse {})
 }
 

@@ -14,7 +14,9 @@ use crate::error::{Code, Error, Result};
 use crate::fs::inode::{ControlFile, ImageFile, InstanceFile, Node, RegionFile};
 use crate::model::api::read::{self, ReadError};
 use crate::model::api::{self, Request};
-use crate::model::{CopySpec, CreateImageSpec, ImageId, ImageKind, ImportImageSpec, LaunchSpec};
+use crate::model::{
+    CopySpec, CreateImageSpec, ImageChanges, ImageId, ImageKind, ImportImageSpec, LaunchSpec,
+};
 use crate::service::Caller;
 
 /// The longest command. The kernel hands a longer write(2) over in pieces, which would run as
@@ -403,11 +405,11 @@ impl ImageFs {
         let outcome = match control {
             ControlFile::Import(r) => Some(self.import(r, text, caller, &mut stale)?),
             ControlFile::Rename(r, n) => {
-                self.modify_image(r, n, Some(text), None, &mut stale)?;
+                self.modify_image(r, n, &ImageChanges::name(text), &mut stale)?;
                 None
             }
             ControlFile::Describe(r, n) => {
-                self.modify_image(r, n, None, Some(text), &mut stale)?;
+                self.modify_image(r, n, &ImageChanges::description(text), &mut stale)?;
                 None
             }
             ControlFile::Launch(r, kind, n) => Some(self.launch(r, kind, n, text)?),

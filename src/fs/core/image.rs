@@ -8,7 +8,7 @@ use super::commands::{list_values, parse_copy_to, parse_launch};
 use super::{line, no_such, pretty_json, Attr, DirEntry, ImageFs, Invalidation, Rendered};
 use crate::error::Result;
 use crate::fs::inode::{image_id, ImageFile, Node, RegionFile};
-use crate::model::{AccountId, Image, ImageId, ImageKind};
+use crate::model::{AccountId, Image, ImageChanges, ImageId, ImageKind};
 
 /// The entry `name` of an image's directory: one of the files its kind has.
 pub(super) fn child(r: u8, kind: ImageKind, n: u64, name: &str) -> Option<Node> {
@@ -151,12 +151,11 @@ impl ImageFs {
         &self,
         r: u8,
         n: u64,
-        name: Option<&str>,
-        description: Option<&str>,
+        changes: &ImageChanges,
         stale: &mut Vec<u64>,
     ) -> Result<()> {
         let (region, id) = self.image_of(r, n)?;
-        self.service.modify_image(&region, &id, name, description)?;
+        self.service.modify_image(&region, &id, changes)?;
         stale.push(Node::ImageFile(r, ImageKind::Custom, n, ImageFile::Metadata).ino());
         Ok(())
     }

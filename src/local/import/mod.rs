@@ -7,6 +7,7 @@ pub mod probe;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::families::{family_of_new_image, set_image_family};
 use super::faults::take_injection;
 use super::ids::{new_image_id, system_disk_snapshot};
 use super::images::{check_image_description, check_image_name, check_name_free};
@@ -77,6 +78,7 @@ fn import(
     check_image_name(&spec.image_name)?;
     let description = spec.image_description.clone().unwrap_or_default();
     check_image_description(&description)?;
+    let family = family_of_new_image(spec.image_family.as_deref())?;
 
     let disk = read_disk(spec, caller)?;
     if spec.dry_run {
@@ -140,6 +142,7 @@ fn import(
                 provider: None,
             },
         )?;
+        set_image_family(tx, region, &id, family)?;
         Ok(Some(id))
     })
 }
