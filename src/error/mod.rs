@@ -112,6 +112,7 @@ fn errno_by_family(code: &str) -> i32 {
     match (head, tail) {
         ("InvalidAccountIs", "YourSelf") | ("FailedOperation", "AccountIsYourSelf") => libc::EINVAL,
         (_, "NotFound") | ("ResourceNotFound", _) => libc::ENOENT,
+        ("InvalidParameterValue", "InvalidBucketPermissionForExport") => libc::EACCES,
         (_, "Duplicate") | ("FailedOperation", "AccountAlreadyExists") => libc::EEXIST,
         (_, "IncorrectState") | (_, "InShared") | (_, "InvalidImageState") => libc::EBUSY,
         ("MutexOperation", _) | ("ResourceInUse", _) => libc::EBUSY,
@@ -125,6 +126,8 @@ fn errno_by_family(code: &str) -> i32 {
         // A receiver's change of an image shared with it, whatever the action's code.
         ("InvalidParameterValue", "InvalidImageIdIsShared") => libc::EPERM,
         ("AuthFailure", _) => libc::EACCES,
+        // `InvalidParameterValue.BucketNotFound`, `InvalidParameter.SnapshotNotFound`, ...
+        (_, t) if t.ends_with("NotFound") => libc::ENOENT,
         ("UnsupportedOperation", _) | ("UnauthorizedOperation", _) | ("OperationDenied", _) => {
             libc::EPERM
         }

@@ -15,7 +15,8 @@ use crate::fs::inode::{ControlFile, ImageFile, InstanceFile, Node, RegionFile};
 use crate::model::api::read::{self, ReadError};
 use crate::model::api::{self, Request};
 use crate::model::{
-    CopySpec, CreateImageSpec, ImageChanges, ImageId, ImageKind, ImportImageSpec, LaunchSpec,
+    CopySpec, CreateImageSpec, ExportSpec, ImageChanges, ImageId, ImageKind, ImportImageSpec,
+    LaunchSpec,
 };
 use crate::service::Caller;
 
@@ -59,6 +60,7 @@ impl ControlFile {
             | ControlFile::Launch(..)
             | ControlFile::Share(..)
             | ControlFile::CopyTo(..)
+            | ControlFile::Export(..)
             | ControlFile::CreateImage(..)
             | ControlFile::Reset(..) => 0o644,
         }
@@ -70,6 +72,7 @@ impl ControlFile {
             ControlFile::Import(_)
             | ControlFile::Launch(..)
             | ControlFile::CopyTo(..)
+            | ControlFile::Export(..)
             | ControlFile::CreateImage(..)
             | ControlFile::Reset(..) => true,
             ControlFile::Rename(..)
@@ -89,6 +92,7 @@ impl ControlFile {
             ControlFile::Share(..) => ImageFile::Share.name(),
             ControlFile::Unshare(..) => ImageFile::Unshare.name(),
             ControlFile::CopyTo(..) => ImageFile::CopyTo.name(),
+            ControlFile::Export(..) => ImageFile::Export.name(),
             ControlFile::CreateImage(..) => InstanceFile::CreateImage.name(),
             ControlFile::Reset(..) => InstanceFile::Reset.name(),
         }
@@ -104,6 +108,7 @@ impl ControlFile {
             | ControlFile::Share(..)
             | ControlFile::Unshare(..)
             | ControlFile::CopyTo(..)
+            | ControlFile::Export(..)
             | ControlFile::CreateImage(..)
             | ControlFile::Reset(..) => true,
         }
@@ -121,6 +126,7 @@ impl ControlFile {
             ControlFile::Describe(..)
             | ControlFile::Share(..)
             | ControlFile::Unshare(..)
+            | ControlFile::Export(..)
             | ControlFile::Reset(..) => false,
         }
     }
@@ -216,6 +222,43 @@ pub(super) fn parse_copy_to(text: &str, image: &ImageId) -> Result<CopySpec> {
         });
     }
     let mut json = json_text(text, "copy_to")?;
+    if let Some(members) = json.as_object_mut() {
+        if members.get("ImageIds").is_some_and(|v| !v.is_null()) {
+            return Err(read::refusal("", ReadError::Unknown("ImageIds".into())));
+        }
+        members.insert("ImageIds".into(), image_ids.into());
+    }
+    api::read_json(&json)
+}
+
+/// `export` of `image`: `BUCKET FORMAT [PREFIX]` (whitespace between), or a JSON ExportImages
+/// request without `ImageIds` (the image is the file's).
+pub(super) fn parse_export(text: &str, image: &ImageId) -> Result<ExportSpec> {
+    let text = text.trim();
+    let image_ids = Some(vec![image.to_string()]);
+    if !text.starts_with('{') {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let [bucket, format, prefix @ ..] = words.as_slice() else {
+            return Err(Error::new(
+                Code::InvalidParameterValue,
+                "export takes `BUCKET FORMAT [PREFIX]` (FORMAT: RAW, QCOW2, VHD or VMDK) or a JSON ExportImages request without ImageIds",
+            ));
+        };
+        if prefix.len() > 1 {
+            return Err(Error::new(
+                Code::InvalidParameterValueInvalidFileNamePrefixList,
+                "export takes one file name prefix, after the bucket and the format",
+            ));
+        }
+        return Ok(ExportSpec {
+            bucket_name: bucket.to_string(),
+            image_ids,
+            export_format: Some(format.to_string()),
+            file_name_prefix_list: prefix.first().map(|p| vec![p.to_string()]),
+            ..ExportSpec::default()
+        });
+    }
+    let mut json = json_text(text, "export")?;
     if let Some(members) = json.as_object_mut() {
         if members.get("ImageIds").is_some_and(|v| !v.is_null()) {
             return Err(read::refusal("", ReadError::Unknown("ImageIds".into())));
@@ -422,6 +465,7 @@ impl ImageFs {
                 None
             }
             ControlFile::CopyTo(r, kind, n) => Some(self.copy_to(r, kind, n, text, &mut stale)?),
+            ControlFile::Export(r, n) => Some(self.export(r, n, text, &mut stale)?),
             ControlFile::CreateImage(r, n) => Some(self.create_image(r, n, text, &mut stale)?),
             ControlFile::Reset(r, n) => Some(self.reset_instance(r, n, text, &mut stale)?),
         };
@@ -458,6 +502,7 @@ impl ImageFs {
             | ControlFile::Describe(..)
             | ControlFile::Launch(..)
             | ControlFile::CopyTo(..)
+            | ControlFile::Export(..)
             | ControlFile::CreateImage(..)
             | ControlFile::Reset(..) => self.recent.forget_all(),
         }
