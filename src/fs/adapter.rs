@@ -252,8 +252,11 @@ impl FuseAdapter {
         let keep_listed = self.cache.keeps_listed(ino);
         let mut listed = Vec::new();
         for (cookie, entry) in entries {
-            // One TTL for name and attributes: links follow renames within a second.
-            let ttl = if entry.attr.kind == EntryKind::Symlink {
+            // One TTL for name and attributes: links follow renames within a second, and a
+            // family's link is looked up on every walk.
+            let ttl = if matches!(Node::from_ino(entry.attr.ino), Some(Node::FamilyLink(..))) {
+                Duration::ZERO
+            } else if entry.attr.kind == EntryKind::Symlink {
                 TTL
             } else if self.fs.shows_views(entry.attr.ino) {
                 // Its lookups find views: the name must not be taken from the listing.
