@@ -8,9 +8,9 @@
 use crate::error::Result;
 use crate::model::tags::TaggedResource;
 use crate::model::{
-    AccountId, AccountInfo, CopySpec, CreateImageSpec, Image, ImageEntry, ImageId, ImageKind,
-    ImportImageOs, ImportImageSpec, Instance, InstanceEntry, InstanceId, LaunchSpec, Price, Quota,
-    Region, Tag,
+    AccountId, AccountInfo, CopySpec, CreateImageSpec, ExportSpec, ExportTask, Image, ImageChanges,
+    ImageEntry, ImageId, ImageKind, ImportImageOs, ImportImageSpec, Instance, InstanceEntry,
+    InstanceId, LaunchSpec, Price, Quota, Region, Tag,
 };
 
 /// The user on whose behalf a command runs (from the FUSE request), for backends that touch
@@ -206,14 +206,21 @@ pub trait ImageService: Send + Sync {
     /// were added (DescribeImageSharePermission).
     fn share_accounts(&self, region: &str, image: &ImageId) -> Result<Vec<AccountId>>;
 
-    /// ModifyImageAttribute: rename and/or redescribe one of this account's custom images.
-    fn modify_image(
-        &self,
-        region: &str,
-        image: &ImageId,
-        name: Option<&str>,
-        description: Option<&str>,
-    ) -> Result<()>;
+    /// ModifyImageAttribute: rename, redescribe, put in a family and/or deprecate one of this
+    /// account's custom images.
+    fn modify_image(&self, region: &str, image: &ImageId, changes: &ImageChanges) -> Result<()>;
+
+    /// DescribeImageFromFamily: the image a family of this account's stands for now (its
+    /// newest usable image that is not deprecated), if any.
+    fn image_from_family(&self, region: &str, family: &str) -> Result<Option<Image>>;
+
+    /// The families of this account's images in a region that stand for an image, each with
+    /// that image, ordered by family (`families/`).
+    fn families(&self, region: &str) -> Result<Vec<(String, ImageId)>>;
+
+    /// ExportImages of `spec.image_ids`, custom images of this account, to `spec.bucket_name`;
+    /// returns the task and its files (nothing for a dry run, `spec.dry_run`).
+    fn export_images(&self, region: &str, spec: &ExportSpec) -> Result<Option<ExportTask>>;
 
     /// ModifyImageSharePermission SHARE: all accounts or none.
     fn share_image(&self, region: &str, image: &ImageId, accounts: &[AccountId]) -> Result<()>;

@@ -215,10 +215,10 @@ fn json_commands_are_read_as_the_api_reads_requests() {
         ),
         (
             region.join("import"),
-            import(r#","ImageFamily":"business""#),
+            import(r#","ImportImageDataDiskList":[{"ImageUrl":"/srv/data.raw"}]"#),
             libc::EPERM,
             "UnsupportedOperation",
-            "ImageFamily",
+            "ImportImageDataDiskList",
         ),
     ];
     for (file, text, errno, code, member) in &refusals {

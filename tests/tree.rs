@@ -73,6 +73,7 @@ fn regions_are_the_catalog_regions() {
             "import-os.json",
             "instances",
             "by-name",
+            "families",
             "marketplace",
             "public",
             "quota.json",
@@ -922,7 +923,7 @@ fn files_read_before_a_flood_of_changes_show_what_it_changed() {
     let listed = custom.join(&images[0]);
     let looked_up = custom.join(&images[1]).join("name");
     // Known from a listing (its files stored with it), and from a lookup.
-    assert_eq!(names_in(&listed).len(), 10);
+    assert_eq!(names_in(&listed).len(), 11);
     let listed_name = read(&listed.join("name"));
     let looked_up_name = read(&looked_up);
     assert!(listed_name.starts_with("synthetic-"), "{listed_name}");

@@ -65,6 +65,10 @@ pub struct MountArgs {
     /// 0 completes it before the write returns [default: the store's setting, 2]
     #[arg(long, value_name = "SECONDS")]
     transition_delay: Option<f64>,
+    /// local: the `export` files write into this directory, each bucket a folder of it
+    /// (without it, exports are refused).
+    #[arg(long, value_name = "DIR")]
+    export_dir: Option<PathBuf>,
     /// Write the daemon's log here (RUST_LOG sets the level; default warn).
     #[arg(long, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
@@ -180,7 +184,14 @@ fn run_mount(args: &MountArgs, mountpoint: &Path, daemon: bool) -> Result<(), Fa
                 refuse_unknown_account(&store, id, args.create_account)?;
             }
             let delay = args.transition_delay.map(seconds).transpose()?;
-            let service = LocalService::open(store.clone(), account)?.with_transition_delay(delay);
+            let export_dir = args
+                .export_dir
+                .as_deref()
+                .map(std::path::absolute)
+                .transpose()?;
+            let service = LocalService::open(store.clone(), account)?
+                .with_transition_delay(delay)
+                .with_export_dir(export_dir);
             let summary = format!(
                 "mounted {} as account {}{} (local store {})",
                 mountpoint.display(),
@@ -271,6 +282,9 @@ fn spawn_daemon(args: &MountArgs, mountpoint: &Path) -> Result<(), Failure> {
     }
     if let Some(log) = &args.log_file {
         cmd.arg("--log-file").arg(std::path::absolute(log)?);
+    }
+    if let Some(dir) = &args.export_dir {
+        cmd.arg("--export-dir").arg(std::path::absolute(dir)?);
     }
     if let Some(delay) = args.transition_delay {
         cmd.arg("--transition-delay").arg(delay.to_string());

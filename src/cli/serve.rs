@@ -22,6 +22,10 @@ pub struct ServeArgs {
     /// are refused).
     #[arg(long, value_name = "DIR")]
     import_dir: Option<PathBuf>,
+    /// ExportImages writes into this directory, each bucket a folder of it (without it,
+    /// exports are refused).
+    #[arg(long, value_name = "DIR")]
+    export_dir: Option<PathBuf>,
     /// Serve HTTPS with this PEM certificate (chain), for clients that speak only HTTPS
     /// (tccli); needs --tls-key.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
@@ -39,6 +43,7 @@ pub fn serve(args: ServeArgs) -> Result<(), Failure> {
     let settings = imagefs::serve::ServeSettings {
         transition_delay: args.transition_delay.map(seconds).transpose()?,
         import_dir: args.import_dir.clone(),
+        export_dir: args.export_dir.clone(),
     };
     let path = store.path().display().to_string();
     let tls = match (&args.tls_cert, &args.tls_key) {

@@ -9,14 +9,16 @@ use clap::Args;
 
 use super::{seconds, EXIT_FAILED, EXIT_STATUS, EXIT_TIMEOUT, EXIT_USAGE};
 
-/// An image's states: the API's `ImageState` values (the Image object's documentation).
-pub const IMAGE_STATES: [&str; 6] = [
+/// An image's states: the API's `ImageState` values (the Image object's documentation), and
+/// `EXPORTING`, which that list omits and its clients use.
+pub const IMAGE_STATES: [&str; 7] = [
     "CREATING",
     "NORMAL",
     "CREATEFAILED",
     "SYNCING",
     "IMPORTING",
     "IMPORTFAILED",
+    "EXPORTING",
 ];
 
 /// An instance's states: the API's `InstanceState` values (the InstanceStatus object's

@@ -113,6 +113,30 @@ codes! {
     /// copied into its own region only).
     InvalidRegionUnavailable = "InvalidRegion.Unavailable", EINVAL;
 
+    // Families (CreateImage, ImportImage, ModifyImageAttribute) and ExportImages.
+    /// An ImageFamily that breaks imagefs's family-name rule (the cloud has the code but
+    /// publishes no rule; see docs/SEMANTICS.md, "Image families").
+    InvalidParameterValueInvalidImageFamily = "InvalidParameterValue.InvalidImageFamily", EINVAL;
+    /// ExportImages: no bucket of that name (locally, no such folder under the export
+    /// directory, or no export directory at all).
+    InvalidParameterValueBucketNotFound = "InvalidParameterValue.BucketNotFound", ENOENT;
+    /// ExportImages: FileNamePrefixList does not give one usable prefix per image.
+    InvalidParameterValueInvalidFileNamePrefixList = "InvalidParameterValue.InvalidFileNamePrefixList", EINVAL;
+    /// ExportImages: the bucket's folder cannot be written.
+    InvalidParameterValueInvalidBucketPermissionForExport = "InvalidParameterValue.InvalidBucketPermissionForExport", EACCES;
+    /// ExportImages without ImageIds (SnapshotIds is not open to users).
+    InvalidParameterImageIdsSnapshotIdsMustOne = "InvalidParameter.ImageIdsSnapshotIdsMustOne", EINVAL;
+    /// ExportImages of a public image (or a marketplace one).
+    UnsupportedOperationPublicImageExportUnsupported = "UnsupportedOperation.PublicImageExportUnsupported", EPERM;
+    /// ExportImages of an image shared with the account: only its owner exports it.
+    UnsupportedOperationSharedImageExportUnsupported = "UnsupportedOperation.SharedImageExportUnsupported", EPERM;
+    /// ExportImages of a custom image made from a marketplace image.
+    UnsupportedOperationMarketImageExportUnsupported = "UnsupportedOperation.MarketImageExportUnsupported", EPERM;
+    /// ExportImages of a Windows image.
+    UnsupportedOperationWindowsImageExportUnsupported = "UnsupportedOperation.WindowsImageExportUnsupported", EPERM;
+    /// ExportImages of an image over 500 GB.
+    UnsupportedOperationImageTooLargeExportUnsupported = "UnsupportedOperation.ImageTooLargeExportUnsupported", EPERM;
+
     // Instances (RunInstances, ResetInstance, CreateImage from an instance).
     /// The text is not an instance ID (`ins-` and eight lowercase letters or digits).
     InvalidInstanceIdMalformed = "InvalidInstanceId.Malformed", EINVAL;
@@ -373,6 +397,7 @@ mod tests {
             "EIO" => libc::EIO,
             "ENOSPC" => libc::ENOSPC,
             "EAGAIN" => libc::EAGAIN,
+            "EACCES" => libc::EACCES,
             other => panic!("the errno table names an errno this test does not know: {other}"),
         }
     }
@@ -509,6 +534,7 @@ mod tests {
                     | "DescribeZones"
                     | "DescribeImageQuota"
                     | "DescribeImportImageOs"
+                    | "DescribeImageFromFamily"
             );
             assert_eq!(
                 table.iter().any(|row| row[0] == *action),

@@ -112,6 +112,7 @@ fn errno_by_family(code: &str) -> i32 {
     match (head, tail) {
         ("InvalidAccountIs", "YourSelf") | ("FailedOperation", "AccountIsYourSelf") => libc::EINVAL,
         (_, "NotFound") | ("ResourceNotFound", _) => libc::ENOENT,
+        ("InvalidParameterValue", "InvalidBucketPermissionForExport") => libc::EACCES,
         (_, "Duplicate") | ("FailedOperation", "AccountAlreadyExists") => libc::EEXIST,
         (_, "IncorrectState") | (_, "InShared") | (_, "InvalidImageState") => libc::EBUSY,
         ("MutexOperation", _) | ("ResourceInUse", _) => libc::EBUSY,
@@ -130,6 +131,8 @@ fn errno_by_family(code: &str) -> i32 {
         // The tag service's refusal to tag a resource of another owner.
         ("AuthFailure", "UnauthorizedOperation") => libc::EPERM,
         ("AuthFailure", _) => libc::EACCES,
+        // `InvalidParameterValue.BucketNotFound`, `InvalidParameter.SnapshotNotFound`, ...
+        (_, t) if t.ends_with("NotFound") => libc::ENOENT,
         ("UnsupportedOperation", _) | ("UnauthorizedOperation", _) | ("OperationDenied", _) => {
             libc::EPERM
         }

@@ -164,6 +164,9 @@ impl FuseAdapter {
         match Node::from_ino(ino) {
             // Links are named after images, and a rename elsewhere is not followed.
             Some(Node::NameLink(..)) => TTL,
+            // A family's link is looked up afresh on every path walk: it follows the family
+            // as images are made, deprecated and deleted.
+            Some(Node::FamilyLink(..)) => Duration::ZERO,
             // Images and instances come and go.
             Some(Node::ImageDir(..) | Node::InstanceDir(..)) => self.entry_ttl,
             // Every other name is fixed by its parent.
@@ -179,7 +182,8 @@ impl FuseAdapter {
                 | Node::InstancesDir(_)
                 | Node::InstanceFile(..)
                 | Node::ByName(_)
-                | Node::ByNameKind(..),
+                | Node::ByNameKind(..)
+                | Node::Families(_),
             )
             | None => FIXED_ENTRY_TTL.max(self.entry_ttl),
         }
@@ -248,8 +252,11 @@ impl FuseAdapter {
         let keep_listed = self.cache.keeps_listed(ino);
         let mut listed = Vec::new();
         for (cookie, entry) in entries {
-            // One TTL for name and attributes: links follow renames within a second.
-            let ttl = if entry.attr.kind == EntryKind::Symlink {
+            // One TTL for name and attributes: links follow renames within a second, and a
+            // family's link is looked up on every walk.
+            let ttl = if matches!(Node::from_ino(entry.attr.ino), Some(Node::FamilyLink(..))) {
+                Duration::ZERO
+            } else if entry.attr.kind == EntryKind::Symlink {
                 TTL
             } else if self.fs.shows_views(entry.attr.ino) {
                 // Its lookups find views: the name must not be taken from the listing.

@@ -59,10 +59,12 @@ pub enum ImageFile {
     CopyTo,
     /// The image's tags, `key=value` lines; control (custom): replaces them.
     Tags,
+    /// Control (custom): ExportImages to a bucket; reads the files written.
+    Export,
 }
 
 impl ImageFile {
-    pub const ALL: [ImageFile; 10] = [
+    pub const ALL: [ImageFile; 11] = [
         ImageFile::Metadata,
         ImageFile::Name,
         ImageFile::Description,
@@ -73,6 +75,7 @@ impl ImageFile {
         ImageFile::Unshare,
         ImageFile::CopyTo,
         ImageFile::Tags,
+        ImageFile::Export,
     ];
 
     pub fn name(self) -> &'static str {
@@ -87,13 +90,14 @@ impl ImageFile {
             ImageFile::Unshare => "unshare",
             ImageFile::CopyTo => "copy_to",
             ImageFile::Tags => "tags",
+            ImageFile::Export => "export",
         }
     }
 
     /// Whether an image of `kind` has this file (docs/SEMANTICS.md, "Files" and "Control files").
     pub fn exists_for(self, kind: ImageKind) -> bool {
         match self {
-            ImageFile::Share | ImageFile::Unshare => kind == ImageKind::Custom,
+            ImageFile::Share | ImageFile::Unshare | ImageFile::Export => kind == ImageKind::Custom,
             ImageFile::CopyTo => matches!(kind, ImageKind::Custom | ImageKind::Shared),
             ImageFile::Metadata
             | ImageFile::Name
@@ -168,6 +172,8 @@ pub enum ControlFile {
     Unshare(u8, u64),
     /// A custom or shared image's `copy_to`: SyncImages to regions.
     CopyTo(u8, ImageKind, u64),
+    /// A custom image's `export`: ExportImages to a bucket.
+    Export(u8, u64),
     /// An instance's `create_image`: CreateImage from it.
     CreateImage(u8, u64),
     /// An instance's `reset`: ResetInstance from an image.
@@ -190,6 +196,7 @@ impl ControlFile {
             ControlFile::Share(r, n) => Node::ImageFile(r, custom, n, ImageFile::Share),
             ControlFile::Unshare(r, n) => Node::ImageFile(r, custom, n, ImageFile::Unshare),
             ControlFile::CopyTo(r, kind, n) => Node::ImageFile(r, kind, n, ImageFile::CopyTo),
+            ControlFile::Export(r, n) => Node::ImageFile(r, custom, n, ImageFile::Export),
             ControlFile::CreateImage(r, n) => Node::InstanceFile(r, n, InstanceFile::CreateImage),
             ControlFile::Reset(r, n) => Node::InstanceFile(r, n, InstanceFile::Reset),
             ControlFile::ImageTags(r, n) => Node::ImageFile(r, custom, n, ImageFile::Tags),
@@ -221,6 +228,11 @@ pub enum Node {
     ByNameKind(u8, ImageKind),
     /// A symlink named after an image, to its directory.
     NameLink(u8, ImageKind, u64),
+    /// `regions/<r>/families/`.
+    Families(u8),
+    /// A symlink named after a family, to the directory of the custom image it stands for
+    /// (the `u64`).
+    FamilyLink(u8, u64),
 }
 
 const TAG_SHIFT: u32 = 56;
@@ -241,6 +253,8 @@ const TAG_BY_NAME: u64 = 9;
 const TAG_BY_NAME_KIND: u64 = 10;
 const TAG_NAME_LINK: u64 = 11;
 const TAG_VIEW: u64 = 12;
+const TAG_FAMILIES: u64 = 13;
+const TAG_FAMILY_LINK: u64 = 14;
 
 /// Serial numbers of views fit below the tag.
 const VIEW_SERIAL_MASK: u64 = (1 << TAG_SHIFT) - 1;
@@ -318,6 +332,10 @@ impl Node {
                     | (kind_index(k) << KIND_SHIFT)
                     | ((id & ID_MASK) << ID_SHIFT)
             }
+            Node::Families(r) => (TAG_FAMILIES << TAG_SHIFT) | region(r),
+            Node::FamilyLink(r, id) => {
+                (TAG_FAMILY_LINK << TAG_SHIFT) | region(r) | ((id & ID_MASK) << ID_SHIFT)
+            }
         }
     }
 
@@ -358,6 +376,8 @@ impl Node {
             TAG_BY_NAME => Node::ByName(region),
             TAG_BY_NAME_KIND => Node::ByNameKind(region, kind_from_index(kind)?),
             TAG_NAME_LINK => Node::NameLink(region, kind_from_index(kind)?, id),
+            TAG_FAMILIES => Node::Families(region),
+            TAG_FAMILY_LINK => Node::FamilyLink(region, id),
             _ => return None,
         };
         // Only canonical encodings name a node.
@@ -372,8 +392,10 @@ impl Node {
             Node::RegionFile(r, _)
             | Node::KindDir(r, _)
             | Node::InstancesDir(r)
-            | Node::ByName(r) => Node::Region(r),
+            | Node::ByName(r)
+            | Node::Families(r) => Node::Region(r),
             Node::ByNameKind(r, _) => Node::ByName(r),
+            Node::FamilyLink(r, _) => Node::Families(r),
             Node::NameLink(r, k, _) => Node::ByNameKind(r, k),
             Node::ImageDir(r, k, _) => Node::KindDir(r, k),
             Node::ImageFile(r, k, id, _) => Node::ImageDir(r, k, id),
@@ -392,13 +414,15 @@ impl Node {
             | Node::InstancesDir(_)
             | Node::InstanceDir(..)
             | Node::ByName(_)
-            | Node::ByNameKind(..) => true,
+            | Node::ByNameKind(..)
+            | Node::Families(_) => true,
             Node::AccountJson
             | Node::Errors
             | Node::RegionFile(..)
             | Node::ImageFile(..)
             | Node::InstanceFile(..)
-            | Node::NameLink(..) => false,
+            | Node::NameLink(..)
+            | Node::FamilyLink(..) => false,
         }
     }
 
@@ -426,6 +450,7 @@ impl Node {
                         .exists_for(kind)
                         .then_some(ControlFile::CopyTo(r, kind, n)),
                     ImageFile::Tags => custom.then_some(ControlFile::ImageTags(r, n)),
+                    ImageFile::Export => custom.then_some(ControlFile::Export(r, n)),
                     ImageFile::Metadata | ImageFile::State | ImageFile::Price => None,
                 }
             }
@@ -446,7 +471,9 @@ impl Node {
             | Node::InstanceDir(..)
             | Node::ByName(_)
             | Node::ByNameKind(..)
-            | Node::NameLink(..) => None,
+            | Node::NameLink(..)
+            | Node::Families(_)
+            | Node::FamilyLink(..) => None,
         }
     }
 
@@ -464,7 +491,9 @@ impl Node {
             | Node::InstanceFile(r, _, _)
             | Node::ByName(r)
             | Node::ByNameKind(r, _)
-            | Node::NameLink(r, _, _) => Some(r),
+            | Node::NameLink(r, _, _)
+            | Node::Families(r)
+            | Node::FamilyLink(r, _) => Some(r),
         }
     }
 }
@@ -489,6 +518,8 @@ mod tests {
             }
             nodes.push(Node::InstancesDir(r));
             nodes.push(Node::ByName(r));
+            nodes.push(Node::Families(r));
+            nodes.push(Node::FamilyLink(r, id));
             for n in [0, id, max] {
                 nodes.push(Node::InstanceDir(r, n));
                 for f in InstanceFile::ALL {

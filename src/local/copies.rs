@@ -12,7 +12,7 @@ use super::rows::{insert_image_row, NewImageRow};
 use super::transitions::settle;
 use super::LocalService;
 use crate::error::{Code, Error, Result};
-use crate::model::{ImageId, ImageKind, Region};
+use crate::model::{ImageId, ImageKind, ImageState, Region};
 
 /// SyncImages: copies of an image this account sees as `kind` (custom, or shared, into its
 /// own region), one per destination, all of them or none, named `name` or as the image is.
@@ -123,7 +123,8 @@ fn copy_to(
             format!("image {image} is a {kind} image: only custom and shared images can be copied"),
         ));
     }
-    if !source.usable() {
+    // An exporting image is not copied: the copy's end would end its EXPORTING too.
+    if !source.usable() || source.image.image_state == ImageState::Exporting {
         return Err(Error::new(
             Code::InvalidImageIdIncorrectState,
             format!(

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::families::{family_of_new_image, set_image_deprecated, set_image_family};
 use super::faults::take_injection;
 use super::ids::{new_image_id, system_disk_snapshot};
 use super::instances::require_settled;
@@ -18,7 +19,9 @@ use super::transitions::settle;
 use super::LocalService;
 use crate::error::{Code, Error, Result};
 use crate::model::tags::TaggedResource;
-use crate::model::{AccountId, CreateImageSpec, Image, ImageId, ImageKind, ImageState, InstanceId};
+use crate::model::{
+    AccountId, CreateImageSpec, Image, ImageChanges, ImageId, ImageKind, ImageState, InstanceId,
+};
 use crate::service::ImageView;
 
 impl LocalService {
@@ -146,7 +149,10 @@ impl LocalService {
                 }
                 if matches!(
                     row.image.image_state,
-                    ImageState::Creating | ImageState::Syncing | ImageState::Importing
+                    ImageState::Creating
+                        | ImageState::Syncing
+                        | ImageState::Importing
+                        | ImageState::Exporting
                 ) {
                     let work = if row.copying {
                         "its copies are done"
@@ -178,6 +184,7 @@ pub(super) enum OwnerAction {
     DeleteImages,
     /// TagResources, UnTagResources and the `tags` file.
     TagResources,
+    ExportImages,
 }
 
 impl OwnerAction {
@@ -188,6 +195,7 @@ impl OwnerAction {
             OwnerAction::DescribeImageSharePermission => "DescribeImageSharePermission",
             OwnerAction::DeleteImages => "DeleteImages",
             OwnerAction::TagResources => "tagging",
+            OwnerAction::ExportImages => "ExportImages",
         }
     }
 
@@ -203,6 +211,7 @@ impl OwnerAction {
             }
             OwnerAction::DeleteImages => Code::InvalidParameterValueInvalidImageIdIsShared,
             OwnerAction::TagResources => Code::AuthFailureUnauthorizedOperation,
+            OwnerAction::ExportImages => Code::UnsupportedOperationSharedImageExportUnsupported,
         }
     }
 
@@ -217,6 +226,7 @@ impl OwnerAction {
                 Code::UnauthorizedOperationImageNotBelongToAccount
             }
             OwnerAction::TagResources => Code::AuthFailureUnauthorizedOperation,
+            OwnerAction::ExportImages => Code::UnsupportedOperationPublicImageExportUnsupported,
         }
     }
 }
@@ -339,6 +349,7 @@ pub(super) fn create_image(
     let description = spec.image_description.clone().unwrap_or_default();
     check_image_description(&description)?;
     let tags = creation_tags(spec.tag_specification.as_deref(), "image")?;
+    let family = family_of_new_image(spec.image_family.as_deref())?;
     for (param, value) in [
         ("ForcePoweroff", &spec.force_poweroff),
         ("Sysprep", &spec.sysprep),
@@ -391,19 +402,21 @@ pub(super) fn create_image(
         if !tags.is_empty() {
             write_tags(tx, &TaggedResource::image(region, &id), &tags)?;
         }
+        set_image_family(tx, region, &id, family)?;
         Ok(id)
     })
 }
 
-/// ModifyImageAttribute: a new name (unique among the account's images in the region) or
-/// description for one of this account's custom images.
+/// ModifyImageAttribute: a new name (unique among the account's images in the region),
+/// description, family (empty: none) or deprecation for one of this account's custom images.
 pub(super) fn modify_image(
     service: &LocalService,
     region: &str,
     image: &ImageId,
-    name: Option<&str>,
-    description: Option<&str>,
+    changes: &ImageChanges,
 ) -> Result<()> {
+    let name = changes.name.as_deref();
+    let description = changes.description.as_deref();
     service.command_tx(|tx| {
         if let Some(name) = name {
             check_image_name(name)?;
@@ -411,6 +424,11 @@ pub(super) fn modify_image(
         if let Some(description) = description {
             check_image_description(description)?;
         }
+        let family = changes
+            .family
+            .as_deref()
+            .map(|f| family_of_new_image(Some(f)))
+            .transpose()?;
         let row = service.own_custom_in(tx, region, image, OwnerAction::ModifyImageAttribute)?;
         if let Some(name) = name {
             if name != row.image.image_name {
@@ -426,6 +444,12 @@ pub(super) fn modify_image(
                 "UPDATE images SET image_description = ?1 WHERE region = ?2 AND image_id = ?3",
             )?
             .execute(params![description, region, image.as_str()])?;
+        }
+        if let Some(family) = family {
+            set_image_family(tx, region, image, family)?;
+        }
+        if let Some(deprecated) = changes.deprecated {
+            set_image_deprecated(tx, region, image, deprecated)?;
         }
         Ok(())
     })
@@ -480,24 +504,73 @@ mod tests {
         let a = custom(&s, GZ, "a");
         let b = custom(&s, GZ, "b");
         assert_eq!(
-            code(s.modify_image(GZ, &b, Some("a"), None)),
+            code(s.modify_image(
+                GZ,
+                &b,
+                &ImageChanges {
+                    name: Some("a".to_string()),
+                    description: None,
+                    ..ImageChanges::default()
+                }
+            )),
             Code::InvalidImageNameDuplicate
         );
         assert_eq!(
-            code(s.modify_image(GZ, &b, Some(&"x".repeat(61)), None)),
+            code(s.modify_image(
+                GZ,
+                &b,
+                &ImageChanges {
+                    name: Some("x".repeat(61).to_string()),
+                    description: None,
+                    ..ImageChanges::default()
+                }
+            )),
             Code::InvalidParameterValueTooLarge
         );
         assert_eq!(
-            code(s.modify_image(GZ, &b, None, Some(&"x".repeat(257)))),
+            code(s.modify_image(
+                GZ,
+                &b,
+                &ImageChanges {
+                    name: None,
+                    description: Some("x".repeat(257).to_string()),
+                    ..ImageChanges::default()
+                }
+            )),
             Code::InvalidParameterValueTooLarge
         );
         assert_eq!(
-            code(s.modify_image(GZ, &b, Some(""), None)),
+            code(s.modify_image(
+                GZ,
+                &b,
+                &ImageChanges {
+                    name: Some("".to_string()),
+                    description: None,
+                    ..ImageChanges::default()
+                }
+            )),
             Code::InvalidParameterValue
         );
-        s.modify_image(GZ, &a, Some("a"), None).unwrap(); // its own name again
-        s.modify_image(GZ, &b, Some(&"名".repeat(60)), Some(&"d".repeat(256)))
-            .unwrap();
+        s.modify_image(
+            GZ,
+            &a,
+            &ImageChanges {
+                name: Some("a".to_string()),
+                description: None,
+                ..ImageChanges::default()
+            },
+        )
+        .unwrap(); // its own name again
+        s.modify_image(
+            GZ,
+            &b,
+            &ImageChanges {
+                name: Some("名".repeat(60).to_string()),
+                description: Some("d".repeat(256).to_string()),
+                ..ImageChanges::default()
+            },
+        )
+        .unwrap();
         // Another account, or another region, may use the same name.
         custom(&w.service(FRIEND, 0), GZ, "a");
         custom(&s, "ap-shanghai", "a");

@@ -13,6 +13,8 @@
 pub mod catalog;
 mod copies;
 pub mod credentials;
+mod export;
+mod families;
 mod faults;
 mod fees;
 mod ids;
@@ -36,15 +38,16 @@ mod transitions;
 mod zones;
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::Result;
 use crate::model::tags::TaggedResource;
 use crate::model::{
-    AccountId, AccountInfo, CopySpec, CreateImageSpec, Image, ImageEntry, ImageId, ImageKind,
-    ImportImageOs, ImportImageSpec, Instance, InstanceEntry, InstanceId, LaunchSpec, Price, Quota,
-    Region, Tag,
+    AccountId, AccountInfo, CopySpec, CreateImageSpec, ExportSpec, ExportTask, Image, ImageChanges,
+    ImageEntry, ImageId, ImageKind, ImportImageOs, ImportImageSpec, Instance, InstanceEntry,
+    InstanceId, LaunchSpec, Price, Quota, Region, Tag,
 };
 use crate::service::{Caller, ChangeCursor, Changes, ImageService, ImageView};
 use catalog::Catalog;
@@ -67,6 +70,9 @@ pub struct LocalService {
     account_created: bool,
     /// The transition delay for this service, overriding the store's setting.
     transition_delay: Option<Duration>,
+    /// Where ExportImages writes: each bucket is a folder of it (`--export-dir`); without
+    /// it, exports are refused.
+    export_dir: Option<PathBuf>,
 }
 
 impl LocalService {
@@ -85,6 +91,7 @@ impl LocalService {
             );
         }
         let (catalog, regions) = store.catalog()?;
+        export::settle_due_exports(&store)?;
         Ok(LocalService {
             store,
             account,
@@ -92,12 +99,19 @@ impl LocalService {
             catalog,
             account_created,
             transition_delay: None,
+            export_dir: None,
         })
     }
 
     /// Overrides the store's transition delay for the work this service starts.
     pub fn with_transition_delay(mut self, delay: Option<Duration>) -> LocalService {
         self.transition_delay = delay;
+        self
+    }
+
+    /// Lets ExportImages write into `dir`, each bucket a folder of it.
+    pub fn with_export_dir(mut self, dir: Option<PathBuf>) -> LocalService {
+        self.export_dir = dir;
         self
     }
 
@@ -143,6 +157,8 @@ impl LocalService {
 
 impl ImageService for LocalService {
     fn changes(&self, since: Option<ChangeCursor>) -> Result<Option<Changes>> {
+        // A mount polls here: exports whose starter exited are put in place by it.
+        export::settle_due_exports(&self.store)?;
         journal::changes(&self.store, since)
     }
 
@@ -270,14 +286,22 @@ impl ImageService for LocalService {
         sharing::share_accounts(self, region, image)
     }
 
-    fn modify_image(
-        &self,
-        region: &str,
-        image: &ImageId,
-        name: Option<&str>,
-        description: Option<&str>,
-    ) -> Result<()> {
-        images::modify_image(self, region, image, name, description)
+    fn modify_image(&self, region: &str, image: &ImageId, changes: &ImageChanges) -> Result<()> {
+        images::modify_image(self, region, image, changes)
+    }
+
+    fn image_from_family(&self, region: &str, family: &str) -> Result<Option<Image>> {
+        families::image_from_family(self, region, family)
+    }
+
+    fn families(&self, region: &str) -> Result<Vec<(String, ImageId)>> {
+        families::families(self, region)
+    }
+
+    fn export_images(&self, region: &str, spec: &ExportSpec) -> Result<Option<ExportTask>> {
+        self.unless_dry_run(spec.dry_run, || {
+            export::export_images(self, region, spec).map(Some)
+        })
     }
 
     fn share_image(&self, region: &str, image: &ImageId, accounts: &[AccountId]) -> Result<()> {

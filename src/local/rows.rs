@@ -35,11 +35,15 @@ pub(super) struct ImageRow {
 }
 
 impl ImageRow {
-    /// Whether the image can be launched, reset to, shared and copied: `NORMAL`, or `SYNCING`
-    /// only because copies of it are in progress (the cloud's source image stays usable
-    /// while it is copied).
+    /// Whether the image can be launched, reset to and shared, and stand for its family:
+    /// `NORMAL`, `SYNCING` only because copies of it are in progress (the cloud's source
+    /// image stays usable while it is copied), or `EXPORTING` (an export reads the image and
+    /// changes nothing; it is not copied meanwhile, see `copies.rs`).
     pub(super) fn usable(&self) -> bool {
-        self.image.image_state == ImageState::Normal || self.copying
+        matches!(
+            self.image.image_state,
+            ImageState::Normal | ImageState::Exporting
+        ) || self.copying
     }
 }
 

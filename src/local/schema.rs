@@ -4,7 +4,7 @@
 
 /// The schema version this build writes. A store with a higher one was written by a newer
 /// imagefs and is refused rather than misread.
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 pub(super) const SCHEMA_V1: &str = r#"
 CREATE TABLE meta (
@@ -196,7 +196,29 @@ pub(super) const SCHEMA_V8: &str = r#"
 ALTER TABLE instances ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
 "#;
 
+/// Version 9: exports under way (ExportImages). Each file an export writes is a row until it
+/// is in place: the image's region, ID, owner and size (GiB), the format, the file's absolute
+/// path and that of the hidden file written at once (`part_path`), renamed to `path` once
+/// `due` (Unix milliseconds) has come, by whichever imagefs settles it; the image is
+/// `EXPORTING` until then. `task_id` is the ExportImages task (the `meta` table's
+/// `export_task_seq` counts them).
+pub(super) const SCHEMA_V9: &str = r#"
+CREATE TABLE exports (
+    task_id    INTEGER NOT NULL,
+    region     TEXT NOT NULL,
+    image_id   TEXT NOT NULL,
+    owner      TEXT NOT NULL,
+    image_size INTEGER NOT NULL,
+    format     TEXT NOT NULL,
+    path       TEXT NOT NULL,
+    part_path  TEXT NOT NULL,
+    due        INTEGER NOT NULL,
+    PRIMARY KEY (task_id, image_id)
+);
+CREATE INDEX exports_by_due ON exports (due);
+"#;
+
 /// The schema steps after version 1: `UPGRADES[i]` takes a store from version i + 1 to i + 2.
 pub(super) const UPGRADES: &[&str] = &[
-    SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6, SCHEMA_V7, SCHEMA_V8,
+    SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6, SCHEMA_V7, SCHEMA_V8, SCHEMA_V9,
 ];

@@ -329,7 +329,15 @@ mod tests {
             .unwrap()
             .is_empty());
         assert_eq!(
-            code(f.modify_image(GZ, &image, Some("mine"), None)),
+            code(f.modify_image(
+                GZ,
+                &image,
+                &ImageChanges {
+                    name: Some("mine".to_string()),
+                    description: None,
+                    ..ImageChanges::default()
+                }
+            )),
             Code::UnsupportedOperationSharedImageModifyUnsupported
         );
         // Each action with the code its documentation lists for the condition; the

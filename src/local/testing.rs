@@ -7,8 +7,8 @@ use std::time::Duration;
 
 pub(crate) use crate::error::Result;
 pub(crate) use crate::model::{
-    AccountId, ChargeType, CreateImageSpec, ImageEntry, ImageId, ImageKind, ImageState, InstanceId,
-    LaunchSpec,
+    AccountId, ChargeType, CreateImageSpec, ImageChanges, ImageEntry, ImageId, ImageKind,
+    ImageState, InstanceId, LaunchSpec,
 };
 pub(crate) use crate::service::ImageService;
 pub(crate) use std::collections::HashMap;

@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::Connection;
 
+use super::export::settle_exports;
 use super::settings::TRANSITION_DELAY;
 use super::LocalService;
 use crate::error::Result;
@@ -79,7 +80,8 @@ pub(super) fn settle(c: &Connection) -> Result<()> {
     let due: bool = c
         .prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM images WHERE transition_due IS NOT NULL AND transition_due <= ?1)
-                 OR EXISTS (SELECT 1 FROM instances WHERE transition_due IS NOT NULL AND transition_due <= ?1)",
+                 OR EXISTS (SELECT 1 FROM instances WHERE transition_due IS NOT NULL AND transition_due <= ?1)
+                 OR EXISTS (SELECT 1 FROM exports WHERE due <= ?1)",
         )?
         .query_row([now], |r| r.get(0))?;
     if !due {
@@ -98,6 +100,7 @@ pub(super) fn settle(c: &Connection) -> Result<()> {
          WHERE transition_due IS NOT NULL AND transition_due <= ?1",
     )?
     .execute([now])?;
+    settle_exports(c, now)?;
     Ok(())
 }
 

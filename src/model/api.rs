@@ -66,6 +66,8 @@ actions! {
     "DeleteImages": DeleteImagesRequest => DeleteImagesResponse,
     "CreateImage": CreateImageRequest => CreateImageResponse,
     "ImportImage": ImportImageRequest => ImportImageResponse,
+    "ExportImages": ExportImagesRequest => ExportImagesResponse,
+    "DescribeImageFromFamily": DescribeImageFromFamilyRequest => DescribeImageFromFamilyResponse,
     "RunInstances": RunInstancesRequest => RunInstancesResponse,
     "DescribeInstances": DescribeInstancesRequest => DescribeInstancesResponse,
     "ResetInstance": ResetInstanceRequest => ResetInstanceResponse,
@@ -238,8 +240,7 @@ pub struct DescribeImagesResponse {
     pub image_set: Vec<Lenient<Image>>,
 }
 
-/// ModifyImageAttribute: a new name and/or description (the emulator keeps no families and
-/// deprecates nothing).
+/// ModifyImageAttribute: a new name, description, family and/or deprecation.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct ModifyImageAttributeRequest {
@@ -254,14 +255,7 @@ pub struct ModifyImageAttributeRequest {
     pub image_deprecated: Option<bool>,
 }
 
-impl Request for ModifyImageAttributeRequest {
-    fn unsupported(&self) -> Option<String> {
-        first_given(&[
-            ("ImageFamily", self.image_family.given()),
-            ("ImageDeprecated", self.image_deprecated.given()),
-        ])
-    }
-}
+impl Request for ModifyImageAttributeRequest {}
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ModifyImageAttributeResponse {}
@@ -284,8 +278,7 @@ impl Request for DeleteImagesRequest {}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DeleteImagesResponse {}
 
-/// CreateImage from an instance (the emulator makes no images of snapshots or data disks,
-/// and keeps no families on them).
+/// CreateImage from an instance (the emulator makes no images of snapshots or data disks).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct CreateImageRequest {
@@ -318,7 +311,6 @@ impl Request for CreateImageRequest {
         first_given(&[
             ("DataDiskIds", self.data_disk_ids.given()),
             ("SnapshotIds", self.snapshot_ids.given()),
-            ("ImageFamily", self.image_family.given()),
         ])
     }
 }
@@ -349,8 +341,7 @@ pub struct CreateImageResponse {
     pub image_id: Option<String>,
 }
 
-/// ImportImage from an image file (the emulator imports no data disks, and keeps no
-/// families on images).
+/// ImportImage from an image file (the emulator imports no data disks).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct ImportImageRequest {
@@ -381,7 +372,6 @@ pub struct ImportImageRequest {
 impl Request for ImportImageRequest {
     fn unsupported(&self) -> Option<String> {
         first_given(&[
-            ("ImageFamily", self.image_family.given()),
             (
                 "ImportImageDataDiskList",
                 self.import_image_data_disk_list.given(),
@@ -406,6 +396,70 @@ pub struct ImportImageResponse {
         skip_serializing_if = "Option::is_none"
     )]
     pub image_id: Option<String>,
+}
+
+/// ExportImages: custom images to a COS bucket (locally, a folder under the export
+/// directory), one file per image in `ExportFormat`. `SnapshotIds` is not part of the API
+/// yet ("暂未对外开放"), so `ImageIds` names the images.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct ExportImagesRequest {
+    pub bucket_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_ids: Option<Vec<String>>,
+    /// RAW (the default), QCOW2, VHD or VMDK.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub export_format: Option<String>,
+    /// One prefix per image, in the order of `ImageIds`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_name_prefix_list: Option<Vec<String>>,
+    /// Images here have a system disk only: every export is of the root disk.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub only_export_root_disk: Option<bool>,
+    /// Only check that the images could be exported (the answer is its `RequestId` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<bool>,
+    /// The CAM role COS writes as; the emulator has no CAM and takes any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role_name: Option<String>,
+}
+
+impl Request for ExportImagesRequest {}
+
+/// ExportImages' answer: the task and each file it writes (`/<prefix>_<ImageId>_system_<SnapshotId>.<format>`
+/// in the bucket); neither for a dry run.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct ExportImagesResponse {
+    #[serde(
+        deserialize_with = "or_default",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub task_id: Option<u64>,
+    #[serde(
+        deserialize_with = "or_default",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub cos_paths: Option<Vec<String>>,
+}
+
+/// DescribeImageFromFamily: the image a family stands for now.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct DescribeImageFromFamilyRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_family: Option<String>,
+}
+
+impl Request for DescribeImageFromFamilyRequest {}
+
+/// DescribeImageFromFamily's answer: the newest usable image of the family that is not
+/// deprecated, or `null` when it has none.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct DescribeImageFromFamilyResponse {
+    #[serde(deserialize_with = "or_default")]
+    pub image: Option<Image>,
 }
 
 /// DescribeImportImageOs takes nothing.
@@ -1033,7 +1087,9 @@ mod tests {
         check_against_spec::<TerminateInstancesRequest>("TerminateInstances");
         check_against_spec::<ImportImageRequest>("ImportImage");
         check_against_spec::<DescribeInstancesStatusRequest>("DescribeInstancesStatus");
-        assert_eq!(spec()["actions"].as_object().unwrap().len(), 17);
+        check_against_spec::<ExportImagesRequest>("ExportImages");
+        check_against_spec::<DescribeImageFromFamilyRequest>("DescribeImageFromFamily");
+        assert_eq!(spec()["actions"].as_object().unwrap().len(), 19);
     }
 
     #[test]

@@ -80,6 +80,9 @@ pub enum ImageState {
     Importing,
     #[serde(rename = "IMPORTFAILED")]
     ImportFailed,
+    /// Being exported (ExportImages): a state the API reference's list omits and its
+    /// clients filter on (the Terraform provider waits on `EXPORTING`).
+    Exporting,
 }
 
 impl ImageState {
@@ -91,6 +94,7 @@ impl ImageState {
             ImageState::Syncing => "SYNCING",
             ImageState::Importing => "IMPORTING",
             ImageState::ImportFailed => "IMPORTFAILED",
+            ImageState::Exporting => "EXPORTING",
         }
     }
 
@@ -102,6 +106,7 @@ impl ImageState {
             ImageState::Syncing,
             ImageState::Importing,
             ImageState::ImportFailed,
+            ImageState::Exporting,
         ]
         .into_iter()
         .find(|st| st.as_str() == s)
@@ -477,6 +482,63 @@ impl fmt::Display for InstanceId {
 /// be that instance).
 pub type CreateImageSpec = api::CreateImageRequest;
 
+/// What ModifyImageAttribute changes: each member given is set. An empty `family` takes the
+/// image out of its family.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageChanges {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub family: Option<String>,
+    pub deprecated: Option<bool>,
+}
+
+impl ImageChanges {
+    pub fn name(name: &str) -> ImageChanges {
+        ImageChanges {
+            name: Some(name.to_string()),
+            ..ImageChanges::default()
+        }
+    }
+
+    pub fn description(description: &str) -> ImageChanges {
+        ImageChanges {
+            description: Some(description.to_string()),
+            ..ImageChanges::default()
+        }
+    }
+
+    pub fn family(family: &str) -> ImageChanges {
+        ImageChanges {
+            family: Some(family.to_string()),
+            ..ImageChanges::default()
+        }
+    }
+}
+
+impl From<api::ModifyImageAttributeRequest> for ImageChanges {
+    fn from(request: api::ModifyImageAttributeRequest) -> Self {
+        ImageChanges {
+            name: request.image_name,
+            description: request.image_description,
+            family: request.image_family,
+            deprecated: request.image_deprecated,
+        }
+    }
+}
+
+/// What exports images: an ExportImages request. The filesystem's `export` takes one as JSON
+/// (or `BUCKET FORMAT [PREFIX]`), its `ImageIds` the image of the file.
+pub type ExportSpec = api::ExportImagesRequest;
+
+/// An export under way: its task and the files it writes, as the API names them (in the
+/// bucket) and where they are (local paths for the emulator, `cos://bucket/...` for the cloud).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExportTask {
+    pub task_id: u64,
+    pub cos_paths: Vec<String>,
+    pub files: Vec<String>,
+}
+
 /// What copies an image into other regions: a SyncImages request. The filesystem's `copy_to`
 /// takes one as JSON without `ImageIds` (the image is the file's); the backends are given the
 /// image apart and do not read the request's `ImageIds`.
@@ -497,6 +559,8 @@ pub struct ImportImageSpec {
     pub boot_mode: Option<String>,
     /// `TagSpecification` as the request gave it: the tags the new image gets.
     pub tags: Vec<api::TagSpecification>,
+    /// The family the new image joins (none when empty).
+    pub image_family: Option<String>,
     /// The file to read, when it is already open: `imagefs serve` opens it itself, confined to
     /// its import directory, and passes `/proc/self/fd/N`. `image_url` then only names the
     /// file in messages, as the client gave it. Never read from a command or a request.
@@ -519,6 +583,7 @@ impl From<api::ImportImageRequest> for ImportImageSpec {
             license_type: request.license_type,
             boot_mode: request.boot_mode,
             tags: request.tag_specification.unwrap_or_default(),
+            image_family: request.image_family,
             opened: None,
         }
     }

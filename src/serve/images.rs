@@ -1,13 +1,15 @@
-//! Images: DescribeImages, ModifyImageAttribute, DeleteImages and CreateImage.
+//! Images: DescribeImages, ModifyImageAttribute, DeleteImages, CreateImage and
+//! DescribeImageFromFamily.
 
 use super::{params, Context};
 use crate::error::{Code, Error, Result};
 use crate::model::api::{
     CreateImageRequest, CreateImageResponse, DeleteImagesRequest, DeleteImagesResponse,
-    DescribeImagesRequest, DescribeImagesResponse, Filter, Lenient, ModifyImageAttributeRequest,
+    DescribeImageFromFamilyRequest, DescribeImageFromFamilyResponse, DescribeImagesRequest,
+    DescribeImagesResponse, Filter, Lenient, ModifyImageAttributeRequest,
     ModifyImageAttributeResponse,
 };
-use crate::model::{Image, ImageId, ImageKind, InstanceId};
+use crate::model::{Image, ImageChanges, ImageId, ImageKind, InstanceId};
 use crate::service::ImageService;
 
 /// A filter of DescribeImages, checked: its name and values.
@@ -158,12 +160,8 @@ pub(super) fn modify_image_attribute(
 ) -> Result<ModifyImageAttributeResponse> {
     let region = cx.region()?;
     let image = ImageId::parse(&request.image_id)?;
-    cx.service.modify_image(
-        region,
-        &image,
-        request.image_name.as_deref(),
-        request.image_description.as_deref(),
-    )?;
+    cx.service
+        .modify_image(region, &image, &ImageChanges::from(request))?;
     Ok(ModifyImageAttributeResponse {})
 }
 
@@ -201,6 +199,19 @@ pub(super) fn create_image(
     Ok(CreateImageResponse {
         image_id: image.map(|image| image.to_string()),
     })
+}
+
+/// DescribeImageFromFamily: the family's image now, or `null`.
+pub(super) fn describe_image_from_family(
+    cx: &Context,
+    request: DescribeImageFromFamilyRequest,
+) -> Result<DescribeImageFromFamilyResponse> {
+    let region = cx.region()?;
+    let image = match request.image_family.as_deref() {
+        Some(family) if !family.is_empty() => cx.service.image_from_family(region, family)?,
+        _ => None,
+    };
+    Ok(DescribeImageFromFamilyResponse { image })
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@
 mod account;
 mod auth;
 mod copies;
+mod exports;
 mod form;
 mod http;
 mod images;
@@ -45,6 +46,9 @@ pub struct ServeSettings {
     pub transition_delay: Option<Duration>,
     /// ImportImage reads local files only under this directory; without it, imports are refused.
     pub import_dir: Option<PathBuf>,
+    /// ExportImages writes into this directory, each bucket a folder of it; without it,
+    /// exports are refused.
+    pub export_dir: Option<PathBuf>,
 }
 
 /// What an action works with: the emulator as the request's account, and the request's region.
@@ -148,6 +152,12 @@ const ACTIONS: &[(&str, Handler)] = &[
     (api::ImportImageRequest::NAME, |cx, p| {
         run(cx, p, imports::import_image)
     }),
+    (api::ExportImagesRequest::NAME, |cx, p| {
+        run(cx, p, exports::export_images)
+    }),
+    (api::DescribeImageFromFamilyRequest::NAME, |cx, p| {
+        run(cx, p, images::describe_image_from_family)
+    }),
 ];
 
 /// The tag service's actions (version 2018-08-13), by name.
@@ -224,7 +234,8 @@ fn dispatch(
         }
     };
     let service = LocalService::open(store.clone(), Some(request.account.clone()))?
-        .with_transition_delay(settings.transition_delay);
+        .with_transition_delay(settings.transition_delay)
+        .with_export_dir(settings.export_dir.clone());
     let cx = Context {
         service,
         region: &request.region,
@@ -253,7 +264,7 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), count, "an action is listed twice");
-        assert_eq!(count, 17);
+        assert_eq!(count, 19);
         assert!(names.contains(&"ImportImage"));
     }
 

@@ -14,9 +14,9 @@ use crate::model::api::{self, Action, Filter, Lenient};
 use crate::model::tags::TaggedResource;
 use crate::model::Tag;
 use crate::model::{
-    AccountId, AccountInfo, ChargeType, CopySpec, CreateImageSpec, Image, ImageEntry, ImageId,
-    ImageKind, ImportImageOs, ImportImageSpec, Instance, InstanceEntry, InstanceId, LaunchSpec,
-    Price, Quota, Region,
+    AccountId, AccountInfo, ChargeType, CopySpec, CreateImageSpec, ExportSpec, ExportTask, Image,
+    ImageChanges, ImageEntry, ImageId, ImageKind, ImportImageOs, ImportImageSpec, Instance,
+    InstanceEntry, InstanceId, LaunchSpec, Price, Quota, Region,
 };
 use crate::service::{Caller, ImageService};
 pub use client::{Client, Credentials};
@@ -472,21 +472,61 @@ impl ImageService for TencentService {
             .collect())
     }
 
-    fn modify_image(
-        &self,
-        region: &str,
-        image: &ImageId,
-        name: Option<&str>,
-        description: Option<&str>,
-    ) -> Result<()> {
+    fn modify_image(&self, region: &str, image: &ImageId, changes: &ImageChanges) -> Result<()> {
         let request = api::ModifyImageAttributeRequest {
             image_id: image.to_string(),
-            image_name: name.map(str::to_owned),
-            image_description: description.map(str::to_owned),
-            ..Default::default()
+            image_name: changes.name.clone(),
+            image_description: changes.description.clone(),
+            image_family: changes.family.clone(),
+            image_deprecated: changes.deprecated,
         };
         self.write(region, &request)?;
         Ok(())
+    }
+
+    fn image_from_family(&self, region: &str, family: &str) -> Result<Option<Image>> {
+        self.region(region)?;
+        let request = api::DescribeImageFromFamilyRequest {
+            image_family: Some(family.to_string()),
+        };
+        Ok(self.client.invoke(region, &request)?.image)
+    }
+
+    fn families(&self, region: &str) -> Result<Vec<(String, ImageId)>> {
+        // The API lists no families: those of the account's custom images, each asked for
+        // the image it stands for.
+        let mut names: Vec<String> = self
+            .images_of(region, ImageKind::Custom)?
+            .iter()
+            .map(|i| i.image_family.clone())
+            .filter(|f| !f.is_empty())
+            .collect();
+        names.sort();
+        names.dedup();
+        let mut out = Vec::with_capacity(names.len());
+        for family in names {
+            if let Some(image) = self.image_from_family(region, &family)? {
+                out.push((family, image.image_id));
+            }
+        }
+        Ok(out)
+    }
+
+    fn export_images(&self, region: &str, spec: &ExportSpec) -> Result<Option<ExportTask>> {
+        if spec.dry_run == Some(true) {
+            self.dry_run(region, spec)?;
+            return Ok(None);
+        }
+        let answer = self.write(region, spec)?;
+        let cos_paths = answer.cos_paths.unwrap_or_default();
+        Ok(Some(ExportTask {
+            task_id: answer.task_id.unwrap_or_default(),
+            files: cos_paths
+                .iter()
+                .map(|p| format!("cos://{}{p}", spec.bucket_name))
+                .collect(),
+            cos_paths,
+        }))
     }
 
     fn share_image(&self, region: &str, image: &ImageId, accounts: &[AccountId]) -> Result<()> {
@@ -551,6 +591,7 @@ impl ImageService for TencentService {
             license_type: spec.license_type.clone(),
             boot_mode: spec.boot_mode.clone(),
             tag_specification: (!spec.tags.is_empty()).then(|| spec.tags.clone()),
+            image_family: spec.image_family.clone(),
             ..Default::default()
         };
         if spec.dry_run {

@@ -15,7 +15,8 @@ use crate::fs::inode::{ControlFile, ImageFile, InstanceFile, Node, RegionFile};
 use crate::model::api::read::{self, ReadError};
 use crate::model::api::{self, Request};
 use crate::model::{
-    CopySpec, CreateImageSpec, ImageId, ImageKind, ImportImageSpec, LaunchSpec, Tag,
+    CopySpec, CreateImageSpec, ExportSpec, ImageChanges, ImageId, ImageKind, ImportImageSpec,
+    LaunchSpec, Tag,
 };
 use crate::service::Caller;
 
@@ -59,6 +60,7 @@ impl ControlFile {
             | ControlFile::Launch(..)
             | ControlFile::Share(..)
             | ControlFile::CopyTo(..)
+            | ControlFile::Export(..)
             | ControlFile::CreateImage(..)
             | ControlFile::Reset(..)
             | ControlFile::ImageTags(..)
@@ -72,6 +74,7 @@ impl ControlFile {
             ControlFile::Import(_)
             | ControlFile::Launch(..)
             | ControlFile::CopyTo(..)
+            | ControlFile::Export(..)
             | ControlFile::CreateImage(..)
             | ControlFile::Reset(..) => true,
             ControlFile::Rename(..)
@@ -93,6 +96,7 @@ impl ControlFile {
             ControlFile::Share(..) => ImageFile::Share.name(),
             ControlFile::Unshare(..) => ImageFile::Unshare.name(),
             ControlFile::CopyTo(..) => ImageFile::CopyTo.name(),
+            ControlFile::Export(..) => ImageFile::Export.name(),
             ControlFile::CreateImage(..) => InstanceFile::CreateImage.name(),
             ControlFile::Reset(..) => InstanceFile::Reset.name(),
             ControlFile::ImageTags(..) => ImageFile::Tags.name(),
@@ -110,6 +114,7 @@ impl ControlFile {
             | ControlFile::Share(..)
             | ControlFile::Unshare(..)
             | ControlFile::CopyTo(..)
+            | ControlFile::Export(..)
             | ControlFile::CreateImage(..)
             | ControlFile::Reset(..)
             | ControlFile::ImageTags(..)
@@ -131,7 +136,8 @@ impl ControlFile {
             | ControlFile::Unshare(..)
             | ControlFile::Reset(..)
             | ControlFile::ImageTags(..)
-            | ControlFile::InstanceTags(..) => false,
+            | ControlFile::InstanceTags(..)
+            | ControlFile::Export(..) => false,
         }
     }
 }
@@ -259,6 +265,43 @@ pub(super) fn parse_copy_to(text: &str, image: &ImageId) -> Result<CopySpec> {
         });
     }
     let mut json = json_text(text, "copy_to")?;
+    if let Some(members) = json.as_object_mut() {
+        if members.get("ImageIds").is_some_and(|v| !v.is_null()) {
+            return Err(read::refusal("", ReadError::Unknown("ImageIds".into())));
+        }
+        members.insert("ImageIds".into(), image_ids.into());
+    }
+    api::read_json(&json)
+}
+
+/// `export` of `image`: `BUCKET FORMAT [PREFIX]` (whitespace between), or a JSON ExportImages
+/// request without `ImageIds` (the image is the file's).
+pub(super) fn parse_export(text: &str, image: &ImageId) -> Result<ExportSpec> {
+    let text = text.trim();
+    let image_ids = Some(vec![image.to_string()]);
+    if !text.starts_with('{') {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let [bucket, format, prefix @ ..] = words.as_slice() else {
+            return Err(Error::new(
+                Code::InvalidParameterValue,
+                "export takes `BUCKET FORMAT [PREFIX]` (FORMAT: RAW, QCOW2, VHD or VMDK) or a JSON ExportImages request without ImageIds",
+            ));
+        };
+        if prefix.len() > 1 {
+            return Err(Error::new(
+                Code::InvalidParameterValueInvalidFileNamePrefixList,
+                "export takes one file name prefix, after the bucket and the format",
+            ));
+        }
+        return Ok(ExportSpec {
+            bucket_name: bucket.to_string(),
+            image_ids,
+            export_format: Some(format.to_string()),
+            file_name_prefix_list: prefix.first().map(|p| vec![p.to_string()]),
+            ..ExportSpec::default()
+        });
+    }
+    let mut json = json_text(text, "export")?;
     if let Some(members) = json.as_object_mut() {
         if members.get("ImageIds").is_some_and(|v| !v.is_null()) {
             return Err(read::refusal("", ReadError::Unknown("ImageIds".into())));
@@ -448,11 +491,11 @@ impl ImageFs {
         let outcome = match control {
             ControlFile::Import(r) => Some(self.import(r, text, caller, &mut stale)?),
             ControlFile::Rename(r, n) => {
-                self.modify_image(r, n, Some(text), None, &mut stale)?;
+                self.modify_image(r, n, &ImageChanges::name(text), &mut stale)?;
                 None
             }
             ControlFile::Describe(r, n) => {
-                self.modify_image(r, n, None, Some(text), &mut stale)?;
+                self.modify_image(r, n, &ImageChanges::description(text), &mut stale)?;
                 None
             }
             ControlFile::Launch(r, kind, n) => Some(self.launch(r, kind, n, text)?),
@@ -465,6 +508,7 @@ impl ImageFs {
                 None
             }
             ControlFile::CopyTo(r, kind, n) => Some(self.copy_to(r, kind, n, text, &mut stale)?),
+            ControlFile::Export(r, n) => Some(self.export(r, n, text, &mut stale)?),
             ControlFile::CreateImage(r, n) => Some(self.create_image(r, n, text, &mut stale)?),
             ControlFile::Reset(r, n) => Some(self.reset_instance(r, n, text, &mut stale)?),
             ControlFile::ImageTags(r, n) => {
@@ -509,6 +553,7 @@ impl ImageFs {
             | ControlFile::Describe(..)
             | ControlFile::Launch(..)
             | ControlFile::CopyTo(..)
+            | ControlFile::Export(..)
             | ControlFile::CreateImage(..)
             | ControlFile::Reset(..)
             | ControlFile::ImageTags(..)

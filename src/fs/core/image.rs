@@ -4,12 +4,14 @@
 
 use std::sync::Arc;
 
-use super::commands::{list_values, parse_copy_to, parse_launch, parse_tags, tags_text};
+use super::commands::{
+    list_values, parse_copy_to, parse_export, parse_launch, parse_tags, tags_text,
+};
 use super::{line, no_such, pretty_json, Attr, DirEntry, ImageFs, Invalidation, Rendered};
 use crate::error::Result;
 use crate::fs::inode::{image_id, ImageFile, Node, RegionFile};
 use crate::model::tags::TaggedResource;
-use crate::model::{AccountId, Image, ImageId, ImageKind};
+use crate::model::{AccountId, Image, ImageChanges, ImageId, ImageKind};
 
 /// The entry `name` of an image's directory: one of the files its kind has.
 pub(super) fn child(r: u8, kind: ImageKind, n: u64, name: &str) -> Option<Node> {
@@ -144,7 +146,9 @@ impl ImageFs {
             },
             ImageFile::Tags => Ok(tags_text(&image.tags)),
             // Their outcomes are shown through views.
-            ImageFile::Unshare | ImageFile::Launch | ImageFile::CopyTo => Ok(Vec::new()),
+            ImageFile::Unshare | ImageFile::Launch | ImageFile::CopyTo | ImageFile::Export => {
+                Ok(Vec::new())
+            }
         }
     }
 
@@ -153,12 +157,11 @@ impl ImageFs {
         &self,
         r: u8,
         n: u64,
-        name: Option<&str>,
-        description: Option<&str>,
+        changes: &ImageChanges,
         stale: &mut Vec<u64>,
     ) -> Result<()> {
         let (region, id) = self.image_of(r, n)?;
-        self.service.modify_image(&region, &id, name, description)?;
+        self.service.modify_image(&region, &id, changes)?;
         stale.push(Node::ImageFile(r, ImageKind::Custom, n, ImageFile::Metadata).ino());
         Ok(())
     }
@@ -235,6 +238,29 @@ impl ImageFs {
             out.push_str(&format!("{target} {image}\n"));
         }
         Ok(out.into_bytes())
+    }
+
+    /// `export` of a custom image: ExportImages. Shows the files written, one a line (the
+    /// image is EXPORTING until they are in place), or that a dry run passed.
+    pub(super) fn export(
+        &self,
+        r: u8,
+        n: u64,
+        text: &str,
+        stale: &mut Vec<u64>,
+    ) -> Result<Vec<u8>> {
+        let (region, id) = self.image_of(r, n)?;
+        let spec = parse_export(text, &id)?;
+        let Some(task) = self.service.export_images(&region, &spec)? else {
+            return Ok(line("dry run: the export would be accepted"));
+        };
+        stale.extend(
+            ImageFile::ALL
+                .into_iter()
+                .filter(|f| f.exists_for(ImageKind::Custom))
+                .map(|f| Node::ImageFile(r, ImageKind::Custom, n, f).ino()),
+        );
+        Ok(task.files.iter().flat_map(|f| line(f)).collect())
     }
 
     /// `launch`: RunInstances. Shows the new instances, one a line, or that a dry run passed.

@@ -32,6 +32,7 @@ mod attributes;
 mod by_name;
 mod change_feed;
 mod commands;
+mod families;
 mod image;
 mod instance;
 mod kind_dir;
@@ -268,6 +269,12 @@ impl ImageFs {
                     image(n)
                 )
             }
+            Node::Families(r) => format!("/regions/{}/families", region(r)),
+            Node::FamilyLink(r, n) => format!(
+                "/regions/{}/families/({})",
+                region(r),
+                families::linked_image(n)
+            ),
         }
     }
 
@@ -311,7 +318,8 @@ impl ImageFs {
             | Node::KindDir(..)
             | Node::InstancesDir(_)
             | Node::ByName(_)
-            | Node::ByNameKind(..) => self.attr(node, 0, self.mounted_at),
+            | Node::ByNameKind(..)
+            | Node::Families(_) => self.attr(node, 0, self.mounted_at),
             Node::AccountJson => self.account_attr()?,
             Node::Errors => self.errors_attr()?,
             Node::RegionFile(_, f) => self.region_file_attr(node, f)?,
@@ -320,6 +328,7 @@ impl ImageFs {
             Node::InstanceDir(r, n) => self.instance_dir_attr(node, r, n)?,
             Node::InstanceFile(r, n, f) => self.instance_file_attr(node, r, n, f)?,
             Node::NameLink(r, kind, n) => self.name_link_attr(node, r, kind, n)?,
+            Node::FamilyLink(r, n) => self.family_link_attr(r, n)?,
         };
         Ok((attr, None))
     }
@@ -357,12 +366,17 @@ impl ImageFs {
                 let attr = self.lookup_link(r, kind, name)?.ok_or_else(missing)?;
                 return Ok((attr, None));
             }
+            Node::Families(r) => {
+                let attr = self.lookup_family(r, name)?.ok_or_else(missing)?;
+                return Ok((attr, None));
+            }
             Node::AccountJson
             | Node::Errors
             | Node::RegionFile(..)
             | Node::ImageFile(..)
             | Node::InstanceFile(..)
-            | Node::NameLink(..) => return Err(self.not_a_directory(parent)),
+            | Node::NameLink(..)
+            | Node::FamilyLink(..) => return Err(self.not_a_directory(parent)),
         };
         let child = child.ok_or_else(missing)?;
         let found = self.attr_and_content(child).map_err(|e| {
@@ -391,12 +405,14 @@ impl ImageFs {
             Node::InstanceDir(r, n) => self.list_instance(r, n),
             Node::ByName(r) => self.list_by_name(r),
             Node::ByNameKind(r, kind) => self.list_links(r, kind),
+            Node::Families(r) => self.list_families(r),
             Node::AccountJson
             | Node::Errors
             | Node::RegionFile(..)
             | Node::ImageFile(..)
             | Node::InstanceFile(..)
-            | Node::NameLink(..) => Err(self.not_a_directory(node)),
+            | Node::NameLink(..)
+            | Node::FamilyLink(..) => Err(self.not_a_directory(node)),
         }
     }
 
@@ -413,6 +429,7 @@ impl ImageFs {
     pub fn readlink(&self, ino: u64) -> Result<String> {
         match self.node(ino)? {
             Node::NameLink(r, kind, n) => self.link_text_of(r, kind, n),
+            Node::FamilyLink(r, n) => self.family_link_text(r, n),
             node @ (Node::Root
             | Node::AccountJson
             | Node::Errors
@@ -426,7 +443,8 @@ impl ImageFs {
             | Node::InstanceDir(..)
             | Node::InstanceFile(..)
             | Node::ByName(_)
-            | Node::ByNameKind(..)) => Err(Error::with_errno(
+            | Node::ByNameKind(..)
+            | Node::Families(_)) => Err(Error::with_errno(
                 Code::InvalidParameter,
                 format!("{} is not a symlink", self.path(node)),
                 libc::EINVAL,
@@ -451,7 +469,9 @@ impl ImageFs {
             | Node::InstanceDir(..)
             | Node::ByName(_)
             | Node::ByNameKind(..)
-            | Node::NameLink(..) => Err(self.is_a_directory(node)),
+            | Node::NameLink(..)
+            | Node::Families(_)
+            | Node::FamilyLink(..) => Err(self.is_a_directory(node)),
         }
     }
 
@@ -523,7 +543,9 @@ impl ImageFs {
             | Node::InstanceFile(..)
             | Node::ByName(_)
             | Node::ByNameKind(..)
-            | Node::NameLink(..) => return Err(self.refuse("rmdir", parent_node, Some(name))),
+            | Node::NameLink(..)
+            | Node::Families(_)
+            | Node::FamilyLink(..) => return Err(self.refuse("rmdir", parent_node, Some(name))),
         };
         match &result {
             Ok(_) => self.recent.forget_all(),

@@ -197,7 +197,9 @@ impl ImageFs {
             | Node::InstanceFile(..)
             | Node::ByName(_)
             | Node::ByNameKind(..)
-            | Node::NameLink(..) => {
+            | Node::NameLink(..)
+            | Node::Families(_)
+            | Node::FamilyLink(..) => {
                 if changes_contents {
                     (Code::UnsupportedOperation, format!("{path} is read-only"))
                 } else {

@@ -18,6 +18,8 @@ pub(super) fn child(r: u8, name: &str) -> Option<Node> {
         Some(Node::InstancesDir(r))
     } else if name == "by-name" {
         Some(Node::ByName(r))
+    } else if name == "families" {
+        Some(Node::Families(r))
     } else {
         None
     }
@@ -34,6 +36,7 @@ impl ImageFs {
         }
         out.push(self.entry("instances", Node::InstancesDir(r))?);
         out.push(self.entry("by-name", Node::ByName(r))?);
+        out.push(self.entry("families", Node::Families(r))?);
         Ok(out)
     }
 
@@ -87,6 +90,7 @@ impl ImageFs {
             .flat_map(|k| [Node::KindDir(r, k).ino(), Node::ByNameKind(r, k).ino()])
             .collect();
         dirs.push(Node::InstancesDir(r).ino());
+        dirs.push(Node::Families(r).ino());
         dirs
     }
 

@@ -36,7 +36,9 @@ impl KnownFiles {
                 | Node::InstanceDir(..)
                 | Node::ByName(_)
                 | Node::ByNameKind(..)
-                | Node::NameLink(..),
+                | Node::NameLink(..)
+                | Node::Families(_)
+                | Node::FamilyLink(..),
             )
             | None => ino,
         };
@@ -80,7 +82,9 @@ impl KnownFiles {
                     | Node::InstanceFile(..)
                     | Node::ByName(_)
                     | Node::ByNameKind(..)
-                    | Node::NameLink(..),
+                    | Node::NameLink(..)
+                    | Node::Families(_)
+                    | Node::FamilyLink(..),
                 )
                 | None => files.push(ino),
             }

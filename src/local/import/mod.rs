@@ -7,6 +7,7 @@ pub mod probe;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::families::{family_of_new_image, set_image_family};
 use super::faults::take_injection;
 use super::ids::{new_image_id, system_disk_snapshot};
 use super::images::{check_image_description, check_image_name, check_name_free};
@@ -80,6 +81,7 @@ fn import(
     let description = spec.image_description.clone().unwrap_or_default();
     check_image_description(&description)?;
     let tags = creation_tags(Some(&spec.tags), "image")?;
+    let family = family_of_new_image(spec.image_family.as_deref())?;
 
     let disk = read_disk(spec, caller)?;
     if spec.dry_run {
@@ -146,6 +148,7 @@ fn import(
         if !tags.is_empty() {
             write_tags(tx, &TaggedResource::image(region, &id), &tags)?;
         }
+        set_image_family(tx, region, &id, family)?;
         Ok(Some(id))
     })
 }

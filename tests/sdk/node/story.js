@@ -78,6 +78,24 @@ async function story() {
   assert.strictEqual(renamed, "12345");
   console.log("renamed", image);
 
+  // Families: the image joins one and stands for it until it is deprecated.
+  await owner.ModifyImageAttribute({ ImageId: image, ImageFamily: "node-web" });
+  const family = async () =>
+    ((await owner.DescribeImageFromFamily({ ImageFamily: "node-web" })).Image || {}).ImageId;
+  assert.strictEqual(await family(), image);
+  await owner.ModifyImageAttribute({ ImageId: image, ImageDeprecated: true });
+  assert.strictEqual(await family(), undefined);
+  await owner.ModifyImageAttribute({ ImageId: image, ImageDeprecated: false });
+  assert.strictEqual(await family(), image);
+  console.log("family node-web is", image);
+  // This server has no export directory: no bucket exists.
+  await refused(
+    owner,
+    "ExportImages",
+    { BucketName: "bucket", ImageIds: [image] },
+    "InvalidParameterValue.BucketNotFound",
+  );
+
   await owner.ModifyImageSharePermission({
     ImageId: image,
     AccountIds: [friendId],
