@@ -420,11 +420,76 @@ fn matched(output: &Path, policy: &str, id_member: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// Whether custodian and openssl are here (in CI their absence fails the test).
+fn have_tools() -> bool {
+    have("custodian", &["version"], "pip install c7n-tencentcloud")
+        && have("openssl", &["version"], "apt-get install openssl")
+}
+
+/// Serve over TLS with the test CA's certificate, behind the proxy, for custodian to reach.
+struct Cloud {
+    certificates: Certificates,
+    proxy: Proxy,
+    _server: TlsServer,
+}
+
+impl Cloud {
+    fn start(scratch: &Scratch) -> Cloud {
+        let certificates = certificates(&scratch.path().join("tls"));
+        let server = serve_tls(&scratch.store(), &certificates);
+        let proxy = Proxy::start(server.address);
+        Cloud {
+            certificates,
+            proxy,
+            _server: server,
+        }
+    }
+
+    /// `custodian run` of `policies` as `key`, its output in the scratch's `output`; the test
+    /// CA is added to certifi's bundle if `trusted`.
+    fn custodian(
+        &self,
+        scratch: &Scratch,
+        key: &(String, String),
+        policies: &str,
+        trusted: bool,
+    ) -> (std::process::Output, PathBuf) {
+        let home = scratch.path().join("home");
+        std::fs::create_dir_all(&home).expect("home");
+        let policy_file = scratch.path().join("policies.yml");
+        std::fs::write(&policy_file, policies).expect("policies");
+        let output = scratch.path().join("output");
+        let mut command = Command::new("custodian");
+        command
+            .arg("run")
+            .args(["--region", REGION, "--cache-period", "0", "-s"])
+            .arg(&output)
+            .arg(&policy_file)
+            .env("TENCENTCLOUD_SECRET_ID", &key.0)
+            .env("TENCENTCLOUD_SECRET_KEY", &key.1)
+            .env_remove("TENCENTCLOUD_TOKEN")
+            .env_remove("TENCENTCLOUD_REGION")
+            .env("HTTPS_PROXY", self.proxy.url())
+            .env("https_proxy", self.proxy.url())
+            .env_remove("NO_PROXY")
+            .env_remove("no_proxy")
+            .env_remove("PYTHONPATH")
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .env("HOME", &home);
+        if trusted {
+            let python = scratch.path().join("python");
+            command.env(
+                "PYTHONPATH",
+                certifi_with(&self.certificates.authority, &python),
+            );
+        }
+        (command.output().expect("custodian"), output)
+    }
+}
+
 #[test]
 fn cloud_custodian_finds_tagged_images_and_instances_through_a_proxy() {
-    if !have("custodian", &["version"], "pip install c7n-tencentcloud")
-        || !have("openssl", &["version"], "apt-get install openssl")
-    {
+    if !have_tools() {
         return;
     }
     let scratch = Scratch::new();
@@ -453,37 +518,10 @@ fn cloud_custodian_finds_tagged_images_and_instances_through_a_proxy() {
         "dev",
     );
 
-    let certificates = certificates(&scratch.path().join("tls"));
-    let server = serve_tls(&scratch.store(), &certificates);
-    let proxy = Proxy::start(server.address);
-    let pythonpath = certifi_with(&certificates.authority, &scratch.path().join("python"));
-    let home = scratch.path().join("home");
-    std::fs::create_dir_all(&home).expect("home");
-    let policies = scratch.path().join("policies.yml");
-    std::fs::write(&policies, POLICIES).expect("policies");
-    let output = scratch.path().join("output");
-
-    let out = Command::new("custodian")
-        .arg("run")
-        .args(["--region", REGION, "--cache-period", "0", "-s"])
-        .arg(&output)
-        .arg(&policies)
-        .env("TENCENTCLOUD_SECRET_ID", &key.0)
-        .env("TENCENTCLOUD_SECRET_KEY", &key.1)
-        .env_remove("TENCENTCLOUD_TOKEN")
-        .env_remove("TENCENTCLOUD_REGION")
-        .env("HTTPS_PROXY", proxy.url())
-        .env("https_proxy", proxy.url())
-        .env_remove("NO_PROXY")
-        .env_remove("no_proxy")
-        .env("PYTHONPATH", &pythonpath)
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .env("HOME", &home)
-        .output()
-        .expect("custodian");
+    let cloud = Cloud::start(&scratch);
+    let (out, output) = cloud.custodian(&scratch, &key, POLICIES, true);
     let said = format!("stdout:\n{}\nstderr:\n{}", stdout(&out), stderr(&out));
     assert!(out.status.success(), "custodian failed\n{said}");
-
     assert_eq!(
         matched(&output, "prod-web-images", "ImageId"),
         BTreeSet::from([web_prod.clone()]),
@@ -495,7 +533,7 @@ fn cloud_custodian_finds_tagged_images_and_instances_through_a_proxy() {
         "{web_b} is dev, {db_a} is not web-\n{said}"
     );
     // Everything custodian asked for went through the proxy to the cloud's names.
-    let asked = proxy.asked();
+    let asked = cloud.proxy.asked();
     let hosts: BTreeSet<&str> = asked.iter().map(|(a, _)| a.as_str()).collect();
     for service in ["sts", "cvm", "tag"] {
         let authority = format!("{service}.{REGION}.{CLOUD_DOMAIN}:443");
@@ -505,6 +543,24 @@ fn cloud_custodian_finds_tagged_images_and_instances_through_a_proxy() {
         );
     }
     assert!(asked.iter().all(|(_, tunnelled)| *tunnelled), "{asked:?}");
+}
+
+/// Custodian verifies the server: without the test CA in its bundle it stops at its first
+/// call (sts GetCallerIdentity), though the proxy led it to serve.
+#[test]
+fn cloud_custodian_refuses_a_server_it_does_not_trust() {
+    if !have_tools() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let key = scratch.key_pair(OWNER);
+    let cloud = Cloud::start(&scratch);
+    let (out, _) = cloud.custodian(&scratch, &key, POLICIES, false);
+    let said = format!("stdout:\n{}\nstderr:\n{}", stdout(&out), stderr(&out));
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("CERTIFICATE_VERIFY_FAILED"), "{said}");
+    let sts = format!("sts.{REGION}.{CLOUD_DOMAIN}:443");
+    assert_eq!(cloud.proxy.asked().first(), Some(&(sts, true)), "{said}");
 }
 
 #[test]
