@@ -51,53 +51,27 @@ struct Certificates {
     server_key: PathBuf,
 }
 
-fn openssl(args: &[&str], dir: &Path) {
+/// Runs openssl in `dir` with `args` (split at spaces).
+fn openssl(args: &str, dir: &Path) {
     let out = Command::new("openssl")
-        .args(args)
+        .args(args.split_whitespace())
         .current_dir(dir)
         .output()
         .expect("openssl");
-    assert!(out.status.success(), "openssl {args:?}: {}", stderr(&out));
+    assert!(out.status.success(), "openssl {args}: {}", stderr(&out));
 }
 
 fn certificates(dir: &Path) -> Certificates {
     std::fs::create_dir_all(dir).expect("certificates dir");
     openssl(
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=imagefs test CA",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-        ],
+        "req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=imagefs-test-CA \
+         -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+         -keyout ca.key -out ca.pem",
         dir,
     );
     openssl(
-        &[
-            "req",
-            "-new",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=tencentcloudapi.com",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-        ],
+        "req -new -newkey rsa:2048 -nodes -subj /CN=tencentcloudapi.com \
+         -keyout server.key -out server.csr",
         dir,
     );
     // Custodian puts the region inside each endpoint's name (`cvm.ap-guangzhou.…`), which
@@ -115,23 +89,8 @@ fn certificates(dir: &Path) -> Certificates {
     )
     .expect("server.ext");
     openssl(
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "1",
-            "-extfile",
-            "server.ext",
-            "-out",
-            "server.pem",
-        ],
+        "x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 \
+         -extfile server.ext -out server.pem",
         dir,
     );
     Certificates {
