@@ -667,3 +667,84 @@ fn rmdir_shows_terminating_until_the_instance_is_gone() {
         .next()
         .is_none());
 }
+
+/// docs/SEMANTICS.md: "`regions/<r>/by-name/instances/<name>` | 0777 symlink | to
+/// `../../instances/<InstanceId>`, named after `InstanceName`; a name several instances of
+/// the region share, or one that cannot be a file name, becomes `<name>.<InstanceId>` as for
+/// images ... Launches and terminations, by this mount or anyone else, show at once." And
+/// removing a link is refused (`UnsupportedOperation`, `EPERM`) with an `errors` line saying
+/// to terminate the instance by `rmdir` of the directory the link points to.
+#[test]
+fn instances_by_name() {
+    if !fuse_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let mount = scratch.mount_with(None, &["--transition-delay", "0"]);
+    let links = mount.region(GZ).join("by-name/instances");
+    let names = || -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&links)
+            .expect("by-name/instances")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert!(names().is_empty());
+    let web = mounted_launch(&mount, r#"{"InstanceName":"web"}"#).expect("launch web");
+    // Two launches (a batch would number its names: db1, db2).
+    let db: Vec<String> = (0..2)
+        .flat_map(|_| mounted_launch(&mount, r#"{"InstanceName":"db"}"#).expect("launch db"))
+        .collect();
+    let mut dbs: Vec<String> = db.iter().map(|id| format!("db.{id}")).collect();
+    dbs.sort();
+    let mut expected = dbs.clone();
+    expected.push("web".to_string());
+    assert_eq!(names(), expected);
+    assert_eq!(
+        std::fs::read_link(links.join("web")).expect("readlink"),
+        Path::new("../../instances").join(&web[0])
+    );
+    let through = json(&links.join("web/metadata.json"));
+    assert_eq!(through["InstanceId"], web[0].as_str());
+    assert_eq!(through["InstanceName"], "web");
+    let looked_up = std::fs::symlink_metadata(links.join(&dbs[0])).expect("lstat");
+    assert!(looked_up.file_type().is_symlink());
+
+    // rm of a link is refused and says what to do; the instance stays.
+    assert_eq!(
+        errno_of(std::fs::remove_file(links.join("web"))),
+        libc::EPERM
+    );
+    let line = last_error(&mount);
+    assert!(
+        line.contains(" UnsupportedOperation ")
+            && line.contains("rmdir the directory the link points to"),
+        "{line}"
+    );
+    assert!(links.join("web").exists());
+
+    // Terminating one of the two `db` leaves the other alone with its name.
+    std::fs::remove_dir(mount.region(GZ).join("instances").join(&db[0])).expect("terminate");
+    eventually("the lone db to carry its name", || {
+        names() == vec!["db".to_string(), "web".to_string()]
+    });
+    assert_eq!(
+        std::fs::read_link(links.join("db")).expect("readlink"),
+        Path::new("../../instances").join(&db[1])
+    );
+
+    // Launched by someone else (the API, on the same store): the change feed shows it.
+    let api = Api::new(&scratch, OWNER);
+    let other = api.run(
+        json!({"ImageId": "img-9qabwvbn", "InstanceName": "from-api",
+        "Placement": {"Zone": "ap-guangzhou-2"}}),
+    );
+    eventually("the API's instance to be linked", || {
+        links.join("from-api").exists()
+    });
+    assert_eq!(
+        std::fs::read_link(links.join("from-api")).expect("readlink"),
+        Path::new("../../instances").join(&other[0])
+    );
+}

@@ -163,7 +163,7 @@ impl FuseAdapter {
         }
         match Node::from_ino(ino) {
             // Links are named after images, and a rename elsewhere is not followed.
-            Some(Node::NameLink(..)) => TTL,
+            Some(Node::NameLink(..) | Node::InstanceNameLink(..)) => TTL,
             // Images and instances come and go.
             Some(Node::ImageDir(..) | Node::InstanceDir(..)) => self.entry_ttl,
             // Every other name is fixed by its parent.
@@ -179,7 +179,8 @@ impl FuseAdapter {
                 | Node::InstancesDir(_)
                 | Node::InstanceFile(..)
                 | Node::ByName(_)
-                | Node::ByNameKind(..),
+                | Node::ByNameKind(..)
+                | Node::InstancesByName(_),
             )
             | None => FIXED_ENTRY_TTL.max(self.entry_ttl),
         }

@@ -206,6 +206,11 @@ pub enum Node {
     ByNameKind(u8, ImageKind),
     /// A symlink named after an image, to its directory.
     NameLink(u8, ImageKind, u64),
+    /// `regions/<r>/by-name/instances/`.
+    InstancesByName(u8),
+    /// A symlink named after an instance, to its directory; the `u64` is the instance ID's
+    /// number.
+    InstanceNameLink(u8, u64),
 }
 
 const TAG_SHIFT: u32 = 56;
@@ -226,6 +231,9 @@ const TAG_BY_NAME: u64 = 9;
 const TAG_BY_NAME_KIND: u64 = 10;
 const TAG_NAME_LINK: u64 = 11;
 const TAG_VIEW: u64 = 12;
+// Apart from the tags above so that other new node kinds can take the next numbers.
+const TAG_INSTANCES_BY_NAME: u64 = 20;
+const TAG_INSTANCE_NAME_LINK: u64 = 21;
 
 /// Serial numbers of views fit below the tag.
 const VIEW_SERIAL_MASK: u64 = (1 << TAG_SHIFT) - 1;
@@ -303,6 +311,10 @@ impl Node {
                     | (kind_index(k) << KIND_SHIFT)
                     | ((id & ID_MASK) << ID_SHIFT)
             }
+            Node::InstancesByName(r) => (TAG_INSTANCES_BY_NAME << TAG_SHIFT) | region(r),
+            Node::InstanceNameLink(r, id) => {
+                (TAG_INSTANCE_NAME_LINK << TAG_SHIFT) | region(r) | ((id & ID_MASK) << ID_SHIFT)
+            }
         }
     }
 
@@ -343,6 +355,8 @@ impl Node {
             TAG_BY_NAME => Node::ByName(region),
             TAG_BY_NAME_KIND => Node::ByNameKind(region, kind_from_index(kind)?),
             TAG_NAME_LINK => Node::NameLink(region, kind_from_index(kind)?, id),
+            TAG_INSTANCES_BY_NAME => Node::InstancesByName(region),
+            TAG_INSTANCE_NAME_LINK => Node::InstanceNameLink(region, id),
             _ => return None,
         };
         // Only canonical encodings name a node.
@@ -360,6 +374,8 @@ impl Node {
             | Node::ByName(r) => Node::Region(r),
             Node::ByNameKind(r, _) => Node::ByName(r),
             Node::NameLink(r, k, _) => Node::ByNameKind(r, k),
+            Node::InstancesByName(r) => Node::ByName(r),
+            Node::InstanceNameLink(r, _) => Node::InstancesByName(r),
             Node::ImageDir(r, k, _) => Node::KindDir(r, k),
             Node::ImageFile(r, k, id, _) => Node::ImageDir(r, k, id),
             Node::InstanceDir(r, _) => Node::InstancesDir(r),
@@ -377,13 +393,15 @@ impl Node {
             | Node::InstancesDir(_)
             | Node::InstanceDir(..)
             | Node::ByName(_)
-            | Node::ByNameKind(..) => true,
+            | Node::ByNameKind(..)
+            | Node::InstancesByName(_) => true,
             Node::AccountJson
             | Node::Errors
             | Node::RegionFile(..)
             | Node::ImageFile(..)
             | Node::InstanceFile(..)
-            | Node::NameLink(..) => false,
+            | Node::NameLink(..)
+            | Node::InstanceNameLink(..) => false,
         }
     }
 
@@ -429,7 +447,9 @@ impl Node {
             | Node::InstanceDir(..)
             | Node::ByName(_)
             | Node::ByNameKind(..)
-            | Node::NameLink(..) => None,
+            | Node::NameLink(..)
+            | Node::InstancesByName(_)
+            | Node::InstanceNameLink(..) => None,
         }
     }
 
@@ -447,7 +467,9 @@ impl Node {
             | Node::InstanceFile(r, _, _)
             | Node::ByName(r)
             | Node::ByNameKind(r, _)
-            | Node::NameLink(r, _, _) => Some(r),
+            | Node::NameLink(r, _, _)
+            | Node::InstancesByName(r)
+            | Node::InstanceNameLink(r, _) => Some(r),
         }
     }
 }
@@ -472,8 +494,10 @@ mod tests {
             }
             nodes.push(Node::InstancesDir(r));
             nodes.push(Node::ByName(r));
+            nodes.push(Node::InstancesByName(r));
             for n in [0, id, max] {
                 nodes.push(Node::InstanceDir(r, n));
+                nodes.push(Node::InstanceNameLink(r, n));
                 for f in InstanceFile::ALL {
                     nodes.push(Node::InstanceFile(r, n, f));
                 }

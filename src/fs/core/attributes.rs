@@ -34,8 +34,9 @@ fn entry_kind(node: Node) -> EntryKind {
         | Node::InstancesDir(_)
         | Node::InstanceDir(..)
         | Node::ByName(_)
-        | Node::ByNameKind(..) => EntryKind::Directory,
-        Node::NameLink(..) => EntryKind::Symlink,
+        | Node::ByNameKind(..)
+        | Node::InstancesByName(_) => EntryKind::Directory,
+        Node::NameLink(..) | Node::InstanceNameLink(..) => EntryKind::Symlink,
         Node::AccountJson
         | Node::Errors
         | Node::RegionFile(..)
@@ -55,8 +56,9 @@ fn perm(node: Node) -> u16 {
         | Node::ImageDir(..)
         | Node::InstanceDir(..)
         | Node::ByName(_)
-        | Node::ByNameKind(..) => 0o555,
-        Node::NameLink(..) => 0o777,
+        | Node::ByNameKind(..)
+        | Node::InstancesByName(_) => 0o555,
+        Node::NameLink(..) | Node::InstanceNameLink(..) => 0o777,
         // Write-only whatever the image's kind (only custom images have it).
         Node::ImageFile(_, _, _, ImageFile::Unshare) => 0o200,
         Node::AccountJson

@@ -11,7 +11,8 @@
 //! - `kind_dir`: `regions/<r>/<kind>/`, the images of a kind;
 //! - `image`: an image's directory and files, and the commands written to them;
 //! - `instance`: `instances/`, an instance's directory and files, and their commands;
-//! - `by_name`: `regions/<r>/by-name/` and its links.
+//! - `by_name`: `regions/<r>/by-name/` and its links;
+//! - `instance_by_name`: `regions/<r>/by-name/instances/` and its links.
 //!
 //! The mechanisms have a module each, which owns their state (a field of [`ImageFs`]):
 //!
@@ -34,6 +35,7 @@ mod change_feed;
 mod commands;
 mod image;
 mod instance;
+mod instance_by_name;
 mod kind_dir;
 mod outcomes;
 mod paging;
@@ -268,6 +270,10 @@ impl ImageFs {
                     image(n)
                 )
             }
+            Node::InstancesByName(r) => format!("/regions/{}/by-name/instances", region(r)),
+            Node::InstanceNameLink(r, n) => {
+                format!("/regions/{}/by-name/instances/({})", region(r), instance(n))
+            }
         }
     }
 
@@ -311,7 +317,8 @@ impl ImageFs {
             | Node::KindDir(..)
             | Node::InstancesDir(_)
             | Node::ByName(_)
-            | Node::ByNameKind(..) => self.attr(node, 0, self.mounted_at),
+            | Node::ByNameKind(..)
+            | Node::InstancesByName(_) => self.attr(node, 0, self.mounted_at),
             Node::AccountJson => self.account_attr()?,
             Node::Errors => self.errors_attr()?,
             Node::RegionFile(_, f) => self.region_file_attr(node, f)?,
@@ -320,6 +327,7 @@ impl ImageFs {
             Node::InstanceDir(r, n) => self.instance_dir_attr(node, r, n)?,
             Node::InstanceFile(r, n, f) => self.instance_file_attr(node, r, n, f)?,
             Node::NameLink(r, kind, n) => self.name_link_attr(node, r, kind, n)?,
+            Node::InstanceNameLink(r, n) => self.instance_name_link_attr(node, r, n)?,
         };
         Ok((attr, None))
     }
@@ -357,12 +365,17 @@ impl ImageFs {
                 let attr = self.lookup_link(r, kind, name)?.ok_or_else(missing)?;
                 return Ok((attr, None));
             }
+            Node::InstancesByName(r) => {
+                let attr = self.lookup_instance_link(r, name)?.ok_or_else(missing)?;
+                return Ok((attr, None));
+            }
             Node::AccountJson
             | Node::Errors
             | Node::RegionFile(..)
             | Node::ImageFile(..)
             | Node::InstanceFile(..)
-            | Node::NameLink(..) => return Err(self.not_a_directory(parent)),
+            | Node::NameLink(..)
+            | Node::InstanceNameLink(..) => return Err(self.not_a_directory(parent)),
         };
         let child = child.ok_or_else(missing)?;
         let found = self.attr_and_content(child).map_err(|e| {
@@ -391,12 +404,14 @@ impl ImageFs {
             Node::InstanceDir(r, n) => self.list_instance(r, n),
             Node::ByName(r) => self.list_by_name(r),
             Node::ByNameKind(r, kind) => self.list_links(r, kind),
+            Node::InstancesByName(r) => self.list_instance_links(r),
             Node::AccountJson
             | Node::Errors
             | Node::RegionFile(..)
             | Node::ImageFile(..)
             | Node::InstanceFile(..)
-            | Node::NameLink(..) => Err(self.not_a_directory(node)),
+            | Node::NameLink(..)
+            | Node::InstanceNameLink(..) => Err(self.not_a_directory(node)),
         }
     }
 
@@ -413,6 +428,7 @@ impl ImageFs {
     pub fn readlink(&self, ino: u64) -> Result<String> {
         match self.node(ino)? {
             Node::NameLink(r, kind, n) => self.link_text_of(r, kind, n),
+            Node::InstanceNameLink(r, n) => self.instance_link_text(r, n),
             node @ (Node::Root
             | Node::AccountJson
             | Node::Errors
@@ -426,7 +442,8 @@ impl ImageFs {
             | Node::InstanceDir(..)
             | Node::InstanceFile(..)
             | Node::ByName(_)
-            | Node::ByNameKind(..)) => Err(Error::with_errno(
+            | Node::ByNameKind(..)
+            | Node::InstancesByName(_)) => Err(Error::with_errno(
                 Code::InvalidParameter,
                 format!("{} is not a symlink", self.path(node)),
                 libc::EINVAL,
@@ -451,7 +468,9 @@ impl ImageFs {
             | Node::InstanceDir(..)
             | Node::ByName(_)
             | Node::ByNameKind(..)
-            | Node::NameLink(..) => Err(self.is_a_directory(node)),
+            | Node::NameLink(..)
+            | Node::InstancesByName(_)
+            | Node::InstanceNameLink(..) => Err(self.is_a_directory(node)),
         }
     }
 
@@ -523,7 +542,11 @@ impl ImageFs {
             | Node::InstanceFile(..)
             | Node::ByName(_)
             | Node::ByNameKind(..)
-            | Node::NameLink(..) => return Err(self.refuse("rmdir", parent_node, Some(name))),
+            | Node::NameLink(..)
+            | Node::InstancesByName(_)
+            | Node::InstanceNameLink(..) => {
+                return Err(self.refuse("rmdir", parent_node, Some(name)))
+            }
         };
         match &result {
             Ok(_) => self.recent.forget_all(),

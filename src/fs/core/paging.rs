@@ -129,7 +129,9 @@ impl ImageFs {
                 | Node::InstanceFile(..)
                 | Node::ByName(_)
                 | Node::ByNameKind(..)
-                | Node::NameLink(..) => {}
+                | Node::NameLink(..)
+                | Node::InstancesByName(_)
+                | Node::InstanceNameLink(..) => {}
             }
         }
         let entries = self.dir_entries(ino, fh, offset)?;

@@ -175,6 +175,10 @@ impl ImageFs {
                 Code::UnsupportedOperation,
                 format!("cannot remove {path}: a by-name link goes with its image; to delete the image, rmdir the directory the link points to (readlink shows it)"),
             ),
+            Node::InstancesByName(_) if operation == "unlink" => (
+                Code::UnsupportedOperation,
+                format!("cannot remove {path}: a by-name link goes with its instance; to terminate the instance, rmdir the directory the link points to (readlink shows it)"),
+            ),
             Node::ByNameKind(_, kind) if operation == "unlink" => (
                 Code::UnsupportedOperation,
                 format!("cannot remove {path}: {kind} images cannot be deleted"),
@@ -197,7 +201,9 @@ impl ImageFs {
             | Node::InstanceFile(..)
             | Node::ByName(_)
             | Node::ByNameKind(..)
-            | Node::NameLink(..) => {
+            | Node::NameLink(..)
+            | Node::InstancesByName(_)
+            | Node::InstanceNameLink(..) => {
                 if changes_contents {
                     (Code::UnsupportedOperation, format!("{path} is read-only"))
                 } else {

@@ -87,6 +87,7 @@ impl ImageFs {
             .flat_map(|k| [Node::KindDir(r, k).ino(), Node::ByNameKind(r, k).ino()])
             .collect();
         dirs.push(Node::InstancesDir(r).ino());
+        dirs.push(Node::InstancesByName(r).ino());
         dirs
     }
 

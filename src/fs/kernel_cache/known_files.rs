@@ -36,7 +36,9 @@ impl KnownFiles {
                 | Node::InstanceDir(..)
                 | Node::ByName(_)
                 | Node::ByNameKind(..)
-                | Node::NameLink(..),
+                | Node::NameLink(..)
+                | Node::InstancesByName(_)
+                | Node::InstanceNameLink(..),
             )
             | None => ino,
         };
@@ -80,7 +82,9 @@ impl KnownFiles {
                     | Node::InstanceFile(..)
                     | Node::ByName(_)
                     | Node::ByNameKind(..)
-                    | Node::NameLink(..),
+                    | Node::NameLink(..)
+                    | Node::InstancesByName(_)
+                    | Node::InstanceNameLink(..),
                 )
                 | None => files.push(ino),
             }

@@ -77,7 +77,9 @@ fn files_listed_to_be_read(node: Node) -> bool {
         | Node::InstanceFile(..)
         | Node::ByName(_)
         | Node::ByNameKind(..)
-        | Node::NameLink(..) => false,
+        | Node::NameLink(..)
+        | Node::InstancesByName(_)
+        | Node::InstanceNameLink(..) => false,
     }
 }
 
