@@ -167,16 +167,32 @@ fn accounts_remove() {
     assert!(!out.status.success(), "no keys for a removed account");
 }
 
-/// An account with an instance is refused, with what to do first.
+/// TROUBLESHOOTING: "It refuses an account mounted on the store too (`account ID is mounted
+/// at DIR`): `imagefs unmount DIR` first." Then an account with an instance is refused, with
+/// what to do first.
 #[test]
-fn accounts_remove_refuses_an_account_with_instances() {
+fn accounts_remove_refuses_an_account_mounted_or_with_instances() {
     if !fuse_available() {
         return;
     }
     let scratch = Scratch::new();
+    let empty = scratch.mount(Some("100000000003"));
+    let out = imagefs(&["accounts", "remove", "100000000003"], &scratch.store());
+    assert_eq!(out.status.code(), Some(1));
+    let expected = format!(
+        "account 100000000003 is mounted at {}: unmount it first (`imagefs unmount {}`)",
+        empty.root.display(),
+        empty.root.display()
+    );
+    assert!(stderr(&out).contains(&expected), "{}", stderr(&out));
+    drop(empty);
+    let out = imagefs(&["accounts", "remove", "100000000003"], &scratch.store());
+    assert!(out.status.success(), "once unmounted: {}", stderr(&out));
+
     let mount = scratch.mount_with(Some("100000000002"), &["--transition-delay", "0"]);
     let public = mount.region("ap-guangzhou").join("public/img-9qabwvbn");
     command(&public.join("launch"), "1").expect("launch");
+    drop(mount);
     let out = imagefs(&["accounts", "remove", "100000000002"], &scratch.store());
     assert_eq!(out.status.code(), Some(1));
     assert!(
