@@ -84,13 +84,104 @@ fn completions_offer_keys_kinds_states_and_accounts() {
         "create-fails import-fails copy-fails throttle",
         "IMPORTFAILED",
         "LAUNCH_FAILED",
-        "100000000007",
+        // The store's accounts, asked for at TAB time.
+        "imagefs __complete accounts",
     ] {
         assert!(script.contains(value), "the script offers {value}");
     }
     // Parsing is not limited to the accounts the script knew.
     let out = imagefs(&["accounts", "add", "100000000008"], &store);
     assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// The words bash's completion of `imagefs` offers for the command line `words` (the last
+/// one being completed), running the script `imagefs completions bash` printed.
+fn bash_completes(script: &str, words: &[&str], env: &[(&str, &std::path::Path)]) -> Vec<String> {
+    let bin_dir = std::path::Path::new(imagefs_bin())
+        .parent()
+        .expect("the binary's directory");
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let quoted: Vec<String> = words
+        .iter()
+        .map(|w| format!("'{}'", w.replace('\'', r"'\''")))
+        .collect();
+    let program = format!(
+        r#"source /dev/stdin
+COMP_WORDS=({words})
+COMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 ))
+_imagefs imagefs "${{COMP_WORDS[COMP_CWORD]}}" "${{COMP_WORDS[COMP_CWORD-1]}}"
+printf '%s\n' "${{COMPREPLY[@]}}""#,
+        words = quoted.join(" ")
+    );
+    let mut bash = Command::new("bash");
+    bash.args(["--norc", "-c", &program])
+        .env("PATH", path)
+        .env_remove("IMAGEFS_STORE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (name, value) in env {
+        bash.env(name, value);
+    }
+    let mut child = bash.spawn().expect("bash");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(script.as_bytes()).expect("the script");
+    }
+    let out = child.wait_with_output().expect("bash");
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out).lines().map(String::from).collect()
+}
+
+/// `imagefs completions` (README, "Shell completion"): the bash script asks the store for its
+/// account IDs at TAB time: an account added after the script was made is offered, for the
+/// store named on the line being completed or by IMAGEFS_STORE.
+#[test]
+fn completion_offers_accounts_added_after_the_script_was_made() {
+    let scratch = Scratch::new();
+    let store = scratch.store();
+    let out = imagefs(&["accounts", "list"], &store);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = imagefs(&["completions", "bash"], &store);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let script = stdout(&out);
+    assert!(!script.contains("100000000001"), "no account baked in");
+    let out = imagefs(&["accounts", "add", "100000000042"], &store);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let store_text = store.to_str().expect("a UTF-8 path");
+
+    let offered = bash_completes(
+        &script,
+        &[
+            "imagefs",
+            "mount",
+            "/tmp/x",
+            "--store",
+            store_text,
+            "--account",
+            "1000000000",
+        ],
+        &[],
+    );
+    assert_eq!(offered, ["100000000001", "100000000042"]);
+    let offered = bash_completes(
+        &script,
+        &["imagefs", "accounts", "remove", "1000000000"],
+        &[("IMAGEFS_STORE", &store)],
+    );
+    assert_eq!(offered, ["100000000001", "100000000042"]);
+    // No store, nothing offered, and no error shown.
+    let offered = bash_completes(
+        &script,
+        &["imagefs", "accounts", "keys", ""],
+        &[("IMAGEFS_STORE", &scratch.path().join("absent.db"))],
+    );
+    assert!(offered.iter().all(|w| w.starts_with('-')), "{offered:?}");
 }
 
 /// README: `accounts add` makes an account; a typo in `--account` no longer makes one.
