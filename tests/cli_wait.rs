@@ -193,8 +193,8 @@ fn progress_on_a_terminal_shows_the_state_and_sync_percent() {
         return;
     };
     assert!(ok, "{shown:?}");
-    let progress = format!("\rwaiting for NORMAL (");
-    let first = shown.find(&progress).unwrap_or_else(|| panic!("{shown:?}"));
+    let progress = "\rwaiting for NORMAL (";
+    let first = shown.find(progress).unwrap_or_else(|| panic!("{shown:?}"));
     let line_end = shown[first + 1..]
         .find('\r')
         .map_or(shown.len(), |i| first + 1 + i);
