@@ -322,3 +322,73 @@ fn a_missing_store_directory_is_the_users_to_fix() {
     );
     assert!(!mountpoint.exists(), "no mountpoint is left behind");
 }
+
+/// TROUBLESHOOTING: "None of these is an `InternalError`: the store is yours to fix, and each
+/// message says how ... Likewise for `imagefs serve`: an address it cannot listen on ... and
+/// `--tls-cert`/`--tls-key` files that are not PEM."
+#[test]
+fn a_store_or_server_setting_that_cannot_work_is_the_users_to_fix() {
+    let scratch = Scratch::new();
+    let dir = scratch.path().join("a-directory");
+    std::fs::create_dir(&dir).expect("mkdir");
+    let text = scratch.path().join("notes.txt");
+    std::fs::write(&text, "not a store\n").expect("write");
+    let newer = scratch.path().join("newer.db");
+    let out = imagefs(&["store", "info"], &newer);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let conn = rusqlite::Connection::open(&newer).expect("sqlite");
+    conn.execute_batch("PRAGMA user_version = 9999")
+        .expect("a newer schema");
+    drop(conn);
+    for (store, expected) in [
+        (
+            &dir,
+            format!(
+                "is a directory; name a file in it (`--store {}`)",
+                dir.join("store.db").display()
+            ),
+        ),
+        (
+            &text,
+            "not an imagefs store (unreadable or not SQLite): file is not a database; check its \
+             permissions, or name another store with --store FILE or IMAGEFS_STORE"
+                .to_string(),
+        ),
+        (
+            &newer,
+            "schema version 9999 was written by a newer imagefs (this one reads up to".to_string(),
+        ),
+    ] {
+        let out = imagefs(&["store", "info"], store);
+        assert_eq!(out.status.code(), Some(1));
+        let message = stderr(&out);
+        assert!(!message.contains("InternalError"), "{message}");
+        assert!(
+            message.contains("InvalidParameterValue") && message.contains(&expected),
+            "{message}"
+        );
+    }
+    let store = scratch.store();
+    let serve = |extra: &[&str]| {
+        let mut args = vec!["serve"];
+        args.extend_from_slice(extra);
+        imagefs(&args, &store)
+    };
+    let out = serve(&["--listen", "no-port-here"]);
+    assert_eq!(out.status.code(), Some(1));
+    let message = stderr(&out);
+    assert!(
+        !message.contains("InternalError")
+            && message.contains("cannot listen on no-port-here")
+            && message.contains("--listen takes ADDR:PORT"),
+        "{message}"
+    );
+    let text = text.to_str().expect("a UTF-8 path");
+    let out = serve(&["--tls-cert", text, "--tls-key", text]);
+    assert_eq!(out.status.code(), Some(1));
+    let message = stderr(&out);
+    assert!(
+        !message.contains("InternalError") && message.contains("--tls-cert takes a PEM file"),
+        "{message}"
+    );
+}
