@@ -162,8 +162,16 @@ impl FuseAdapter {
             return Duration::ZERO;
         }
         match Node::from_ino(ino) {
-            // Links are named after images, and a rename elsewhere is not followed.
-            Some(Node::NameLink(..) | Node::InstanceNameLink(..)) => TTL,
+            // Links are named after images, and a rename elsewhere is not followed. An
+            // instance's name is a link or a directory as launches and terminations make it
+            // unique or shared: the change feed drops the entry when it changes kind (see
+            // `instance_links_changed`), and this bounds the rest.
+            Some(
+                Node::NameLink(..)
+                | Node::InstanceNameLink(..)
+                | Node::InstanceNameDir(..)
+                | Node::InstanceNameDirLink(..),
+            ) => TTL,
             // Images and instances come and go.
             Some(Node::ImageDir(..) | Node::InstanceDir(..)) => self.entry_ttl,
             // Every other name is fixed by its parent.

@@ -211,6 +211,11 @@ pub enum Node {
     /// A symlink named after an instance, to its directory; the `u64` is the instance ID's
     /// number.
     InstanceNameLink(u8, u64),
+    /// `by-name/instances/<name>/`, the directory of a name several instances share; the
+    /// `u64` is the number of one of them (the lowest InstanceId when it was looked up).
+    InstanceNameDir(u8, u64),
+    /// A symlink in such a directory, named after its instance's ID, to its directory.
+    InstanceNameDirLink(u8, u64),
 }
 
 const TAG_SHIFT: u32 = 56;
@@ -234,6 +239,8 @@ const TAG_VIEW: u64 = 12;
 // Apart from the tags above so that other new node kinds can take the next numbers.
 const TAG_INSTANCES_BY_NAME: u64 = 20;
 const TAG_INSTANCE_NAME_LINK: u64 = 21;
+const TAG_INSTANCE_NAME_DIR: u64 = 22;
+const TAG_INSTANCE_NAME_DIR_LINK: u64 = 23;
 
 /// Serial numbers of views fit below the tag.
 const VIEW_SERIAL_MASK: u64 = (1 << TAG_SHIFT) - 1;
@@ -315,6 +322,12 @@ impl Node {
             Node::InstanceNameLink(r, id) => {
                 (TAG_INSTANCE_NAME_LINK << TAG_SHIFT) | region(r) | ((id & ID_MASK) << ID_SHIFT)
             }
+            Node::InstanceNameDir(r, id) => {
+                (TAG_INSTANCE_NAME_DIR << TAG_SHIFT) | region(r) | ((id & ID_MASK) << ID_SHIFT)
+            }
+            Node::InstanceNameDirLink(r, id) => {
+                (TAG_INSTANCE_NAME_DIR_LINK << TAG_SHIFT) | region(r) | ((id & ID_MASK) << ID_SHIFT)
+            }
         }
     }
 
@@ -357,6 +370,8 @@ impl Node {
             TAG_NAME_LINK => Node::NameLink(region, kind_from_index(kind)?, id),
             TAG_INSTANCES_BY_NAME => Node::InstancesByName(region),
             TAG_INSTANCE_NAME_LINK => Node::InstanceNameLink(region, id),
+            TAG_INSTANCE_NAME_DIR => Node::InstanceNameDir(region, id),
+            TAG_INSTANCE_NAME_DIR_LINK => Node::InstanceNameDirLink(region, id),
             _ => return None,
         };
         // Only canonical encodings name a node.
@@ -375,7 +390,9 @@ impl Node {
             Node::ByNameKind(r, _) => Node::ByName(r),
             Node::NameLink(r, k, _) => Node::ByNameKind(r, k),
             Node::InstancesByName(r) => Node::ByName(r),
-            Node::InstanceNameLink(r, _) => Node::InstancesByName(r),
+            Node::InstanceNameLink(r, _) | Node::InstanceNameDir(r, _) => Node::InstancesByName(r),
+            // The directory of its instance's name, as reached through this instance.
+            Node::InstanceNameDirLink(r, id) => Node::InstanceNameDir(r, id),
             Node::ImageDir(r, k, _) => Node::KindDir(r, k),
             Node::ImageFile(r, k, id, _) => Node::ImageDir(r, k, id),
             Node::InstanceDir(r, _) => Node::InstancesDir(r),
@@ -394,14 +411,16 @@ impl Node {
             | Node::InstanceDir(..)
             | Node::ByName(_)
             | Node::ByNameKind(..)
-            | Node::InstancesByName(_) => true,
+            | Node::InstancesByName(_)
+            | Node::InstanceNameDir(..) => true,
             Node::AccountJson
             | Node::Errors
             | Node::RegionFile(..)
             | Node::ImageFile(..)
             | Node::InstanceFile(..)
             | Node::NameLink(..)
-            | Node::InstanceNameLink(..) => false,
+            | Node::InstanceNameLink(..)
+            | Node::InstanceNameDirLink(..) => false,
         }
     }
 
@@ -449,7 +468,9 @@ impl Node {
             | Node::ByNameKind(..)
             | Node::NameLink(..)
             | Node::InstancesByName(_)
-            | Node::InstanceNameLink(..) => None,
+            | Node::InstanceNameLink(..)
+            | Node::InstanceNameDir(..)
+            | Node::InstanceNameDirLink(..) => None,
         }
     }
 
@@ -469,7 +490,9 @@ impl Node {
             | Node::ByNameKind(r, _)
             | Node::NameLink(r, _, _)
             | Node::InstancesByName(r)
-            | Node::InstanceNameLink(r, _) => Some(r),
+            | Node::InstanceNameLink(r, _)
+            | Node::InstanceNameDir(r, _)
+            | Node::InstanceNameDirLink(r, _) => Some(r),
         }
     }
 }
@@ -498,6 +521,8 @@ mod tests {
             for n in [0, id, max] {
                 nodes.push(Node::InstanceDir(r, n));
                 nodes.push(Node::InstanceNameLink(r, n));
+                nodes.push(Node::InstanceNameDir(r, n));
+                nodes.push(Node::InstanceNameDirLink(r, n));
                 for f in InstanceFile::ALL {
                     nodes.push(Node::InstanceFile(r, n, f));
                 }

@@ -12,7 +12,8 @@
 //! - `image`: an image's directory and files, and the commands written to them;
 //! - `instance`: `instances/`, an instance's directory and files, and their commands;
 //! - `by_name`: `regions/<r>/by-name/` and its links;
-//! - `instance_by_name`: `regions/<r>/by-name/instances/` and its links.
+//! - `instance_by_name`: `regions/<r>/by-name/instances/`, its links and its names'
+//!   directories.
 //!
 //! The mechanisms have a module each, which owns their state (a field of [`ImageFs`]):
 //!
@@ -274,6 +275,17 @@ impl ImageFs {
             Node::InstanceNameLink(r, n) => {
                 format!("/regions/{}/by-name/instances/({})", region(r), instance(n))
             }
+            Node::InstanceNameDir(r, n) => format!(
+                "/regions/{}/by-name/instances/{}",
+                region(r),
+                self.instance_name_dir_name(r, n)
+            ),
+            Node::InstanceNameDirLink(r, n) => format!(
+                "/regions/{}/by-name/instances/{}/{}",
+                region(r),
+                self.instance_name_dir_name(r, n),
+                instance(n)
+            ),
         }
     }
 
@@ -327,7 +339,10 @@ impl ImageFs {
             Node::InstanceDir(r, n) => self.instance_dir_attr(node, r, n)?,
             Node::InstanceFile(r, n, f) => self.instance_file_attr(node, r, n, f)?,
             Node::NameLink(r, kind, n) => self.name_link_attr(node, r, kind, n)?,
-            Node::InstanceNameLink(r, n) => self.instance_name_link_attr(node, r, n)?,
+            Node::InstanceNameLink(r, n) | Node::InstanceNameDirLink(r, n) => {
+                self.instance_name_link_attr(node, r, n)?
+            }
+            Node::InstanceNameDir(r, n) => self.instance_name_dir_attr(node, r, n)?,
         };
         Ok((attr, None))
     }
@@ -369,13 +384,20 @@ impl ImageFs {
                 let attr = self.lookup_instance_link(r, name)?.ok_or_else(missing)?;
                 return Ok((attr, None));
             }
+            Node::InstanceNameDir(r, n) => {
+                let attr = self
+                    .lookup_in_instance_name_dir(r, n, name)?
+                    .ok_or_else(missing)?;
+                return Ok((attr, None));
+            }
             Node::AccountJson
             | Node::Errors
             | Node::RegionFile(..)
             | Node::ImageFile(..)
             | Node::InstanceFile(..)
             | Node::NameLink(..)
-            | Node::InstanceNameLink(..) => return Err(self.not_a_directory(parent)),
+            | Node::InstanceNameLink(..)
+            | Node::InstanceNameDirLink(..) => return Err(self.not_a_directory(parent)),
         };
         let child = child.ok_or_else(missing)?;
         let found = self.attr_and_content(child).map_err(|e| {
@@ -405,13 +427,15 @@ impl ImageFs {
             Node::ByName(r) => self.list_by_name(r),
             Node::ByNameKind(r, kind) => self.list_links(r, kind),
             Node::InstancesByName(r) => self.list_instance_links(r),
+            Node::InstanceNameDir(r, n) => self.list_instance_name_dir(r, n),
             Node::AccountJson
             | Node::Errors
             | Node::RegionFile(..)
             | Node::ImageFile(..)
             | Node::InstanceFile(..)
             | Node::NameLink(..)
-            | Node::InstanceNameLink(..) => Err(self.not_a_directory(node)),
+            | Node::InstanceNameLink(..)
+            | Node::InstanceNameDirLink(..) => Err(self.not_a_directory(node)),
         }
     }
 
@@ -428,7 +452,8 @@ impl ImageFs {
     pub fn readlink(&self, ino: u64) -> Result<String> {
         match self.node(ino)? {
             Node::NameLink(r, kind, n) => self.link_text_of(r, kind, n),
-            Node::InstanceNameLink(r, n) => self.instance_link_text(r, n),
+            Node::InstanceNameLink(r, n) => self.instance_link_text(r, n, false),
+            Node::InstanceNameDirLink(r, n) => self.instance_link_text(r, n, true),
             node @ (Node::Root
             | Node::AccountJson
             | Node::Errors
@@ -443,7 +468,8 @@ impl ImageFs {
             | Node::InstanceFile(..)
             | Node::ByName(_)
             | Node::ByNameKind(..)
-            | Node::InstancesByName(_)) => Err(Error::with_errno(
+            | Node::InstancesByName(_)
+            | Node::InstanceNameDir(..)) => Err(Error::with_errno(
                 Code::InvalidParameter,
                 format!("{} is not a symlink", self.path(node)),
                 libc::EINVAL,
@@ -470,7 +496,9 @@ impl ImageFs {
             | Node::ByNameKind(..)
             | Node::NameLink(..)
             | Node::InstancesByName(_)
-            | Node::InstanceNameLink(..) => Err(self.is_a_directory(node)),
+            | Node::InstanceNameLink(..)
+            | Node::InstanceNameDir(..)
+            | Node::InstanceNameDirLink(..) => Err(self.is_a_directory(node)),
         }
     }
 
@@ -544,7 +572,9 @@ impl ImageFs {
             | Node::ByNameKind(..)
             | Node::NameLink(..)
             | Node::InstancesByName(_)
-            | Node::InstanceNameLink(..) => {
+            | Node::InstanceNameLink(..)
+            | Node::InstanceNameDir(..)
+            | Node::InstanceNameDirLink(..) => {
                 return Err(self.refuse("rmdir", parent_node, Some(name)))
             }
         };

@@ -131,7 +131,9 @@ impl ImageFs {
                 | Node::ByNameKind(..)
                 | Node::NameLink(..)
                 | Node::InstancesByName(_)
-                | Node::InstanceNameLink(..) => {}
+                | Node::InstanceNameLink(..)
+                | Node::InstanceNameDir(..)
+                | Node::InstanceNameDirLink(..) => {}
             }
         }
         let entries = self.dir_entries(ino, fh, offset)?;

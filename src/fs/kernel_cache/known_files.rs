@@ -38,7 +38,9 @@ impl KnownFiles {
                 | Node::ByNameKind(..)
                 | Node::NameLink(..)
                 | Node::InstancesByName(_)
-                | Node::InstanceNameLink(..),
+                | Node::InstanceNameLink(..)
+                | Node::InstanceNameDir(..)
+                | Node::InstanceNameDirLink(..),
             )
             | None => ino,
         };
@@ -84,7 +86,9 @@ impl KnownFiles {
                     | Node::ByNameKind(..)
                     | Node::NameLink(..)
                     | Node::InstancesByName(_)
-                    | Node::InstanceNameLink(..),
+                    | Node::InstanceNameLink(..)
+                    | Node::InstanceNameDir(..)
+                    | Node::InstanceNameDirLink(..),
                 )
                 | None => files.push(ino),
             }

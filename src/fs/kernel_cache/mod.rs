@@ -79,7 +79,9 @@ fn files_listed_to_be_read(node: Node) -> bool {
         | Node::ByNameKind(..)
         | Node::NameLink(..)
         | Node::InstancesByName(_)
-        | Node::InstanceNameLink(..) => false,
+        | Node::InstanceNameLink(..)
+        | Node::InstanceNameDir(..)
+        | Node::InstanceNameDirLink(..) => false,
     }
 }
 
