@@ -69,6 +69,48 @@ pub fn is_imagefs(entry: &MountEntry) -> bool {
     entry.fs_type == "fuse.imagefs" || entry.source == "imagefs"
 }
 
+/// How long a mount has to answer `account.json` before it is taken for one that hangs.
+const ACCOUNT_READ_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The imagefs mounts the kernel lists that act as `account` on the local store at `store`
+/// (from each mount's `account.json`). A mount that cannot be read (another user's, a
+/// stale one, one that does not answer in time) is left out.
+pub fn mounts_of(store: &Path, account: &str) -> Vec<PathBuf> {
+    let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return Vec::new();
+    };
+    let store = std::fs::canonicalize(store).unwrap_or_else(|_| store.to_path_buf());
+    parse_mountinfo(&text)
+        .into_iter()
+        .filter(is_imagefs)
+        .filter(|m| {
+            read_account(&m.mount_point).is_some_and(|(id, mounted_store)| {
+                let mounted_store = std::fs::canonicalize(&mounted_store).unwrap_or(mounted_store);
+                id == account && mounted_store == store
+            })
+        })
+        .map(|m| m.mount_point)
+        .collect()
+}
+
+/// A mount's account and local store, from its `account.json`, read on a thread of its own
+/// so that a mount that hangs cannot hang the caller.
+fn read_account(mount_point: &Path) -> Option<(String, PathBuf)> {
+    let file = mount_point.join("account.json");
+    let (send, receive) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let read = std::fs::read_to_string(file)
+            .ok()
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok());
+        // The receiver may have stopped waiting.
+        let _ = send.send(read);
+    });
+    let value = receive.recv_timeout(ACCOUNT_READ_LIMIT).ok()??;
+    let id = value.get("AccountId")?.as_str()?.to_string();
+    let store = PathBuf::from(value.get("Store")?.as_str()?);
+    Some((id, store))
+}
+
 /// Unmounts `path`; `lazy` detaches it even while files in it are open.
 pub fn unmount(path: &Path, lazy: bool) -> io::Result<()> {
     let c_path = CString::new(path.as_os_str().as_bytes())

@@ -84,13 +84,104 @@ fn completions_offer_keys_kinds_states_and_accounts() {
         "create-fails import-fails copy-fails throttle",
         "IMPORTFAILED",
         "LAUNCH_FAILED",
-        "100000000007",
+        // The store's accounts, asked for at TAB time.
+        "imagefs __complete accounts",
     ] {
         assert!(script.contains(value), "the script offers {value}");
     }
     // Parsing is not limited to the accounts the script knew.
     let out = imagefs(&["accounts", "add", "100000000008"], &store);
     assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// The words bash's completion of `imagefs` offers for the command line `words` (the last
+/// one being completed), running the script `imagefs completions bash` printed.
+fn bash_completes(script: &str, words: &[&str], env: &[(&str, &std::path::Path)]) -> Vec<String> {
+    let bin_dir = std::path::Path::new(imagefs_bin())
+        .parent()
+        .expect("the binary's directory");
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let quoted: Vec<String> = words
+        .iter()
+        .map(|w| format!("'{}'", w.replace('\'', r"'\''")))
+        .collect();
+    let program = format!(
+        r#"source /dev/stdin
+COMP_WORDS=({words})
+COMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 ))
+_imagefs imagefs "${{COMP_WORDS[COMP_CWORD]}}" "${{COMP_WORDS[COMP_CWORD-1]}}"
+printf '%s\n' "${{COMPREPLY[@]}}""#,
+        words = quoted.join(" ")
+    );
+    let mut bash = Command::new("bash");
+    bash.args(["--norc", "-c", &program])
+        .env("PATH", path)
+        .env_remove("IMAGEFS_STORE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (name, value) in env {
+        bash.env(name, value);
+    }
+    let mut child = bash.spawn().expect("bash");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(script.as_bytes()).expect("the script");
+    }
+    let out = child.wait_with_output().expect("bash");
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out).lines().map(String::from).collect()
+}
+
+/// `imagefs completions` (README, "Shell completion"): the bash script asks the store for its
+/// account IDs at TAB time: an account added after the script was made is offered, for the
+/// store named on the line being completed or by IMAGEFS_STORE.
+#[test]
+fn completion_offers_accounts_added_after_the_script_was_made() {
+    let scratch = Scratch::new();
+    let store = scratch.store();
+    let out = imagefs(&["accounts", "list"], &store);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = imagefs(&["completions", "bash"], &store);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let script = stdout(&out);
+    assert!(!script.contains("100000000001"), "no account baked in");
+    let out = imagefs(&["accounts", "add", "100000000042"], &store);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let store_text = store.to_str().expect("a UTF-8 path");
+
+    let offered = bash_completes(
+        &script,
+        &[
+            "imagefs",
+            "mount",
+            "/tmp/x",
+            "--store",
+            store_text,
+            "--account",
+            "1000000000",
+        ],
+        &[],
+    );
+    assert_eq!(offered, ["100000000001", "100000000042"]);
+    let offered = bash_completes(
+        &script,
+        &["imagefs", "accounts", "remove", "1000000000"],
+        &[("IMAGEFS_STORE", &store)],
+    );
+    assert_eq!(offered, ["100000000001", "100000000042"]);
+    // No store, nothing offered, and no error shown.
+    let offered = bash_completes(
+        &script,
+        &["imagefs", "accounts", "keys", ""],
+        &[("IMAGEFS_STORE", &scratch.path().join("absent.db"))],
+    );
+    assert!(offered.iter().all(|w| w.starts_with('-')), "{offered:?}");
 }
 
 /// README: `accounts add` makes an account; a typo in `--account` no longer makes one.
@@ -167,16 +258,32 @@ fn accounts_remove() {
     assert!(!out.status.success(), "no keys for a removed account");
 }
 
-/// An account with an instance is refused, with what to do first.
+/// TROUBLESHOOTING: "It refuses an account mounted on the store too (`account ID is mounted
+/// at DIR`): `imagefs unmount DIR` first." Then an account with an instance is refused, with
+/// what to do first.
 #[test]
-fn accounts_remove_refuses_an_account_with_instances() {
+fn accounts_remove_refuses_an_account_mounted_or_with_instances() {
     if !fuse_available() {
         return;
     }
     let scratch = Scratch::new();
+    let empty = scratch.mount(Some("100000000003"));
+    let out = imagefs(&["accounts", "remove", "100000000003"], &scratch.store());
+    assert_eq!(out.status.code(), Some(1));
+    let expected = format!(
+        "account 100000000003 is mounted at {}: unmount it first (`imagefs unmount {}`)",
+        empty.root.display(),
+        empty.root.display()
+    );
+    assert!(stderr(&out).contains(&expected), "{}", stderr(&out));
+    drop(empty);
+    let out = imagefs(&["accounts", "remove", "100000000003"], &scratch.store());
+    assert!(out.status.success(), "once unmounted: {}", stderr(&out));
+
     let mount = scratch.mount_with(Some("100000000002"), &["--transition-delay", "0"]);
     let public = mount.region("ap-guangzhou").join("public/img-9qabwvbn");
     command(&public.join("launch"), "1").expect("launch");
+    drop(mount);
     let out = imagefs(&["accounts", "remove", "100000000002"], &scratch.store());
     assert_eq!(out.status.code(), Some(1));
     assert!(
@@ -214,4 +321,74 @@ fn a_missing_store_directory_is_the_users_to_fix() {
         stderr(&out)
     );
     assert!(!mountpoint.exists(), "no mountpoint is left behind");
+}
+
+/// TROUBLESHOOTING: "None of these is an `InternalError`: the store is yours to fix, and each
+/// message says how ... Likewise for `imagefs serve`: an address it cannot listen on ... and
+/// `--tls-cert`/`--tls-key` files that are not PEM."
+#[test]
+fn a_store_or_server_setting_that_cannot_work_is_the_users_to_fix() {
+    let scratch = Scratch::new();
+    let dir = scratch.path().join("a-directory");
+    std::fs::create_dir(&dir).expect("mkdir");
+    let text = scratch.path().join("notes.txt");
+    std::fs::write(&text, "not a store\n").expect("write");
+    let newer = scratch.path().join("newer.db");
+    let out = imagefs(&["store", "info"], &newer);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let conn = rusqlite::Connection::open(&newer).expect("sqlite");
+    conn.execute_batch("PRAGMA user_version = 9999")
+        .expect("a newer schema");
+    drop(conn);
+    for (store, expected) in [
+        (
+            &dir,
+            format!(
+                "is a directory; name a file in it (`--store {}`)",
+                dir.join("store.db").display()
+            ),
+        ),
+        (
+            &text,
+            "not an imagefs store (unreadable or not SQLite): file is not a database; check its \
+             permissions, or name another store with --store FILE or IMAGEFS_STORE"
+                .to_string(),
+        ),
+        (
+            &newer,
+            "schema version 9999 was written by a newer imagefs (this one reads up to".to_string(),
+        ),
+    ] {
+        let out = imagefs(&["store", "info"], store);
+        assert_eq!(out.status.code(), Some(1));
+        let message = stderr(&out);
+        assert!(!message.contains("InternalError"), "{message}");
+        assert!(
+            message.contains("InvalidParameterValue") && message.contains(&expected),
+            "{message}"
+        );
+    }
+    let store = scratch.store();
+    let serve = |extra: &[&str]| {
+        let mut args = vec!["serve"];
+        args.extend_from_slice(extra);
+        imagefs(&args, &store)
+    };
+    let out = serve(&["--listen", "no-port-here"]);
+    assert_eq!(out.status.code(), Some(1));
+    let message = stderr(&out);
+    assert!(
+        !message.contains("InternalError")
+            && message.contains("cannot listen on no-port-here")
+            && message.contains("--listen takes ADDR:PORT"),
+        "{message}"
+    );
+    let text = text.to_str().expect("a UTF-8 path");
+    let out = serve(&["--tls-cert", text, "--tls-key", text]);
+    assert_eq!(out.status.code(), Some(1));
+    let message = stderr(&out);
+    assert!(
+        !message.contains("InternalError") && message.contains("--tls-cert takes a PEM file"),
+        "{message}"
+    );
 }

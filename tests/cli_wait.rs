@@ -130,3 +130,93 @@ fn several_paths_json_timeout_and_failed_states() {
     let out = imagefs(&["wait", &image_path, "--state", "CREATEFAILED"]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// Runs `imagefs ARGS` in `dir` under a pseudo-terminal (util-linux's `script`), and returns
+/// what the terminal was shown (stdout and stderr both go to it). `None` when `script` is
+/// missing, which is a failure under CI.
+fn on_a_terminal(dir: &std::path::Path, args: &[&str]) -> Option<(bool, String)> {
+    let line: Vec<String> = std::iter::once(imagefs_bin())
+        .chain(args.iter().copied())
+        .map(|word| format!("'{}'", word.replace('\'', r"'\''")))
+        .collect();
+    let run = Command::new("script")
+        .args(["-qec", &line.join(" "), "/dev/null"])
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output();
+    match run {
+        Ok(out) => Some((out.status.success(), stdout(&out))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "`script` (util-linux) is needed to test a terminal"
+            );
+            None
+        }
+        Err(e) => panic!("cannot run script: {e}"),
+    }
+}
+
+/// README: "progress (with `SyncPercent`) only on a terminal": on a terminal, `imagefs wait`
+/// rewrites one progress line in place (`\r`, erasing the rest of the line) showing the
+/// state and a copy's `SyncPercent`, clears it, and ends with one clean line.
+#[test]
+fn progress_on_a_terminal_shows_the_state_and_sync_percent() {
+    if !fuse_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let instant = scratch.mount_with(None, &["--transition-delay", "0"]);
+    let slow = scratch.mount_with(None, &["--transition-delay", "3"]);
+    let region = instant.region("ap-guangzhou");
+    let launch = region.join("public/img-9qabwvbn/launch");
+    command(&launch, "1").expect("launch");
+    let create = region
+        .join("instances")
+        .join(read(&launch).trim())
+        .join("create_image");
+    command(&create, "to-copy").expect("create_image");
+    let id = read(&create).trim().to_string();
+    let source = slow.region("ap-guangzhou").join("custom").join(&id);
+    command(&source.join("copy_to"), "ap-shanghai").expect("copy_to");
+    let copy = read(&source.join("copy_to"))
+        .split_whitespace()
+        .nth(1)
+        .expect("the copy's ID")
+        .to_string();
+    // Relative to its directory, so the progress line fits the terminal's width.
+    let custom = slow.region("ap-shanghai").join("custom");
+    let Some((ok, shown)) = on_a_terminal(
+        &custom,
+        &["wait", &copy, "--state", "NORMAL", "--timeout", "60"],
+    ) else {
+        return;
+    };
+    assert!(ok, "{shown:?}");
+    let progress = "\rwaiting for NORMAL (";
+    let first = shown.find(progress).unwrap_or_else(|| panic!("{shown:?}"));
+    let line_end = shown[first + 1..]
+        .find('\r')
+        .map_or(shown.len(), |i| first + 1 + i);
+    let line = &shown[first..line_end];
+    let states = line
+        .split_once("): ")
+        .map(|(_, states)| states)
+        .unwrap_or_else(|| panic!("{line:?}"));
+    let percent = states
+        .strip_prefix(&format!("{copy} SYNCING "))
+        .and_then(|rest| rest.strip_suffix("%\x1b[K"))
+        .unwrap_or_else(|| panic!("the state and SyncPercent: {line:?}"));
+    assert!(percent.parse::<u8>().is_ok_and(|p| p <= 100), "{line:?}");
+    // The progress line is cleared, then one clean line ends the wait.
+    let (_, last) = shown
+        .rsplit_once("\r\x1b[K")
+        .unwrap_or_else(|| panic!("the line is cleared: {shown:?}"));
+    let last = last.trim_end();
+    assert!(
+        last.starts_with(&format!("imagefs: {copy} reached NORMAL after "))
+            && last.ends_with(" s")
+            && !last.contains(['\r', '\x1b']),
+        "{shown:?}"
+    );
+}

@@ -667,3 +667,132 @@ fn rmdir_shows_terminating_until_the_instance_is_gone() {
         .next()
         .is_none());
 }
+
+/// docs/SEMANTICS.md: "`regions/<r>/by-name/instances/<name>` | 0777 symlink | to
+/// `../../instances/<InstanceId>`, named after `InstanceName`, when one instance of the
+/// region carries the name" and "`regions/<r>/by-name/instances/<name>/` | 0555 | when
+/// several instances carry the name: one symlink per instance, named after its InstanceId, to
+/// `../../../instances/<InstanceId>`"; "Launches and terminations, by this mount or anyone
+/// else, show at once: a name's entry changes from a link to a directory and back". Removing
+/// a link is refused (`UnsupportedOperation`, `EPERM`) with an `errors` line saying to
+/// terminate the instance by `rmdir` of the directory the link points to; `rmdir` of a name's
+/// directory is refused (`UnsupportedOperation`, `EPERM`) with a line saying the same.
+#[test]
+fn instances_by_name() {
+    if !fuse_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let mount = scratch.mount_with(None, &["--transition-delay", "0"]);
+    let links = mount.region(GZ).join("by-name/instances");
+    let names = |dir: &Path| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .expect("read_dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let is_link =
+        |path: &Path| std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    let is_dir = |path: &Path| std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir());
+    assert!(names(&links).is_empty());
+
+    // A name one instance carries is a link.
+    let web = mounted_launch(&mount, r#"{"InstanceName":"web"}"#).expect("launch web");
+    let db = mounted_launch(&mount, r#"{"InstanceName":"db"}"#).expect("launch db");
+    assert_eq!(names(&links), ["db", "web"]);
+    assert!(is_link(&links.join("web")));
+    assert_eq!(
+        std::fs::read_link(links.join("web")).expect("readlink"),
+        Path::new("../../instances").join(&web[0])
+    );
+    let through = json(&links.join("web/metadata.json"));
+    assert_eq!(through["InstanceId"], web[0].as_str());
+    assert_eq!(through["InstanceName"], "web");
+
+    // A second `db` (a batch would number its names: db1, db2): the name is a directory of
+    // links named after the IDs; the link the kernel looked up before is not served again.
+    assert!(is_link(&links.join("db")));
+    let db2 = mounted_launch(&mount, r#"{"InstanceName":"db"}"#).expect("launch db");
+    let mut both = vec![db[0].clone(), db2[0].clone()];
+    both.sort();
+    eventually("db to become a directory", || is_dir(&links.join("db")));
+    assert_eq!(names(&links), ["db", "web"]);
+    let db_dir = links.join("db");
+    assert_eq!(names(&db_dir), both);
+    for id in &both {
+        assert!(is_link(&db_dir.join(id)));
+        assert_eq!(
+            std::fs::read_link(db_dir.join(id)).expect("readlink"),
+            Path::new("../../../instances").join(id)
+        );
+        let through = json(&db_dir.join(id).join("metadata.json"));
+        assert_eq!(through["InstanceId"], id.as_str());
+    }
+    let listing = std::process::Command::new("ls")
+        .arg("-l")
+        .arg(&db_dir)
+        .output()
+        .expect("ls -l");
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    for id in &both {
+        assert!(
+            listing.contains(&format!("{id} -> ../../../instances/{id}")),
+            "{listing}"
+        );
+    }
+
+    // rm of a link is refused and says what to do; the instance stays.
+    assert_eq!(
+        errno_of(std::fs::remove_file(links.join("web"))),
+        libc::EPERM
+    );
+    let line = last_error(&mount);
+    assert!(
+        line.contains(" UnsupportedOperation ")
+            && line.contains("rmdir the directory the link points to"),
+        "{line}"
+    );
+    assert_eq!(
+        errno_of(std::fs::remove_file(db_dir.join(&both[0]))),
+        libc::EPERM
+    );
+    let line = last_error(&mount);
+    assert!(
+        line.contains(&format!(
+            " unlink /regions/{GZ}/by-name/instances/db/{} ",
+            both[0]
+        )) && line.contains("rmdir the directory the link points to"),
+        "{line}"
+    );
+    // So is rmdir of a name's directory.
+    assert_eq!(errno_of(std::fs::remove_dir(&db_dir)), libc::EPERM);
+    let line = last_error(&mount);
+    assert!(
+        line.contains(&format!(
+            " rmdir /regions/{GZ}/by-name/instances/db UnsupportedOperation "
+        )) && line.contains("rmdir the directory its link points to"),
+        "{line}"
+    );
+    assert!(links.join("web").exists());
+    assert_eq!(names(&db_dir), both);
+
+    // Terminating one of the two `db` makes the name a link again, to the other.
+    std::fs::remove_dir(mount.region(GZ).join("instances").join(&both[0])).expect("terminate");
+    eventually("db to become a link again", || is_link(&links.join("db")));
+    assert_eq!(names(&links), ["db", "web"]);
+    assert_eq!(
+        std::fs::read_link(links.join("db")).expect("readlink"),
+        Path::new("../../instances").join(&both[1])
+    );
+
+    // Launched by someone else (the API, on the same store): the change feed shows it.
+    let api = Api::new(&scratch, OWNER);
+    let other = api.run(json!({"ImageId": "img-9qabwvbn", "InstanceName": "web",
+        "Placement": {"Zone": "ap-guangzhou-2"}}));
+    eventually("web to become a directory", || is_dir(&links.join("web")));
+    let mut webs = vec![web[0].clone(), other[0].clone()];
+    webs.sort();
+    assert_eq!(names(&links.join("web")), webs);
+}

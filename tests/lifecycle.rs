@@ -891,6 +891,76 @@ fn import_reads_all_four_formats() {
     assert_eq!(json(&region.join("quota.json"))["CustomImagesUsed"], 7);
 }
 
+/// docs/SEMANTICS.md: "A relative path whose writer works inside an imagefs mount (`cd` into
+/// the region, then `echo ... > import`) ... is refused
+/// (`InvalidParameter.InvalidParameterUrlError`, `EINVAL`) with that directory and the advice
+/// to write the absolute path; messages about a relative path say where it was looked for."
+#[test]
+fn a_relative_image_url_is_the_writers_or_refused_saying_where() {
+    if !fuse_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let mount = instant(&scratch);
+    let region = mount.region("ap-guangzhou");
+    let dir = scratch.path().join("disks");
+    std::fs::create_dir(&dir).expect("mkdir");
+    qemu_img(&[
+        "create",
+        "-q",
+        "-f",
+        "qcow2",
+        dir.join("web.qcow2").to_str().expect("p"),
+        "1G",
+    ]);
+    // From inside the mount: refused, naming the directory and what to write.
+    let out = sh(
+        &region,
+        &format!("echo '{}' > import", import_spec("inside", "web.qcow2")),
+    );
+    assert!(!out.status.success());
+    let line = last_error(&mount);
+    assert!(
+        line.contains(" InvalidParameter.InvalidParameterUrlError ")
+            && line.contains(&format!(
+                "relative to the writer's working directory {}, which is inside the imagefs mount {}",
+                region.display(),
+                mount.root.display()
+            ))
+            && line.contains("write the disk's absolute path"),
+        "{line}"
+    );
+    // From elsewhere: a missing file says where it was looked for.
+    let out = sh(
+        &dir,
+        &format!(
+            "echo '{}' > {}",
+            import_spec("missing", "nope.qcow2"),
+            region.join("import").display()
+        ),
+    );
+    assert!(!out.status.success());
+    let line = last_error(&mount);
+    assert!(
+        line.contains(&format!(
+            "nope.qcow2 (looked for at {}, from the writer's working directory): no such file",
+            dir.join("nope.qcow2").display()
+        )),
+        "{line}"
+    );
+    // And a file that is there is imported.
+    let out = sh(
+        &dir,
+        &format!(
+            "echo '{}' > {}",
+            import_spec("outside", "web.qcow2"),
+            region.join("import").display()
+        ),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(read(&region.join("import")).trim().starts_with("img-"));
+}
+
 #[test]
 fn import_refusals() {
     if !fuse_available() {

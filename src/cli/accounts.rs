@@ -27,8 +27,9 @@ pub enum AccountsAction {
         #[arg(long, value_name = "SECONDS", default_value_t = 1800)]
         ttl: u64,
     },
-    /// Remove an account and its API key pairs. Refused for the store's default account and
-    /// while the account has custom images, instances or images shared with it.
+    /// Remove an account and its API key pairs. Refused for the store's default account,
+    /// while the account is mounted, and while it has custom images, instances or images
+    /// shared with it.
     Remove { id: String },
     /// End a key pair, permanent or temporary, at once.
     Revoke {
@@ -91,6 +92,16 @@ fn print_key(store: &Store, account: &AccountId) -> Result<(), Failure> {
 /// `imagefs accounts remove ID`: removes an account that holds nothing, or says what to do
 /// first.
 fn remove(store: &Store, id: &AccountId) -> Result<(), Failure> {
+    let mounted = imagefs::mounts::mounts_of(store.path(), id.as_str());
+    if !mounted.is_empty() {
+        let paths: Vec<String> = mounted.iter().map(|p| p.display().to_string()).collect();
+        return Err(Failure(format!(
+            "account {id} is mounted at {}: unmount it first (`imagefs unmount {}`), then \
+             remove it",
+            paths.join(", "),
+            paths[0]
+        )));
+    }
     match store.remove_account(id)? {
         AccountRemoval::Removed => {
             eprintln!("imagefs: removed account {id} and its API key pairs");

@@ -1,6 +1,7 @@
 //! The `imagefs` command line: its definition, and one module per subcommand.
 
 mod accounts;
+mod complete;
 mod man;
 mod mount;
 mod serve;
@@ -12,8 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::builder::PossibleValuesParser;
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use imagefs::local::store::{default_store_path, Store};
 
@@ -61,14 +61,16 @@ enum Command_ {
     /// Wait until images or instances reach a state (reads their `state` files).
     #[command(after_help = wait::help())]
     Wait(wait::WaitArgs),
-    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
-    /// (The account IDs offered for --account and ID are those of the store at the time the
-    /// script is made: make it again after `imagefs accounts add`.)
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell). The bash, zsh
+    /// and fish scripts ask the store for its account IDs each time --account or ID is
+    /// completed (IMAGEFS_STORE, or a --store on the line); the elvish and powershell ones
+    /// offer the accounts of the store when the script is made.
     Completions {
         shell: clap_complete::Shell,
         #[command(flatten)]
         store: StoreArgs,
     },
+
     /// Print the manual page imagefs(1) (roff: `imagefs man | man -l -`), or install every
     /// page, one per subcommand too, with --dir.
     Man {
@@ -111,6 +113,11 @@ impl<E: std::fmt::Display> From<E> for Failure {
 
 /// Runs the command line and returns its exit code.
 pub fn main() -> ExitCode {
+    // Not a clap subcommand, so that completion scripts and manual pages never offer it.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|a| a == complete::COMMAND) {
+        return complete::complete(&args[1..]);
+    }
     let cli = Cli::parse();
     let log_file = match &cli.command {
         Command_::Mount(args) => args.log_file.clone(),
@@ -126,9 +133,7 @@ pub fn main() -> ExitCode {
         Command_::Serve(args) => serve::serve(args),
         Command_::Wait(args) => return wait::wait(args),
         Command_::Completions { shell, store } => {
-            let mut command = with_known_accounts(Cli::command(), &store);
-            clap_complete::generate(shell, &mut command, "imagefs", &mut std::io::stdout());
-            Ok(())
+            complete::script(shell, &store).map(|script| print!("{script}"))
         }
         Command_::Man { dir } => man::man(dir.as_deref()),
     };
@@ -212,49 +217,4 @@ pub fn seconds(value: f64) -> Result<Duration, Failure> {
             "{value} is not a delay in seconds between 0 and 86400"
         )))
     }
-}
-
-/// The command line with the store's account IDs as the values of `--account` and of the
-/// `accounts` subcommands' ID, for completion scripts only: parsing never limits them this way
-/// (`accounts add` takes new IDs). A store that does not exist yet is not created.
-fn with_known_accounts(command: clap::Command, store_args: &StoreArgs) -> clap::Command {
-    let ids: Vec<&'static str> = match known_accounts(store_args) {
-        // clap's values are static strings (without its `string` feature); the process
-        // prints one script and exits, so the few IDs are leaked on purpose.
-        Some(ids) if !ids.is_empty() => ids
-            .into_iter()
-            .map(|id| &*Box::leak(id.into_boxed_str()))
-            .collect(),
-        _ => return command,
-    };
-    let values = || PossibleValuesParser::new(ids.clone());
-    command
-        .mut_subcommand("mount", |mount| {
-            mount.mut_arg("account", |arg| arg.value_parser(values()))
-        })
-        .mut_subcommand("accounts", |accounts| {
-            let mut accounts = accounts;
-            for action in ["keys", "token", "remove"] {
-                if accounts.find_subcommand(action).is_some() {
-                    accounts = accounts.mut_subcommand(action, |sub| {
-                        sub.mut_arg("id", |arg| arg.value_parser(values()))
-                    });
-                }
-            }
-            accounts
-        })
-}
-
-/// The account IDs of the store named on the command line (or the default one), if it exists.
-fn known_accounts(store_args: &StoreArgs) -> Option<Vec<String>> {
-    let path = match &store_args.store {
-        Some(path) => path.clone(),
-        None => default_store_path()?,
-    };
-    if !path.is_file() {
-        return None;
-    }
-    let store = open_store(store_args).ok()?;
-    let accounts = store.accounts().ok()?;
-    Some(accounts.into_iter().map(|(id, _)| id.to_string()).collect())
 }

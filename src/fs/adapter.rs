@@ -162,11 +162,19 @@ impl FuseAdapter {
             return Duration::ZERO;
         }
         match Node::from_ino(ino) {
-            // Links are named after images, and a rename elsewhere is not followed.
-            Some(Node::NameLink(..)) => TTL,
             // A family's link is looked up afresh on every path walk: it follows the family
             // as images are made, deprecated and deleted.
             Some(Node::FamilyLink(..)) => Duration::ZERO,
+            // Links are named after images, and a rename elsewhere is not followed. An
+            // instance's name is a link or a directory as launches and terminations make it
+            // unique or shared: the change feed drops the entry when it changes kind (see
+            // `instance_links_changed`), and this bounds the rest.
+            Some(
+                Node::NameLink(..)
+                | Node::InstanceNameLink(..)
+                | Node::InstanceNameDir(..)
+                | Node::InstanceNameDirLink(..),
+            ) => TTL,
             // Images and instances come and go.
             Some(Node::ImageDir(..) | Node::InstanceDir(..)) => self.entry_ttl,
             // Every other name is fixed by its parent.
@@ -183,7 +191,8 @@ impl FuseAdapter {
                 | Node::InstanceFile(..)
                 | Node::ByName(_)
                 | Node::ByNameKind(..)
-                | Node::Families(_),
+                | Node::Families(_)
+                | Node::InstancesByName(_),
             )
             | None => FIXED_ENTRY_TTL.max(self.entry_ttl),
         }

@@ -233,6 +233,16 @@ pub enum Node {
     /// A symlink named after a family, to the directory of the custom image it stands for
     /// (the `u64`).
     FamilyLink(u8, u64),
+    /// `regions/<r>/by-name/instances/`.
+    InstancesByName(u8),
+    /// A symlink named after an instance, to its directory; the `u64` is the instance ID's
+    /// number.
+    InstanceNameLink(u8, u64),
+    /// `by-name/instances/<name>/`, the directory of a name several instances share; the
+    /// `u64` is the number of one of them (the lowest InstanceId when it was looked up).
+    InstanceNameDir(u8, u64),
+    /// A symlink in such a directory, named after its instance's ID, to its directory.
+    InstanceNameDirLink(u8, u64),
 }
 
 const TAG_SHIFT: u32 = 56;
@@ -255,6 +265,11 @@ const TAG_NAME_LINK: u64 = 11;
 const TAG_VIEW: u64 = 12;
 const TAG_FAMILIES: u64 = 13;
 const TAG_FAMILY_LINK: u64 = 14;
+// Apart from the tags above so that other new node kinds can take the next numbers.
+const TAG_INSTANCES_BY_NAME: u64 = 20;
+const TAG_INSTANCE_NAME_LINK: u64 = 21;
+const TAG_INSTANCE_NAME_DIR: u64 = 22;
+const TAG_INSTANCE_NAME_DIR_LINK: u64 = 23;
 
 /// Serial numbers of views fit below the tag.
 const VIEW_SERIAL_MASK: u64 = (1 << TAG_SHIFT) - 1;
@@ -336,6 +351,16 @@ impl Node {
             Node::FamilyLink(r, id) => {
                 (TAG_FAMILY_LINK << TAG_SHIFT) | region(r) | ((id & ID_MASK) << ID_SHIFT)
             }
+            Node::InstancesByName(r) => (TAG_INSTANCES_BY_NAME << TAG_SHIFT) | region(r),
+            Node::InstanceNameLink(r, id) => {
+                (TAG_INSTANCE_NAME_LINK << TAG_SHIFT) | region(r) | ((id & ID_MASK) << ID_SHIFT)
+            }
+            Node::InstanceNameDir(r, id) => {
+                (TAG_INSTANCE_NAME_DIR << TAG_SHIFT) | region(r) | ((id & ID_MASK) << ID_SHIFT)
+            }
+            Node::InstanceNameDirLink(r, id) => {
+                (TAG_INSTANCE_NAME_DIR_LINK << TAG_SHIFT) | region(r) | ((id & ID_MASK) << ID_SHIFT)
+            }
         }
     }
 
@@ -378,6 +403,10 @@ impl Node {
             TAG_NAME_LINK => Node::NameLink(region, kind_from_index(kind)?, id),
             TAG_FAMILIES => Node::Families(region),
             TAG_FAMILY_LINK => Node::FamilyLink(region, id),
+            TAG_INSTANCES_BY_NAME => Node::InstancesByName(region),
+            TAG_INSTANCE_NAME_LINK => Node::InstanceNameLink(region, id),
+            TAG_INSTANCE_NAME_DIR => Node::InstanceNameDir(region, id),
+            TAG_INSTANCE_NAME_DIR_LINK => Node::InstanceNameDirLink(region, id),
             _ => return None,
         };
         // Only canonical encodings name a node.
@@ -397,6 +426,10 @@ impl Node {
             Node::ByNameKind(r, _) => Node::ByName(r),
             Node::FamilyLink(r, _) => Node::Families(r),
             Node::NameLink(r, k, _) => Node::ByNameKind(r, k),
+            Node::InstancesByName(r) => Node::ByName(r),
+            Node::InstanceNameLink(r, _) | Node::InstanceNameDir(r, _) => Node::InstancesByName(r),
+            // The directory of its instance's name, as reached through this instance.
+            Node::InstanceNameDirLink(r, id) => Node::InstanceNameDir(r, id),
             Node::ImageDir(r, k, _) => Node::KindDir(r, k),
             Node::ImageFile(r, k, id, _) => Node::ImageDir(r, k, id),
             Node::InstanceDir(r, _) => Node::InstancesDir(r),
@@ -415,14 +448,18 @@ impl Node {
             | Node::InstanceDir(..)
             | Node::ByName(_)
             | Node::ByNameKind(..)
-            | Node::Families(_) => true,
+            | Node::Families(_)
+            | Node::InstancesByName(_)
+            | Node::InstanceNameDir(..) => true,
             Node::AccountJson
             | Node::Errors
             | Node::RegionFile(..)
             | Node::ImageFile(..)
             | Node::InstanceFile(..)
             | Node::NameLink(..)
-            | Node::FamilyLink(..) => false,
+            | Node::FamilyLink(..)
+            | Node::InstanceNameLink(..)
+            | Node::InstanceNameDirLink(..) => false,
         }
     }
 
@@ -473,7 +510,11 @@ impl Node {
             | Node::ByNameKind(..)
             | Node::NameLink(..)
             | Node::Families(_)
-            | Node::FamilyLink(..) => None,
+            | Node::FamilyLink(..)
+            | Node::InstancesByName(_)
+            | Node::InstanceNameLink(..)
+            | Node::InstanceNameDir(..)
+            | Node::InstanceNameDirLink(..) => None,
         }
     }
 
@@ -493,7 +534,11 @@ impl Node {
             | Node::ByNameKind(r, _)
             | Node::NameLink(r, _, _)
             | Node::Families(r)
-            | Node::FamilyLink(r, _) => Some(r),
+            | Node::FamilyLink(r, _)
+            | Node::InstancesByName(r)
+            | Node::InstanceNameLink(r, _)
+            | Node::InstanceNameDir(r, _)
+            | Node::InstanceNameDirLink(r, _) => Some(r),
         }
     }
 }
@@ -520,8 +565,12 @@ mod tests {
             nodes.push(Node::ByName(r));
             nodes.push(Node::Families(r));
             nodes.push(Node::FamilyLink(r, id));
+            nodes.push(Node::InstancesByName(r));
             for n in [0, id, max] {
                 nodes.push(Node::InstanceDir(r, n));
+                nodes.push(Node::InstanceNameLink(r, n));
+                nodes.push(Node::InstanceNameDir(r, n));
+                nodes.push(Node::InstanceNameDirLink(r, n));
                 for f in InstanceFile::ALL {
                     nodes.push(Node::InstanceFile(r, n, f));
                 }

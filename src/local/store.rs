@@ -14,7 +14,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 pub use super::schema::SCHEMA_VERSION;
 use super::schema::{SCHEMA_V1, UPGRADES};
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::local::catalog::Catalog;
 use crate::local::settings::{meta_value, CUSTOM_IMAGE_QUOTA, SHARE_LIMIT};
 use crate::model::{format_api_time, AccountId, Region};
@@ -190,6 +190,19 @@ fn store_error(path: &Path, what: impl std::fmt::Display) -> Error {
     Error::internal(format!("store {}: {what}", path.display()))
 }
 
+/// A store the user named that cannot be one (a directory, another kind of file, one written
+/// by a newer imagefs, one they may not open): theirs to fix, so not an `InternalError`; the
+/// message says what to do.
+fn unusable_store(path: &Path, what: impl std::fmt::Display, remedy: &str) -> Error {
+    Error::new(
+        Code::InvalidParameterValue,
+        format!("store {}: {what}; {remedy}", path.display()),
+    )
+}
+
+/// What to do about a store file that cannot be used.
+const OTHER_STORE: &str = "name another store with --store FILE or IMAGEFS_STORE";
+
 impl Store {
     /// Opens the store at `path`, creating (mode 0600) and seeding it on first use.
     ///
@@ -201,9 +214,25 @@ impl Store {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
         if !parent.is_dir() {
-            return Err(store_error(
+            return Err(Error::new(
+                Code::ResourceNotFound,
+                format!(
+                    "store {}: directory {} does not exist: create it (`mkdir -p {}`), or \
+                     {OTHER_STORE}",
+                    path.display(),
+                    parent.display(),
+                    parent.display()
+                ),
+            ));
+        }
+        if path.is_dir() {
+            return Err(unusable_store(
                 path,
-                format!("directory {} does not exist", parent.display()),
+                "is a directory",
+                &format!(
+                    "name a file in it (`--store {}`), or {OTHER_STORE}",
+                    path.join("store.db").display()
+                ),
             ));
         }
         match OpenOptions::new()
@@ -214,6 +243,13 @@ impl Store {
         {
             Ok(_) => log::info!("creating store {}", path.display()),
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+            Err(e) if e.kind() == ErrorKind::PermissionDenied => {
+                return Err(unusable_store(
+                    path,
+                    format!("cannot create: {e}"),
+                    &format!("check the directory's permissions, or {OTHER_STORE}"),
+                ))
+            }
             Err(e) => return Err(store_error(path, format!("cannot create: {e}"))),
         }
         let store = Store {
@@ -242,8 +278,13 @@ impl Store {
     }
 
     fn connect(&self) -> Result<Connection> {
-        let conn = Connection::open(&self.path)
-            .map_err(|e| store_error(&self.path, format!("cannot open: {e}")))?;
+        let conn = Connection::open(&self.path).map_err(|e| {
+            unusable_store(
+                &self.path,
+                format!("cannot open: {e}"),
+                &format!("check that it is a file you may read and write, or {OTHER_STORE}"),
+            )
+        })?;
         conn.busy_timeout(Duration::from_secs(10))?;
         // Room for every statement the service prepares (rusqlite keeps 16 by default, and
         // a statement pushed out is parsed again on its next use).
@@ -259,9 +300,10 @@ impl Store {
         let mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
             .map_err(|e| {
-                store_error(
+                unusable_store(
                     &self.path,
                     format!("not an imagefs store (unreadable or not SQLite): {e}"),
+                    &format!("check its permissions, or {OTHER_STORE}"),
                 )
             })?;
         if !mode.eq_ignore_ascii_case("wal") {
@@ -393,13 +435,20 @@ impl Store {
     fn migrate(&self, conn: &Connection) -> Result<()> {
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| store_error(&self.path, format!("not an imagefs store: {e}")))?;
+            .map_err(|e| {
+                unusable_store(
+                    &self.path,
+                    format!("not an imagefs store: {e}"),
+                    OTHER_STORE,
+                )
+            })?;
         if version > SCHEMA_VERSION {
-            return Err(store_error(
+            return Err(unusable_store(
                 &self.path,
                 format!(
                     "schema version {version} was written by a newer imagefs (this one reads up to {SCHEMA_VERSION})"
                 ),
+                &format!("use that imagefs, or {OTHER_STORE}"),
             ));
         }
         if version == SCHEMA_VERSION {
@@ -415,9 +464,10 @@ impl Store {
                 |r| r.get(0),
             )?;
             if tables > 0 {
-                return Err(store_error(
+                return Err(unusable_store(
                     &self.path,
                     "is an SQLite database but not an imagefs store",
+                    OTHER_STORE,
                 ));
             }
             tx.execute_batch(SCHEMA_V1)?;
@@ -553,7 +603,11 @@ impl Store {
     pub fn setting_u64(&self, key: &str, default: u64) -> Result<u64> {
         match self.meta(key)? {
             Some(v) => v.parse().map_err(|_| {
-                store_error(&self.path, format!("setting {key} = `{v}` is not a number"))
+                unusable_store(
+                    &self.path,
+                    format!("setting {key} = `{v}` is not a number"),
+                    "set it again with `imagefs store set` (`imagefs store settings` lists them)",
+                )
             }),
             None => Ok(default),
         }
@@ -732,6 +786,28 @@ mod tests {
     use super::*;
     use crate::error::Code;
     use std::os::unix::fs::PermissionsExt;
+
+    /// A store the user named that cannot be one is theirs to fix: never `InternalError`, and
+    /// the message says what to do.
+    #[test]
+    fn unusable_stores_say_what_to_do() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let Err(missing) = Store::open(&dir.path().join("no/such/dir/store.db"), None) else {
+            panic!("a store in a missing directory");
+        };
+        assert_eq!(missing.code(), Code::ResourceNotFound.as_str());
+        assert!(missing.message().contains("mkdir -p"), "{missing}");
+        let Err(directory) = Store::open(dir.path(), None) else {
+            panic!("a directory as the store");
+        };
+        assert_eq!(directory.code(), Code::InvalidParameterValue.as_str());
+        assert!(
+            directory
+                .message()
+                .contains("is a directory; name a file in it"),
+            "{directory}"
+        );
+    }
 
     #[test]
     fn a_new_store_is_private_seeded_and_versioned() {

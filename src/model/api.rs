@@ -371,12 +371,10 @@ pub struct ImportImageRequest {
 
 impl Request for ImportImageRequest {
     fn unsupported(&self) -> Option<String> {
-        first_given(&[
-            (
-                "ImportImageDataDiskList",
-                self.import_image_data_disk_list.given(),
-            ),
-        ])
+        first_given(&[(
+            "ImportImageDataDiskList",
+            self.import_image_data_disk_list.given(),
+        )])
     }
 }
 

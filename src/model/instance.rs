@@ -234,6 +234,7 @@ pub struct Instance {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstanceEntry {
     pub instance_id: InstanceId,
+    pub instance_name: String,
     pub created_time: String,
 }
 

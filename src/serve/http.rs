@@ -129,16 +129,28 @@ pub fn serve(
 
 /// The first address `listen` names (`127.0.0.1:9000`, `[::1]:0`, `localhost:9000`).
 fn socket_address(listen: &str) -> Result<SocketAddr> {
+    let refuse = |why: String| {
+        Error::new(
+            Code::InvalidParameterValue,
+            format!("cannot listen on {listen}: {why}; --listen takes ADDR:PORT (127.0.0.1:9000, [::1]:9000, localhost:9000)"),
+        )
+    };
     listen
         .to_socket_addrs()
-        .map_err(|e| Error::internal(format!("cannot listen on {listen}: {e}")))?
+        .map_err(|e| refuse(e.to_string()))?
         .next()
-        .ok_or_else(|| Error::internal(format!("cannot listen on {listen}: no address")))
+        .ok_or_else(|| refuse("no address".into()))
 }
 
 /// A listener on `address` with a backlog deep enough for bursts of clients.
 fn bind(address: SocketAddr) -> Result<TcpListener> {
-    let cannot = |e: io::Error| Error::internal(format!("cannot listen on {address}: {e}"));
+    // Mostly the user's to fix (a port in use or privileged): say how.
+    let cannot = |e: io::Error| {
+        Error::new(
+            Code::InvalidParameterValue,
+            format!("cannot listen on {address}: {e}; choose another address or port with --listen ADDR:PORT"),
+        )
+    };
     let socket = if address.is_ipv6() {
         TcpSocket::new_v6()
     } else {
@@ -443,22 +455,31 @@ pub fn tls_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>> 
     let certs = CertificateDer::pem_file_iter(cert)
         .and_then(|certs| certs.collect::<std::result::Result<Vec<_>, _>>())
         .map_err(|e| {
-            Error::internal(format!(
-                "cannot read certificates from {}: {e}",
-                cert.display()
-            ))
+            Error::new(
+                Code::InvalidParameterValue,
+                format!(
+                    "cannot read certificates from {}: {e}; --tls-cert takes a PEM file of the certificate chain",
+                    cert.display()
+                ),
+            )
         })?;
     if certs.is_empty() {
-        return Err(Error::internal(format!(
-            "{} holds no certificate",
-            cert.display()
-        )));
+        return Err(Error::new(
+            Code::InvalidParameterValue,
+            format!(
+                "{} holds no certificate; --tls-cert takes a PEM file of the certificate chain",
+                cert.display()
+            ),
+        ));
     }
     let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
-        Error::internal(format!(
-            "cannot read a private key from {}: {e}",
-            key.display()
-        ))
+        Error::new(
+            Code::InvalidParameterValue,
+            format!(
+                "cannot read a private key from {}: {e}; --tls-key takes a PEM file of the private key",
+                key.display()
+            ),
+        )
     })?;
     let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
@@ -467,7 +488,12 @@ pub fn tls_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>> 
     .map_err(|e| Error::internal(format!("TLS: {e}")))?
     .with_no_client_auth()
     .with_single_cert(certs, key)
-    .map_err(|e| Error::internal(format!("TLS certificate and key: {e}")))?;
+    .map_err(|e| {
+        Error::new(
+            Code::InvalidParameterValue,
+            format!("TLS certificate and key: {e}; give the key that goes with the certificate"),
+        )
+    })?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }

@@ -361,6 +361,7 @@ impl ImageService for TencentService {
             .iter()
             .map(|i| InstanceEntry {
                 instance_id: i.instance_id.clone(),
+                instance_name: i.instance_name.clone(),
                 created_time: i.created_time.clone(),
             })
             .collect())

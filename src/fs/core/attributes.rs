@@ -35,8 +35,13 @@ fn entry_kind(node: Node) -> EntryKind {
         | Node::InstanceDir(..)
         | Node::ByName(_)
         | Node::ByNameKind(..)
-        | Node::Families(_) => EntryKind::Directory,
-        Node::NameLink(..) | Node::FamilyLink(..) => EntryKind::Symlink,
+        | Node::Families(_)
+        | Node::InstancesByName(_)
+        | Node::InstanceNameDir(..) => EntryKind::Directory,
+        Node::NameLink(..)
+        | Node::FamilyLink(..)
+        | Node::InstanceNameLink(..)
+        | Node::InstanceNameDirLink(..) => EntryKind::Symlink,
         Node::AccountJson
         | Node::Errors
         | Node::RegionFile(..)
@@ -57,8 +62,13 @@ fn perm(node: Node) -> u16 {
         | Node::InstanceDir(..)
         | Node::ByName(_)
         | Node::ByNameKind(..)
-        | Node::Families(_) => 0o555,
-        Node::NameLink(..) | Node::FamilyLink(..) => 0o777,
+        | Node::Families(_)
+        | Node::InstancesByName(_)
+        | Node::InstanceNameDir(..) => 0o555,
+        Node::NameLink(..)
+        | Node::FamilyLink(..)
+        | Node::InstanceNameLink(..)
+        | Node::InstanceNameDirLink(..) => 0o777,
         // Write-only whatever the image's kind (only custom images have it).
         Node::ImageFile(_, _, _, ImageFile::Unshare) => 0o200,
         Node::AccountJson

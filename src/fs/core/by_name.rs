@@ -18,20 +18,29 @@ use crate::model::{ImageEntry, ImageId, ImageKind};
 /// Whether an image's `by-name` link carries its ImageId: its name is shared by other
 /// images of the kind (`same_name` counts them all), or cannot be a file name.
 fn link_needs_suffix(e: &ImageEntry, same_name: usize) -> bool {
-    let name = e.image_name.as_str();
-    let usable = !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\0']);
-    !usable || same_name != 1
+    !usable_link_name(&e.image_name) || same_name != 1
+}
+
+/// Whether a name can be a link's file name as it is (not empty, `.`, `..`, nor containing
+/// `/` or NUL).
+pub(super) fn usable_link_name(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\0'])
+}
+
+/// `<name>.<id>`, `/` and NUL replaced by `_` (`<fallback>.<id>` when nothing is left).
+pub(super) fn suffixed_name(name: &str, fallback: &str, id: &str) -> String {
+    let cleaned = name.replace(['/', '\0'], "_");
+    let base = if cleaned.is_empty() || cleaned == "." || cleaned == ".." {
+        fallback
+    } else {
+        &cleaned
+    };
+    format!("{base}.{id}")
 }
 
 /// `<name>.<ImageId>`, `/` and NUL replaced by `_` (`image.<ImageId>` when nothing is left).
 fn suffixed_link(e: &ImageEntry) -> String {
-    let cleaned = e.image_name.replace(['/', '\0'], "_");
-    let base = if cleaned.is_empty() || cleaned == "." || cleaned == ".." {
-        "image".to_string()
-    } else {
-        cleaned
-    };
-    format!("{base}.{}", e.image_id)
+    suffixed_name(&e.image_name, "image", e.image_id.as_str())
 }
 
 /// Where a link to image `id` of `kind` points, from `by-name/<kind>/`.
@@ -45,16 +54,21 @@ pub(super) struct LinkTable {
     index: HashMap<String, usize>,
 }
 
-/// The entry `name` of `by-name/`: a kind.
+/// The entry `name` of `by-name/`: a kind, or `instances`.
 pub(super) fn kind_child(r: u8, name: &str) -> Option<Node> {
+    if name == super::instance_by_name::DIR_NAME {
+        return Some(Node::InstancesByName(r));
+    }
     ImageKind::from_dir_name(name).map(|k| Node::ByNameKind(r, k))
 }
 
 impl ImageFs {
     pub(super) fn list_by_name(&self, r: u8) -> Result<Vec<DirEntry>> {
+        let instances = super::instance_by_name::DIR_NAME;
         ImageKind::ALL
             .into_iter()
             .map(|k| self.entry(k.dir_name(), Node::ByNameKind(r, k)))
+            .chain([self.entry(instances, Node::InstancesByName(r))])
             .collect()
     }
 

@@ -72,6 +72,7 @@ impl ImageFs {
             };
             regions.insert(r);
             Self::instance_changed(r, id, &mut out);
+            self.instance_links_changed(r, region, id, &mut out);
         }
         if !changes.images.is_empty() || !changes.instances.is_empty() {
             // After the records are forgotten (see `RecentRecords::next_epoch`).

@@ -11,7 +11,9 @@
 //! - `kind_dir`: `regions/<r>/<kind>/`, the images of a kind;
 //! - `image`: an image's directory and files, and the commands written to them;
 //! - `instance`: `instances/`, an instance's directory and files, and their commands;
-//! - `by_name`: `regions/<r>/by-name/` and its links.
+//! - `by_name`: `regions/<r>/by-name/` and its links;
+//! - `instance_by_name`: `regions/<r>/by-name/instances/`, its links and its names'
+//!   directories.
 //!
 //! The mechanisms have a module each, which owns their state (a field of [`ImageFs`]):
 //!
@@ -35,6 +37,7 @@ mod commands;
 mod families;
 mod image;
 mod instance;
+mod instance_by_name;
 mod kind_dir;
 mod outcomes;
 mod paging;
@@ -275,6 +278,21 @@ impl ImageFs {
                 region(r),
                 families::linked_image(n)
             ),
+            Node::InstancesByName(r) => format!("/regions/{}/by-name/instances", region(r)),
+            Node::InstanceNameLink(r, n) => {
+                format!("/regions/{}/by-name/instances/({})", region(r), instance(n))
+            }
+            Node::InstanceNameDir(r, n) => format!(
+                "/regions/{}/by-name/instances/{}",
+                region(r),
+                self.instance_name_dir_name(r, n)
+            ),
+            Node::InstanceNameDirLink(r, n) => format!(
+                "/regions/{}/by-name/instances/{}/{}",
+                region(r),
+                self.instance_name_dir_name(r, n),
+                instance(n)
+            ),
         }
     }
 
@@ -319,7 +337,8 @@ impl ImageFs {
             | Node::InstancesDir(_)
             | Node::ByName(_)
             | Node::ByNameKind(..)
-            | Node::Families(_) => self.attr(node, 0, self.mounted_at),
+            | Node::Families(_)
+            | Node::InstancesByName(_) => self.attr(node, 0, self.mounted_at),
             Node::AccountJson => self.account_attr()?,
             Node::Errors => self.errors_attr()?,
             Node::RegionFile(_, f) => self.region_file_attr(node, f)?,
@@ -329,6 +348,10 @@ impl ImageFs {
             Node::InstanceFile(r, n, f) => self.instance_file_attr(node, r, n, f)?,
             Node::NameLink(r, kind, n) => self.name_link_attr(node, r, kind, n)?,
             Node::FamilyLink(r, n) => self.family_link_attr(r, n)?,
+            Node::InstanceNameLink(r, n) | Node::InstanceNameDirLink(r, n) => {
+                self.instance_name_link_attr(node, r, n)?
+            }
+            Node::InstanceNameDir(r, n) => self.instance_name_dir_attr(node, r, n)?,
         };
         Ok((attr, None))
     }
@@ -370,13 +393,25 @@ impl ImageFs {
                 let attr = self.lookup_family(r, name)?.ok_or_else(missing)?;
                 return Ok((attr, None));
             }
+            Node::InstancesByName(r) => {
+                let attr = self.lookup_instance_link(r, name)?.ok_or_else(missing)?;
+                return Ok((attr, None));
+            }
+            Node::InstanceNameDir(r, n) => {
+                let attr = self
+                    .lookup_in_instance_name_dir(r, n, name)?
+                    .ok_or_else(missing)?;
+                return Ok((attr, None));
+            }
             Node::AccountJson
             | Node::Errors
             | Node::RegionFile(..)
             | Node::ImageFile(..)
             | Node::InstanceFile(..)
             | Node::NameLink(..)
-            | Node::FamilyLink(..) => return Err(self.not_a_directory(parent)),
+            | Node::FamilyLink(..)
+            | Node::InstanceNameLink(..)
+            | Node::InstanceNameDirLink(..) => return Err(self.not_a_directory(parent)),
         };
         let child = child.ok_or_else(missing)?;
         let found = self.attr_and_content(child).map_err(|e| {
@@ -406,13 +441,17 @@ impl ImageFs {
             Node::ByName(r) => self.list_by_name(r),
             Node::ByNameKind(r, kind) => self.list_links(r, kind),
             Node::Families(r) => self.list_families(r),
+            Node::InstancesByName(r) => self.list_instance_links(r),
+            Node::InstanceNameDir(r, n) => self.list_instance_name_dir(r, n),
             Node::AccountJson
             | Node::Errors
             | Node::RegionFile(..)
             | Node::ImageFile(..)
             | Node::InstanceFile(..)
             | Node::NameLink(..)
-            | Node::FamilyLink(..) => Err(self.not_a_directory(node)),
+            | Node::FamilyLink(..)
+            | Node::InstanceNameLink(..)
+            | Node::InstanceNameDirLink(..) => Err(self.not_a_directory(node)),
         }
     }
 
@@ -430,6 +469,8 @@ impl ImageFs {
         match self.node(ino)? {
             Node::NameLink(r, kind, n) => self.link_text_of(r, kind, n),
             Node::FamilyLink(r, n) => self.family_link_text(r, n),
+            Node::InstanceNameLink(r, n) => self.instance_link_text(r, n, false),
+            Node::InstanceNameDirLink(r, n) => self.instance_link_text(r, n, true),
             node @ (Node::Root
             | Node::AccountJson
             | Node::Errors
@@ -444,7 +485,9 @@ impl ImageFs {
             | Node::InstanceFile(..)
             | Node::ByName(_)
             | Node::ByNameKind(..)
-            | Node::Families(_)) => Err(Error::with_errno(
+            | Node::Families(_)
+            | Node::InstancesByName(_)
+            | Node::InstanceNameDir(..)) => Err(Error::with_errno(
                 Code::InvalidParameter,
                 format!("{} is not a symlink", self.path(node)),
                 libc::EINVAL,
@@ -471,7 +514,11 @@ impl ImageFs {
             | Node::ByNameKind(..)
             | Node::NameLink(..)
             | Node::Families(_)
-            | Node::FamilyLink(..) => Err(self.is_a_directory(node)),
+            | Node::FamilyLink(..)
+            | Node::InstancesByName(_)
+            | Node::InstanceNameLink(..)
+            | Node::InstanceNameDir(..)
+            | Node::InstanceNameDirLink(..) => Err(self.is_a_directory(node)),
         }
     }
 
@@ -546,6 +593,12 @@ impl ImageFs {
             | Node::NameLink(..)
             | Node::Families(_)
             | Node::FamilyLink(..) => return Err(self.refuse("rmdir", parent_node, Some(name))),
+            Node::InstancesByName(_)
+            | Node::InstanceNameLink(..)
+            | Node::InstanceNameDir(..)
+            | Node::InstanceNameDirLink(..) => {
+                return Err(self.refuse("rmdir", parent_node, Some(name)))
+            }
         };
         match &result {
             Ok(_) => self.recent.forget_all(),

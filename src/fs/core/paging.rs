@@ -131,7 +131,11 @@ impl ImageFs {
                 | Node::ByNameKind(..)
                 | Node::NameLink(..)
                 | Node::Families(_)
-                | Node::FamilyLink(..) => {}
+                | Node::FamilyLink(..)
+                | Node::InstancesByName(_)
+                | Node::InstanceNameLink(..)
+                | Node::InstanceNameDir(..)
+                | Node::InstanceNameDirLink(..) => {}
             }
         }
         let entries = self.dir_entries(ino, fh, offset)?;

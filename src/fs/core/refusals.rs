@@ -175,6 +175,14 @@ impl ImageFs {
                 Code::UnsupportedOperation,
                 format!("cannot remove {path}: a by-name link goes with its image; to delete the image, rmdir the directory the link points to (readlink shows it)"),
             ),
+            Node::InstancesByName(_) | Node::InstanceNameDir(..) if operation == "unlink" => (
+                Code::UnsupportedOperation,
+                format!("cannot remove {path}: a by-name link goes with its instance; to terminate the instance, rmdir the directory the link points to (readlink shows it)"),
+            ),
+            Node::InstancesByName(_) if operation == "rmdir" => (
+                Code::UnsupportedOperation,
+                format!("cannot remove {path}: the directory of a name several instances share goes with them; to terminate one, rmdir the directory its link points to (ls -l shows them)"),
+            ),
             Node::ByNameKind(_, kind) if operation == "unlink" => (
                 Code::UnsupportedOperation,
                 format!("cannot remove {path}: {kind} images cannot be deleted"),
@@ -199,7 +207,11 @@ impl ImageFs {
             | Node::ByNameKind(..)
             | Node::NameLink(..)
             | Node::Families(_)
-            | Node::FamilyLink(..) => {
+            | Node::FamilyLink(..)
+            | Node::InstancesByName(_)
+            | Node::InstanceNameLink(..)
+            | Node::InstanceNameDir(..)
+            | Node::InstanceNameDirLink(..) => {
                 if changes_contents {
                     (Code::UnsupportedOperation, format!("{path} is read-only"))
                 } else {

@@ -91,6 +91,7 @@ impl ImageFs {
             .collect();
         dirs.push(Node::InstancesDir(r).ino());
         dirs.push(Node::Families(r).ino());
+        dirs.push(Node::InstancesByName(r).ino());
         dirs
     }
 

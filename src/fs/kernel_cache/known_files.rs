@@ -38,7 +38,11 @@ impl KnownFiles {
                 | Node::ByNameKind(..)
                 | Node::NameLink(..)
                 | Node::Families(_)
-                | Node::FamilyLink(..),
+                | Node::FamilyLink(..)
+                | Node::InstancesByName(_)
+                | Node::InstanceNameLink(..)
+                | Node::InstanceNameDir(..)
+                | Node::InstanceNameDirLink(..),
             )
             | None => ino,
         };
@@ -84,7 +88,11 @@ impl KnownFiles {
                     | Node::ByNameKind(..)
                     | Node::NameLink(..)
                     | Node::Families(_)
-                    | Node::FamilyLink(..),
+                    | Node::FamilyLink(..)
+                    | Node::InstancesByName(_)
+                    | Node::InstanceNameLink(..)
+                    | Node::InstanceNameDir(..)
+                    | Node::InstanceNameDirLink(..),
                 )
                 | None => files.push(ino),
             }

@@ -79,7 +79,11 @@ fn files_listed_to_be_read(node: Node) -> bool {
         | Node::ByNameKind(..)
         | Node::NameLink(..)
         | Node::Families(_)
-        | Node::FamilyLink(..) => false,
+        | Node::FamilyLink(..)
+        | Node::InstancesByName(_)
+        | Node::InstanceNameLink(..)
+        | Node::InstanceNameDir(..)
+        | Node::InstanceNameDirLink(..) => false,
     }
 }
 

@@ -221,11 +221,11 @@ fn check_import_os(service: &LocalService, spec: &ImportImageSpec) -> Result<boo
 /// caller within [`PROBE_TIMEOUT`]: one of the accepted formats (an ISO only with `Force`),
 /// within the size limits. Messages name the file as the request did.
 fn read_disk(spec: &ImportImageSpec, caller: &Caller) -> Result<Disk> {
-    let path = match &spec.opened {
-        Some(opened) => opened.clone(),
+    let (path, shown) = match &spec.opened {
+        Some(opened) => (opened.clone(), spec.image_url.clone()),
         None => local_image_path(&spec.image_url, caller)?,
     };
-    let shown = spec.image_url.as_str();
+    let shown = shown.as_str();
     let found = probe_within_timeout(path, shown, caller)?;
     let (format, virtual_size, file_size, problem) = match found {
         Probe::Disk {
@@ -315,9 +315,10 @@ fn probe_within_timeout(path: PathBuf, shown: &str, caller: &Caller) -> Result<P
     }
 }
 
-/// The local file an `ImageUrl` names: an absolute path, a `file://` URL, or a path relative
-/// to the working directory of the process that wrote the command.
-fn local_image_path(url: &str, caller: &Caller) -> Result<PathBuf> {
+/// The local file an `ImageUrl` names (an absolute path, a `file://` URL, or a path relative
+/// to the working directory of the process that wrote the command), and how messages name
+/// it: as the request did, with where a relative path was looked for.
+fn local_image_path(url: &str, caller: &Caller) -> Result<(PathBuf, String)> {
     let refuse = |m: String| Error::new(Code::InvalidParameterInvalidParameterUrlError, m);
     if url.contains('\0') {
         return Err(refuse("ImageUrl contains a NUL byte".into()));
@@ -336,10 +337,56 @@ fn local_image_path(url: &str, caller: &Caller) -> Result<PathBuf> {
     }
     let path = Path::new(path);
     if path.is_absolute() {
-        Ok(path.to_path_buf())
-    } else {
-        Ok(PathBuf::from(format!("/proc/{}/cwd", caller.pid)).join(path))
+        return Ok((path.to_path_buf(), url.to_string()));
     }
+    let cwd = writer_directory(caller, url)?;
+    let looked_at = cwd.join(path);
+    // Opened through the process's own link to its directory: the same directory even if
+    // it was renamed meanwhile, or lies in another mount namespace.
+    let opened = PathBuf::from(format!("/proc/{}/cwd", caller.pid)).join(path);
+    let shown = format!(
+        "{url} (looked for at {}, from the writer's working directory)",
+        looked_at.display()
+    );
+    Ok((opened, shown))
+}
+
+/// The working directory of the process that wrote an import whose `ImageUrl` (`url`) is
+/// relative, which must lie outside every imagefs mount: a disk image is never a file of a
+/// mount, and the writer meant a directory of its own.
+fn writer_directory(caller: &Caller, url: &str) -> Result<PathBuf> {
+    let refuse = |m: String| Error::new(Code::InvalidParameterInvalidParameterUrlError, m);
+    let proc_link = format!("/proc/{}/cwd", caller.pid);
+    let cwd = std::fs::read_link(&proc_link).map_err(|e| {
+        refuse(format!(
+            "ImageUrl `{url}` is relative, and the working directory of the process that wrote \
+             it (pid {}) cannot be read ({proc_link}: {e}); write the disk's absolute path \
+             (\"ImageUrl\": \"/path/to/{url}\")",
+            caller.pid
+        ))
+    })?;
+    if let Some(mount) = imagefs_mount_holding(&cwd) {
+        return Err(refuse(format!(
+            "ImageUrl `{url}` is relative to the writer's working directory {}, which is \
+             inside the imagefs mount {}: no disk is there; write the disk's absolute path \
+             (\"ImageUrl\": \"/path/to/{url}\"), or write from the directory that holds it",
+            cwd.display(),
+            mount.display()
+        )));
+    }
+    Ok(cwd)
+}
+
+/// The imagefs mount `dir` lies in, if any (from the kernel's list of mounts).
+fn imagefs_mount_holding(dir: &Path) -> Option<PathBuf> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    crate::mounts::parse_mountinfo(&text)
+        .into_iter()
+        .filter(|m| dir.starts_with(&m.mount_point))
+        // The innermost mount holding it is the one it is in.
+        .max_by_key(|m| m.mount_point.components().count())
+        .filter(crate::mounts::is_imagefs)
+        .map(|m| m.mount_point)
 }
 
 #[cfg(test)]

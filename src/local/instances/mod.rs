@@ -122,7 +122,7 @@ pub(super) fn list_instances(service: &LocalService, region: &str) -> Result<Vec
     service.region(region)?;
     service.store.with_conn(|c| {
         let mut stmt = c.prepare_cached(
-            "SELECT instance_id, created_time FROM instances
+            "SELECT instance_id, created_time, instance_name FROM instances
              WHERE owner = ?1 AND region = ?2 AND instance_state != ?3
                 AND NOT (transition_final IS ?3 AND transition_due <= ?4)
              ORDER BY instance_id",
@@ -134,6 +134,7 @@ pub(super) fn list_instances(service: &LocalService, region: &str) -> Result<Vec
                 Ok(InstanceEntry {
                     instance_id: InstanceId::parse(&id).map_err(|e| column_error(0, e))?,
                     created_time: r.get(1)?,
+                    instance_name: r.get(2)?,
                 })
             },
         )?;
