@@ -263,6 +263,17 @@ pub trait ImageService: Send + Sync {
     /// UnTagResources: each of this account's resources loses the keys.
     fn untag_resources(&self, resources: &[TaggedResource], keys: &[String]) -> Result<()>;
 
+    /// ModifyResourceTags: one of this account's resources takes `replace` (a key it holds
+    /// takes the new value) and loses the keys of `delete`, in one change. A separate read
+    /// and `set_tags` would lose a tag another client set in between, and would count the
+    /// tags before the deletions.
+    fn modify_resource_tags(
+        &self,
+        resource: &TaggedResource,
+        replace: &[Tag],
+        delete: &[String],
+    ) -> Result<()>;
+
     /// GetResources of named resources: the tags of each one this account sees (an image
     /// shared with it or public shows its own); the others are left out.
     fn resource_tags(

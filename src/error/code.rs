@@ -278,8 +278,11 @@ codes! {
     /// More than 10 resources in one TagResources or UnTagResources (more than 50 resource
     /// IDs in DescribeResourceTagsByResourceIds).
     LimitExceededResourceNumPerRequest = "LimitExceeded.ResourceNumPerRequest", EINVAL;
-    /// More than 10 tags (or tag keys) in one TagResources or UnTagResources.
+    /// More than 10 tags (or tag keys) in one TagResources or UnTagResources (in one
+    /// `ReplaceTags` or `DeleteTags` of ModifyResourceTags).
     LimitExceededTagNumPerRequest = "LimitExceeded.TagNumPerRequest", EINVAL;
+    /// ModifyResourceTags: a key both in `ReplaceTags` and in `DeleteTags`.
+    InvalidParameterValueDeleteTagsParamError = "InvalidParameterValue.DeleteTagsParamError", EINVAL;
     /// A resource name that is not six segments (`qcs::cvm:REGION:uin/ACCOUNT:PREFIX/ID`).
     InvalidParameterValueResourceDescriptionError = "InvalidParameterValue.ResourceDescriptionError", EINVAL;
     /// A resource of another service than `cvm`.

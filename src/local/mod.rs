@@ -350,6 +350,15 @@ impl ImageService for LocalService {
         tags::untag_resources(self, resources, keys)
     }
 
+    fn modify_resource_tags(
+        &self,
+        resource: &TaggedResource,
+        replace: &[Tag],
+        delete: &[String],
+    ) -> Result<()> {
+        tags::modify_resource_tags(self, resource, replace, delete)
+    }
+
     fn resource_tags(
         &self,
         resources: &[TaggedResource],

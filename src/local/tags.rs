@@ -1,5 +1,5 @@
 //! Tags of custom images and instances: the rules a tag keeps (TagResources, UnTagResources,
-//! the `tags` file, and `TagSpecification` of RunInstances, CreateImage and ImportImage), and
+//! ModifyResourceTags, the `tags` file, and `TagSpecification` of RunInstances, CreateImage and ImportImage), and
 //! the tags kept in the store (the `tags` column of images and instances, JSON, in key order).
 //!
 //! The limits are those of Tencent Cloud's tag documentation ("Use Limits",
@@ -257,6 +257,15 @@ pub(super) fn set_tags(
     })
 }
 
+/// The tags a resource holds after a write: `held` with the keys of `replace` taking their
+/// new values (a key it lacks is added) and the keys of `delete` removed (a key it does not
+/// hold is no error).
+fn modified(mut held: Vec<Tag>, replace: &[Tag], delete: &[String]) -> Vec<Tag> {
+    held.retain(|t| !replace.iter().any(|n| n.key == t.key) && !delete.contains(&t.key));
+    held.extend(replace.iter().cloned());
+    held
+}
+
 /// TagResources: each resource takes the tags (a key it holds takes the new value); all the
 /// resources or none.
 pub(super) fn tag_resources(
@@ -267,9 +276,7 @@ pub(super) fn tag_resources(
     check_tags(tags, TagCodes::TagService)?;
     service.command_tx(|tx| {
         for resource in resources {
-            let mut held = service.own_tags_in(tx, resource)?;
-            held.retain(|t| !tags.iter().any(|n| n.key == t.key));
-            held.extend(tags.iter().cloned());
+            let held = modified(service.own_tags_in(tx, resource)?, tags, &[]);
             check_count(held.len(), TagCodes::TagService)?;
             write_tags(tx, resource, &held)?;
         }
@@ -286,11 +293,36 @@ pub(super) fn untag_resources(
 ) -> Result<()> {
     service.command_tx(|tx| {
         for resource in resources {
-            let mut held = service.own_tags_in(tx, resource)?;
-            held.retain(|t| !keys.contains(&t.key));
+            let held = modified(service.own_tags_in(tx, resource)?, &[], keys);
             write_tags(tx, resource, &held)?;
         }
         Ok(())
+    })
+}
+
+/// ModifyResourceTags: one resource takes `replace` and loses the keys of `delete`, both or
+/// neither; a key in both is refused (`InvalidParameterValue.DeleteTagsParamError`), and the
+/// count is that of the tags it holds afterwards.
+pub(super) fn modify_resource_tags(
+    service: &LocalService,
+    resource: &TaggedResource,
+    replace: &[Tag],
+    delete: &[String],
+) -> Result<()> {
+    check_tags(replace, TagCodes::TagService)?;
+    if let Some(both) = replace.iter().find(|t| delete.contains(&t.key)) {
+        return Err(Error::new(
+            Code::InvalidParameterValueDeleteTagsParamError,
+            format!(
+                "tag key `{}` is both in ReplaceTags and in DeleteTags",
+                both.key
+            ),
+        ));
+    }
+    service.command_tx(|tx| {
+        let held = modified(service.own_tags_in(tx, resource)?, replace, delete);
+        check_count(held.len(), TagCodes::TagService)?;
+        write_tags(tx, resource, &held)
     })
 }
 
@@ -522,6 +554,59 @@ mod tests {
                 .expect("read"),
             vec![(mine, vec![tag("app", "1"), tag("env", "prod")])]
         );
+    }
+
+    #[test]
+    fn modify_replaces_and_deletes_in_one_change_counting_the_result() {
+        use crate::local::testing::*;
+        let w = world();
+        let owner = w.service(OWNER, 0);
+        let image = TaggedResource::image(GZ, &custom(&owner, GZ, "modified"));
+        let fifty: Vec<Tag> = (0..50).map(|i| tag(&format!("k{i:02}"), "v")).collect();
+        owner.set_tags(&image, &fifty).expect("fifty");
+        // One added and one deleted: still fifty, so it is taken.
+        owner
+            .modify_resource_tags(&image, &[tag("k00", "w"), tag("new", "1")], &["k01".into()])
+            .expect("modify");
+        let held = &owner
+            .resource_tags(std::slice::from_ref(&image))
+            .expect("read")[0]
+            .1;
+        assert_eq!(held.len(), 50);
+        assert!(held.contains(&tag("k00", "w")) && held.contains(&tag("new", "1")));
+        assert!(!held.iter().any(|t| t.key == "k01"));
+        // One more than that is refused, and nothing changes.
+        let e = owner
+            .modify_resource_tags(&image, &[tag("k01", "v"), tag("k00", "x")], &[])
+            .expect_err("51");
+        assert!(e.is(Code::LimitExceededResourceAttachedTags), "{e}");
+        for (replace, delete, code) in [
+            (
+                vec![tag("k02", "1")],
+                vec!["k02".to_string()],
+                Code::InvalidParameterValueDeleteTagsParamError,
+            ),
+            (
+                vec![tag("qcloud:x", "1")],
+                vec![],
+                Code::InvalidParameterValueReservedTagKey,
+            ),
+        ] {
+            let e = owner
+                .modify_resource_tags(&image, &replace, &delete)
+                .expect_err("refused");
+            assert!(e.is(code), "{e}");
+        }
+        let after = &owner
+            .resource_tags(std::slice::from_ref(&image))
+            .expect("read")[0]
+            .1;
+        assert_eq!(after, held);
+        let public = TaggedResource::image(GZ, &id("img-9qabwvbn"));
+        let e = owner
+            .modify_resource_tags(&public, &[], &["k".into()])
+            .expect_err("public");
+        assert!(e.is(Code::AuthFailureUnauthorizedOperation), "{e}");
     }
 
     #[test]

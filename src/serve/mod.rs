@@ -168,6 +168,9 @@ const TAG_ACTIONS: &[(&str, Handler)] = &[
     (api::tags::UnTagResourcesRequest::NAME, |cx, p| {
         run(cx, p, tags::untag_resources)
     }),
+    (api::tags::ModifyResourceTagsRequest::NAME, |cx, p| {
+        run(cx, p, tags::modify_resource_tags)
+    }),
     (api::tags::GetResourcesRequest::NAME, |cx, p| {
         run(cx, p, tags::get_resources)
     }),
@@ -274,7 +277,8 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), TAG_ACTIONS.len(), "an action is listed twice");
-        assert_eq!(names.len(), 7);
+        assert_eq!(names.len(), 8);
         assert!(names.contains(&"GetResources"));
+        assert!(names.contains(&"ModifyResourceTags"));
     }
 }

@@ -1,5 +1,5 @@
 //! The tag service (API version 2018-08-13) over the same store and accounts: TagResources,
-//! UnTagResources, GetResources, GetTags, GetTagKeys, DescribeResourceTagsByResourceIds and
+//! UnTagResources, ModifyResourceTags, GetResources, GetTags, GetTagKeys, DescribeResourceTagsByResourceIds and
 //! DescribeResourceTags, for custom images and instances named as the cloud names them
 //! (`qcs::cvm:REGION:uin/ACCOUNT:image/img-...`, `.../instance/ins-...`). Requests need no
 //! region: each resource names its own. The rules of a tag are the backend's
@@ -14,8 +14,9 @@ use crate::model::api::tags::{
     DescribeResourceTagsByResourceIdsRequest, DescribeResourceTagsByResourceIdsResponse,
     DescribeResourceTagsRequest, DescribeResourceTagsResponse, GetResourcesRequest,
     GetResourcesResponse, GetTagKeysRequest, GetTagKeysResponse, GetTagsRequest, GetTagsResponse,
-    ResourceTagMapping, TagFilter, TagResource, TagResourcesRequest, TagResourcesResponse,
-    UnTagResourcesRequest, UnTagResourcesResponse,
+    ModifyResourceTagsRequest, ModifyResourceTagsResponse, ResourceTagMapping, TagFilter,
+    TagResource, TagResourcesRequest, TagResourcesResponse, UnTagResourcesRequest,
+    UnTagResourcesResponse,
 };
 use crate::model::tags::{ResourceName, TaggedResource, CVM_SERVICE};
 use crate::model::Tag;
@@ -113,6 +114,52 @@ pub(super) fn untag_resources(
     let resources = resources(cx, &request.resource_list)?;
     cx.service.untag_resources(&resources, &request.tag_keys)?;
     Ok(UnTagResourcesResponse::default())
+}
+
+/// One list of ModifyResourceTags: it may be left out, but not given empty, and holds at most
+/// 10 items (the SDK's documentation of `ReplaceTags` and `DeleteTags`).
+fn modify_list<T>(member: &str, list: Option<Vec<T>>) -> Result<Vec<T>> {
+    match list {
+        None => Ok(Vec::new()),
+        Some(list) if list.is_empty() => Err(Error::new(
+            Code::InvalidParameter,
+            format!("{member} may be left out but not given empty"),
+        )),
+        Some(list) if list.len() > PER_REQUEST => Err(too_many(
+            Code::LimitExceededTagNumPerRequest,
+            member,
+            PER_REQUEST,
+        )),
+        Some(list) => Ok(list),
+    }
+}
+
+/// ModifyResourceTags: one resource takes `ReplaceTags` and loses `DeleteTags`, in one change.
+pub(super) fn modify_resource_tags(
+    cx: &Context,
+    request: ModifyResourceTagsRequest,
+) -> Result<ModifyResourceTagsResponse> {
+    if request.replace_tags.is_none() && request.delete_tags.is_none() {
+        return Err(Error::new(
+            Code::MissingParameter,
+            "ModifyResourceTags needs ReplaceTags or DeleteTags",
+        ));
+    }
+    let replace: Vec<Tag> = modify_list("ReplaceTags", request.replace_tags)?
+        .iter()
+        .map(Tag::from)
+        .collect();
+    let delete: Vec<String> = modify_list("DeleteTags", request.delete_tags)?
+        .into_iter()
+        .map(|t| t.tag_key)
+        .collect();
+    let resource = resources(cx, std::slice::from_ref(&request.resource))?;
+    let [resource] = &resource[..] else {
+        return Err(Error::internal("one resource name read as several"));
+    };
+    cx.service
+        .modify_resource_tags(resource, &replace, &delete)?;
+    Ok(ModifyResourceTagsResponse::default())
 }
 
 /// Checks GetResources' tag filters.

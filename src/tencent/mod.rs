@@ -618,6 +618,15 @@ impl ImageService for TencentService {
         self.untag(resources, keys)
     }
 
+    fn modify_resource_tags(
+        &self,
+        resource: &TaggedResource,
+        replace: &[Tag],
+        delete: &[String],
+    ) -> Result<()> {
+        self.modify(resource, replace, delete)
+    }
+
     fn resource_tags(
         &self,
         resources: &[TaggedResource],

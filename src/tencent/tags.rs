@@ -4,7 +4,8 @@
 use super::TencentService;
 use crate::error::{Error, Result};
 use crate::model::api::tags::{
-    FailedResource, GetResourcesRequest, TagResourcesRequest, UnTagResourcesRequest,
+    FailedResource, GetResourcesRequest, ModifyResourceTagsRequest, TagKeyObject,
+    TagResourcesRequest, UnTagResourcesRequest,
 };
 use crate::model::tags::{ResourceName, TaggedResource};
 use crate::model::Tag;
@@ -62,6 +63,34 @@ impl TencentService {
             failed(answer?.failed_resources)?;
         }
         Ok(())
+    }
+
+    /// ModifyResourceTags: one request, so the cloud makes the change whole (a list it would
+    /// refuse empty is left out; nothing to change sends nothing).
+    pub(super) fn modify(
+        &self,
+        resource: &TaggedResource,
+        replace: &[Tag],
+        delete: &[String],
+    ) -> Result<()> {
+        if replace.is_empty() && delete.is_empty() {
+            return Ok(());
+        }
+        let request = ModifyResourceTagsRequest {
+            resource: resource.name(&self.account),
+            replace_tags: (!replace.is_empty()).then(|| replace.iter().map(Into::into).collect()),
+            delete_tags: (!delete.is_empty()).then(|| {
+                delete
+                    .iter()
+                    .map(|key| TagKeyObject {
+                        tag_key: key.clone(),
+                    })
+                    .collect()
+            }),
+        };
+        let answer = self.client.invoke("", &request);
+        self.refresh();
+        answer.map(|_| ())
     }
 
     pub(super) fn tags_of(

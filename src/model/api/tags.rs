@@ -32,6 +32,7 @@ tag_actions! {
     "GetTagKeys": GetTagKeysRequest => GetTagKeysResponse,
     "DescribeResourceTagsByResourceIds": DescribeResourceTagsByResourceIdsRequest => DescribeResourceTagsByResourceIdsResponse,
     "DescribeResourceTags": DescribeResourceTagsRequest => DescribeResourceTagsResponse,
+    "ModifyResourceTags": ModifyResourceTagsRequest => ModifyResourceTagsResponse,
 }
 
 /// `Tag` of the tag API: a key and its value (`Category`: `Custom` or `System`; every tag
@@ -234,6 +235,30 @@ pub struct DescribeResourceTagsResponse {
     pub rows: Vec<TagResource>,
 }
 
+/// `TagKeyObject`: a tag key alone.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct TagKeyObject {
+    pub tag_key: String,
+}
+
+/// ModifyResourceTags: one resource takes `ReplaceTags` (a key it holds takes the new value)
+/// and loses the keys of `DeleteTags`. One of the two is given; neither is an empty list.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct ModifyResourceTagsRequest {
+    pub resource: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replace_tags: Option<Vec<Tag>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delete_tags: Option<Vec<TagKeyObject>>,
+}
+
+/// ModifyResourceTags' answer: its `RequestId` only.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct ModifyResourceTagsResponse {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,6 +277,24 @@ mod tests {
         assert!(unknown.is(crate::error::Code::UnknownParameter));
         assert_eq!(GetResourcesRequest::SERVICE, "tag");
         assert_eq!(GetResourcesRequest::VERSION, TAG_VERSION);
+        let modify: ModifyResourceTagsRequest = read_json(&json!({
+            "Resource": "qcs::cvm:ap-guangzhou::instance/img-1a2b3c4d",
+            "ReplaceTags": [{"TagKey": "stage", "TagValue": "prod"}],
+            "DeleteTags": [{"TagKey": "env"}]
+        }))
+        .expect("reads");
+        assert_eq!(modify.delete_tags.expect("given")[0].tag_key, "env");
+        let missing = read_json::<ModifyResourceTagsRequest>(&json!({"DeleteTags": []}))
+            .expect_err("no Resource");
+        assert!(
+            missing.is(crate::error::Code::MissingParameter),
+            "{missing}"
+        );
+        let wrong = read_json::<ModifyResourceTagsRequest>(&json!({
+            "Resource": "r", "DeleteTags": [{"TagKey": "env", "TagValue": "x"}]
+        }))
+        .expect_err("a TagKeyObject has no value");
+        assert!(wrong.is(crate::error::Code::UnknownParameter), "{wrong}");
     }
 
     #[test]
