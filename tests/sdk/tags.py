@@ -131,4 +131,28 @@ refused(friend_tag, tag_models, "TagResources", {"ResourceList": [f"qcs::cvm:{RE
         "Tags": [{"TagKey": "k", "TagValue": "v"}]}, "InvalidParameterValue.ResourceIdInvalid")
 refused(tag, tag_models, "GetResources", {"ResourceList": ["qcs::cbs:ap-guangzhou::volume/disk-1"]},
         "InvalidParameterValue.ServiceTypeInvalid")
+# ModifyResourceTags: a value replaced and a tag added, then a key renamed (its old key
+# deleted) under the name some tools give images (instance/, no account), all in one change.
+call(tag, tag_models, "ModifyResourceTags", {
+    "Resource": name, "ReplaceTags": [{"TagKey": "owner", "TagValue": "bob"}, {"TagKey": "tier", "TagValue": "gold"}]})
+got = call(tag, tag_models, "GetResources", {"ResourceList": [name]})
+assert tags_of(got["ResourceTagMappingList"][0]) == {"owner": "bob", "tier": "gold"}, got
+call(tag, tag_models, "ModifyResourceTags", {
+    "Resource": loose, "ReplaceTags": [{"TagKey": "maintainer", "TagValue": "bob"}], "DeleteTags": [{"TagKey": "owner"}]})
+described = call(cvm, cvm_models, "DescribeImages", {"ImageIds": [image]})
+assert described["ImageSet"][0]["Tags"] == [
+    {"Key": "maintainer", "Value": "bob"}, {"Key": "tier", "Value": "gold"}], described
+print("modified tags")
+refused(tag, tag_models, "ModifyResourceTags", {
+    "Resource": name, "ReplaceTags": [{"TagKey": "tier", "TagValue": "silver"}], "DeleteTags": [{"TagKey": "tier"}]},
+        "InvalidParameterValue.DeleteTagsParamError")
+refused(tag, tag_models, "ModifyResourceTags", {
+    "Resource": name, "ReplaceTags": [{"TagKey": "tier", "TagValue": "silver"}, {"TagKey": "qcloud:x", "TagValue": "1"}]},
+        "InvalidParameterValue.ReservedTagKey")
+refused(tag, tag_models, "ModifyResourceTags", {"Resource": name}, "MissingParameter")
+refused(tag, tag_models, "ModifyResourceTags", {"Resource": name, "DeleteTags": []}, "InvalidParameter")
+refused(friend_tag, tag_models, "ModifyResourceTags", {"Resource": name, "DeleteTags": [{"TagKey": "tier"}]},
+        "InvalidParameterValue.UinInvalid")
+got = call(tag, tag_models, "GetResources", {"ResourceList": [name]})
+assert tags_of(got["ResourceTagMappingList"][0]) == {"maintainer": "bob", "tier": "gold"}, got
 print("tags story complete")
