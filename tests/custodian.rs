@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -340,8 +340,9 @@ fn qcs(kind: &str, id: &str) -> String {
     format!("qcs::cvm:{REGION}:uin/{OWNER}:{kind}/{id}")
 }
 
-/// Custodian's policies: production images whose names start `web-`, and running production
-/// instances whose names start `web-`.
+/// Custodian's policies: production images whose names start `web-` (their `env` tag renamed
+/// `stage`, which custodian does with the tag service's ModifyResourceTags), and running
+/// production instances whose names start `web-`.
 const POLICIES: &str = r#"policies:
   - name: prod-web-images
     resource: tencentcloud.ami
@@ -352,6 +353,10 @@ const POLICIES: &str = r#"policies:
         op: glob
         value: "web-*"
       - ImageState: NORMAL
+    actions:
+      - type: rename-tag
+        old_key: env
+        new_key: stage
   - name: prod-web-instances
     resource: tencentcloud.cvm
     filters:
@@ -490,6 +495,33 @@ fn cloud_custodian_finds_tagged_images_and_instances_through_a_proxy() {
         matched(&output, "prod-web-instances", "InstanceId"),
         BTreeSet::from([web_a.clone()]),
         "{web_b} is dev, {db_a} is not web-\n{said}"
+    );
+    // The selected image's `env` became `stage`, with its value; the others kept theirs.
+    let described = call(
+        &url,
+        &key,
+        CVM,
+        "DescribeImages",
+        json!({"ImageIds": [&web_prod, &web_dev, &db_prod]}),
+    );
+    let tags: BTreeMap<&str, &Value> = described["ImageSet"]
+        .as_array()
+        .expect("an image set")
+        .iter()
+        .map(|i| (i["ImageId"].as_str().expect("an ID"), &i["Tags"]))
+        .collect();
+    assert_eq!(
+        tags[web_prod.as_str()],
+        &json!([{"Key": "stage", "Value": "prod"}]),
+        "{said}"
+    );
+    assert_eq!(
+        tags[web_dev.as_str()],
+        &json!([{"Key": "env", "Value": "dev"}])
+    );
+    assert_eq!(
+        tags[db_prod.as_str()],
+        &json!([{"Key": "env", "Value": "prod"}])
     );
     // Everything custodian asked for went through the proxy to the cloud's names.
     let asked = cloud.proxy.asked();
