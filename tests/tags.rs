@@ -321,3 +321,56 @@ fn tccli_tags_an_instance() {
     );
     assert_eq!(found["InstanceSet"][0]["InstanceId"], instance);
 }
+
+/// The tencentcloud backend's ModifyResourceTags, against `imagefs serve`: the replaced and
+/// the deleted keys change together, and the cloud's refusal comes back with its code,
+/// changing nothing.
+#[test]
+fn the_cloud_backend_replaces_and_deletes_tags_together() {
+    use imagefs::model::tags::TaggedResource;
+    use imagefs::model::{InstanceId, Tag};
+    use imagefs::service::ImageService;
+    use imagefs::tencent::{Client, Credentials, TencentService};
+
+    let tag = |key: &str, value: &str| Tag {
+        key: key.into(),
+        value: value.into(),
+    };
+    let scratch = Scratch::new();
+    let key = scratch.key_pair(OWNER);
+    let url = scratch.server_url();
+    let launched = signed_call(
+        &url,
+        &key,
+        GZ,
+        "RunInstances",
+        &serde_json::json!({"ImageId": "img-487zeit5", "Placement": {"Zone": "ap-guangzhou-3"}}),
+    );
+    let id = launched["InstanceIdSet"][0].as_str().expect("an instance");
+    let instance = TaggedResource::instance(GZ, &InstanceId::parse(id).expect("an ID"));
+    let client = Client::new(
+        Credentials::new(key.0.clone(), key.1.clone(), None),
+        Some(url),
+    );
+    let cloud = TencentService::connect(client, None).expect("connect");
+    let one = std::slice::from_ref(&instance);
+    cloud
+        .tag_resources(one, &[tag("a", "1"), tag("b", "2")])
+        .expect("tag");
+    cloud
+        .modify_resource_tags(&instance, &[tag("a", "3"), tag("c", "4")], &["b".into()])
+        .expect("modify");
+    let held = cloud.resource_tags(one).expect("read");
+    assert_eq!(
+        held,
+        vec![(instance.clone(), vec![tag("a", "3"), tag("c", "4")])]
+    );
+    let e = cloud
+        .modify_resource_tags(&instance, &[tag("a", "5")], &["a".into()])
+        .expect_err("a key in both");
+    assert!(
+        e.is(imagefs::error::Code::InvalidParameterValueDeleteTagsParamError),
+        "{e}"
+    );
+    assert_eq!(cloud.resource_tags(one).expect("read"), held);
+}
