@@ -175,14 +175,7 @@ fn qemu_info(path: &Path) -> serde_json::Value {
 }
 
 fn have_qemu_img() -> bool {
-    let found = Command::new("qemu-img").arg("--version").output().is_ok();
-    if !found {
-        if std::env::var_os("CI").is_some() {
-            panic!("qemu-img is missing in CI; .ci/run installs qemu-utils");
-        }
-        eprintln!("skipping: apt-get install qemu-utils to run this test");
-    }
-    found
+    have("qemu-img", &["--version"], "apt-get install qemu-utils")
 }
 
 /// Each format's export is EXPORTING (and cannot be deleted) until its file is in place, then
@@ -354,16 +347,7 @@ impl Drop for KillOnDrop {
 /// NORMAL and its refusals; the file it names is the disk it says.
 #[test]
 fn the_python_sdk_runs_the_families_and_export_story() {
-    let found = Command::new("python3")
-        .args(["-c", "import tencentcloud.cvm.v20170312.cvm_client"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !found {
-        if std::env::var_os("CI").is_some() {
-            panic!("the Python SDK is missing in CI (pip install tencentcloud-sdk-python-cvm)");
-        }
-        eprintln!("skipping: pip install tencentcloud-sdk-python-cvm to run this test");
+    if !have_python_sdk() {
         return;
     }
     let scratch = Scratch::new();
@@ -381,21 +365,12 @@ fn the_python_sdk_runs_the_families_and_export_story() {
         ],
     );
     let _server = KillOnDrop(server);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/families_export.py");
-    let out = Command::new("python3")
-        .arg(script)
-        .arg(&url)
-        .args([OWNER, &owner.0, &owner.1, FRIEND, &friend.0, &friend.1])
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .env_remove("http_proxy")
-        .env_remove("HTTP_PROXY")
-        .output()
-        .expect("python3");
-    let said = stdout(&out);
-    assert!(
-        out.status.success() && said.ends_with("story complete\n"),
-        "stdout:\n{said}\nstderr:\n{}",
-        stderr(&out)
+    let said = python_story(
+        "families_export.py",
+        &url,
+        (OWNER, &owner),
+        (FRIEND, &friend),
+        "story complete\n",
     );
     let cos_path = said
         .lines()
