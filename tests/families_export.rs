@@ -21,9 +21,7 @@ const STATE_WAIT: Duration = Duration::from_secs(30);
 
 /// Makes a custom image through the mount (launch, then create_image with `json`).
 fn make_image(mount: &Mount, json: &str) -> String {
-    let launch = mount.region(GZ).join("public/img-9qabwvbn/launch");
-    command(&launch, "1").expect("launch");
-    let instance = read(&launch).trim().to_string();
+    let instance = launch_one(mount, GZ, "img-9qabwvbn");
     let state = mount
         .region(GZ)
         .join("instances")
@@ -141,9 +139,7 @@ fn a_malformed_family_is_refused() {
     }
     let scratch = Scratch::new();
     let mount = scratch.mount_with(None, &["--transition-delay", "0"]);
-    let launch = mount.region(GZ).join("public/img-9qabwvbn/launch");
-    command(&launch, "1").expect("launch");
-    let instance = read(&launch).trim().to_string();
+    let instance = launch_one(&mount, GZ, "img-9qabwvbn");
     let create = mount
         .region(GZ)
         .join("instances")
@@ -174,6 +170,13 @@ fn qemu_info(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("JSON")
 }
 
+/// The directory `--export-dir` names, holding one bucket folder, `bucket`.
+fn exports_dir(scratch: &Scratch) -> PathBuf {
+    let exports = scratch.path().join("exports");
+    std::fs::create_dir_all(exports.join("bucket")).expect("bucket");
+    exports
+}
+
 fn have_qemu_img() -> bool {
     have("qemu-img", &["--version"], "apt-get install qemu-utils")
 }
@@ -186,8 +189,7 @@ fn an_export_writes_a_sparse_disk_qemu_img_reads_at_the_images_size() {
         return;
     }
     let scratch = Scratch::new();
-    let exports = scratch.path().join("exports");
-    std::fs::create_dir_all(exports.join("bucket")).expect("bucket");
+    let exports = exports_dir(&scratch);
     let exports_arg = exports.to_string_lossy().into_owned();
     let mount = scratch.mount_with(
         None,
@@ -263,8 +265,7 @@ fn exports_are_refused_with_the_clouds_codes() {
         return;
     }
     let scratch = Scratch::new();
-    let exports = scratch.path().join("exports");
-    std::fs::create_dir_all(exports.join("bucket")).expect("bucket");
+    let exports = exports_dir(&scratch);
     let exports_arg = exports.to_string_lossy().into_owned();
     let mount = scratch.mount_with(
         None,
@@ -351,8 +352,7 @@ fn the_python_sdk_runs_the_families_and_export_story() {
         return;
     }
     let scratch = Scratch::new();
-    let exports = scratch.path().join("exports");
-    std::fs::create_dir_all(exports.join("bucket")).expect("bucket");
+    let exports = exports_dir(&scratch);
     let owner = scratch.key_pair(OWNER);
     let friend = scratch.key_pair(FRIEND);
     let (server, url) = start_server(

@@ -29,13 +29,6 @@ fn the_python_sdk_runs_the_tags_story() {
 
 const GZ: &str = "ap-guangzhou";
 
-/// Launches one instance from a public image through the mount; its ID.
-fn launch_one(mount: &Mount) -> String {
-    let launch = mount.region(GZ).join("public/img-487zeit5/launch");
-    command(&launch, "1").expect("launch");
-    read(&launch).trim().to_string()
-}
-
 fn mode(path: &std::path::Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path)
@@ -62,7 +55,11 @@ fn tags_files_list_and_replace_tags() {
     for backend in [TestBackend::Local, TestBackend::Cloud] {
         let scratch = Scratch::new();
         let mount = scratch.mount_on(backend, OWNER);
-        let instance = mount.region(GZ).join("instances").join(launch_one(&mount));
+        let instance =
+            mount
+                .region(GZ)
+                .join("instances")
+                .join(launch_one(&mount, GZ, "img-487zeit5"));
         let tags = instance.join("tags");
         assert_eq!(read(&tags), "", "{backend:?}");
         assert_eq!(mode(&tags), 0o644);
@@ -130,7 +127,10 @@ fn tags_files_refuse_broken_tags_and_others_images() {
     }
     let scratch = Scratch::new();
     let mount = scratch.mount_on(TestBackend::Local, OWNER);
-    let instance = mount.region(GZ).join("instances").join(launch_one(&mount));
+    let instance = mount
+        .region(GZ)
+        .join("instances")
+        .join(launch_one(&mount, GZ, "img-487zeit5"));
     let tags = instance.join("tags");
     let too_many: String = (0..51).map(|i| format!("k{i}=v\n")).collect();
     for (text, errno, code) in [

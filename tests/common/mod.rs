@@ -492,3 +492,14 @@ pub fn make_disk(path: &Path, format: &str, size: &str) {
         stderr(&out)
     );
 }
+
+/// Launches one instance of the public image `image` in `region` through `mount`; its ID.
+pub fn launch_one(mount: &Mount, region: &str, image: &str) -> String {
+    let launch = mount
+        .region(region)
+        .join("public")
+        .join(image)
+        .join("launch");
+    command(&launch, "1").expect("launch");
+    read(&launch).trim().to_string()
+}
