@@ -170,6 +170,17 @@ fn qemu_info(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("JSON")
 }
 
+/// A mount with the transition delay `delay` exporting to `exports_dir`; that directory too.
+fn mount_exporting(scratch: &Scratch, delay: &str) -> (PathBuf, Mount) {
+    let exports = exports_dir(scratch);
+    let exports_arg = exports.to_string_lossy().into_owned();
+    let mount = scratch.mount_with(
+        None,
+        &["--transition-delay", delay, "--export-dir", &exports_arg],
+    );
+    (exports, mount)
+}
+
 /// The directory `--export-dir` names, holding one bucket folder, `bucket`.
 fn exports_dir(scratch: &Scratch) -> PathBuf {
     let exports = scratch.path().join("exports");
@@ -189,12 +200,7 @@ fn an_export_writes_a_sparse_disk_qemu_img_reads_at_the_images_size() {
         return;
     }
     let scratch = Scratch::new();
-    let exports = exports_dir(&scratch);
-    let exports_arg = exports.to_string_lossy().into_owned();
-    let mount = scratch.mount_with(
-        None,
-        &["--transition-delay", "1", "--export-dir", &exports_arg],
-    );
+    let (exports, mount) = mount_exporting(&scratch, "1");
     let image = make_image(&mount, "golden");
     let dir = mount.region(GZ).join("custom").join(&image);
     let size = json(&dir.join("metadata.json"))["ImageSize"]
@@ -265,12 +271,7 @@ fn exports_are_refused_with_the_clouds_codes() {
         return;
     }
     let scratch = Scratch::new();
-    let exports = exports_dir(&scratch);
-    let exports_arg = exports.to_string_lossy().into_owned();
-    let mount = scratch.mount_with(
-        None,
-        &["--transition-delay", "0", "--export-dir", &exports_arg],
-    );
+    let (exports, mount) = mount_exporting(&scratch, "0");
     let image = make_image(&mount, "golden");
     let export = mount.region(GZ).join("custom").join(&image).join("export");
     assert_eq!(errno_of(command(&export, "nope RAW")), libc::ENOENT);
@@ -298,6 +299,7 @@ fn exports_are_refused_with_the_clouds_codes() {
         FRIEND,
     )
     .expect("share");
+    let exports_arg = exports.to_string_lossy().into_owned();
     let friend = scratch.mount_with(Some(FRIEND), &["--export-dir", &exports_arg]);
     let shared = friend.region(GZ).join("shared").join(&image);
     assert!(shared.is_dir());
