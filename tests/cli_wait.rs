@@ -169,12 +169,8 @@ fn progress_on_a_terminal_shows_the_state_and_sync_percent() {
     let instant = scratch.mount_with(None, &["--transition-delay", "0"]);
     let slow = scratch.mount_with(None, &["--transition-delay", "3"]);
     let region = instant.region("ap-guangzhou");
-    let launch = region.join("public/img-9qabwvbn/launch");
-    command(&launch, "1").expect("launch");
-    let create = region
-        .join("instances")
-        .join(read(&launch).trim())
-        .join("create_image");
+    let instance = launch_one(&instant, "ap-guangzhou", "img-9qabwvbn");
+    let create = region.join("instances").join(instance).join("create_image");
     command(&create, "to-copy").expect("create_image");
     let id = read(&create).trim().to_string();
     let source = slow.region("ap-guangzhou").join("custom").join(&id);

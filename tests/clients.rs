@@ -48,36 +48,6 @@ const GET_HMAC_SHA256: Mode = Mode {
     sign_method: "HmacSHA256",
 };
 
-/// Whether a tool the test needs is here; in CI its absence is a failure.
-fn have(program: &str, probe: &[&str], install: &str) -> bool {
-    let found = Command::new(program)
-        .args(probe)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !found {
-        if std::env::var_os("CI").is_some() {
-            panic!("{program} is missing in CI; .ci/run installs it ({install})");
-        }
-        eprintln!("skipping: {install} to run this test");
-    }
-    found
-}
-
-fn sdk_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk")
-}
-
-fn have_python_sdk() -> bool {
-    have(
-        "python3",
-        &["-c", "import tencentcloud.cvm.v20170312.cvm_client"],
-        "pip install tencentcloud-sdk-python-cvm",
-    )
-}
-
 fn have_node_sdk() -> bool {
     let package = sdk_dir().join("node/node_modules/tencentcloud-sdk-nodejs-cvm");
     have(

@@ -275,18 +275,7 @@ fn import_a_disk(backend: TestBackend) {
     let mount = scratch.mount_on(backend, OWNER);
     let region = mount.region("ap-guangzhou");
     let disk = scratch.path().join("app.qcow2");
-    let out = run(
-        "qemu-img",
-        &[
-            "create",
-            "-q",
-            "-f",
-            "qcow2",
-            disk.to_str().expect("p"),
-            "20G",
-        ],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
+    make_disk(&disk, "qcow2", "20G");
     let spec = format!(
         r#"{{"ImageName":"app-1.4","ImageUrl":"{}","OsType":"Ubuntu","OsVersion":"22.04","Architecture":"x86_64"}}"#,
         disk.display()

@@ -15,17 +15,6 @@ const OWNER: &str = "100000000001";
 const FRIEND: &str = "100000000002";
 const GZ: &str = "ap-guangzhou";
 
-const SEMANTICS: &str = include_str!("../docs/SEMANTICS.md");
-
-/// Asserts that `quote` stands in docs/SEMANTICS.md (line breaks and spacing aside).
-fn quoted(quote: &str) {
-    let squash = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
-    assert!(
-        squash(SEMANTICS).contains(&squash(quote)),
-        "docs/SEMANTICS.md no longer says: {quote}"
-    );
-}
-
 /// The members of the API's `Image` object (CVM 2017-03-12, `objects.Image`).
 const IMAGE_MEMBERS: [&str; 20] = [
     "ImageId",
@@ -458,16 +447,7 @@ fn describe_images_checks_instance_type_filters_and_shows_whole_images() {
 /// image.
 #[test]
 fn the_python_sdks_dry_run_deletes_nothing() {
-    let found = Command::new("python3")
-        .args(["-c", "import tencentcloud.cvm.v20170312.cvm_client"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "the Python SDK is missing in CI (pip install tencentcloud-sdk-python-cvm)"
-        );
-        eprintln!("skipping: pip install tencentcloud-sdk-python-cvm to run this test");
+    if !have_python_sdk() {
         return;
     }
     let scratch = Scratch::new();

@@ -11,9 +11,8 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::*;
 use serde_json::{json, Value};
@@ -24,24 +23,6 @@ const REGION: &str = "ap-guangzhou";
 const PUBLIC_IMAGE: &str = "img-9qabwvbn";
 /// The domain of the cloud's endpoints, which the proxy leads to serve.
 const CLOUD_DOMAIN: &str = "tencentcloudapi.com";
-
-/// Whether a tool the test needs is here; in CI its absence is a failure.
-fn have(program: &str, probe: &[&str], install: &str) -> bool {
-    let found = Command::new(program)
-        .args(probe)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !found {
-        if std::env::var_os("CI").is_some() {
-            panic!("{program} is missing in CI; .ci/run installs it ({install})");
-        }
-        eprintln!("skipping: {install} to run this test");
-    }
-    found
-}
 
 /// A test certificate authority and a server certificate it signed for the cloud's endpoint
 /// names, made with the openssl command.
@@ -245,61 +226,23 @@ fn serve_tls(store: &Path, certificates: &Certificates) -> TlsServer {
     TlsServer { child, address }
 }
 
-/// One TC3-signed JSON call of `service` at `version` to serve over plain HTTP; returns the
-/// answer's `Response`, which must not be an error.
-fn call(
-    url: &str,
-    key: &(String, String),
-    (service, version): (&str, &str),
-    action: &str,
-    body: Value,
-) -> Value {
-    let host = url.trim_start_matches("http://").to_string();
-    let payload = body.to_string();
-    let timestamp = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("time")
-        .as_secs() as i64;
-    let authorization = imagefs::tencent::sign::Request {
-        secret_id: &key.0,
-        secret_key: &key.1,
-        service,
-        host: &host,
-        action,
-        content_type: "application/json",
-        timestamp,
-        payload: payload.as_bytes(),
-        sign_action: true,
-    }
-    .authorization();
-    let answer: Value = ureq::post(&format!("{url}/"))
-        .set("Content-Type", "application/json")
-        .set("X-TC-Action", action)
-        .set("X-TC-Version", version)
-        .set("X-TC-Region", REGION)
-        .set("X-TC-Timestamp", &timestamp.to_string())
-        .set("Authorization", &authorization)
-        .send_string(&payload)
-        .expect("HTTP 200")
-        .into_json()
-        .expect("JSON");
-    let response = answer["Response"].clone();
+/// One signed call to `api` at `url`; its `Response`, which must not be an error.
+fn call(url: &str, key: &(String, String), api: (&str, &str), action: &str, body: Value) -> Value {
+    let response = signed_api_call(url, key, REGION, api, action, &body, 0);
     assert!(
         response.get("Error").is_none(),
-        "{service} {action} {body}: {response}"
+        "{} {action} {body}: {response}",
+        api.0
     );
     response
 }
-
-const CVM: (&str, &str) = ("cvm", "2017-03-12");
-const TAG: (&str, &str) = ("tag", "2018-08-13");
 
 /// Launches an instance named `name`; returns its ID.
 fn launch(url: &str, key: &(String, String), name: &str) -> String {
     let launched = call(
         url,
         key,
-        CVM,
+        CVM_API,
         "RunInstances",
         json!({
             "ImageId": PUBLIC_IMAGE,
@@ -318,7 +261,7 @@ fn image(url: &str, key: &(String, String), instance: &str, name: &str) -> Strin
     let made = call(
         url,
         key,
-        CVM,
+        CVM_API,
         "CreateImage",
         json!({"InstanceId": instance, "ImageName": name}),
     );
@@ -330,7 +273,7 @@ fn tag_env(url: &str, key: &(String, String), resources: &[String], value: &str)
     call(
         url,
         key,
-        TAG,
+        TAG_API,
         "TagResources",
         json!({"ResourceList": resources, "Tags": [{"TagKey": "env", "TagValue": value}]}),
     );

@@ -21,9 +21,7 @@ const STATE_WAIT: Duration = Duration::from_secs(30);
 
 /// Makes a custom image through the mount (launch, then create_image with `json`).
 fn make_image(mount: &Mount, json: &str) -> String {
-    let launch = mount.region(GZ).join("public/img-9qabwvbn/launch");
-    command(&launch, "1").expect("launch");
-    let instance = read(&launch).trim().to_string();
+    let instance = launch_one(mount, GZ, "img-9qabwvbn");
     let state = mount
         .region(GZ)
         .join("instances")
@@ -141,9 +139,7 @@ fn a_malformed_family_is_refused() {
     }
     let scratch = Scratch::new();
     let mount = scratch.mount_with(None, &["--transition-delay", "0"]);
-    let launch = mount.region(GZ).join("public/img-9qabwvbn/launch");
-    command(&launch, "1").expect("launch");
-    let instance = read(&launch).trim().to_string();
+    let instance = launch_one(&mount, GZ, "img-9qabwvbn");
     let create = mount
         .region(GZ)
         .join("instances")
@@ -174,15 +170,26 @@ fn qemu_info(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("JSON")
 }
 
+/// A mount with the transition delay `delay` exporting to `exports_dir`; that directory too.
+fn mount_exporting(scratch: &Scratch, delay: &str) -> (PathBuf, Mount) {
+    let exports = exports_dir(scratch);
+    let exports_arg = exports.to_string_lossy().into_owned();
+    let mount = scratch.mount_with(
+        None,
+        &["--transition-delay", delay, "--export-dir", &exports_arg],
+    );
+    (exports, mount)
+}
+
+/// The directory `--export-dir` names, holding one bucket folder, `bucket`.
+fn exports_dir(scratch: &Scratch) -> PathBuf {
+    let exports = scratch.path().join("exports");
+    std::fs::create_dir_all(exports.join("bucket")).expect("bucket");
+    exports
+}
+
 fn have_qemu_img() -> bool {
-    let found = Command::new("qemu-img").arg("--version").output().is_ok();
-    if !found {
-        if std::env::var_os("CI").is_some() {
-            panic!("qemu-img is missing in CI; .ci/run installs qemu-utils");
-        }
-        eprintln!("skipping: apt-get install qemu-utils to run this test");
-    }
-    found
+    have("qemu-img", &["--version"], "apt-get install qemu-utils")
 }
 
 /// Each format's export is EXPORTING (and cannot be deleted) until its file is in place, then
@@ -193,13 +200,7 @@ fn an_export_writes_a_sparse_disk_qemu_img_reads_at_the_images_size() {
         return;
     }
     let scratch = Scratch::new();
-    let exports = scratch.path().join("exports");
-    std::fs::create_dir_all(exports.join("bucket")).expect("bucket");
-    let exports_arg = exports.to_string_lossy().into_owned();
-    let mount = scratch.mount_with(
-        None,
-        &["--transition-delay", "1", "--export-dir", &exports_arg],
-    );
+    let (exports, mount) = mount_exporting(&scratch, "1");
     let image = make_image(&mount, "golden");
     let dir = mount.region(GZ).join("custom").join(&image);
     let size = json(&dir.join("metadata.json"))["ImageSize"]
@@ -270,13 +271,7 @@ fn exports_are_refused_with_the_clouds_codes() {
         return;
     }
     let scratch = Scratch::new();
-    let exports = scratch.path().join("exports");
-    std::fs::create_dir_all(exports.join("bucket")).expect("bucket");
-    let exports_arg = exports.to_string_lossy().into_owned();
-    let mount = scratch.mount_with(
-        None,
-        &["--transition-delay", "0", "--export-dir", &exports_arg],
-    );
+    let (exports, mount) = mount_exporting(&scratch, "0");
     let image = make_image(&mount, "golden");
     let export = mount.region(GZ).join("custom").join(&image).join("export");
     assert_eq!(errno_of(command(&export, "nope RAW")), libc::ENOENT);
@@ -304,6 +299,7 @@ fn exports_are_refused_with_the_clouds_codes() {
         FRIEND,
     )
     .expect("share");
+    let exports_arg = exports.to_string_lossy().into_owned();
     let friend = scratch.mount_with(Some(FRIEND), &["--export-dir", &exports_arg]);
     let shared = friend.region(GZ).join("shared").join(&image);
     assert!(shared.is_dir());
@@ -354,21 +350,11 @@ impl Drop for KillOnDrop {
 /// NORMAL and its refusals; the file it names is the disk it says.
 #[test]
 fn the_python_sdk_runs_the_families_and_export_story() {
-    let found = Command::new("python3")
-        .args(["-c", "import tencentcloud.cvm.v20170312.cvm_client"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !found {
-        if std::env::var_os("CI").is_some() {
-            panic!("the Python SDK is missing in CI (pip install tencentcloud-sdk-python-cvm)");
-        }
-        eprintln!("skipping: pip install tencentcloud-sdk-python-cvm to run this test");
+    if !have_python_sdk() {
         return;
     }
     let scratch = Scratch::new();
-    let exports = scratch.path().join("exports");
-    std::fs::create_dir_all(exports.join("bucket")).expect("bucket");
+    let exports = exports_dir(&scratch);
     let owner = scratch.key_pair(OWNER);
     let friend = scratch.key_pair(FRIEND);
     let (server, url) = start_server(
@@ -381,21 +367,12 @@ fn the_python_sdk_runs_the_families_and_export_story() {
         ],
     );
     let _server = KillOnDrop(server);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/families_export.py");
-    let out = Command::new("python3")
-        .arg(script)
-        .arg(&url)
-        .args([OWNER, &owner.0, &owner.1, FRIEND, &friend.0, &friend.1])
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .env_remove("http_proxy")
-        .env_remove("HTTP_PROXY")
-        .output()
-        .expect("python3");
-    let said = stdout(&out);
-    assert!(
-        out.status.success() && said.ends_with("story complete\n"),
-        "stdout:\n{said}\nstderr:\n{}",
-        stderr(&out)
+    let said = python_story(
+        "families_export.py",
+        &url,
+        (OWNER, &owner),
+        (FRIEND, &friend),
+        "story complete\n",
     );
     let cos_path = said
         .lines()

@@ -804,30 +804,9 @@ fn import_reads_all_four_formats() {
     let dir = scratch.path().join("disks");
     std::fs::create_dir(&dir).expect("mkdir");
     let disk = |name: &str| -> PathBuf { dir.join(name) };
-    qemu_img(&[
-        "create",
-        "-q",
-        "-f",
-        "raw",
-        disk("a.raw").to_str().expect("p"),
-        "1G",
-    ]);
-    qemu_img(&[
-        "create",
-        "-q",
-        "-f",
-        "qcow2",
-        disk("b.qcow2").to_str().expect("p"),
-        "20G",
-    ]);
-    qemu_img(&[
-        "create",
-        "-q",
-        "-f",
-        "vpc",
-        disk("c.vhd").to_str().expect("p"),
-        "10G",
-    ]);
+    make_disk(&disk("a.raw"), "raw", "1G");
+    make_disk(&disk("b.qcow2"), "qcow2", "20G");
+    make_disk(&disk("c.vhd"), "vpc", "10G");
     qemu_img(&[
         "create",
         "-q",
@@ -838,14 +817,7 @@ fn import_reads_all_four_formats() {
         disk("d.vhd").to_str().expect("p"),
         "64M",
     ]);
-    qemu_img(&[
-        "create",
-        "-q",
-        "-f",
-        "vmdk",
-        disk("e.vmdk").to_str().expect("p"),
-        "30G",
-    ]);
+    make_disk(&disk("e.vmdk"), "vmdk", "30G");
     for (file, name, size) in [
         ("a.raw", "raw", 1),
         ("b.qcow2", "qcow2", 20),
@@ -905,14 +877,7 @@ fn a_relative_image_url_is_the_writers_or_refused_saying_where() {
     let region = mount.region("ap-guangzhou");
     let dir = scratch.path().join("disks");
     std::fs::create_dir(&dir).expect("mkdir");
-    qemu_img(&[
-        "create",
-        "-q",
-        "-f",
-        "qcow2",
-        dir.join("web.qcow2").to_str().expect("p"),
-        "1G",
-    ]);
+    make_disk(&dir.join("web.qcow2"), "qcow2", "1G");
     // From inside the mount: refused, naming the directory and what to write.
     let out = sh(
         &region,
@@ -1104,14 +1069,7 @@ fn a_file_that_turns_out_bad_fails_its_import() {
     let mount = scratch.mount_with(None, &["--transition-delay", "0.5"]);
     let region = mount.region("ap-guangzhou");
     let good = scratch.path().join("good.qcow2");
-    qemu_img(&[
-        "create",
-        "-q",
-        "-f",
-        "qcow2",
-        good.to_str().expect("p"),
-        "8G",
-    ]);
+    make_disk(&good, "qcow2", "8G");
     // Keep only the header: the L1 table it points at is gone.
     let bytes = std::fs::read(&good).expect("read");
     let broken = scratch.path().join("broken.qcow2");
@@ -1213,14 +1171,7 @@ fn imagefs_wait_follows_a_state_file() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("still REBOOTING"), "{}", stderr(&out));
     let bad = scratch.path().join("bad.qcow2");
-    qemu_img(&[
-        "create",
-        "-q",
-        "-f",
-        "qcow2",
-        bad.to_str().expect("p"),
-        "1G",
-    ]);
+    make_disk(&bad, "qcow2", "1G");
     let bytes = std::fs::read(&bad).expect("read");
     std::fs::write(&bad, &bytes[..512]).expect("truncate");
     command(

@@ -7,17 +7,6 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
 use common::*;
 
-const SEMANTICS: &str = include_str!("../docs/SEMANTICS.md");
-
-/// Asserts that `quote` stands in docs/SEMANTICS.md (line breaks and spacing aside).
-fn quoted(quote: &str) {
-    let squash = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
-    assert!(
-        squash(SEMANTICS).contains(&squash(quote)),
-        "docs/SEMANTICS.md no longer says: {quote}"
-    );
-}
-
 fn mounted() -> Option<(Scratch, Mount)> {
     if !fuse_available() {
         return None;

@@ -36,38 +36,7 @@ fn call(
     body: &Value,
     skew: i64,
 ) -> Value {
-    let host = server.url.trim_start_matches("http://").to_string();
-    let payload = body.to_string();
-    let timestamp = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("time")
-        .as_secs() as i64
-        + skew;
-    let auth = sign::Request {
-        secret_id: &key.0,
-        secret_key: &key.1,
-        service: "cvm",
-        host: &host,
-        action,
-        content_type: "application/json",
-        timestamp,
-        payload: payload.as_bytes(),
-        sign_action: true,
-    }
-    .authorization();
-    let answer: Value = ureq::post(&format!("{}/", server.url))
-        .set("Content-Type", "application/json")
-        .set("X-TC-Action", action)
-        .set("X-TC-Version", "2017-03-12")
-        .set("X-TC-Region", region)
-        .set("X-TC-Timestamp", &timestamp.to_string())
-        .set("Authorization", &auth)
-        .send_string(&payload)
-        .expect("HTTP 200")
-        .into_json()
-        .expect("JSON");
-    assert!(answer["Response"]["RequestId"].is_string(), "{answer}");
-    answer["Response"].clone()
+    signed_api_call(&server.url, key, region, CVM_API, action, body, skew)
 }
 
 fn code(response: &Value) -> &str {

@@ -7,71 +7,27 @@ use std::process::Command;
 
 use common::*;
 
-const SEMANTICS: &str = include_str!("../docs/SEMANTICS.md");
-
-/// Asserts that `quote` stands in docs/SEMANTICS.md (line breaks and spacing aside).
-fn quoted(quote: &str) {
-    let squash = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
-    assert!(
-        squash(SEMANTICS).contains(&squash(quote)),
-        "docs/SEMANTICS.md no longer says: {quote}"
-    );
-}
-
 const OWNER: &str = "100000000001";
 const FRIEND: &str = "100000000002";
 
-/// Whether the Python SDK's tag client is here; in CI its absence is a failure.
-fn have_tag_sdk() -> bool {
-    let found = Command::new("python3")
-        .args(["-c", "import tencentcloud.tag.v20180813.tag_client"])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "the Python SDK's tag client is missing in CI (pip install tencentcloud-sdk-python)"
-        );
-        eprintln!("skipping: pip install tencentcloud-sdk-python to run this test");
-    }
-    found
-}
-
 #[test]
 fn the_python_sdk_runs_the_tags_story() {
-    if !have_tag_sdk() {
+    if !have_python_tag_sdk() {
         return;
     }
     let scratch = Scratch::new();
     let owner = scratch.key_pair(OWNER);
     let friend = scratch.key_pair(FRIEND);
-    let url = scratch.server_url();
-    let out = Command::new("python3")
-        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/tags.py"))
-        .arg(&url)
-        .args([OWNER, &owner.0, &owner.1, FRIEND, &friend.0, &friend.1])
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .env_remove("http_proxy")
-        .env_remove("HTTP_PROXY")
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success() && stdout(&out).ends_with("tags story complete\n"),
-        "stdout:\n{}\nstderr:\n{}",
-        stdout(&out),
-        stderr(&out)
+    python_story(
+        "tags.py",
+        &scratch.server_url(),
+        (OWNER, &owner),
+        (FRIEND, &friend),
+        "tags story complete\n",
     );
 }
 
 const GZ: &str = "ap-guangzhou";
-
-/// Launches one instance from a public image through the mount; its ID.
-fn launch_one(mount: &Mount) -> String {
-    let launch = mount.region(GZ).join("public/img-487zeit5/launch");
-    command(&launch, "1").expect("launch");
-    read(&launch).trim().to_string()
-}
 
 fn mode(path: &std::path::Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
@@ -99,7 +55,11 @@ fn tags_files_list_and_replace_tags() {
     for backend in [TestBackend::Local, TestBackend::Cloud] {
         let scratch = Scratch::new();
         let mount = scratch.mount_on(backend, OWNER);
-        let instance = mount.region(GZ).join("instances").join(launch_one(&mount));
+        let instance =
+            mount
+                .region(GZ)
+                .join("instances")
+                .join(launch_one(&mount, GZ, "img-487zeit5"));
         let tags = instance.join("tags");
         assert_eq!(read(&tags), "", "{backend:?}");
         assert_eq!(mode(&tags), 0o644);
@@ -139,18 +99,7 @@ fn tags_files_list_and_replace_tags() {
 
         // An import with tags.
         let disk = scratch.path().join("app.qcow2");
-        let out = run(
-            "qemu-img",
-            &[
-                "create",
-                "-q",
-                "-f",
-                "qcow2",
-                disk.to_str().expect("a UTF-8 path"),
-                "1G",
-            ],
-        );
-        assert!(out.status.success(), "{}", stderr(&out));
+        make_disk(&disk, "qcow2", "1G");
         let import = mount.region(GZ).join("import");
         let spec = format!(
             r#"{{"ImageName":"app","ImageUrl":"{}","OsType":"Ubuntu","OsVersion":"22.04","Architecture":"x86_64","TagSpecification":[{{"ResourceType":"image","Tags":[{{"Key":"app","Value":"1.4"}}]}}]}}"#,
@@ -178,7 +127,10 @@ fn tags_files_refuse_broken_tags_and_others_images() {
     }
     let scratch = Scratch::new();
     let mount = scratch.mount_on(TestBackend::Local, OWNER);
-    let instance = mount.region(GZ).join("instances").join(launch_one(&mount));
+    let instance = mount
+        .region(GZ)
+        .join("instances")
+        .join(launch_one(&mount, GZ, "img-487zeit5"));
     let tags = instance.join("tags");
     let too_many: String = (0..51).map(|i| format!("k{i}=v\n")).collect();
     for (text, errno, code) in [
@@ -247,15 +199,7 @@ fn tags_files_refuse_broken_tags_and_others_images() {
 /// tccli's tag commands on an instance it launched, over HTTP.
 #[test]
 fn tccli_tags_an_instance() {
-    let found = Command::new("tccli")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "tccli is missing in CI (pip install tccli)"
-        );
+    if !have("tccli", &["--version"], "pip install tccli") {
         return;
     }
     let scratch = Scratch::new();

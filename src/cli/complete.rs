@@ -49,17 +49,17 @@ fn store_named_in(words: &[String]) -> Option<PathBuf> {
     let mut words = words.iter();
     while let Some(word) = words.next() {
         if word == "--store" {
-            named = words.next().map(|path| unexpanded(path));
+            named = words.next().map(|path| expand_home(path));
         } else if let Some(path) = word.strip_prefix("--store=") {
-            named = Some(unexpanded(path));
+            named = Some(expand_home(path));
         }
     }
     named
 }
 
-/// A path as the shell would expand a leading `~/` (the words being completed are not
-/// expanded yet).
-fn unexpanded(path: &str) -> PathBuf {
+/// A word of the command line as a path, its leading `~/` expanded as the shell would (the
+/// words being completed are not expanded yet).
+fn expand_home(path: &str) -> PathBuf {
     match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
         (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
         _ => PathBuf::from(path),

@@ -203,9 +203,29 @@ fn table(markdown: &str) -> String {
     roff
 }
 
-/// Markdown inline marks removed: code spans and emphasis become plain text.
+/// Markdown inline marks removed: code spans and emphasis become plain text, and a link to a
+/// section of the document (`[Tags](#tags)`) names that section of docs/SEMANTICS.md.
 fn plain(text: &str) -> String {
-    text.replace('`', "").replace("**", "").replace("\\|", "|")
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some((before, after)) = rest.split_once('[') {
+        out.push_str(before);
+        match after
+            .split_once("](#")
+            .and_then(|(title, tail)| Some((title, tail.split_once(')')?.1)))
+        {
+            Some((title, tail)) if !title.contains('[') => {
+                out.push_str(&format!("{title} in docs/SEMANTICS.md"));
+                rest = tail;
+            }
+            _ => {
+                out.push('[');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out.replace('`', "").replace("**", "").replace("\\|", "|")
 }
 
 /// Text made safe for roff: backslashes escaped, and a line never starts a request.
@@ -228,5 +248,14 @@ mod tests {
         assert!(table(section(SEMANTICS, "## Files")).contains("account.json"));
         assert!(table(section(SEMANTICS, "## Control files")).contains("copy_to"));
         assert!(table(section(SEMANTICS, "## Refusals")).contains("EDQUOT"));
+    }
+
+    #[test]
+    fn links_to_sections_name_them() {
+        assert_eq!(
+            plain("write ([Tags](#tags)); see [Instances and zones](#instances-and-zones)"),
+            "write (Tags in docs/SEMANTICS.md); see Instances and zones in docs/SEMANTICS.md"
+        );
+        assert_eq!(plain("`a[0]` [x] y"), "a[0] [x] y");
     }
 }

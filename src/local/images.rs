@@ -504,63 +504,22 @@ mod tests {
         let a = custom(&s, GZ, "a");
         let b = custom(&s, GZ, "b");
         assert_eq!(
-            code(s.modify_image(
-                GZ,
-                &b,
-                &ImageChanges {
-                    name: Some("a".to_string()),
-                    description: None,
-                    ..ImageChanges::default()
-                }
-            )),
+            code(s.modify_image(GZ, &b, &ImageChanges::name("a"))),
             Code::InvalidImageNameDuplicate
         );
         assert_eq!(
-            code(s.modify_image(
-                GZ,
-                &b,
-                &ImageChanges {
-                    name: Some("x".repeat(61).to_string()),
-                    description: None,
-                    ..ImageChanges::default()
-                }
-            )),
+            code(s.modify_image(GZ, &b, &ImageChanges::name(&"x".repeat(61)))),
             Code::InvalidParameterValueTooLarge
         );
         assert_eq!(
-            code(s.modify_image(
-                GZ,
-                &b,
-                &ImageChanges {
-                    name: None,
-                    description: Some("x".repeat(257).to_string()),
-                    ..ImageChanges::default()
-                }
-            )),
+            code(s.modify_image(GZ, &b, &ImageChanges::description(&"x".repeat(257)))),
             Code::InvalidParameterValueTooLarge
         );
         assert_eq!(
-            code(s.modify_image(
-                GZ,
-                &b,
-                &ImageChanges {
-                    name: Some("".to_string()),
-                    description: None,
-                    ..ImageChanges::default()
-                }
-            )),
+            code(s.modify_image(GZ, &b, &ImageChanges::name(""))),
             Code::InvalidParameterValue
         );
-        s.modify_image(
-            GZ,
-            &a,
-            &ImageChanges {
-                name: Some("a".to_string()),
-                description: None,
-                ..ImageChanges::default()
-            },
-        )
-        .unwrap(); // its own name again
+        s.modify_image(GZ, &a, &ImageChanges::name("a")).unwrap(); // its own name again
         s.modify_image(
             GZ,
             &b,

@@ -329,15 +329,7 @@ mod tests {
             .unwrap()
             .is_empty());
         assert_eq!(
-            code(f.modify_image(
-                GZ,
-                &image,
-                &ImageChanges {
-                    name: Some("mine".to_string()),
-                    description: None,
-                    ..ImageChanges::default()
-                }
-            )),
+            code(f.modify_image(GZ, &image, &ImageChanges::name("mine"))),
             Code::UnsupportedOperationSharedImageModifyUnsupported
         );
         // Each action with the code its documentation lists for the condition; the

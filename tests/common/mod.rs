@@ -12,6 +12,10 @@ use std::time::{Duration, Instant};
 
 use imagefs::mounts;
 
+mod clients;
+#[allow(unused_imports)] // Not every test uses the client helpers.
+pub use clients::*;
+
 static MOUNTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// The longest a mounted test may take before its mount is torn down under it.
@@ -477,44 +481,25 @@ pub fn request_counts(mount: &Mount) -> std::collections::HashMap<String, u64> {
         .collect()
 }
 
-/// One TC3-signed JSON call to `imagefs serve` at `url` (`http://HOST:PORT`) as the key pair
-/// `key`; returns the answer's `Response` object (which always carries a `RequestId`).
-pub fn signed_call(
-    url: &str,
-    key: &(String, String),
-    region: &str,
-    action: &str,
-    body: &serde_json::Value,
-) -> serde_json::Value {
-    let host = url.trim_start_matches("http://").to_string();
-    let payload = body.to_string();
-    let timestamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("time")
-        .as_secs() as i64;
-    let auth = imagefs::tencent::sign::Request {
-        secret_id: &key.0,
-        secret_key: &key.1,
-        service: "cvm",
-        host: &host,
-        action,
-        content_type: "application/json",
-        timestamp,
-        payload: payload.as_bytes(),
-        sign_action: true,
-    }
-    .authorization();
-    let answer: serde_json::Value = ureq::post(&format!("{url}/"))
-        .set("Content-Type", "application/json")
-        .set("X-TC-Action", action)
-        .set("X-TC-Version", "2017-03-12")
-        .set("X-TC-Region", region)
-        .set("X-TC-Timestamp", &timestamp.to_string())
-        .set("Authorization", &auth)
-        .send_string(&payload)
-        .expect("HTTP 200")
-        .into_json()
-        .expect("JSON");
-    assert!(answer["Response"]["RequestId"].is_string(), "{answer}");
-    answer["Response"].clone()
+/// Makes an empty disk of `format` (qemu-img's name: `qcow2`, `raw`, `vpc`...) and `size`
+/// (`1G`) at `path` with qemu-img.
+pub fn make_disk(path: &Path, format: &str, size: &str) {
+    let path = path.to_str().expect("a UTF-8 path");
+    let out = run("qemu-img", &["create", "-q", "-f", format, path, size]);
+    assert!(
+        out.status.success(),
+        "qemu-img create {path}: {}",
+        stderr(&out)
+    );
+}
+
+/// Launches one instance of the public image `image` in `region` through `mount`; its ID.
+pub fn launch_one(mount: &Mount, region: &str, image: &str) -> String {
+    let launch = mount
+        .region(region)
+        .join("public")
+        .join(image)
+        .join("launch");
+    command(&launch, "1").expect("launch");
+    read(&launch).trim().to_string()
 }

@@ -5,29 +5,19 @@ TOKEN may be empty (permanent credentials); SIGN_METHOD is TC3-HMAC-SHA256, Hmac
 HmacSHA256; REQ_METHOD is POST or GET. Prints `ok ANSWER_JSON` or `error CODE MESSAGE`."""
 
 import json
-import os
 import sys
 
-from tencentcloud.common import credential
+from common import cvm
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
-from tencentcloud.common.profile.client_profile import ClientProfile
-from tencentcloud.common.profile.http_profile import HttpProfile
-from tencentcloud.cvm.v20170312 import cvm_client, models
+from tencentcloud.cvm.v20170312 import models
 
 url, secret_id, secret_key, token, sign_method, req_method, action, params = sys.argv[1:9]
 
-http = HttpProfile()
-http.scheme, http.endpoint = url.split("://", 1)
-http.certification = os.environ.get("REQUESTS_CA_BUNDLE")
-http.reqMethod = req_method
-profile = ClientProfile(signMethod=sign_method)
-profile.httpProfile = http
-cvm = cvm_client.CvmClient(credential.Credential(secret_id, secret_key, token or None), "ap-guangzhou", profile)
-
+client = cvm(url, secret_id, secret_key, token or None, sign_method=sign_method, req_method=req_method)
 request = getattr(models, action + "Request")()
 request.from_json_string(params)
 try:
-    answer = getattr(cvm, action)(request)
+    answer = getattr(client, action)(request)
 except TencentCloudSDKException as e:
     print("error", e.get_code(), e.get_message())
 else:

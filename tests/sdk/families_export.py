@@ -7,42 +7,12 @@ the refusals of both. Usage:
 Prints one line per step (`exported /PATH` names the file in the bucket, `size N` the image's
 size in GiB); exits non-zero on the first surprise."""
 
-import json
 import sys
 import time
 
-from tencentcloud.common import credential
-from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
-from tencentcloud.common.profile.client_profile import ClientProfile
-from tencentcloud.common.profile.http_profile import HttpProfile
-from tencentcloud.cvm.v20170312 import cvm_client, models
+from common import call, cvm, refused
 
 url, owner_id, owner_secret_id, owner_key, friend_id, friend_secret_id, friend_key = sys.argv[1:8]
-
-
-def client(secret_id, secret_key):
-    http = HttpProfile()
-    http.scheme, http.endpoint = url.split("://", 1)
-    profile = ClientProfile()
-    profile.httpProfile = http
-    return cvm_client.CvmClient(credential.Credential(secret_id, secret_key), "ap-guangzhou", profile)
-
-
-def call(cvm, action, params):
-    request = getattr(models, action + "Request")()
-    request.from_json_string(json.dumps(params))
-    return json.loads(getattr(cvm, action)(request).to_json_string())
-
-
-def refused(cvm, action, params, code):
-    try:
-        call(cvm, action, params)
-    except TencentCloudSDKException as e:
-        if e.get_code() != code:
-            sys.exit(f"{action}: expected {code}, got {e.get_code()}: {e.get_message()}")
-        print(f"refused {action} {code}")
-        return
-    sys.exit(f"{action}: expected {code}, but it succeeded")
 
 
 def state(cvm, image):
@@ -63,8 +33,8 @@ def family_image(cvm, family):
     return image["ImageId"] if image else None
 
 
-owner = client(owner_secret_id, owner_key)
-friend = client(friend_secret_id, friend_key)
+owner = cvm(url, owner_secret_id, owner_key)
+friend = cvm(url, friend_secret_id, friend_key)
 
 instances = call(owner, "RunInstances", {"ImageId": "img-9qabwvbn", "InstanceCount": 2, "Placement": {"Zone": "ap-guangzhou-3"}})["InstanceIdSet"]
 call(owner, "DescribeInstances", {"InstanceIds": instances})

@@ -7,49 +7,16 @@ default, HmacSHA1 or HmacSHA256) choose how the SDK sends and signs its requests
 STORY_OWNER_TOKEN makes the owner's key pair temporary credentials with that token.
 Prints one line per step; exits non-zero on the first surprise."""
 
-import json
 import os
 import sys
 
-from tencentcloud.common import credential
-from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
-from tencentcloud.common.profile.client_profile import ClientProfile
-from tencentcloud.common.profile.http_profile import HttpProfile
-from tencentcloud.cvm.v20170312 import cvm_client, models
+from common import call, cvm, refused
 
 url, owner_id, owner_secret_id, owner_key, friend_id, friend_secret_id, friend_key = sys.argv[1:8]
 
 
-def client(secret_id, secret_key, token=None, region="ap-guangzhou"):
-    http = HttpProfile()
-    http.scheme, http.endpoint = url.split("://", 1)
-    # The SDK verifies HTTPS against certifi's bundle unless given a certificate.
-    http.certification = os.environ.get("REQUESTS_CA_BUNDLE")
-    http.reqMethod = os.environ.get("STORY_REQ_METHOD", "POST")
-    profile = ClientProfile(signMethod=os.environ.get("STORY_SIGN_METHOD", "TC3-HMAC-SHA256"))
-    profile.httpProfile = http
-    return cvm_client.CvmClient(credential.Credential(secret_id, secret_key, token), region, profile)
-
-
-def call(cvm, action, params):
-    request = getattr(models, action + "Request")()
-    request.from_json_string(json.dumps(params))
-    return json.loads(getattr(cvm, action)(request).to_json_string())
-
-
-def refused(cvm, action, params, code):
-    try:
-        call(cvm, action, params)
-    except TencentCloudSDKException as e:
-        if e.get_code() != code:
-            sys.exit(f"{action}: expected {code}, got {e.get_code()}: {e.get_message()}")
-        print(f"refused {action} {code}")
-        return
-    sys.exit(f"{action}: expected {code}, but it succeeded")
-
-
-owner = client(owner_secret_id, owner_key, os.environ.get("STORY_OWNER_TOKEN") or None)
-friend = client(friend_secret_id, friend_key)
+owner = cvm(url, owner_secret_id, owner_key, os.environ.get("STORY_OWNER_TOKEN") or None)
+friend = cvm(url, friend_secret_id, friend_key)
 
 images = call(owner, "DescribeImages", {"ImageIds": ["img-9qabwvbn"]})
 assert images["ImageSet"][0]["ImageName"] == "CentOS 7.6 64位", images
@@ -94,6 +61,6 @@ call(owner, "DeleteImages", {"ImageIds": [image]})
 refused(owner, "DescribeImageSharePermission", {"ImageId": image}, "InvalidImageId.NotFound")
 print("deleted", image)
 
-bad = client(owner_secret_id, "wrong-key")
+bad = cvm(url, owner_secret_id, "wrong-key")
 refused(bad, "DescribeRegions", {}, "AuthFailure.SignatureFailure")
 print("story complete")

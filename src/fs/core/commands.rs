@@ -14,6 +14,7 @@ use crate::error::{Code, Error, Result};
 use crate::fs::inode::{ControlFile, ImageFile, InstanceFile, Node, RegionFile};
 use crate::model::api::read::{self, ReadError};
 use crate::model::api::{self, Request};
+use crate::model::tags::TaggedResource;
 use crate::model::{
     CopySpec, CreateImageSpec, ExportSpec, ImageChanges, ImageId, ImageKind, ImportImageSpec,
     LaunchSpec, Tag,
@@ -179,7 +180,7 @@ pub(super) fn list_values(text: &str) -> Vec<&str> {
 /// `tags`: `key=value` lines, each split at its first `=` (so a key holding `=` cannot be
 /// written here); empty lines are skipped, and a lone newline is no tags. The rules of keys
 /// and values are the backend's.
-pub(super) fn parse_tags(text: &str) -> Result<Vec<Tag>> {
+fn parse_tags(text: &str) -> Result<Vec<Tag>> {
     text.split('\n')
         .map(|l| l.strip_suffix('\r').unwrap_or(l))
         .filter(|l| !l.is_empty())
@@ -521,6 +522,20 @@ impl ImageFs {
             }
         };
         Ok((outcome, stale))
+    }
+
+    /// `tags` of a custom image or an instance: its whole set of tags, which its `metadata`
+    /// (metadata.json) shows.
+    pub(super) fn write_tags(
+        &self,
+        resource: &TaggedResource,
+        text: &str,
+        metadata: Node,
+        stale: &mut Vec<u64>,
+    ) -> Result<()> {
+        self.service.set_tags(resource, &parse_tags(text)?)?;
+        stale.push(metadata.ino());
+        Ok(())
     }
 
     /// After a command succeeded: forgets the records it changed, and adds the listings it

@@ -4,9 +4,7 @@
 
 use std::sync::Arc;
 
-use super::commands::{
-    list_values, parse_copy_to, parse_export, parse_launch, parse_tags, tags_text,
-};
+use super::commands::{list_values, parse_copy_to, parse_export, parse_launch, tags_text};
 use super::{line, no_such, pretty_json, Attr, DirEntry, ImageFs, Invalidation, Rendered};
 use crate::error::Result;
 use crate::fs::inode::{image_id, ImageFile, Node, RegionFile};
@@ -175,11 +173,8 @@ impl ImageFs {
         stale: &mut Vec<u64>,
     ) -> Result<()> {
         let (region, id) = self.image_of(r, n)?;
-        let tags = parse_tags(text)?;
-        self.service
-            .set_tags(&TaggedResource::image(&region, &id), &tags)?;
-        stale.push(Node::ImageFile(r, ImageKind::Custom, n, ImageFile::Metadata).ino());
-        Ok(())
+        let metadata = Node::ImageFile(r, ImageKind::Custom, n, ImageFile::Metadata);
+        self.write_tags(&TaggedResource::image(&region, &id), text, metadata, stale)
     }
 
     /// `share` (`share` true) or `unshare` of a custom image: accounts separated by

@@ -4,7 +4,7 @@
 use std::ffi::OsStr;
 use std::sync::Arc;
 
-use super::commands::{parse_create_image, parse_tags, tags_text};
+use super::commands::{parse_create_image, tags_text};
 use super::{line, no_such, pretty_json, Attr, DirEntry, ImageFs, Invalidation};
 use crate::error::{Code, Error, Result};
 use crate::fs::inode::{ControlFile, InstanceFile, Node, RegionFile};
@@ -147,11 +147,13 @@ impl ImageFs {
         stale: &mut Vec<u64>,
     ) -> Result<()> {
         let (region, id) = self.instance_of(r, n)?;
-        let tags = parse_tags(text)?;
-        self.service
-            .set_tags(&TaggedResource::instance(&region, &id), &tags)?;
-        stale.push(Node::InstanceFile(r, n, InstanceFile::Metadata).ino());
-        Ok(())
+        let metadata = Node::InstanceFile(r, n, InstanceFile::Metadata);
+        self.write_tags(
+            &TaggedResource::instance(&region, &id),
+            text,
+            metadata,
+            stale,
+        )
     }
 
     /// `reset`: ResetInstance from the image written. Shows that image.
