@@ -443,7 +443,7 @@ fn cloud_custodian_finds_tagged_images_and_instances_through_a_proxy() {
     let described = call(
         &url,
         &key,
-        CVM,
+        CVM_API,
         "DescribeImages",
         json!({"ImageIds": [&web_prod, &web_dev, &db_prod]}),
     );
