@@ -49,6 +49,10 @@ fn tags_files_list_and_replace_tags() {
          holding `=` is set through the API, not here), empty lines are skipped, and `echo > tags` \
          (a lone newline) clears them.",
     );
+    quoted(
+        "A write past the start of the file continues the one before it on the same open \
+         file",
+    );
     if !fuse_available() {
         return;
     }
@@ -74,6 +78,28 @@ fn tags_files_list_and_replace_tags() {
         assert_eq!(read(&tags), "url=a=b\n");
         command(&tags, "\n").expect("echo > tags");
         assert_eq!(read(&tags), "");
+        // A shell writes a multi-line printf a line at a time, and `>>` appends: the lines
+        // past the start of the file add to the set.
+        let shell = |script: &str| {
+            let status = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(script)
+                .env("TAGS", &tags)
+                .status()
+                .expect("sh");
+            assert!(status.success(), "{script} ({backend:?})");
+        };
+        shell(r#"printf 'team=web\nenv=prod\ntier=1\n' > "$TAGS""#);
+        assert_eq!(read(&tags), "env=prod\nteam=web\ntier=1\n", "{backend:?}");
+        shell(r#"echo tier=2 >> "$TAGS" && echo owner=alice >> "$TAGS""#);
+        assert_eq!(
+            read(&tags),
+            "env=prod\nowner=alice\nteam=web\ntier=2\n",
+            "{backend:?}"
+        );
+        shell(r#"printf 'only=this\n' > "$TAGS""#);
+        assert_eq!(read(&tags), "only=this\n", "{backend:?}");
+        command(&tags, "\n").expect("echo > tags");
 
         // The instance's image, made with tags, and its own tags file.
         assert!(wait_for_content(

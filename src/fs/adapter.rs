@@ -532,7 +532,7 @@ impl Filesystem for FuseAdapter {
         req: &Request,
         ino: INodeNo,
         _fh: FileHandle,
-        _offset: u64,
+        offset: u64,
         data: &[u8],
         _write_flags: WriteFlags,
         _flags: OpenFlags,
@@ -540,7 +540,7 @@ impl Filesystem for FuseAdapter {
         reply: ReplyWrite,
     ) {
         self.counts.count("write");
-        match self.fs.write(ino.0, data, &caller(req)) {
+        match self.fs.write_at(ino.0, data, offset, &caller(req)) {
             Ok(Written { mut stale, names }) => {
                 // Not the written file itself: the kernel drops its attributes when the write
                 // completes (its new mtime then drops the page the write went through), so

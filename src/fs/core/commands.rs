@@ -382,6 +382,7 @@ impl ImageFs {
         &self,
         node: Node,
         data: &[u8],
+        offset: u64,
         caller: &Caller,
         view: Option<u64>,
     ) -> Result<Written> {
@@ -395,7 +396,7 @@ impl ImageFs {
             self.record("write", &self.path(node), &error);
             return Err(error);
         };
-        let result = self.command(control, data, caller);
+        let result = self.command(control, data, offset, caller);
         let first_outcome = control.shows_outcome()
             && self.keep_outcome(node, result.as_ref().ok().map(|(o, _)| o), caller, view);
         match result {
@@ -476,7 +477,13 @@ impl ImageFs {
     }
 
     /// Carries out the command written to a control file.
-    fn command(&self, control: ControlFile, data: &[u8], caller: &Caller) -> Result<Done> {
+    fn command(
+        &self,
+        control: ControlFile,
+        data: &[u8],
+        offset: u64,
+        caller: &Caller,
+    ) -> Result<Done> {
         if data.len() > MAX_COMMAND {
             return Err(Error::new(
                 Code::InvalidParameterValueTooLarge,
@@ -513,27 +520,37 @@ impl ImageFs {
             ControlFile::CreateImage(r, n) => Some(self.create_image(r, n, text, &mut stale)?),
             ControlFile::Reset(r, n) => Some(self.reset_instance(r, n, text, &mut stale)?),
             ControlFile::ImageTags(r, n) => {
-                self.set_image_tags(r, n, text, &mut stale)?;
+                self.set_image_tags(r, n, text, offset > 0, &mut stale)?;
                 None
             }
             ControlFile::InstanceTags(r, n) => {
-                self.set_instance_tags(r, n, text, &mut stale)?;
+                self.set_instance_tags(r, n, text, offset > 0, &mut stale)?;
                 None
             }
         };
         Ok((outcome, stale))
     }
 
-    /// `tags` of a custom image or an instance: its whole set of tags, which its `metadata`
-    /// (metadata.json) shows.
+    /// `tags` of a custom image or an instance: its whole set of tags (a write at the start
+    /// of the file), or more of them (`continued`: a write past the start), which its
+    /// `metadata` (metadata.json) shows.
     pub(super) fn write_tags(
         &self,
         resource: &TaggedResource,
         text: &str,
+        continued: bool,
         metadata: Node,
         stale: &mut Vec<u64>,
     ) -> Result<()> {
-        self.service.set_tags(resource, &parse_tags(text)?)?;
+        let tags = parse_tags(text)?;
+        if !continued {
+            self.service.set_tags(resource, &tags)?;
+        } else if !tags.is_empty() {
+            // A shell writes a multi-line `printf` or a heredoc a line at a time, and `>>`
+            // appends: lines written past the start add to the set, a key already held
+            // taking the new value.
+            self.service.modify_resource_tags(resource, &tags, &[])?;
+        }
         stale.push(metadata.ino());
         Ok(())
     }

@@ -170,11 +170,18 @@ impl ImageFs {
         r: u8,
         n: u64,
         text: &str,
+        continued: bool,
         stale: &mut Vec<u64>,
     ) -> Result<()> {
         let (region, id) = self.image_of(r, n)?;
         let metadata = Node::ImageFile(r, ImageKind::Custom, n, ImageFile::Metadata);
-        self.write_tags(&TaggedResource::image(&region, &id), text, metadata, stale)
+        self.write_tags(
+            &TaggedResource::image(&region, &id),
+            text,
+            continued,
+            metadata,
+            stale,
+        )
     }
 
     /// `share` (`share` true) or `unshare` of a custom image: accounts separated by

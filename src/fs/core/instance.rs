@@ -144,6 +144,7 @@ impl ImageFs {
         r: u8,
         n: u64,
         text: &str,
+        continued: bool,
         stale: &mut Vec<u64>,
     ) -> Result<()> {
         let (region, id) = self.instance_of(r, n)?;
@@ -151,6 +152,7 @@ impl ImageFs {
         self.write_tags(
             &TaggedResource::instance(&region, &id),
             text,
+            continued,
             metadata,
             stale,
         )

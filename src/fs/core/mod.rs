@@ -556,15 +556,21 @@ impl ImageFs {
         self.render(node)
     }
 
-    /// A write to a file (or a view of one): one command, carried out now. Returns what
-    /// the kernel must drop. A refusal is recorded in `errors`.
+    /// A write at the start of a file (or a view of one): one command, carried out now.
+    /// Returns what the kernel must drop. A refusal is recorded in `errors`.
     pub fn write(&self, ino: u64, data: &[u8], caller: &Caller) -> Result<Written> {
+        self.write_at(ino, data, 0, caller)
+    }
+
+    /// [`ImageFs::write`] at `offset`: where it matters (`tags`), a write past the start
+    /// continues what the writes before it on the same open file began.
+    pub fn write_at(&self, ino: u64, data: &[u8], offset: u64, caller: &Caller) -> Result<Written> {
         let (node, view) = match self.view(ino) {
             Some(view) => (view?.0, view_serial(ino)),
             None => (self.node(ino)?, None),
         };
         self.listing_ahead.note_write();
-        let result = self.write_node(node, data, caller, view);
+        let result = self.write_node(node, data, offset, caller, view);
         self.listing_ahead.note_write();
         result
     }
