@@ -4,50 +4,32 @@ same images and instances. Usage:
     tags.py URL OWNER_ACCOUNT OWNER_SECRET_ID OWNER_SECRET_KEY FRIEND_ACCOUNT FRIEND_SECRET_ID FRIEND_SECRET_KEY
 Prints one line per step and `tags story complete`; exits non-zero on the first surprise."""
 
-import json
 import sys
 import time
 
 from tencentcloud.common import credential
-from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
-from tencentcloud.common.profile.client_profile import ClientProfile
-from tencentcloud.common.profile.http_profile import HttpProfile
-from tencentcloud.cvm.v20170312 import cvm_client, models as cvm_models
+from tencentcloud.cvm.v20170312 import models as cvm_models
 from tencentcloud.tag.v20180813 import tag_client, models as tag_models
 
+import common
+
 url, owner_id, owner_secret_id, owner_key, friend_id, friend_secret_id, friend_key = sys.argv[1:8]
-REGION = "ap-guangzhou"
-
-
-def profile():
-    http = HttpProfile()
-    http.scheme, http.endpoint = url.split("://", 1)
-    p = ClientProfile()
-    p.httpProfile = http
-    return p
+REGION = common.REGION
 
 
 def clients(secret_id, secret_key):
     cred = credential.Credential(secret_id, secret_key)
     # The tag service takes no region: its resources name theirs.
-    return cvm_client.CvmClient(cred, REGION, profile()), tag_client.TagClient(cred, "", profile())
+    tag = tag_client.TagClient(cred, "", common.profile(url))
+    return common.cvm(url, secret_id, secret_key), tag
 
 
 def call(client, models, action, params):
-    request = getattr(models, action + "Request")()
-    request.from_json_string(json.dumps(params))
-    return json.loads(getattr(client, action)(request).to_json_string())
+    return common.call(client, action, params, models)
 
 
 def refused(client, models, action, params, code):
-    try:
-        call(client, models, action, params)
-    except TencentCloudSDKException as e:
-        if e.get_code() != code:
-            sys.exit(f"{action}: expected {code}, got {e.get_code()}: {e.get_message()}")
-        print(f"refused {action} {code}")
-        return
-    sys.exit(f"{action}: expected {code}, but it succeeded")
+    common.refused(client, action, params, code, models)
 
 
 def tags_of(mapping):
