@@ -1,5 +1,6 @@
 // Drives `imagefs serve` with Tencent Cloud's official Node.js SDK (tencentcloud-sdk-nodejs-cvm,
-// pinned in package.json): the story of ../story.py, a sharing, copying and launching story and
+// and the common client of tencentcloud-sdk-nodejs-common for the tag service, pinned in
+// package.json): the story of ../story.py, a sharing, copying, tagging and launching story and
 // its error cases, over http:// or https:// (then NODE_EXTRA_CA_CERTS names the server's
 // certificate). Usage:
 //   node story.js URL OWNER_ACCOUNT OWNER_SECRET_ID OWNER_SECRET_KEY FRIEND_ACCOUNT FRIEND_SECRET_ID FRIEND_SECRET_KEY
@@ -11,16 +12,14 @@
 
 const assert = require("assert");
 const CvmClient = require("tencentcloud-sdk-nodejs-cvm").cvm.v20170312.Client;
+const { CommonClient } = require("tencentcloud-sdk-nodejs-common");
 
 const [url, ownerId, ownerSecretId, ownerKey, friendId, friendSecretId, friendKey] =
   process.argv.slice(2);
 const endpoint = new URL(url);
 
-function client(secretId, secretKey, token) {
-  return new CvmClient({
-    credential: { secretId, secretKey, token },
-    region: "ap-guangzhou",
-    profile: {
+function profile() {
+  return {
       signMethod: process.env.STORY_SIGN_METHOD || "TC3-HMAC-SHA256",
       httpProfile: {
         // The scheme with its `//`, and the host and port alone: the SDK joins them.
@@ -29,7 +28,28 @@ function client(secretId, secretKey, token) {
         reqMethod: process.env.STORY_REQ_METHOD || "POST",
         reqTimeout: 30,
       },
-    },
+  };
+}
+
+function client(secretId, secretKey, token) {
+  return new CvmClient({
+    credential: { secretId, secretKey, token },
+    region: "ap-guangzhou",
+    profile: profile(),
+  });
+}
+
+// The tag service (2018-08-13) through the SDK's client for any product; it takes no region.
+function tagClient(secretId, secretKey, token) {
+  const tags = new CommonClient("tag.tencentcloudapi.com", "2018-08-13", {
+    credential: { secretId, secretKey, token },
+    region: "",
+    profile: profile(),
+  });
+  // Called as `tags.GetResources(params)`, like the CVM client's actions.
+  return new Proxy(tags, {
+    get: (target, action) =>
+      action in target ? target[action] : (params) => target.request(action, params),
   });
 }
 
@@ -88,6 +108,47 @@ async function story() {
   await owner.ModifyImageAttribute({ ImageId: image, ImageDeprecated: false });
   assert.strictEqual(await family(), image);
   console.log("family node-web is", image);
+
+  // Tags, through the tag service, on the image and on an instance; read back by the tag
+  // service and found by DescribeImages' tag filter.
+  const tags = tagClient(ownerSecretId, ownerKey, process.env.STORY_OWNER_TOKEN || undefined);
+  const imageName = `qcs::cvm:ap-guangzhou:uin/${ownerId}:image/${image}`;
+  const instanceName = `qcs::cvm:ap-guangzhou:uin/${ownerId}:instance/${instances[1]}`;
+  await tags.TagResources({
+    ResourceList: [imageName, instanceName],
+    Tags: [{ TagKey: "env", TagValue: "prod" }],
+  });
+  await tags.ModifyResourceTags({
+    Resource: imageName,
+    ReplaceTags: [{ TagKey: "team", TagValue: "web" }],
+  });
+  const found = await tags.GetResources({ ResourceList: [imageName, instanceName] });
+  const tagsOf = (name) =>
+    Object.fromEntries(
+      found.ResourceTagMappingList.find((m) => m.Resource === name).Tags.map((t) => [
+        t.TagKey,
+        t.TagValue,
+      ]),
+    );
+  assert.deepStrictEqual(tagsOf(imageName), { env: "prod", team: "web" });
+  assert.deepStrictEqual(tagsOf(instanceName), { env: "prod" });
+  const tagged = await owner.DescribeImages({ Filters: [{ Name: "tag:team", Values: ["web"] }] });
+  assert.deepStrictEqual(tagged.ImageSet.map((i) => i.ImageId), [image]);
+  const taggedInstances = await owner.DescribeInstances({
+    Filters: [{ Name: "tag-key", Values: ["env"] }],
+  });
+  assert.deepStrictEqual(taggedInstances.InstanceSet.map((i) => i.InstanceId), [instances[1]]);
+  await refused(
+    tags,
+    "TagResources",
+    { ResourceList: [imageName], Tags: [{ TagKey: "qcloud:x", TagValue: "1" }] },
+    "InvalidParameterValue.ReservedTagKey",
+  );
+  await tags.UnTagResources({ ResourceList: [instanceName], TagKeys: ["env"] });
+  const untagged = await tags.GetResources({ ResourceList: [instanceName] });
+  const instanceTags = (untagged.ResourceTagMappingList[0] || { Tags: [] }).Tags;
+  assert.deepStrictEqual(instanceTags, []);
+  console.log("tagged", image, "and", instances[1]);
   // This server has no export directory: no bucket exists.
   await refused(
     owner,
