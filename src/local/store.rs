@@ -5,7 +5,7 @@ use std::fs::OpenOptions;
 use std::io::ErrorKind;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
@@ -60,6 +60,9 @@ pub struct Store {
     /// per API request in `imagefs serve`) shares them, as a mount keeps the ones it opened
     /// with. A catalog another process loads shows after a restart.
     loaded_catalog: OnceLock<(Arc<Catalog>, Vec<Region>)>,
+    /// When (unix ms) this handle last looked for exports due (`export::settle_due_exports`):
+    /// `imagefs serve` opens a service per request, and one look a second is enough.
+    pub(super) exports_looked_at: AtomicI64,
 }
 
 impl std::fmt::Debug for Store {
@@ -260,6 +263,7 @@ impl Store {
             checkpointer: Mutex::new(None),
             checkpoint_behind: Arc::default(),
             loaded_catalog: OnceLock::new(),
+            exports_looked_at: AtomicI64::new(i64::MIN),
         };
         let conn = store.connect()?;
         store.migrate(&conn)?;

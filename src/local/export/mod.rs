@@ -13,6 +13,7 @@ mod disk;
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use rusqlite::{params, Connection};
@@ -352,6 +353,9 @@ fn settle_when_due(store: Arc<Store>, due: i64) {
     }
 }
 
+/// How often a store handle looks for exports whose starter exited.
+const EXPORT_LOOK_INTERVAL_MS: i64 = 1000;
+
 /// Whether an export is due: one look at an index, for readers that settle only then.
 pub(super) fn exports_due(c: &Connection, now: i64) -> Result<bool> {
     Ok(
@@ -361,9 +365,21 @@ pub(super) fn exports_due(c: &Connection, now: i64) -> Result<bool> {
 }
 
 /// Settles the store's due transitions if an export is among them (a mount's change feed
-/// and opening a service call this, so a file appears though its starter exited).
+/// and opening a service call this, so a file appears though its starter exited). Looks at
+/// most once a second per store handle: the process that started an export settles it on
+/// time, and any write settles what is due; this covers a starter that exited.
 pub(super) fn settle_due_exports(store: &Store) -> Result<()> {
-    if store.with_conn(|c| exports_due(c, now_ms()))? {
+    let now = now_ms();
+    let last = store.exports_looked_at.load(Ordering::Relaxed);
+    if now.saturating_sub(last) < EXPORT_LOOK_INTERVAL_MS
+        || store
+            .exports_looked_at
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+    {
+        return Ok(());
+    }
+    if store.with_conn(|c| exports_due(c, now))? {
         store.with_tx(settle)?;
     }
     Ok(())

@@ -142,6 +142,12 @@ fn an_export_is_exporting_until_due_then_its_file_is_in_place() {
         })
         .unwrap();
     assert!(pending(&w.store, &image).unwrap().is_some());
+    // This handle looked when the service opened: not again within the second.
+    settle_due_exports(&w.store).unwrap();
+    assert!(pending(&w.store, &image).unwrap().is_some());
+    w.store
+        .exports_looked_at
+        .store(now_ms() - 1000, std::sync::atomic::Ordering::Relaxed);
     settle_due_exports(&w.store).unwrap();
     assert!(pending(&w.store, &image).unwrap().is_none());
     assert_eq!(state(), ImageState::Normal);
