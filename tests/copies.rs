@@ -15,30 +15,6 @@ const OWNER: &str = "100000000001";
 const FRIEND: &str = "100000000002";
 const GZ: &str = "ap-guangzhou";
 
-/// The members of the API's `Image` object (CVM 2017-03-12, `objects.Image`).
-const IMAGE_MEMBERS: [&str; 20] = [
-    "ImageId",
-    "OsName",
-    "ImageType",
-    "CreatedTime",
-    "ImageName",
-    "ImageDescription",
-    "ImageSize",
-    "Architecture",
-    "ImageState",
-    "Platform",
-    "ImageCreator",
-    "ImageSource",
-    "SyncPercent",
-    "IsSupportCloudinit",
-    "SnapshotSet",
-    "Tags",
-    "LicenseType",
-    "ImageFamily",
-    "ImageDeprecated",
-    "CdcCacheStatus",
-];
-
 /// One account's signed calls to one server.
 struct Api {
     url: String,

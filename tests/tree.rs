@@ -144,25 +144,7 @@ fn listings_and_metadata_match_the_store() {
         .keys()
         .map(String::as_str)
         .collect();
-    for key in [
-        "ImageId",
-        "OsName",
-        "ImageType",
-        "CreatedTime",
-        "ImageName",
-        "ImageDescription",
-        "ImageSize",
-        "Architecture",
-        "ImageState",
-        "Platform",
-        "ImageCreator",
-        "ImageSource",
-        "SyncPercent",
-        "IsSupportCloudinit",
-        "SnapshotSet",
-        "Tags",
-        "LicenseType",
-    ] {
+    for key in IMAGE_MEMBERS {
         assert!(keys.contains(&key), "metadata.json lacks {key}: {keys:?}");
     }
     let stored = svc

@@ -135,14 +135,14 @@ pub(super) fn families(service: &LocalService, region: &str) -> Result<Vec<(Stri
     let rows = service
         .store
         .with_conn(|c| family_rows(service, c, region, None))?;
-    let mut out: Vec<(String, ImageId)> = Vec::new();
+    // Newest first: each family keeps the first image that may stand for it.
+    let mut heads = std::collections::BTreeMap::new();
     for row in rows.into_iter().filter(stands_for_family) {
-        if !out.iter().any(|(f, _)| *f == row.image.image_family) {
-            out.push((row.image.image_family.clone(), row.image.image_id.clone()));
-        }
+        heads
+            .entry(row.image.image_family)
+            .or_insert(row.image.image_id);
     }
-    out.sort();
-    Ok(out)
+    Ok(heads.into_iter().collect())
 }
 
 #[cfg(test)]

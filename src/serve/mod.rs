@@ -236,14 +236,6 @@ fn dispatch(
             ))
         }
     };
-    let service = LocalService::open(store.clone(), Some(request.account.clone()))?
-        .with_transition_delay(settings.transition_delay)
-        .with_export_dir(settings.export_dir.clone());
-    let cx = Context {
-        service,
-        region: &request.region,
-        settings,
-    };
     let (_, action) = actions
         .iter()
         .find(|(name, _)| *name == request.action)
@@ -253,6 +245,14 @@ fn dispatch(
                 format!("the action `{}` is not served by imagefs", request.action),
             )
         })?;
+    let service = LocalService::open(store.clone(), Some(request.account.clone()))?
+        .with_transition_delay(settings.transition_delay)
+        .with_export_dir(settings.export_dir.clone());
+    let cx = Context {
+        service,
+        region: &request.region,
+        settings,
+    };
     action(&cx, &request.params)
 }
 

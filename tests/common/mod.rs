@@ -16,6 +16,30 @@ mod clients;
 #[allow(unused_imports)] // Not every test uses the client helpers.
 pub use clients::*;
 
+/// The members of the API's `Image` object (CVM 2017-03-12, `objects.Image`).
+pub const IMAGE_MEMBERS: [&str; 20] = [
+    "ImageId",
+    "OsName",
+    "ImageType",
+    "CreatedTime",
+    "ImageName",
+    "ImageDescription",
+    "ImageSize",
+    "Architecture",
+    "ImageState",
+    "Platform",
+    "ImageCreator",
+    "ImageSource",
+    "SyncPercent",
+    "IsSupportCloudinit",
+    "SnapshotSet",
+    "Tags",
+    "LicenseType",
+    "ImageFamily",
+    "ImageDeprecated",
+    "CdcCacheStatus",
+];
+
 static MOUNTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// The longest a mounted test may take before its mount is torn down under it.

@@ -257,20 +257,25 @@ pub(super) fn parse_create_image(text: &str) -> Result<CreateImageSpec> {
 /// command does not have).
 pub(super) fn parse_copy_to(text: &str, image: &ImageId) -> Result<CopySpec> {
     let text = text.trim();
-    let image_ids = vec![image.to_string()];
     if !text.starts_with('{') {
         return Ok(CopySpec {
-            image_ids,
+            image_ids: vec![image.to_string()],
             destination_regions: list_values(text).into_iter().map(str::to_owned).collect(),
             ..CopySpec::default()
         });
     }
-    let mut json = json_text(text, "copy_to")?;
+    read_for_image(text, "copy_to", image)
+}
+
+/// A JSON request about the file's image, read with `ImageIds` set to it: `ImageIds` is
+/// refused as a member the command does not have.
+fn read_for_image<T: api::Request>(text: &str, file: &str, image: &ImageId) -> Result<T> {
+    let mut json = json_text(text, file)?;
     if let Some(members) = json.as_object_mut() {
         if members.get("ImageIds").is_some_and(|v| !v.is_null()) {
             return Err(read::refusal("", ReadError::Unknown("ImageIds".into())));
         }
-        members.insert("ImageIds".into(), image_ids.into());
+        members.insert("ImageIds".into(), vec![image.to_string()].into());
     }
     api::read_json(&json)
 }
@@ -279,7 +284,6 @@ pub(super) fn parse_copy_to(text: &str, image: &ImageId) -> Result<CopySpec> {
 /// request without `ImageIds` (the image is the file's).
 pub(super) fn parse_export(text: &str, image: &ImageId) -> Result<ExportSpec> {
     let text = text.trim();
-    let image_ids = Some(vec![image.to_string()]);
     if !text.starts_with('{') {
         let words: Vec<&str> = text.split_whitespace().collect();
         let [bucket, format, prefix @ ..] = words.as_slice() else {
@@ -296,20 +300,13 @@ pub(super) fn parse_export(text: &str, image: &ImageId) -> Result<ExportSpec> {
         }
         return Ok(ExportSpec {
             bucket_name: bucket.to_string(),
-            image_ids,
+            image_ids: Some(vec![image.to_string()]),
             export_format: Some(format.to_string()),
             file_name_prefix_list: prefix.first().map(|p| vec![p.to_string()]),
             ..ExportSpec::default()
         });
     }
-    let mut json = json_text(text, "export")?;
-    if let Some(members) = json.as_object_mut() {
-        if members.get("ImageIds").is_some_and(|v| !v.is_null()) {
-            return Err(read::refusal("", ReadError::Unknown("ImageIds".into())));
-        }
-        members.insert("ImageIds".into(), image_ids.into());
-    }
-    api::read_json(&json)
+    read_for_image(text, "export", image)
 }
 
 /// The members an `import` request requires, as the API spells them.
